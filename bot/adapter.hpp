@@ -1,0 +1,151 @@
+// The extension point for platforms: the message model, the services the core lends to an
+// adapter, and the Adapter interface. An adapter reports facts (who wrote what, in which chat,
+// whether it mentions the bot); the core decides policy. Adapters include only this header,
+// bot/config_reader.hpp and the bot/http + bot/net services -- never the pipeline, llm/ or
+// storage/. See adapters/README.md for the checklist.
+#pragma once
+
+#include "bot/async.hpp"
+#include "bot/config_reader.hpp"
+#include "bot/http/router.hpp"
+#include "bot/net/http_client.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/system/result.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace bot {
+
+class Logger;
+
+// Where a message came from and where its reply goes.
+struct ChatRef {
+    std::string adapter_id;
+    std::string chat_id;  // private chat: usually the user id; group: the group id
+    bool is_group = false;
+};
+
+// adapter -> core: facts only.
+struct Inbound {
+    ChatRef chat;
+    std::string sender_id;
+    std::string sender_name;
+    std::string message_id;  // the platform's id; empty = the core assigns a fresh one
+    std::string text;
+    bool mentions_me = false;  // group messages: the bot was @-mentioned or replied to
+    std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
+};
+
+// core -> adapter: one part of a reply, already sized to the adapter's Capabilities.
+struct Outbound {
+    ChatRef chat;
+    std::string user_id;   // the user being answered
+    std::string reply_to;  // the inbound message id
+    std::string text;
+    int part = 1;   // 1-based
+    int parts = 1;  // total parts of this reply
+};
+
+struct Capabilities {
+    std::size_t max_text_bytes = 0;  // longest text one send() accepts; 0 = unlimited
+};
+
+struct SendError {
+    enum class Kind { rate_limited, unauthorized, bad_request, transient };
+    Kind kind = Kind::transient;
+    std::string detail;
+    std::chrono::seconds retry_after{0};  // rate_limited: wait at least this long
+};
+using SendResult = boost::system::result<std::string /* platform message id */, SendError>;
+
+// Progress of the reply to one inbound message, as seen by the adapter that received it.
+struct ReplyEvent {
+    enum class Kind { delta, done, timeout };
+    Kind kind = Kind::timeout;
+    std::string text;  // delta: new text; done: the whole reply
+    std::string conversation_id;
+    bool claimed = false;  // done: the adapter delivers this reply itself (SubmitOptions::claim)
+};
+
+// A subscription to one reply. Dropping it unsubscribes.
+class ReplyWatch {
+public:
+    struct Channel {
+        AsyncQueue<ReplyEvent> events;
+        std::atomic<bool> detached{false};
+    };
+
+    ReplyWatch() = default;
+    explicit ReplyWatch(std::shared_ptr<Channel> channel) : channel_(std::move(channel)) {}
+    ReplyWatch(ReplyWatch&&) = default;
+    ReplyWatch& operator=(ReplyWatch&&) = default;
+    ~ReplyWatch() {
+        if (channel_) channel_->detached = true;
+    }
+
+    bool valid() const { return channel_ != nullptr; }
+    // Deltas in order, then exactly one done or timeout.
+    net::awaitable<ReplyEvent> next() {
+        auto event = co_await channel_->events.pop();
+        co_return event ? std::move(*event) : ReplyEvent{};
+    }
+
+private:
+    std::shared_ptr<Channel> channel_;
+};
+
+struct SubmitOptions {
+    // > 0: watch the reply (deltas, then done) for up to this long.
+    std::chrono::milliseconds wait{0};
+    // When the reply is done within the wait, the adapter delivers it itself (a passive reply
+    // in an HTTP response) and the outbox does not call send() for it.
+    bool claim = false;
+};
+
+struct Submission {
+    enum class Status { accepted, duplicate };
+    Status status = Status::accepted;
+    std::string message_id;  // as stored (assigned by the core when Inbound had none)
+    ReplyWatch watch;        // valid when SubmitOptions::wait > 0
+};
+
+// The core's entry point for inbound messages. submit() completes once the message is durably
+// stored (or recognised as a duplicate): only then may a webhook be acknowledged.
+class InboundSink {
+public:
+    virtual ~InboundSink() = default;
+    virtual net::awaitable<Submission> submit(Inbound inbound, SubmitOptions options) = 0;
+};
+
+// Everything an adapter may use. The referenced services outlive the adapter.
+struct AdapterDeps {
+    std::string id;                    // the operator's name for this instance ("tg-main")
+    ConfigReader config;               // its config section; read every key, then done()
+    net::any_io_executor executor;
+    InboundSink& sink;
+    http::Router& routes;              // webhook adapters mount routes in their constructor
+    HttpClient& http;
+    Logger& log;
+    std::filesystem::path data_dir;    // where adapter state files may live
+};
+
+class Adapter {
+public:
+    virtual ~Adapter() = default;
+    virtual Capabilities capabilities() const = 0;
+    // Sends one part of a reply. Only the outbox calls this.
+    virtual net::awaitable<SendResult> send(Outbound message) = 0;
+    // Pull-style platforms (long polling, gateways) loop here until stop(); may throw, and the
+    // core restarts it with backoff.
+    virtual net::awaitable<void> run() { co_return; }
+    virtual void stop() {}
+};
+
+using AdapterFactory = std::unique_ptr<Adapter> (*)(AdapterDeps deps);
+
+}  // namespace bot

@@ -1,0 +1,316 @@
+#include "bot/app.hpp"
+
+#include "adapters/registry.hpp"
+#include "bot/dispatcher.hpp"
+#include "bot/http/server.hpp"
+#include "bot/log.hpp"
+#include "bot/net/curl_http_client.hpp"
+#include "bot/outbox.hpp"
+#include "bot/pipeline.hpp"
+#include "bot/reply_tracker.hpp"
+#include "llm/openai_backend.hpp"
+#include "storage/sqlite_store.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+
+#include <future>
+#include <thread>
+
+namespace bot {
+
+namespace {
+
+constexpr const char* kNoProviderHint =
+    "This bot has no AI model configured yet. Operator: choose a provider with llm.default "
+    "and configure it under llm.providers in the config file (see "
+    "deploy/contactbot.example.json), then restart.";
+
+// Used while validating: adapters only mount routes and read config then.
+class NullSink final : public InboundSink {
+public:
+    net::awaitable<Submission> submit(Inbound, SubmitOptions) override { co_return Submission{}; }
+};
+class NullHttpClient final : public HttpClient {
+public:
+    net::awaitable<ClientResponse> request(ClientRequest) override {
+        co_return ClientResponse{.failure = ClientResponse::Failure::cancelled};
+    }
+};
+
+struct AdapterServices {
+    net::any_io_executor executor;
+    InboundSink& sink;
+    http::Router& routes;
+    HttpClient& http;
+    Logger& log;
+    std::filesystem::path data_dir;
+};
+
+// Builds every configured adapter; collects every problem before throwing.
+AdapterMap build_adapters(const Config& config, const AdapterServices& services) {
+    ConfigErrors errors;
+    AdapterMap adapters;
+    const auto& table = adapters::builtin_adapters();
+    for (const auto& spec : config.adapters) {
+        std::string path = "adapters." + spec.id;
+        auto factory = std::find_if(table.begin(), table.end(),
+                                    [&](const auto& entry) { return entry.first == spec.type; });
+        if (factory == table.end()) {
+            std::string known;
+            for (const auto& [name, make] : table) known += (known.empty() ? "" : ", ") + std::string(name);
+            errors.add(path + ".type", "unknown adapter type \"" + spec.type + "\" (available: " + known + ")");
+            continue;
+        }
+        std::size_t before = errors.list().size();
+        try {
+            auto adapter = factory->second(AdapterDeps{.id = spec.id,
+                                                       .config = ConfigReader(spec.section, path, errors),
+                                                       .executor = services.executor,
+                                                       .sink = services.sink,
+                                                       .routes = services.routes,
+                                                       .http = services.http,
+                                                       .log = services.log,
+                                                       .data_dir = services.data_dir});
+            if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
+        } catch (const std::exception& e) {
+            errors.add(path, e.what());
+        }
+    }
+    if (!errors.empty()) throw ConfigError(errors);
+    return adapters;
+}
+
+std::filesystem::path data_dir_of(const Config& config) {
+    auto parent = std::filesystem::path(config.storage.sqlite_path).parent_path();
+    return parent.empty() ? std::filesystem::path(".") : parent;
+}
+
+void add_health_routes(http::Router& router, const std::atomic<bool>& ready) {
+    router.add("GET", "/healthz", [](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+        co_return http::Response::json(200, {{"status", "ok"}});
+    });
+    router.add("GET", "/readyz", [&ready](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+        co_return ready ? http::Response::json(200, {{"status", "ready"}})
+                        : http::Response::json(503, {{"status", "not ready"}});
+    });
+}
+
+}  // namespace
+
+struct App::Parts {
+    Parts(Config c, Logger& l, AppOptions o)
+        : config(std::move(c)), log(l), options(o), io(std::make_unique<net::io_context>()) {}
+
+    Config config;
+    Logger& log;
+    AppOptions options;
+    std::unique_ptr<net::io_context> io;
+    std::unique_ptr<storage::SqliteStore> store;
+    std::unique_ptr<CurlHttpClient> http_client;
+    std::unique_ptr<llm::LlmBackend> backend;
+    std::unique_ptr<ReplyTracker> tracker;
+    AdapterMap adapters;
+    std::unique_ptr<Outbox> outbox;
+    std::unique_ptr<Pipeline> pipeline;
+    std::unique_ptr<Dispatcher> dispatcher;
+    http::Router router;
+    std::unique_ptr<http::Server> server;
+    std::vector<std::thread> threads;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+    std::atomic<bool> ready{false};
+    bool started = false;
+    bool stopped = false;
+
+    net::awaitable<void> supervise(std::string id, Adapter& adapter) {
+        auto delay = std::chrono::seconds(1);
+        for (;;) {
+            try {
+                co_await adapter.run();
+                co_return;
+            } catch (const std::exception& e) {
+                log.error("app", "adapter '", id, "' stopped: ", e.what(), "; restarting in ",
+                          delay.count(), " s");
+            }
+            net::steady_timer timer(co_await net::this_coro::executor, delay);
+            co_await timer.async_wait(net::use_awaitable);
+            delay = std::min(delay * 2, std::chrono::seconds(60));
+        }
+    }
+};
+
+App::App(Config config, Logger& log, AppOptions options)
+    : parts_(std::make_unique<Parts>(std::move(config), log, options)) {
+    auto& p = *parts_;
+    auto executor = p.io->get_executor();
+    for (const auto& provider : p.config.llm.providers) log.add_secret(provider.api_key);
+
+    p.store = std::make_unique<storage::SqliteStore>(storage::SqliteOptions{
+        .path = p.config.storage.sqlite_path,
+        .synchronous_full = p.config.storage.synchronous_full,
+        .readers = p.config.storage.readers});
+    p.http_client = std::make_unique<CurlHttpClient>(executor, log);
+    if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
+        p.backend = std::make_unique<llm::OpenAiBackend>(
+            llm::OpenAiOptions{.name = provider->name,
+                               .base_url = provider->base_url,
+                               .api_key = provider->api_key,
+                               .model = provider->model,
+                               .timeout = provider->timeout,
+                               .max_concurrency = provider->max_concurrency,
+                               .context_tokens = provider->context_tokens,
+                               .reply_tokens = provider->reply_tokens,
+                               .retries = provider->retries,
+                               .temperature = provider->temperature},
+            *p.http_client, log);
+        log.info("app", "LLM provider '", provider->name, "': model ", provider->model, " at ",
+                 provider->base_url);
+    } else {
+        log.warn("app", "no LLM provider selected (llm.default is empty): every message is "
+                 "answered with instructions for the operator");
+    }
+    p.tracker = std::make_unique<ReplyTracker>(executor);
+    p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
+    p.pipeline = std::make_unique<Pipeline>(
+        *p.store, p.backend.get(), *p.tracker, *p.outbox, log,
+        PipelineOptions{.persona = p.config.bot.persona,
+                        .command_prefix = p.config.bot.command_prefix,
+                        .max_input_chars = p.config.bot.max_input_chars,
+                        .history_turns = p.config.bot.history_turns,
+                        .no_provider_hint = kNoProviderHint});
+    p.dispatcher = std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox,
+                                                *p.tracker, log,
+                                                static_cast<std::size_t>(p.config.bot.queue_limit));
+    add_health_routes(p.router, p.ready);
+    p.adapters = build_adapters(p.config, AdapterServices{.executor = executor,
+                                                          .sink = *p.dispatcher,
+                                                          .routes = p.router,
+                                                          .http = *p.http_client,
+                                                          .log = log,
+                                                          .data_dir = data_dir_of(p.config)});
+}
+
+App::~App() { shutdown(); }
+
+void App::validate(const Config& config, Logger& log) {
+    net::io_context io;
+    NullSink sink;
+    NullHttpClient client;
+    http::Router router;
+    Logger quiet(LogLevel::off);
+    (void)log;
+    build_adapters(config, AdapterServices{.executor = io.get_executor(),
+                                           .sink = sink,
+                                           .routes = router,
+                                           .http = client,
+                                           .log = quiet,
+                                           .data_dir = data_dir_of(config)});
+}
+
+void App::add_adapter(const std::string& id, std::unique_ptr<Adapter> adapter) {
+    if (!parts_->adapters.emplace(id, std::move(adapter)).second) {
+        throw std::runtime_error("adapter id '" + id + "' is already configured");
+    }
+}
+
+void App::start() {
+    auto& p = *parts_;
+    if (p.started) return;
+    p.started = true;
+    if (p.options.listen) {
+        p.server = std::make_unique<http::Server>(
+            p.io->get_executor(), p.router, p.log,
+            http::ServerOptions{.host = p.config.server.host,
+                                .port = p.config.server.port,
+                                .body_limit = p.config.server.body_limit,
+                                .header_timeout = p.config.server.header_timeout,
+                                .read_timeout = p.config.server.read_timeout,
+                                .idle_timeout = p.config.server.idle_timeout});
+        p.server->start();
+        p.log.info("app", "listening on http://", p.config.server.host, ":", p.server->port());
+    }
+    p.work.emplace(p.io->get_executor());
+    int threads = p.config.server.threads > 0 ? p.config.server.threads
+                                              : static_cast<int>(std::thread::hardware_concurrency());
+    for (int i = 0; i < std::max(threads, 1); ++i) {
+        p.threads.emplace_back([io = p.io.get()] { io->run(); });
+    }
+    for (auto& [id, adapter] : p.adapters) {
+        net::co_spawn(p.io->get_executor(), p.supervise(id, *adapter), net::detached);
+    }
+    net::co_spawn(p.io->get_executor(), p.dispatcher->recover(),
+                  [&log = p.log](std::exception_ptr e) {
+                      if (!e) return;
+                      try {
+                          std::rethrow_exception(e);
+                      } catch (const std::exception& err) {
+                          log.error("app", "start-up recovery failed: ", err.what());
+                      }
+                  });
+    p.ready = true;
+}
+
+std::uint16_t App::port() const { return parts_->server ? parts_->server->port() : 0; }
+
+InboundSink& App::sink() { return *parts_->dispatcher; }
+
+net::any_io_executor App::executor() { return parts_->io->get_executor(); }
+
+void App::run_until_signal() {
+    std::promise<int> signalled;
+    net::signal_set signals(*parts_->io, SIGINT, SIGTERM);
+    signals.async_wait([&](boost::system::error_code ec, int number) {
+        signalled.set_value(ec ? 0 : number);
+    });
+    int number = signalled.get_future().get();
+    parts_->log.info("app", "signal ", number, " received; shutting down");
+    shutdown();
+}
+
+void App::shutdown() {
+    auto& p = *parts_;
+    if (p.stopped) return;
+    p.stopped = true;
+    p.ready = false;
+    if (p.started) {
+        if (p.server) p.server->stop();
+        for (auto& [id, adapter] : p.adapters) adapter->stop();
+        // Let accepted messages finish within the grace period.
+        auto deadline = std::chrono::steady_clock::now() + p.config.server.shutdown_grace;
+        while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        // Whatever is still running stays "received" in the inbox and is answered at the next
+        // start; cancelling the outbound calls lets those jobs unwind now.
+        if (auto left = p.dispatcher->in_flight()) {
+            p.log.warn("app", left, " messages still in progress; they resume at the next start");
+        }
+        p.pipeline->stop();
+        p.http_client->shutdown();
+        auto unwind = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < unwind) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        p.work.reset();
+        p.io->stop();
+        for (auto& thread : p.threads) thread.join();
+        p.threads.clear();
+    }
+    // Objects owning I/O objects go before the io_context; the io_context goes before what
+    // suspended coroutines still reference (store, backend, dispatcher).
+    p.server.reset();
+    p.adapters.clear();
+    p.http_client->shutdown();
+    p.http_client.reset();
+    p.tracker.reset();
+    p.io.reset();
+    p.store->close();
+    p.log.info("app", "stopped");
+}
+
+}  // namespace bot

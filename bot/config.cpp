@@ -1,0 +1,280 @@
+#include "bot/config.hpp"
+
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+namespace bot {
+
+namespace {
+
+bool valid_env_name(std::string_view name) {
+    if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0]))) return false;
+    for (char c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    }
+    return true;
+}
+
+std::string interpolate(const std::string& text, const std::string& path, const EnvLookup& env,
+                        ConfigErrors& errors) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        if (text.compare(i, 3, "$${") == 0) {  // escaped: a literal "${"
+            out += "${";
+            i += 3;
+            continue;
+        }
+        if (text.compare(i, 2, "${") != 0) {
+            out += text[i++];
+            continue;
+        }
+        auto close = text.find('}', i + 2);
+        if (close == std::string::npos) {
+            errors.add(path, "unterminated ${ in \"" + text + "\"");
+            return text;
+        }
+        std::string expression = text.substr(i + 2, close - i - 2);
+        std::optional<std::string> fallback;
+        if (auto sep = expression.find(":-"); sep != std::string::npos) {
+            fallback = expression.substr(sep + 2);
+            expression.resize(sep);
+        }
+        if (!valid_env_name(expression)) {
+            errors.add(path, "invalid environment variable name \"" + expression + "\"");
+        } else if (auto value = env(expression); value && !value->empty()) {
+            out += *value;
+        } else if (fallback) {
+            out += *fallback;
+        } else if (value) {
+            out += *value;  // set but empty
+        } else {
+            errors.add(path, "environment variable " + expression + " is not set");
+        }
+        i = close + 1;
+    }
+    return out;
+}
+
+void interpolate_tree(nlohmann::json& node, const std::string& path, const EnvLookup& env,
+                      ConfigErrors& errors) {
+    if (node.is_string()) {
+        const auto& text = node.get_ref<const std::string&>();
+        if (text.find("${") != std::string::npos) node = interpolate(text, path, env, errors);
+    } else if (node.is_object()) {
+        for (auto& [key, value] : node.items()) {
+            interpolate_tree(value, path.empty() ? key : path + "." + key, env, errors);
+        }
+    } else if (node.is_array()) {
+        for (std::size_t i = 0; i < node.size(); ++i) {
+            interpolate_tree(node[i], path + "[" + std::to_string(i) + "]", env, errors);
+        }
+    }
+}
+
+bool is_loopback_url(const std::string& url) {
+    for (const char* prefix : {"http://127.", "http://localhost", "http://[::1]"}) {
+        if (url.starts_with(prefix)) return true;
+    }
+    return false;
+}
+
+bool valid_id(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
+    }
+    return true;
+}
+
+std::chrono::seconds seconds(ConfigReader& reader, std::string_view key,
+                             std::chrono::seconds fallback, long long max) {
+    return std::chrono::seconds(reader.integer(key, fallback.count(), 1, max));
+}
+
+ProviderConfig read_provider(ConfigReader section, const std::string& name) {
+    ProviderConfig p;
+    p.name = name;
+    p.type = section.string("type", "openai");
+    if (p.type != "openai") section.problem("type", "unknown provider type (supported: openai)");
+    p.base_url = section.required_string("base_url");
+    if (!p.base_url.empty() && !p.base_url.starts_with("http://") &&
+        !p.base_url.starts_with("https://")) {
+        section.problem("base_url", "must start with http:// or https://");
+    }
+    while (p.base_url.ends_with('/')) p.base_url.pop_back();
+    p.api_key = section.string("api_key", "");
+    p.model = section.required_string("model");
+    p.timeout = seconds(section, "timeout_s", p.timeout, 3600);
+    p.max_concurrency = static_cast<int>(section.integer("max_concurrency", 64, 1, 100000));
+    p.context_tokens = static_cast<int>(section.integer("context_tokens", 8192, 256, 10000000));
+    p.reply_tokens = static_cast<int>(section.integer("reply_tokens", 1024, 16, 1000000));
+    if (p.reply_tokens >= p.context_tokens) {
+        section.problem("reply_tokens", "must be smaller than context_tokens");
+    }
+    p.retries = static_cast<int>(section.integer("retries", 2, 0, 10));
+    p.temperature = section.optional_number("temperature");
+    if (p.temperature && (*p.temperature < 0 || *p.temperature > 2)) {
+        section.problem("temperature", "must be between 0 and 2");
+    }
+    section.done();
+    return p;
+}
+
+}  // namespace
+
+const ProviderConfig* Config::Llm::find(const std::string& name) const {
+    for (const auto& p : providers) {
+        if (p.name == name) return &p;
+    }
+    return nullptr;
+}
+
+EnvLookup process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        if (const char* value = std::getenv(name.c_str())) return std::string(value);
+        return std::nullopt;
+    };
+}
+
+nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
+                                 ConfigErrors& errors) {
+    nlohmann::json root;
+    try {
+        root = nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+    } catch (const nlohmann::json::parse_error& e) {
+        // Turn the byte offset into line:column, which is what an operator can act on.
+        std::size_t line = 1, column = 1;
+        for (std::size_t i = 0; i < e.byte && i < text.size(); ++i) {
+            if (text[i] == '\n') {
+                ++line;
+                column = 1;
+            } else {
+                ++column;
+            }
+        }
+        std::string what = e.what();
+        if (auto pos = what.find("syntax error"); pos != std::string::npos) what = what.substr(pos);
+        errors.add("(file)", "invalid JSON at line " + std::to_string(line) + ", column " +
+                                 std::to_string(column) + ": " + what);
+        return nlohmann::json::object();
+    }
+    if (!root.is_object()) {
+        errors.add("(file)", "the top level must be a JSON object");
+        return nlohmann::json::object();
+    }
+    interpolate_tree(root, "", env, errors);
+    return root;
+}
+
+Config parse_config(std::string_view text, const EnvLookup& env) {
+    ConfigErrors errors;
+    nlohmann::json root = parse_config_json(text, env, errors);
+    Config config;
+    ConfigReader top(root, "", errors);
+
+    auto server = top.object("server");
+    auto [host, port] = server.host_port("listen", "127.0.0.1:8080");
+    config.server.host = host;
+    config.server.port = static_cast<std::uint16_t>(port);
+    config.server.threads = static_cast<int>(server.integer("threads", 0, 0, 256));
+    config.server.body_limit =
+        static_cast<std::size_t>(server.integer("body_limit", 1 << 20, 1024, 1LL << 30));
+    config.server.header_timeout = seconds(server, "header_timeout_s", config.server.header_timeout, 3600);
+    config.server.read_timeout = seconds(server, "read_timeout_s", config.server.read_timeout, 3600);
+    config.server.idle_timeout = seconds(server, "idle_timeout_s", config.server.idle_timeout, 3600);
+    config.server.shutdown_grace = seconds(server, "shutdown_grace_s", config.server.shutdown_grace, 3600);
+    server.done();
+
+    auto storage = top.object("storage");
+    auto sqlite = storage.object("sqlite");
+    config.storage.sqlite_path = sqlite.string("path", config.storage.sqlite_path);
+    if (config.storage.sqlite_path.empty()) sqlite.problem("path", "must not be empty");
+    auto synchronous = sqlite.string("synchronous", "normal");
+    if (synchronous != "normal" && synchronous != "full") {
+        sqlite.problem("synchronous", "must be \"normal\" or \"full\"");
+    }
+    config.storage.synchronous_full = synchronous == "full";
+    config.storage.readers = static_cast<int>(sqlite.integer("readers", 2, 1, 64));
+    sqlite.done();
+    storage.done();
+
+    auto bot_section = top.object("bot");
+    config.bot.persona = bot_section.string("persona", kDefaultPersona);
+    config.bot.command_prefix = bot_section.string("command_prefix", "/");
+    if (config.bot.command_prefix.empty() || config.bot.command_prefix.size() > 4) {
+        bot_section.problem("command_prefix", "must be 1 to 4 characters");
+    }
+    config.bot.queue_limit = static_cast<int>(bot_section.integer("queue_limit", 8, 1, 10000));
+    config.bot.max_input_chars =
+        static_cast<std::size_t>(bot_section.integer("max_input_chars", 8000, 16, 1000000));
+    config.bot.history_turns = static_cast<int>(bot_section.integer("history_turns", 100, 2, 100000));
+    bot_section.done();
+
+    auto llm = top.object("llm");
+    config.llm.default_provider = llm.string("default", "");
+    auto providers = llm.object("providers");
+    for (const auto& name : providers.keys()) {
+        if (!valid_id(name)) {
+            providers.problem(name, "provider names use letters, digits, '-' and '_'");
+        }
+        config.llm.providers.push_back(read_provider(providers.object(name), name));
+    }
+    providers.done();
+    if (const auto& name = config.llm.default_provider; !name.empty()) {
+        const auto* provider = config.llm.find(name);
+        if (!provider) {
+            llm.problem("default", "names no provider under llm.providers");
+        } else if (provider->api_key.empty() && !is_loopback_url(provider->base_url)) {
+            errors.add("llm.providers." + name + ".api_key",
+                       "required for the default provider (set its environment variable)");
+        }
+    }
+    llm.done();
+
+    auto log_section = top.object("log");
+    config.log.level = log_section.string("level", "info");
+    if (config.log.level != "debug" && config.log.level != "info" && config.log.level != "warn" &&
+        config.log.level != "error") {
+        log_section.problem("level", "must be debug, info, warn or error");
+    }
+    log_section.done();
+
+    auto adapters = top.object("adapters");
+    for (const auto& id : adapters.keys()) {
+        const auto& section = root["adapters"][id];
+        if (!valid_id(id)) {
+            adapters.problem(id, "adapter ids use letters, digits, '-' and '_' (at most 64)");
+        }
+        if (!section.is_object()) {
+            adapters.problem(id, "must be an object");
+            continue;
+        }
+        auto type = section.find("type");
+        if (type == section.end() || !type->is_string()) {
+            errors.add("adapters." + id + ".type", "required (a string naming the platform)");
+            continue;
+        }
+        config.adapters.push_back({id, type->get<std::string>(), section});
+    }
+    top.done();
+
+    if (!errors.empty()) throw ConfigError(errors);
+    return config;
+}
+
+Config load_config_file(const std::string& path, const EnvLookup& env) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        ConfigErrors errors;
+        errors.add(path, "cannot open the config file");
+        throw ConfigError(errors);
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return parse_config(text.str(), env);
+}
+
+}  // namespace bot

@@ -1,0 +1,88 @@
+// contactbot's configuration: one JSON file (comments allowed) with ${ENV} interpolation.
+// Every key is documented in deploy/contactbot.example.json. Adapter sections are validated by
+// the adapters themselves (see App::validate); everything else here.
+#pragma once
+
+#include "bot/config_reader.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bot {
+
+struct ProviderConfig {
+    std::string name;  // the key under llm.providers
+    std::string type;  // "openai"
+    std::string base_url;
+    std::string api_key;
+    std::string model;
+    std::chrono::seconds timeout{60};
+    int max_concurrency = 64;
+    int context_tokens = 8192;
+    int reply_tokens = 1024;
+    int retries = 2;
+    std::optional<double> temperature;
+};
+
+struct AdapterConfig {
+    std::string id;
+    std::string type;
+    nlohmann::json section;  // the whole adapters.<id> object, "type" included
+};
+
+struct Config {
+    struct Server {
+        std::string host = "127.0.0.1";
+        std::uint16_t port = 8080;
+        int threads = 0;  // 0 = hardware concurrency
+        std::size_t body_limit = 1 << 20;
+        std::chrono::seconds header_timeout{10};
+        std::chrono::seconds read_timeout{30};
+        std::chrono::seconds idle_timeout{60};
+        std::chrono::seconds shutdown_grace{10};
+    } server;
+    struct Storage {
+        std::string sqlite_path = "data/contactbot.db";
+        bool synchronous_full = false;
+        int readers = 2;
+    } storage;
+    struct Bot {
+        std::string persona;
+        std::string command_prefix = "/";
+        int queue_limit = 8;  // waiting messages per conversation before "busy" replies
+        std::size_t max_input_chars = 8000;
+        int history_turns = 100;  // newest turns loaded before the token budget trims them
+    } bot;
+    struct Llm {
+        std::string default_provider;  // empty = none configured
+        std::vector<ProviderConfig> providers;
+        const ProviderConfig* find(const std::string& name) const;
+    } llm;
+    struct Log {
+        std::string level = "info";
+    } log;
+    std::vector<AdapterConfig> adapters;
+};
+
+inline constexpr const char* kDefaultPersona =
+    "You are a helpful, friendly assistant that people talk to in their messaging app. Answer "
+    "in the language the user writes in. Be concise: this is a chat, not an essay.";
+
+// Returns the value of an environment variable, or nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_environment();
+
+// Parses JSON with comments and replaces ${NAME} / ${NAME:-default} in every string ("$${"
+// writes a literal "${"). Unset variables without a default are reported with their key path.
+nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env, ConfigErrors& errors);
+
+// Reads and validates everything but the adapter sections' contents. Throws ConfigError.
+Config parse_config(std::string_view text, const EnvLookup& env);
+Config load_config_file(const std::string& path, const EnvLookup& env);
+
+}  // namespace bot

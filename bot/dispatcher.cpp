@@ -1,0 +1,194 @@
+#include "bot/dispatcher.hpp"
+
+#include "bot/log.hpp"
+#include "bot/outbox.hpp"
+#include "bot/reply_tracker.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <openssl/rand.h>
+
+#include <map>
+#include <vector>
+
+namespace bot {
+
+namespace {
+
+std::string random_message_id() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string id = "auto-";
+    for (unsigned char b : bytes) {
+        id.push_back(kHex[b >> 4]);
+        id.push_back(kHex[b & 15]);
+    }
+    return id;
+}
+
+std::int64_t epoch_ms(std::chrono::system_clock::time_point at) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Dispatcher::Dispatcher(net::any_io_executor executor, storage::Store& store, Pipeline& pipeline,
+                       Outbox& outbox, ReplyTracker& tracker, Logger& log,
+                       std::size_t queue_limit)
+    : executor_(std::move(executor)),
+      store_(store),
+      pipeline_(pipeline),
+      outbox_(outbox),
+      tracker_(tracker),
+      log_(log),
+      queue_limit_(queue_limit) {}
+
+std::string Dispatcher::queue_key(const Inbound& inbound) {
+    std::string key = inbound.chat.adapter_id;
+    key.append(1, '\n').append(inbound.chat.chat_id).append(1, '\n').append(inbound.sender_id);
+    return key;
+}
+
+net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
+    if (inbound.message_id.empty()) inbound.message_id = random_message_id();
+    auto accepted = co_await store_.accept_inbound(storage::InboundRecord{
+        .key = conversation_key(inbound),
+        .message_id = inbound.message_id,
+        .user_name = inbound.sender_name,
+        .is_group = inbound.chat.is_group,
+        .text = inbound.text,
+        .received_at_ms = epoch_ms(inbound.at)});
+
+    auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
+    Submission submission{.status = Submission::Status::accepted,
+                          .message_id = inbound.message_id,
+                          .watch = {}};
+    if (!accepted.duplicate) {
+        ++in_flight_;
+        tracker_.begin(tracker_key);
+        if (options.wait.count() > 0) {
+            submission.watch = tracker_.watch(tracker_key, options.wait, options.claim);
+        }
+        enqueue(Job{.inbox_id = accepted.inbox_id, .inbound = std::move(inbound)});
+        co_return submission;
+    }
+
+    submission.status = Submission::Status::duplicate;
+    log_.debug("dispatcher", "duplicate message ", inbound.message_id, " on '",
+               inbound.chat.adapter_id, "'");
+    if (options.wait.count() == 0) co_return submission;
+    // Attach first, then look for a stored reply: whichever way the race with the running job
+    // goes, the watcher sees the reply.
+    auto watch = tracker_.watch(tracker_key, options.wait, options.claim);
+    if (auto stored = co_await store_.reply_for(accepted.inbox_id)) {
+        submission.watch = ReplyTracker::ready(std::move(stored->text),
+                                               std::move(stored->conversation_id));
+    } else {
+        submission.watch = std::move(watch);
+    }
+    co_return submission;
+}
+
+void Dispatcher::enqueue(Job job) {
+    auto key = queue_key(job.inbound);
+    bool start = false, busy = false;
+    {
+        std::lock_guard lock(mutex_);
+        auto& queue = queues_[key];
+        if (queue.jobs.size() >= queue_limit_) {
+            busy = true;
+        } else {
+            queue.jobs.push_back(std::move(job));
+            start = !std::exchange(queue.running, true);
+        }
+    }
+    if (busy) {
+        net::co_spawn(executor_, run_job(std::move(job), true), net::detached);
+    } else if (start) {
+        net::co_spawn(executor_, drain(std::move(key)), net::detached);
+    }
+}
+
+net::awaitable<void> Dispatcher::drain(std::string key) {
+    for (;;) {
+        Job job;
+        {
+            std::lock_guard lock(mutex_);
+            auto it = queues_.find(key);
+            if (it->second.jobs.empty()) {
+                queues_.erase(it);
+                co_return;
+            }
+            job = std::move(it->second.jobs.front());
+            it->second.jobs.pop_front();
+        }
+        co_await run_job(std::move(job), false);
+    }
+}
+
+net::awaitable<void> Dispatcher::run_job(Job job, bool busy) {
+    auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
+    auto inbox_id = job.inbox_id;
+    try {
+        if (busy) {
+            co_await pipeline_.reply_busy(std::move(job));
+        } else {
+            co_await pipeline_.process(std::move(job));
+        }
+    } catch (const std::exception& e) {
+        // The message stays "received" in the inbox and is retried at the next start.
+        log_.error("dispatcher", "message ", inbox_id, " failed: ", e.what());
+        tracker_.abandon(tracker_key);
+    }
+    --in_flight_;
+}
+
+net::awaitable<void> Dispatcher::recover() {
+    auto undelivered = co_await store_.undelivered();
+    auto unanswered = co_await store_.unanswered();
+    if (!undelivered.empty() || !unanswered.empty()) {
+        log_.info("dispatcher", "recovering ", unanswered.size(), " unanswered messages and ",
+                  undelivered.size(), " undelivered replies");
+    }
+    // Replies of one conversation go out in order; conversations in parallel.
+    std::map<std::string, std::vector<storage::OutboxRow>> by_conversation;
+    for (auto& row : undelivered) {
+        std::string key = row.key.adapter_id + "\n" + row.key.chat_id + "\n" + row.key.user_id;
+        by_conversation[key].push_back(std::move(row));
+    }
+    for (auto& [key, rows] : by_conversation) {
+        in_flight_ += rows.size();
+        net::co_spawn(
+            executor_,
+            [this, rows = std::move(rows)]() mutable -> net::awaitable<void> {
+                for (auto& row : rows) {
+                    auto id = row.id;
+                    try {
+                        co_await outbox_.deliver(std::move(row));
+                    } catch (const std::exception& e) {
+                        log_.error("dispatcher", "redelivery of reply ", id, " failed: ", e.what());
+                    }
+                    --in_flight_;
+                }
+            },
+            net::detached);
+    }
+    for (auto& pending : unanswered) {
+        Inbound inbound{.chat = {.adapter_id = pending.record.key.adapter_id,
+                                 .chat_id = pending.record.key.chat_id,
+                                 .is_group = pending.record.is_group},
+                        .sender_id = pending.record.key.user_id,
+                        .sender_name = pending.record.user_name,
+                        .message_id = pending.record.message_id,
+                        .text = pending.record.text,
+                        .mentions_me = true,
+                        .at = std::chrono::system_clock::time_point(
+                            std::chrono::milliseconds(pending.record.received_at_ms))};
+        ++in_flight_;
+        tracker_.begin(ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id));
+        enqueue(Job{.inbox_id = pending.inbox_id, .inbound = std::move(inbound)});
+    }
+}
+
+}  // namespace bot

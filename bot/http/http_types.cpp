@@ -1,0 +1,82 @@
+#include "bot/http/http_types.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace bot::http {
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+}  // namespace
+
+std::string_view find_header(const std::vector<Header>& headers, std::string_view name) {
+    for (const auto& h : headers) {
+        if (iequals(h.name, name)) return h.value;
+    }
+    return {};
+}
+
+std::string percent_decode(std::string_view text, bool plus_as_space) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (c == '%' && i + 2 < text.size()) {
+            int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out.push_back(static_cast<char>(hi * 16 + lo));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(plus_as_space && c == '+' ? ' ' : c);
+    }
+    return out;
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+    std::string_view rest = query;
+    while (!rest.empty()) {
+        auto amp = rest.find('&');
+        std::string_view pair = rest.substr(0, amp);
+        rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+        auto eq = pair.find('=');
+        std::string key = percent_decode(pair.substr(0, eq));
+        if (key == name) {
+            return eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
+        }
+    }
+    return std::nullopt;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+    return Response{.status = status,
+                    .content_type = "application/json",
+                    .body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    .headers = {}};
+}
+
+Response Response::error(int status, std::string_view message) {
+    return json(status, nlohmann::json{{"error", message}});
+}
+
+Response Response::text(int status, std::string body) {
+    return Response{.status = status, .content_type = "text/plain; charset=utf-8",
+                    .body = std::move(body), .headers = {}};
+}
+
+}  // namespace bot::http

@@ -1,0 +1,61 @@
+// Plain HTTP request/response values shared by the server, the router and adapters.
+// No Beast types here: adapters include this and must stay cheap to compile.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bot::http {
+namespace net = boost::asio;
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+// Case-insensitive lookup; empty view when absent.
+std::string_view find_header(const std::vector<Header>& headers, std::string_view name);
+
+struct Request {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // path + query as received
+    std::string path;    // percent-decoding is left to handlers
+    std::string query;   // after '?', raw
+    std::vector<Header> headers;
+    std::string body;
+    std::string remote;  // peer address, for logs and rate limits
+
+    std::string_view header(std::string_view name) const { return find_header(headers, name); }
+    std::optional<std::string> query_param(std::string_view name) const;  // percent-decoded
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type = "text/plain; charset=utf-8";
+    std::string body;
+    std::vector<Header> headers;
+
+    static Response json(int status, const nlohmann::json& body);
+    static Response error(int status, std::string_view message);  // {"error": message}
+    static Response text(int status, std::string body);
+};
+
+// Lets a handler stream its answer (server-sent events, chunked bodies). Once begin() has
+// been called the Response the handler returns is ignored.
+class ResponseStream {
+public:
+    virtual ~ResponseStream() = default;
+    // false when the client has gone away; the handler should stop producing.
+    virtual net::awaitable<bool> begin(int status, std::vector<Header> headers) = 0;
+    virtual net::awaitable<bool> write(std::string_view chunk) = 0;
+    virtual bool started() const = 0;
+};
+
+std::string percent_decode(std::string_view text, bool plus_as_space = true);
+
+}  // namespace bot::http

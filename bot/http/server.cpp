@@ -1,0 +1,337 @@
+#include "bot/http/server.hpp"
+
+#include "bot/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+
+namespace bot::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+namespace {
+
+// Streams a chunked response on the session's connection.
+class ChunkedStream final : public ResponseStream {
+public:
+    ChunkedStream(beast::tcp_stream& stream, std::chrono::seconds write_timeout, bool head)
+        : stream_(stream), write_timeout_(write_timeout), head_(head) {}
+
+    net::awaitable<bool> begin(int status, std::vector<Header> headers) override {
+        started_ = true;
+        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
+        res.set(bhttp::field::server, "contactbot");
+        for (auto& h : headers) res.set(h.name, h.value);
+        res.chunked(true);
+        res.keep_alive(false);  // a streamed response ends its connection
+        bhttp::response_serializer<bhttp::empty_body> serializer{res};
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, use_tuple);
+        ok_ = !ec;
+        co_return ok_;
+    }
+
+    net::awaitable<bool> write(std::string_view chunk) override {
+        if (!ok_ || chunk.empty() || head_) co_return ok_;
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await net::async_write(
+            stream_, bhttp::make_chunk(net::const_buffer(chunk.data(), chunk.size())), use_tuple);
+        ok_ = !ec;
+        co_return ok_;
+    }
+
+    net::awaitable<void> finish() {
+        if (!ok_) co_return;
+        stream_.expires_after(write_timeout_);
+        co_await net::async_write(stream_, bhttp::make_chunk_last(), use_tuple);
+    }
+
+    bool started() const override { return started_; }
+
+private:
+    beast::tcp_stream& stream_;
+    std::chrono::seconds write_timeout_;
+    bool head_;
+    bool started_ = false;
+    bool ok_ = false;
+};
+
+Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& remote) {
+    Request out;
+    out.method = std::string(req.method_string());
+    out.target = std::string(req.target());
+    auto q = out.target.find('?');
+    out.path = out.target.substr(0, q);
+    if (q != std::string::npos) out.query = out.target.substr(q + 1);
+    out.headers.reserve(8);
+    for (const auto& field : req) {
+        out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    out.body = std::move(req.body());
+    out.remote = remote;
+    return out;
+}
+
+}  // namespace
+
+struct Server::Impl : std::enable_shared_from_this<Impl> {
+    Impl(net::any_io_executor ex, const Router& r, Logger& l, ServerOptions o)
+        : executor(std::move(ex)), router(r), log(l), options(std::move(o)), acceptor(net::make_strand(executor)) {}
+
+    struct Connection {
+        beast::tcp_stream* stream;
+        bool idle;
+    };
+
+    net::any_io_executor executor;
+    const Router& router;
+    Logger& log;
+    ServerOptions options;
+    tcp::acceptor acceptor;
+    std::atomic<bool> stopping{false};
+    std::atomic<std::size_t> connection_count{0};
+    mutable std::mutex connections_mutex;
+    std::map<std::uint64_t, Connection> connections;
+    std::uint64_t next_connection_id = 0;
+
+    std::uint64_t track(beast::tcp_stream* stream) {
+        std::lock_guard lock(connections_mutex);
+        connections.emplace(++next_connection_id, Connection{stream, true});
+        return next_connection_id;
+    }
+    void set_idle(std::uint64_t id, bool idle) {
+        std::lock_guard lock(connections_mutex);
+        connections.at(id).idle = idle;
+    }
+    void untrack(std::uint64_t id) {
+        std::lock_guard lock(connections_mutex);
+        connections.erase(id);
+    }
+
+    net::awaitable<void> accept_loop() {
+        for (;;) {
+            auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(executor), use_tuple);
+            if (stopping) co_return;
+            if (ec) {
+                if (ec == net::error::operation_aborted) co_return;
+                log.warn("http", "accept failed: ", ec.message());
+                continue;
+            }
+            if (connection_count.load() >= options.max_connections) {
+                socket.close();  // shed load rather than exhaust file descriptors
+                continue;
+            }
+            auto ex = socket.get_executor();
+            net::co_spawn(ex, session(shared_from_this(), std::move(socket)),
+                          [self = shared_from_this()](std::exception_ptr e) {
+                              if (!e) return;
+                              try {
+                                  std::rethrow_exception(e);
+                              } catch (const std::exception& err) {
+                                  self->log.error("http", "connection failed: ", err.what());
+                              }
+                          });
+        }
+    }
+
+    // One connection: read requests, route them, write responses, until close or timeout.
+    static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket) {
+        ++self->connection_count;
+        std::string remote;
+        {
+            boost::system::error_code ec;
+            auto endpoint = socket.remote_endpoint(ec);
+            if (!ec) remote = endpoint.address().to_string();
+        }
+        beast::tcp_stream stream(std::move(socket));
+        auto id = self->track(&stream);
+        beast::flat_buffer buffer;
+        bool first = true;
+        while (!self->stopping) {
+            bool keep_alive = co_await self->serve_one(stream, buffer, remote, id, first);
+            first = false;
+            if (!keep_alive) break;
+        }
+        self->untrack(id);
+        boost::system::error_code ignored;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream.close();
+        --self->connection_count;
+    }
+
+    net::awaitable<bool> write_response(beast::tcp_stream& stream, Response response,
+                                        unsigned version, bool keep_alive, bool head) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status),
+                                                version};
+        res.set(bhttp::field::server, "contactbot");
+        res.set(bhttp::field::content_type, response.content_type);
+        for (auto& h : response.headers) res.set(h.name, h.value);
+        res.keep_alive(keep_alive);
+        if (head) {
+            res.content_length(response.body.size());
+        } else {
+            res.body() = std::move(response.body);
+            res.prepare_payload();
+        }
+        stream.expires_after(options.read_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
+        co_return !ec && keep_alive;
+    }
+
+    net::awaitable<bool> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                   const std::string& remote, std::uint64_t id, bool first) {
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
+        parser.body_limit(options.body_limit);
+
+        set_idle(id, true);
+        if (stopping) co_return false;
+        stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        set_idle(id, false);
+        if (ec) {
+            if (ec == bhttp::error::header_limit) {
+                co_await write_response(stream, Response::error(431, "request headers too large"),
+                                        11, false, false);
+            } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
+                       ec != net::error::operation_aborted && ec != net::error::connection_reset &&
+                       ec != net::error::eof) {
+                co_await write_response(stream, Response::error(400, "malformed request"), 11,
+                                        false, false);
+            }
+            co_return false;
+        }
+
+        auto& header = parser.get();
+        unsigned version = header.version();
+        std::string method(header.method_string());
+        std::string_view target = header.target();
+        std::string path(target.substr(0, target.find('?')));
+        bool head = method == "HEAD";
+
+        auto [match, route] = router.find(method, path);
+        if (match != Router::Match::found) {
+            // Answer without reading the body; the connection closes so no stray body bytes
+            // are read as the next request.
+            Response res = match == Router::Match::no_path
+                               ? Response::error(404, "not found")
+                               : Response::error(405, "method not allowed");
+            if (match == Router::Match::wrong_method) {
+                res.headers.push_back({"Allow", router.allowed_methods(path)});
+            }
+            co_await write_response(stream, std::move(res), version, false, head);
+            co_return false;
+        }
+
+        std::size_t limit = route->options.body_limit ? route->options.body_limit
+                                                       : options.body_limit;
+        parser.body_limit(limit);
+        if (auto length = parser.content_length(); length && *length > limit) {
+            co_await write_response(stream, Response::error(413, "request body too large"),
+                                    version, false, head);
+            co_return false;
+        }
+        if (header[bhttp::field::expect] == "100-continue") {
+            bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
+            stream.expires_after(options.read_timeout);
+            auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
+            if (wec) co_return false;
+        }
+        if (!parser.is_done()) {
+            stream.expires_after(options.read_timeout);
+            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
+            if (bec == bhttp::error::body_limit) {
+                co_await write_response(stream, Response::error(413, "request body too large"),
+                                        version, false, head);
+                co_return false;
+            }
+            if (bec) co_return false;
+        }
+
+        bool keep_alive = parser.keep_alive() && !stopping;
+        Request request = to_request(parser.release(), remote);
+        ChunkedStream streamer(stream, options.read_timeout, head);
+        Response response;
+        try {
+            stream.expires_never();  // handlers may wait for an LLM; writes set their own expiry
+            response = co_await route->handler(request, streamer);
+        } catch (const std::exception& e) {
+            log.error("http", method, " ", path, " failed: ", e.what());
+            if (streamer.started()) co_return false;
+            response = Response::error(500, "internal error");
+        }
+        if (streamer.started()) {
+            co_await streamer.finish();
+            co_return false;
+        }
+        co_return co_await write_response(stream, std::move(response), version,
+                                          keep_alive && !stopping, head);
+    }
+};
+
+Server::Server(net::any_io_executor executor, const Router& router, Logger& log,
+               ServerOptions options)
+    : impl_(std::make_shared<Impl>(std::move(executor), router, log, std::move(options))) {}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    auto& o = impl_->options;
+    std::string where = o.host + ":" + std::to_string(o.port);
+    try {
+        tcp::endpoint endpoint(net::ip::make_address(o.host), o.port);
+        impl_->acceptor.open(endpoint.protocol());
+        impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+        impl_->acceptor.bind(endpoint);
+        impl_->acceptor.listen(net::socket_base::max_listen_connections);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + e.what());
+    }
+    net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+}
+
+std::uint16_t Server::port() const {
+    boost::system::error_code ec;
+    auto endpoint = impl_->acceptor.local_endpoint(ec);
+    return ec ? 0 : endpoint.port();
+}
+
+void Server::stop() {
+    if (impl_->stopping.exchange(true)) return;
+    // The acceptor and the idle sockets belong to other strands: close them there.
+    net::post(impl_->acceptor.get_executor(), [impl = impl_] {
+        boost::system::error_code ignored;
+        impl->acceptor.close(ignored);
+    });
+    std::lock_guard lock(impl_->connections_mutex);
+    for (auto& [id, connection] : impl_->connections) {
+        if (!connection.idle) continue;
+        net::post(connection.stream->get_executor(), [impl = impl_, id = id] {
+            std::lock_guard inner(impl->connections_mutex);
+            if (auto it = impl->connections.find(id); it != impl->connections.end() &&
+                                                      it->second.idle) {
+                it->second.stream->cancel();
+            }
+        });
+    }
+}
+
+std::size_t Server::open_connections() const { return impl_->connection_count.load(); }
+
+}  // namespace bot::http

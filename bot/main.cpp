@@ -1,0 +1,86 @@
+// contactbot command line: run (default), check-config, chat.
+#include "bot/app.hpp"
+#include "bot/config.hpp"
+#include "bot/log.hpp"
+#include "bot/terminal_chat.hpp"
+
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace {
+
+constexpr int kConfigInvalid = 2;
+
+void print_problems(const bot::ConfigError& error, const std::string& file) {
+    std::cerr << "contactbot: " << file << " has problems:\n";
+    for (const auto& line : error.problems()) std::cerr << "  " << line << "\n";
+}
+
+std::string default_user() {
+    const char* user = std::getenv("USER");
+    return user && *user ? user : "terminal";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App cli{"contactbot: an AI contact on the messaging apps people already use"};
+    cli.set_version_flag("--version", std::string("contactbot ") + CONTACTBOT_VERSION);
+    std::string config_path = "contactbot.json";
+    std::string user = default_user();
+    cli.add_option("-c,--config", config_path, "config file (JSON with comments)")
+        ->capture_default_str();
+    auto* run = cli.add_subcommand("run", "run the server (the default)")->fallthrough();
+    auto* check = cli.add_subcommand("check-config", "validate the config file and exit")->fallthrough();
+    auto* chat = cli.add_subcommand("chat", "talk to the bot in this terminal")->fallthrough();
+    chat->add_option("-u,--user", user, "your user name (each has its own memory)")
+        ->capture_default_str();
+    cli.require_subcommand(0, 1);
+    CLI11_PARSE(cli, argc, argv);
+    (void)run;
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    bot::Config config;
+    try {
+        config = bot::load_config_file(config_path, bot::process_environment());
+        bot::Logger probe(bot::LogLevel::off);
+        bot::App::validate(config, probe);
+    } catch (const bot::ConfigError& error) {
+        print_problems(error, config_path);
+        return kConfigInvalid;
+    }
+    if (check->parsed()) {
+        std::cout << config_path << ": OK (" << config.adapters.size() << " adapters, "
+                  << config.llm.providers.size() << " LLM providers"
+                  << (config.llm.default_provider.empty() ? ", none selected" : "") << ")\n";
+        return 0;
+    }
+
+    auto level = bot::parse_log_level(config.log.level);
+    if (chat->parsed() && level < bot::LogLevel::warn) level = bot::LogLevel::warn;
+    bot::Logger log(level);
+    try {
+        if (chat->parsed()) {
+            bot::App app(config, log, bot::AppOptions{.listen = false});
+            bot::add_terminal_adapter(app, std::cout);
+            app.start();
+            int status = bot::run_terminal_chat(app, user, std::cin, std::cout, isatty(STDIN_FILENO));
+            app.shutdown();
+            return status;
+        }
+        bot::App app(config, log);
+        app.start();
+        app.run_until_signal();
+        return 0;
+    } catch (const bot::ConfigError& error) {
+        print_problems(error, config_path);
+        return kConfigInvalid;
+    } catch (const std::exception& error) {
+        log.error("main", error.what());
+        return 1;
+    }
+}

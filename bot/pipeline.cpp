@@ -1,0 +1,167 @@
+#include "bot/pipeline.hpp"
+
+#include "bot/log.hpp"
+#include "bot/outbox.hpp"
+#include "bot/reply_tracker.hpp"
+#include "bot/token_budget.hpp"
+
+namespace bot {
+
+namespace {
+
+std::string apology(const llm::LlmError& error) {
+    switch (error.kind) {
+        case llm::LlmError::Kind::rate_limited:
+            return "Sorry, the AI service is overloaded right now. Please try again in a minute.";
+        case llm::LlmError::Kind::timeout:
+            return "Sorry, the AI service took too long to answer. Please try again.";
+        default:
+            return "Sorry, the AI service is not available right now. Please try again later.";
+    }
+}
+
+}  // namespace
+
+storage::ConversationKey conversation_key(const Inbound& inbound) {
+    return {.adapter_id = inbound.chat.adapter_id,
+            .chat_id = inbound.chat.chat_id,
+            .user_id = inbound.sender_id};
+}
+
+Pipeline::Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker,
+                   Outbox& outbox, Logger& log, PipelineOptions options)
+    : store_(store),
+      backend_(backend),
+      tracker_(tracker),
+      outbox_(outbox),
+      log_(log),
+      options_(std::move(options)) {}
+
+std::string Pipeline::help_text() const {
+    const auto& p = options_.command_prefix;
+    return "Commands:\n" + p + "help - show this help\n" + p +
+           "reset - start a new conversation (I forget the context of this one)\n" + p +
+           "forget - delete everything stored about you\n"
+           "Anything else you write goes to the AI.";
+}
+
+net::awaitable<void> Pipeline::process(Job job) {
+    const std::string& text = job.inbound.text;
+    const std::string& prefix = options_.command_prefix;
+    if (text.starts_with(prefix) && text.size() > prefix.size()) {
+        std::string_view rest = std::string_view(text).substr(prefix.size());
+        std::string_view command = rest.substr(0, rest.find_first_of(" \n\t@"));
+        co_await answer_command(job, command);
+    } else if (text.size() > options_.max_input_chars) {
+        co_await finish(job,
+                        "Your message is too long for me (at most " +
+                            std::to_string(options_.max_input_chars) +
+                            " characters). Please shorten it.",
+                        false);
+    } else {
+        co_await answer_with_llm(job);
+    }
+}
+
+net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view command) {
+    auto key = conversation_key(job.inbound);
+    if (command == "help" || command == "start") {
+        co_await finish(job, help_text(), false);
+    } else if (command == "reset" || command == "new") {
+        co_await store_.reset_conversation(key);
+        co_await finish(job, "Started a new conversation. I no longer use what we said before.",
+                        false);
+    } else if (command == "forget") {
+        auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
+        log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ",
+                  removed.conversations, " conversations, ", removed.messages, " turns, ",
+                  removed.inbox, " messages");
+        co_await finish(job,
+                        "Done: I deleted everything stored about you (" +
+                            std::to_string(removed.conversations) + " conversations, " +
+                            std::to_string(removed.messages) + " messages).",
+                        false);
+    } else {
+        co_await finish(job,
+                        "Unknown command " + options_.command_prefix + std::string(command) +
+                            ".\n" + help_text(),
+                        false);
+    }
+}
+
+net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
+    if (!backend_) {
+        co_await finish(job, options_.no_provider_hint, false);
+        co_return;
+    }
+    auto context = co_await store_.load_context(conversation_key(job.inbound),
+                                                options_.history_turns);
+    int budget = backend_->context_tokens() - backend_->reply_tokens();
+    int fixed = estimate_message_tokens(options_.persona) +
+                estimate_message_tokens(job.inbound.text);
+    std::size_t first = first_turn_within_budget(context.turns, fixed, budget);
+
+    llm::ChatRequest request;
+    request.max_tokens = backend_->reply_tokens();
+    request.messages.reserve(context.turns.size() - first + 2);
+    request.messages.push_back({"system", options_.persona});
+    for (std::size_t i = first; i < context.turns.size(); ++i) {
+        request.messages.push_back({context.turns[i].role, std::move(context.turns[i].content)});
+    }
+    request.messages.push_back({"user", job.inbound.text});
+
+    auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
+    auto result = co_await backend_->complete(
+        std::move(request), [this, &tracker_key](std::string_view delta) {
+            tracker_.delta(tracker_key, delta);
+        });
+    if (result) {
+        co_await finish(job, std::move(result->text), true);
+        co_return;
+    }
+    const auto& error = result.error();
+    if (stopping_) {
+        log_.info("pipeline", "message ", job.inbox_id,
+                  " left for the next start (shutting down): ", error.detail);
+        tracker_.abandon(tracker_key);
+        co_return;
+    }
+    log_.error("pipeline", "LLM '", backend_->name(), "' failed for message ", job.inbox_id,
+               " (", llm::to_string(error.kind), "): ", error.detail);
+    co_await finish(job, apology(error), false);
+}
+
+net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool remember) {
+    const auto& inbound = job.inbound;
+    auto key = conversation_key(inbound);
+    auto stored = co_await store_.complete(storage::Completion{.inbox_id = job.inbox_id,
+                                                               .key = key,
+                                                               .reply_to = inbound.message_id,
+                                                               .user_text = inbound.text,
+                                                               .reply = reply,
+                                                               .remember = remember});
+    auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
+    if (tracker_.finish(tracker_key, reply, stored.conversation_id)) {
+        co_await store_.mark_delivered(stored.outbox_id);  // the watching adapter delivered it
+        co_return;
+    }
+    co_await outbox_.deliver(storage::OutboxRow{.id = stored.outbox_id,
+                                                .inbox_id = job.inbox_id,
+                                                .key = std::move(key),
+                                                .is_group = inbound.chat.is_group,
+                                                .reply_to = inbound.message_id,
+                                                .text = std::move(reply),
+                                                .parts_sent = 0,
+                                                .attempts = 0});
+}
+
+net::awaitable<void> Pipeline::reply_busy(Job job) {
+    log_.warn("pipeline", "conversation queue full on '", job.inbound.chat.adapter_id,
+              "'; message ", job.inbox_id, " answered with busy");
+    co_await finish(job,
+                    "I'm still working on your earlier messages. Please wait for my answer "
+                    "and send this one again.",
+                    false);
+}
+
+}  // namespace bot

@@ -1,0 +1,66 @@
+// What happens to one accepted message, in its conversation's turn: commands, or context +
+// LLM; then the reply is stored together with the turns and handed to its watcher or the
+// outbox. Runs strictly one message at a time per conversation (the Dispatcher sees to it).
+#pragma once
+
+#include "bot/adapter.hpp"
+#include "llm/llm_backend.hpp"
+#include "storage/store.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace bot {
+
+class Logger;
+class Outbox;
+class ReplyTracker;
+
+struct PipelineOptions {
+    std::string persona;
+    std::string command_prefix = "/";
+    std::size_t max_input_chars = 8000;
+    int history_turns = 100;
+    std::string no_provider_hint;  // shown to users when no LLM provider is configured
+};
+
+struct Job {
+    std::int64_t inbox_id = 0;
+    Inbound inbound;
+};
+
+storage::ConversationKey conversation_key(const Inbound& inbound);
+
+class Pipeline {
+public:
+    // backend may be null: no provider configured.
+    Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker,
+             Outbox& outbox, Logger& log, PipelineOptions options);
+
+    net::awaitable<void> process(Job job);
+    // The conversation's queue is full: answer without processing.
+    net::awaitable<void> reply_busy(Job job);
+
+    // After stop(), a message whose LLM call fails is left unanswered for the next start
+    // instead of getting an apology (the failure is most likely the shutdown itself).
+    void stop() { stopping_ = true; }
+
+private:
+    net::awaitable<void> answer_command(const Job& job, std::string_view command);
+    net::awaitable<void> answer_with_llm(const Job& job);
+    // Stores the reply (with the turns when remember is set) and delivers it.
+    net::awaitable<void> finish(const Job& job, std::string reply, bool remember);
+
+    std::string help_text() const;
+
+    storage::Store& store_;
+    llm::LlmBackend* backend_;
+    ReplyTracker& tracker_;
+    Outbox& outbox_;
+    Logger& log_;
+    PipelineOptions options_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace bot

@@ -1,0 +1,80 @@
+#include "bot/terminal_chat.hpp"
+
+#include "bot/app.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <iostream>
+#include <mutex>
+
+namespace bot {
+
+namespace {
+
+// Replies normally stream straight to the terminal; send() only sees one that arrived after
+// the chat stopped waiting for it (a very slow model).
+class TerminalAdapter final : public Adapter {
+public:
+    explicit TerminalAdapter(std::ostream& out) : out_(out) {}
+    Capabilities capabilities() const override { return {}; }
+    net::awaitable<SendResult> send(Outbound message) override {
+        out_ << "\n[late reply] " << message.text << std::endl;
+        co_return std::string();
+    }
+
+private:
+    std::ostream& out_;
+};
+
+}  // namespace
+
+void add_terminal_adapter(App& app, std::ostream& out) {
+    app.add_adapter(kTerminalAdapterId, std::make_unique<TerminalAdapter>(out));
+}
+
+int run_terminal_chat(App& app, const std::string& user, std::istream& in, std::ostream& out,
+                      bool interactive) {
+    int status = 0;
+    std::string line;
+    for (;;) {
+        if (interactive) out << "you> " << std::flush;
+        if (!std::getline(in, line)) break;
+        if (line.empty()) continue;
+        Inbound inbound{.chat = {.adapter_id = kTerminalAdapterId, .chat_id = user, .is_group = false},
+                        .sender_id = user,
+                        .sender_name = user,
+                        .message_id = {},
+                        .text = line,
+                        .mentions_me = true};
+        auto done = net::co_spawn(
+            app.executor(),
+            [&]() -> net::awaitable<bool> {
+                auto submission = co_await app.sink().submit(
+                    std::move(inbound), SubmitOptions{.wait = std::chrono::minutes(10), .claim = true});
+                if (interactive) out << "bot> " << std::flush;
+                bool streamed = false;
+                for (;;) {
+                    auto event = co_await submission.watch.next();
+                    if (event.kind == ReplyEvent::Kind::delta) {
+                        out << event.text << std::flush;
+                        streamed = true;
+                    } else if (event.kind == ReplyEvent::Kind::done) {
+                        // Nothing was streamed for commands and stored replies: print it whole.
+                        if (!streamed) out << event.text;
+                        out << std::endl;
+                        co_return true;
+                    } else {
+                        out << "\n(no reply yet; it will be printed when it arrives)" << std::endl;
+                        co_return false;
+                    }
+                }
+            },
+            net::use_future);
+        if (!done.get()) status = 1;
+    }
+    if (interactive) out << std::endl;
+    return status;
+}
+
+}  // namespace bot

@@ -1,0 +1,65 @@
+#include "bot/token_budget.hpp"
+
+namespace bot {
+
+namespace {
+
+// Decodes one UTF-8 code point at text[i]; advances i. Invalid bytes count as one each.
+char32_t next_code_point(std::string_view text, std::size_t& i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    int length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3
+                                 : (byte >> 3) == 0x1E ? 4 : 1;
+    if (i + length > text.size()) length = 1;
+    char32_t cp = length == 1 ? byte : byte & (0x7F >> length);
+    for (int k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    i += length;
+    return cp;
+}
+
+bool is_cjk(char32_t cp) {
+    return (cp >= 0x2E80 && cp <= 0x9FFF) ||    // radicals, kana, CJK unified ideographs
+           (cp >= 0xAC00 && cp <= 0xD7AF) ||    // Hangul syllables
+           (cp >= 0xF900 && cp <= 0xFAFF) ||    // compatibility ideographs
+           (cp >= 0xFF00 && cp <= 0xFFEF) ||    // full-width forms
+           (cp >= 0x20000 && cp <= 0x3FFFF);    // extension planes
+}
+
+}  // namespace
+
+int estimate_tokens(std::string_view text) {
+    // Count in tenths of a token to avoid floating point.
+    long long tenths = 0;
+    for (std::size_t i = 0; i < text.size();) {
+        char32_t cp = next_code_point(text, i);
+        if (cp < 0x80) {
+            tenths += 3;  // ~3.3 ASCII bytes per token
+        } else if (is_cjk(cp)) {
+            tenths += 15;
+        } else if (cp >= 0x1F000) {
+            tenths += 20;  // emoji and symbols split into several byte tokens
+        } else {
+            tenths += 7;  // Cyrillic, Greek, accented Latin, ...
+        }
+    }
+    return static_cast<int>((tenths + 9) / 10);
+}
+
+int estimate_message_tokens(std::string_view content) {
+    return estimate_tokens(content) + kTokensPerMessage;
+}
+
+std::size_t first_turn_within_budget(const std::vector<storage::Turn>& turns, int fixed_tokens,
+                                     int budget) {
+    int used = fixed_tokens;
+    std::size_t first = turns.size();
+    while (first > 0) {
+        int cost = estimate_message_tokens(turns[first - 1].content);
+        if (used + cost > budget) break;
+        used += cost;
+        --first;
+    }
+    while (first < turns.size() && turns[first].role == "assistant") ++first;
+    return first;
+}
+
+}  // namespace bot

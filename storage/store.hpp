@@ -1,0 +1,142 @@
+// The storage extension point: conversation memory, inbox and outbox. SQLite is the default
+// implementation (storage/sqlite_store.hpp); a PostgreSQL store would implement the same.
+//
+// Every operation is awaitable and never blocks the caller's thread. Writes complete only once
+// durably committed, so "accepted" and "answered" mean what they say after a crash.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace bot::storage {
+namespace net = boost::asio;
+
+// An inbound message moves received -> answered -> delivered (or failed when the reply could
+// not be delivered for good).
+enum class InboxState { received = 0, answered = 1, delivered = 2, failed = 3 };
+enum class OutboxState { pending = 0, delivered = 1, failed = 2 };
+
+// Who a conversation belongs to: (adapter id, chat id, user id). In a private chat the chat id
+// is usually the user id; in a group each member has their own conversation.
+struct ConversationKey {
+    std::string adapter_id;
+    std::string chat_id;
+    std::string user_id;
+};
+
+struct InboundRecord {
+    ConversationKey key;
+    std::string message_id;  // unique per adapter: the dedupe key
+    std::string user_name;
+    bool is_group = false;
+    std::string text;
+    std::int64_t received_at_ms = 0;  // unix epoch milliseconds
+};
+
+struct AcceptResult {
+    std::int64_t inbox_id = 0;
+    bool duplicate = false;
+    InboxState state = InboxState::received;  // of the existing row when duplicate
+};
+
+struct Turn {
+    std::string role;  // "user" | "assistant"
+    std::string content;
+};
+
+struct Context {
+    std::string conversation_id;  // empty when the user has no active conversation yet
+    std::vector<Turn> turns;      // oldest first
+};
+
+// The result of processing one inbound message, written in one transaction: the user and
+// assistant turns (when remember is set), the outbox row, and the inbox state "answered".
+struct Completion {
+    std::int64_t inbox_id = 0;
+    ConversationKey key;
+    std::string reply_to;  // the inbound message id
+    std::string user_text;
+    std::string reply;
+    bool remember = true;  // false for command answers, apologies and busy replies
+};
+
+struct CompletionResult {
+    std::int64_t outbox_id = 0;
+    std::string conversation_id;  // the active conversation after this completion ("" if none)
+};
+
+struct StoredReply {
+    std::int64_t outbox_id = 0;
+    std::string text;
+    std::string conversation_id;
+    OutboxState state = OutboxState::pending;
+};
+
+struct PendingInbound {
+    std::int64_t inbox_id = 0;
+    InboundRecord record;
+};
+
+struct OutboxRow {
+    std::int64_t id = 0;
+    std::int64_t inbox_id = 0;
+    ConversationKey key;
+    bool is_group = false;
+    std::string reply_to;
+    std::string text;
+    int parts_sent = 0;  // parts already delivered, so a resend never repeats them
+    int attempts = 0;
+};
+
+struct ForgetResult {
+    int conversations = 0;
+    int messages = 0;
+    int inbox = 0;
+};
+
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Inserts the inbound message, or reports the existing row when (adapter, message id)
+    // was seen before.
+    virtual net::awaitable<AcceptResult> accept_inbound(InboundRecord record) = 0;
+
+    // The active conversation's newest max_turns turns.
+    virtual net::awaitable<Context> load_context(ConversationKey key, int max_turns) = 0;
+
+    // Creates the active conversation if there is none (when remember is set).
+    virtual net::awaitable<CompletionResult> complete(Completion completion) = 0;
+
+    // The reply recorded for an inbound message, if it has been answered.
+    virtual net::awaitable<std::optional<StoredReply>> reply_for(std::int64_t inbox_id) = 0;
+
+    virtual net::awaitable<void> mark_parts_sent(std::int64_t outbox_id, int parts_sent) = 0;
+    // Outbox row delivered and its inbox row delivered.
+    virtual net::awaitable<void> mark_delivered(std::int64_t outbox_id) = 0;
+    // Counts a failed attempt; with permanent set the row is failed for good.
+    virtual net::awaitable<void> mark_attempt_failed(std::int64_t outbox_id, std::string error,
+                                                     bool permanent) = 0;
+
+    // Ends the active conversation (its turns stay stored but are no longer context) and
+    // starts a new one; returns the new conversation id.
+    virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;
+
+    // Deletes every conversation, turn, inbox and outbox row of (adapter, user) in all chats,
+    // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
+    virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
+                                                     std::int64_t keep_inbox_id) = 0;
+
+    // For start-up recovery, oldest first.
+    virtual net::awaitable<std::vector<PendingInbound>> unanswered() = 0;
+    virtual net::awaitable<std::vector<OutboxRow>> undelivered() = 0;
+
+    // Finishes queued writes and closes the database. Further calls throw.
+    virtual void close() = 0;
+};
+
+}  // namespace bot::storage
