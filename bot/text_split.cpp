@@ -18,7 +18,7 @@ std::string_view trim(std::string_view s) {
 // The end of the best break in window = text[0, limit): the position right after the boundary
 // marker, or 0 if the window has none of the wanted kind past its first half.
 std::size_t best_break(std::string_view window) {
-    std::size_t floor = window.size() / 2;  // never make a tiny part when a cut is possible
+    std::size_t floor = window.size() / 3;  // never make a tiny part when a cut is possible
     auto last_after = [&](std::string_view marker) -> std::size_t {
         auto pos = window.rfind(marker);
         if (pos == std::string_view::npos || pos + marker.size() <= floor) return 0;

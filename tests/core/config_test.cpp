@@ -1,0 +1,120 @@
+#include "bot/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+
+using bot::ConfigError;
+using bot::parse_config;
+
+namespace {
+
+bot::EnvLookup env(std::map<std::string, std::string> values) {
+    return [values](const std::string& name) -> std::optional<std::string> {
+        auto it = values.find(name);
+        if (it == values.end()) return std::nullopt;
+        return it->second;
+    };
+}
+
+// Every problem reported for text, in order.
+std::vector<std::string> problems(const std::string& text, std::map<std::string, std::string> vars = {}) {
+    try {
+        parse_config(text, env(std::move(vars)));
+    } catch (const ConfigError& e) {
+        return e.problems();
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("an empty config gives the documented defaults", "[config]") {
+    auto config = parse_config("{}", env({}));
+    CHECK(config.server.host == "127.0.0.1");
+    CHECK(config.server.port == 8080);
+    CHECK(config.server.threads == 0);
+    CHECK(config.server.body_limit == 1 << 20);
+    CHECK(config.storage.sqlite_path == "data/contactbot.db");
+    CHECK(config.bot.command_prefix == "/");
+    CHECK(config.bot.persona == bot::kDefaultPersona);
+    CHECK(config.llm.default_provider.empty());
+    CHECK(config.adapters.empty());
+}
+
+TEST_CASE("comments, env interpolation and defaults", "[config]") {
+    auto config = parse_config(R"({
+        // a line comment
+        "server": {"listen": "0.0.0.0:${PORT}", "threads": 4}, /* block comment */
+        "llm": {"default": "ds", "providers": {"ds": {
+            "base_url": "https://api.deepseek.com/v1/", "api_key": "${KEY}",
+            "model": "${MODEL:-deepseek-chat}", "timeout_s": 30}}},
+        "bot": {"persona": "costs $$5, literal $${HOME}"},
+        "adapters": {"api": {"type": "http_api", "token": "t"}}
+    })", env({{"PORT", "9000"}, {"KEY", "sk-abc"}}));
+    CHECK(config.server.host == "0.0.0.0");
+    CHECK(config.server.port == 9000);
+    CHECK(config.server.threads == 4);
+    REQUIRE(config.llm.providers.size() == 1);
+    const auto& p = config.llm.providers[0];
+    CHECK(p.base_url == "https://api.deepseek.com/v1");
+    CHECK(p.api_key == "sk-abc");
+    CHECK(p.model == "deepseek-chat");
+    CHECK(p.timeout == std::chrono::seconds(30));
+    CHECK(p.context_tokens == 8192);
+    CHECK(config.bot.persona == "costs $$5, literal ${HOME}");
+    REQUIRE(config.adapters.size() == 1);
+    CHECK(config.adapters[0].id == "api");
+    CHECK(config.adapters[0].type == "http_api");
+}
+
+TEST_CASE("every problem is reported with its key path", "[config]") {
+    auto list = problems(R"({
+        "server": {"listen": "nonsense", "threads": -1, "colour": "blue"},
+        "storage": {"sqlite": {"synchronous": "sometimes"}},
+        "llm": {"default": "missing", "providers": {"x": {"type": "openai", "base_url": "ftp://h",
+                 "model": 5, "context_tokens": "big"}}},
+        "bot": {"command_prefix": ""},
+        "adapters": {"a b": {"type": "http_api"}, "noType": {}},
+        "extra": 1
+    })");
+    auto has = [&](const std::string& line) {
+        return std::find(list.begin(), list.end(), line) != list.end();
+    };
+    INFO(Catch::rangeToString(list));
+    CHECK(has("server.listen: must be host:port, e.g. \"127.0.0.1:8080\""));
+    CHECK(has("server.threads: must be between 0 and 256"));
+    CHECK(has("server.colour: unknown key"));
+    CHECK(has("storage.sqlite.synchronous: must be \"normal\" or \"full\""));
+    CHECK(has("llm.providers.x.base_url: must start with http:// or https://"));
+    CHECK(has("llm.providers.x.model: must be a string"));
+    CHECK(has("llm.providers.x.context_tokens: must be an integer"));
+    CHECK(has("llm.default: names no provider under llm.providers"));
+    CHECK(has("bot.command_prefix: must be 1 to 4 characters"));
+    CHECK(has("adapters.a b: adapter ids use letters, digits, '-' and '_' (at most 64)"));
+    CHECK(has("adapters.noType.type: required (a string naming the platform)"));
+    CHECK(has("extra: unknown key"));
+}
+
+TEST_CASE("unset environment variables are errors naming them", "[config]") {
+    auto list = problems(R"({"llm": {"providers": {"o": {"base_url": "https://x/v1",
+                             "model": "m", "api_key": "${OPENAI_API_KEY}"}}}})");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0] == "llm.providers.o.api_key: environment variable OPENAI_API_KEY is not set");
+    CHECK(problems(R"({"bot": {"persona": "${UNCLOSED"}})").at(0).starts_with("bot.persona: unterminated"));
+}
+
+TEST_CASE("the default provider needs an API key unless it is local", "[config]") {
+    auto list = problems(R"({"llm": {"default": "o", "providers": {"o": {"base_url": "https://api.openai.com/v1",
+                             "model": "gpt-4o-mini", "api_key": "${KEY:-}"}}}})");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].starts_with("llm.providers.o.api_key: required"));
+    CHECK(problems(R"({"llm": {"default": "local", "providers": {"local": {
+        "base_url": "http://127.0.0.1:11434/v1", "model": "qwen2.5"}}}})").empty());
+}
+
+TEST_CASE("invalid JSON is reported with line and column", "[config]") {
+    auto list = problems("{\n  \"server\": {,}\n}");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].starts_with("(file): invalid JSON at line 2"));
+}

@@ -1,0 +1,197 @@
+#include "fakes/fake_llm.hpp"
+
+#include "bot/http/server.hpp"
+#include "bot/log.hpp"
+#include "bot/net/sse_parser.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <thread>
+
+namespace bot::testing {
+
+using nlohmann::json;
+
+std::string echo_reply(const json& request) {
+    std::string last;
+    for (const auto& message : request.at("messages")) {
+        if (message.at("role") == "user") last = message.at("content").get<std::string>();
+    }
+    return "echo: " + last;
+}
+
+namespace {
+
+// Splits text into chunks of a few characters, roughly like tokens (never inside UTF-8).
+std::vector<std::string> tokenize(const std::string& text) {
+    std::vector<std::string> chunks;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t n = std::min<std::size_t>(3, text.size() - i);
+        while (i + n < text.size() && (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) ++n;
+        chunks.push_back(text.substr(i, n));
+        i += n;
+    }
+    return chunks;
+}
+
+std::string chunk_event(const std::string& model, const std::string& piece) {
+    json chunk{{"id", "chatcmpl-fake"},
+               {"object", "chat.completion.chunk"},
+               {"model", model},
+               {"choices", json::array({{{"index", 0}, {"delta", {{"content", piece}}}}})}};
+    return "data: " + chunk.dump() + "\n\n";
+}
+
+std::string final_event(const std::string& model) {
+    json chunk{{"id", "chatcmpl-fake"},
+               {"object", "chat.completion.chunk"},
+               {"model", model},
+               {"choices", json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}})},
+               {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}};
+    return "data: " + chunk.dump() + "\n\ndata: [DONE]\n\n";
+}
+
+json completion_body(const std::string& model, const std::string& text) {
+    return {{"id", "chatcmpl-fake"},
+            {"object", "chat.completion"},
+            {"model", model},
+            {"choices", json::array({{{"index", 0},
+                                      {"message", {{"role", "assistant"}, {"content", text}}},
+                                      {"finish_reason", "stop"}}})},
+            {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}};
+}
+
+std::vector<http::Header> stream_headers() { return {{"Content-Type", "text/event-stream"}}; }
+
+}  // namespace
+
+struct FakeLlm::Impl {
+    Impl() : log(LogLevel::off), server(io.get_executor(), router, log, options()) {
+        router.add("POST", "/v1/chat/completions",
+                   [this](http::Request& request, http::ResponseStream& stream) {
+                       return handle(request, stream);
+                   });
+        server.start();
+        thread = std::thread([this] { io.run(); });
+    }
+    ~Impl() {
+        server.stop();
+        work.reset();
+        io.stop();
+        thread.join();
+    }
+
+    static http::ServerOptions options() {
+        http::ServerOptions o;
+        o.port = 0;
+        return o;
+    }
+
+    net::awaitable<void> sleep(std::chrono::milliseconds duration) {
+        if (duration.count() <= 0) co_return;
+        net::steady_timer timer(co_await net::this_coro::executor, duration);
+        co_await timer.async_wait(net::use_awaitable);
+    }
+
+    net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
+        json body = json::parse(request.body, nullptr, false);
+        std::optional<Scripted> scripted;
+        std::chrono::milliseconds per_chunk;
+        std::function<std::string(const json&)> make_reply;
+        {
+            std::lock_guard lock(mutex);
+            recorded.push_back(body);
+            last_headers = request.headers;
+            if (!scripts.empty()) {
+                scripted = scripts.front();
+                scripts.pop_front();
+            }
+            per_chunk = chunk_pause;
+            make_reply = reply;
+        }
+        if (scripted) co_await sleep(scripted->delay);
+        if (scripted && scripted->status != 200) {
+            http::Response response{.status = scripted->status,
+                                    .content_type = "application/json",
+                                    .body = scripted->body,
+                                    .headers = {}};
+            if (!scripted->retry_after.empty()) {
+                response.headers.push_back({"Retry-After", scripted->retry_after});
+            }
+            co_return response;
+        }
+        if (body.is_discarded() || !body.contains("messages")) {
+            co_return http::Response::error(400, "bad request");
+        }
+        std::string model = body.value("model", "");
+        std::string text = make_reply ? make_reply(body) : echo_reply(body);
+        if (!body.value("stream", false)) co_return http::Response::json(200, completion_body(model, text));
+
+        if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
+        for (const auto& piece : tokenize(text)) {
+            co_await sleep(per_chunk);
+            if (!co_await stream.write(chunk_event(model, piece))) co_return http::Response{};
+        }
+        co_await stream.write(final_event(model));
+        co_return http::Response{};
+    }
+
+    net::io_context io;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
+    Logger log;
+    http::Router router;
+    http::Server server;
+    std::thread thread;
+
+    mutable std::mutex mutex;
+    std::deque<Scripted> scripts;
+    std::vector<json> recorded;
+    std::vector<http::Header> last_headers;
+    std::chrono::milliseconds chunk_pause{0};
+    std::function<std::string(const json&)> reply;
+};
+
+FakeLlm::FakeLlm() : impl_(std::make_unique<Impl>()) {}
+FakeLlm::~FakeLlm() = default;
+
+std::string FakeLlm::base_url() const {
+    return "http://127.0.0.1:" + std::to_string(impl_->server.port()) + "/v1";
+}
+
+void FakeLlm::script(Scripted answer) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->scripts.push_back(std::move(answer));
+}
+
+void FakeLlm::reply_with(std::function<std::string(const json&)> make_reply) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->reply = std::move(make_reply);
+}
+
+void FakeLlm::chunk_delay(std::chrono::milliseconds delay) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->chunk_pause = delay;
+}
+
+std::vector<json> FakeLlm::requests() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->recorded;
+}
+
+std::size_t FakeLlm::request_count() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->recorded.size();
+}
+
+std::string FakeLlm::last_header(const std::string& name) const {
+    std::lock_guard lock(impl_->mutex);
+    return std::string(http::find_header(impl_->last_headers, name));
+}
+
+}  // namespace bot::testing

@@ -1,0 +1,53 @@
+// An OpenAI-compatible chat completions server for tests, running in-process on loopback on
+// its own thread: records every request and answers deterministically ("echo: <last user
+// message>"), streamed token by token when asked; failures and delays can be scripted.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace bot::testing {
+
+class FakeLlm {
+public:
+    struct Scripted {
+        int status = 200;
+        std::string body;                     // non-200: sent as is
+        std::string retry_after;              // Retry-After header when non-empty
+        std::chrono::milliseconds delay{0};   // before answering
+    };
+
+    FakeLlm();
+    ~FakeLlm();
+
+    std::string base_url() const;  // "http://127.0.0.1:<port>/v1"
+
+    // The next answers, in order, before the default behaviour resumes.
+    void script(Scripted answer);
+    // Replaces the default reply text (argument: the request JSON).
+    void reply_with(std::function<std::string(const nlohmann::json&)> make_reply);
+    // Delay between streamed chunks.
+    void chunk_delay(std::chrono::milliseconds delay);
+
+    std::vector<nlohmann::json> requests() const;
+    std::size_t request_count() const;
+    // Headers of the last request (lower-case names).
+    std::string last_header(const std::string& name) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// The default reply for a request: "echo: " + the last user message.
+std::string echo_reply(const nlohmann::json& request);
+
+}  // namespace bot::testing

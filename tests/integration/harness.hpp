@@ -1,0 +1,75 @@
+// Runs the real App (HTTP server, SQLite file, dispatcher, pipeline) against a FakeLlm, with the
+// http_api adapter, and talks to it over loopback.
+#pragma once
+
+#include "bot/app.hpp"
+#include "bot/config.hpp"
+#include "bot/log.hpp"
+#include "fakes/fake_llm.hpp"
+#include "fakes/test_http.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+
+namespace bot::testing {
+
+inline constexpr const char* kToken = "test-token-0123456789";
+
+// A fresh directory under /tmp, removed at the end.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+struct BotOptions {
+    int llm_timeout_s = 5;
+    int llm_retries = 1;
+    int queue_limit = 8;
+    int context_tokens = 8192;
+    bool with_llm = true;
+    int shutdown_grace_s = 5;
+    std::function<void(App&)> before_start;  // e.g. add a FakeAdapter
+};
+
+class TestBot {
+public:
+    TestBot(FakeLlm& llm, const std::filesystem::path& dir, BotOptions options = {});
+    ~TestBot();
+
+    std::string url(const std::string& path) const;
+    // POST /api/v1/messages; returns the status and parsed JSON body.
+    std::pair<long, nlohmann::json> send(const std::string& user, const std::string& text,
+                                         const std::string& message_id = {},
+                                         const std::string& chat = {});
+    TestResponse send_raw(const std::string& body, const std::vector<std::string>& headers);
+
+    App& app() { return *app_; }
+    void stop() { app_.reset(); }
+    std::string db_path() const;
+    std::string log_text() const;
+    // Submits through the core directly (for adapters without an HTTP route) and waits for
+    // the reply event.
+    ReplyEvent submit(Inbound inbound, std::chrono::milliseconds wait = std::chrono::seconds(10));
+
+private:
+    std::ostringstream log_stream_;
+    Logger log_;
+    std::unique_ptr<App> app_;
+    std::filesystem::path dir_;
+};
+
+Config make_config(const std::string& llm_base_url, const std::filesystem::path& dir,
+                   const BotOptions& options);
+
+}  // namespace bot::testing
