@@ -3,6 +3,7 @@
 #include "bot/log.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
+#include "bot/text_split.hpp"
 #include "bot/token_budget.hpp"
 
 namespace bot {
@@ -52,7 +53,7 @@ net::awaitable<void> Pipeline::process(Job job) {
         std::string_view rest = std::string_view(text).substr(prefix.size());
         std::string_view command = rest.substr(0, rest.find_first_of(" \n\t@"));
         co_await answer_command(job, command);
-    } else if (text.size() > options_.max_input_chars) {
+    } else if (utf8_length(text) > options_.max_input_chars) {
         co_await finish(job,
                         "Your message is too long for me (at most " +
                             std::to_string(options_.max_input_chars) +

@@ -1,5 +1,7 @@
 #include "bot/text_split.hpp"
 
+#include <algorithm>
+
 
 namespace bot {
 
@@ -39,6 +41,11 @@ std::size_t best_break(std::string_view window) {
 }
 
 }  // namespace
+
+std::size_t utf8_length(std::string_view text) {
+    return static_cast<std::size_t>(
+        std::count_if(text.begin(), text.end(), [](char c) { return !is_continuation(c); }));
+}
 
 std::size_t utf8_floor(std::string_view text, std::size_t limit) {
     if (limit >= text.size()) return text.size();

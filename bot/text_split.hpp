@@ -14,6 +14,9 @@ namespace bot {
 // never empty. Requires max_bytes >= 4 (one UTF-8 character) when non-zero.
 std::vector<std::string> split_text(std::string_view text, std::size_t max_bytes);
 
+// Number of characters (code points) in UTF-8 text.
+std::size_t utf8_length(std::string_view text);
+
 // Largest n <= limit such that text[0, n) ends on a UTF-8 character boundary.
 std::size_t utf8_floor(std::string_view text, std::size_t limit);
 
