@@ -1,0 +1,119 @@
+#include "storage/migrations.hpp"
+
+#include "storage/sqlite_db.hpp"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+namespace bot::storage {
+namespace {
+
+struct Migration {
+    int version;
+    const char* sql;
+};
+
+// Append only: a released migration is never edited, because files in the field already ran it.
+// Times are unix epoch milliseconds. States are the integer values of InboxState/OutboxState.
+constexpr std::array migrations{
+    Migration{1, R"sql(
+CREATE TABLE conversations (
+    id          INTEGER PRIMARY KEY,
+    public_id   TEXT NOT NULL UNIQUE,   -- shown to users: random, never the rowid
+    adapter_id  TEXT NOT NULL,
+    chat_id     TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1,
+    created_at  INTEGER NOT NULL,
+    ended_at    INTEGER
+);
+-- At most one active conversation per key; ended ones stay for history.
+CREATE UNIQUE INDEX conversations_active_key
+    ON conversations (adapter_id, chat_id, user_id) WHERE active = 1;
+CREATE INDEX conversations_user ON conversations (adapter_id, user_id);
+
+CREATE TABLE messages (
+    id               INTEGER PRIMARY KEY,
+    conversation_id  INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    role             TEXT NOT NULL,
+    content          TEXT NOT NULL,
+    inbox_id         INTEGER,
+    created_at       INTEGER NOT NULL
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, id);
+
+CREATE TABLE inbox (
+    id           INTEGER PRIMARY KEY,
+    adapter_id   TEXT NOT NULL,
+    message_id   TEXT NOT NULL,
+    chat_id      TEXT NOT NULL,
+    user_id      TEXT NOT NULL,
+    user_name    TEXT NOT NULL DEFAULT '',
+    is_group     INTEGER NOT NULL DEFAULT 0,
+    text         TEXT NOT NULL,
+    state        INTEGER NOT NULL DEFAULT 0,
+    received_at  INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    UNIQUE (adapter_id, message_id)
+);
+CREATE INDEX inbox_state ON inbox (state, id);
+CREATE INDEX inbox_user ON inbox (adapter_id, user_id);
+
+CREATE TABLE outbox (
+    id                      INTEGER PRIMARY KEY,
+    inbox_id                INTEGER NOT NULL UNIQUE REFERENCES inbox (id) ON DELETE CASCADE,
+    conversation_public_id  TEXT NOT NULL DEFAULT '',  -- active when the reply was written
+    adapter_id              TEXT NOT NULL,
+    chat_id                 TEXT NOT NULL,
+    user_id                 TEXT NOT NULL,
+    is_group                INTEGER NOT NULL DEFAULT 0,
+    reply_to                TEXT NOT NULL DEFAULT '',
+    text                    TEXT NOT NULL,
+    state                   INTEGER NOT NULL DEFAULT 0,
+    parts_sent              INTEGER NOT NULL DEFAULT 0,
+    attempts                INTEGER NOT NULL DEFAULT 0,
+    last_error              TEXT,
+    created_at              INTEGER NOT NULL,
+    updated_at              INTEGER NOT NULL
+);
+CREATE INDEX outbox_state ON outbox (state, id);
+CREATE INDEX outbox_user ON outbox (adapter_id, user_id);
+)sql"},
+};
+
+}  // namespace
+
+int latest_schema_version() {
+    return migrations.back().version;
+}
+
+int schema_version(Database& db) {
+    auto query = db.prepare("PRAGMA user_version");
+    return query->step() ? query->column_int(0) : 0;
+}
+
+void migrate(Database& db) {
+    const int found = schema_version(db);
+    if (found > latest_schema_version())
+        throw std::runtime_error("schema version " + std::to_string(found) +
+                                 " is newer than this build supports (" +
+                                 std::to_string(latest_schema_version()) + ")");
+    for (const Migration& migration : migrations) {
+        if (migration.version <= found) continue;
+        Transaction transaction(db, Transaction::Kind::immediate);
+        // Re-check under the write lock: another process may have migrated in the meantime.
+        if (schema_version(db) < migration.version) {
+            try {
+                db.exec(migration.sql);
+                db.exec("PRAGMA user_version = " + std::to_string(migration.version));
+            } catch (const std::exception& error) {
+                throw std::runtime_error("migration " + std::to_string(migration.version) +
+                                         " failed: " + error.what());
+            }
+        }
+        transaction.commit();
+    }
+}
+
+}  // namespace bot::storage

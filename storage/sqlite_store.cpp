@@ -1,0 +1,592 @@
+#include "storage/sqlite_store.hpp"
+
+#include "storage/migrations.hpp"
+#include "storage/sqlite_db.hpp"
+
+#include <boost/asio/any_completion_executor.hpp>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/system_executor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace bot::storage {
+namespace detail {
+
+// One queued operation: run() on a worker thread with that thread's connection, then finish()
+// hands the result or the error back to the caller.
+class Job {
+  public:
+    virtual ~Job() = default;
+    virtual void run(Database& db) = 0;
+    virtual void finish(std::exception_ptr error) = 0;
+};
+using JobPtr = std::unique_ptr<Job>;
+
+class JobQueue {
+  public:
+    // After close() a job fails at once instead of waiting for a worker that will never come.
+    void push(JobPtr job) {
+        std::unique_lock lock(mutex_);
+        if (closed_) {
+            lock.unlock();
+            job->finish(std::make_exception_ptr(std::runtime_error("sqlite store is closed")));
+            return;
+        }
+        jobs_.push_back(std::move(job));
+        lock.unlock();
+        ready_.notify_one();
+    }
+
+    // Blocks until there is work; false once closed and drained.
+    bool take_all(std::vector<JobPtr>& batch) {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return closed_ || !jobs_.empty(); });
+        std::move(jobs_.begin(), jobs_.end(), std::back_inserter(batch));
+        jobs_.clear();
+        return !batch.empty();
+    }
+
+    JobPtr take_one() {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [this] { return closed_ || !jobs_.empty(); });
+        if (jobs_.empty()) return nullptr;
+        JobPtr job = std::move(jobs_.front());
+        jobs_.pop_front();
+        return job;
+    }
+
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        ready_.notify_all();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<JobPtr> jobs_;
+    bool closed_ = false;
+};
+
+// How an operation producing T completes: the error first, as use_awaitable expects.
+template <class T>
+struct Completes {
+    using signature = void(std::exception_ptr, T);
+};
+template <>
+struct Completes<void> {
+    using signature = void(std::exception_ptr);
+};
+template <class T>
+using SignatureFor = typename Completes<T>::signature;
+
+template <class T, class Work>
+class Operation final : public Job {
+  public:
+    using Handler = net::any_completion_handler<SignatureFor<T>>;
+
+    Operation(Work work, Handler handler)
+        : work_(std::move(work)),
+          handler_(std::move(handler)),
+          // Tracked, so the caller's io_context does not run out of work while we are away.
+          executor_(net::prefer(net::get_associated_executor(handler_, net::system_executor()),
+                                net::execution::outstanding_work.tracked)) {}
+
+    void run(Database& db) override {
+        if constexpr (std::is_void_v<T>)
+            work_(db);
+        else
+            result_ = work_(db);
+    }
+
+    // Handed to the caller's executor: the coroutine resumes there, never on a storage thread.
+    // dispatch rather than post because any_completion_executor (Asio 1.81) cannot require
+    // blocking.never; from a storage thread, which runs no io_context, dispatch only queues.
+    void finish(std::exception_ptr error) override {
+        // Moved, not copied: the storage thread keeps no reference to the result or the error.
+        net::dispatch(executor_, [handler = std::move(handler_), error = std::move(error),
+                                  result = std::move(result_)]() mutable {
+            if constexpr (std::is_void_v<T>)
+                std::move(handler)(error);
+            else
+                std::move(handler)(error, std::move(result));
+        });
+    }
+
+  private:
+    Work work_;
+    Handler handler_;
+    net::any_completion_executor executor_;
+    std::conditional_t<std::is_void_v<T>, std::monostate, T> result_{};
+};
+
+}  // namespace detail
+
+namespace {
+
+std::int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Conversation ids are shown to users, so they must not be guessable: 128 random bits.
+std::string random_public_id() {
+    std::array<unsigned char, 16> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+        throw std::runtime_error("RAND_bytes failed: no secure randomness for a conversation id");
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex;
+    hex.reserve(bytes.size() * 2);
+    for (unsigned char byte : bytes) {
+        hex += digits[byte >> 4];
+        hex += digits[byte & 0x0f];
+    }
+    return hex;
+}
+
+struct BatchOutcome {
+    bool committed = false;
+    std::vector<std::exception_ptr> errors;  // per job; null for success
+};
+
+// Runs one group commit: every job in its own savepoint inside one IMMEDIATE transaction.
+// A failed COMMIT fails every job, since none of them was stored.
+BatchOutcome commit_batch(Database& db, std::vector<detail::JobPtr>& batch) {
+    BatchOutcome outcome{false, std::vector<std::exception_ptr>(batch.size())};
+    try {
+        Transaction transaction(db, Transaction::Kind::immediate);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Savepoint savepoint(db);
+            try {
+                batch[i]->run(db);
+                savepoint.release();
+            } catch (...) {
+                outcome.errors[i] = std::current_exception();
+                // If even this fails, SQLite has aborted the transaction (disk full, I/O error):
+                // the outer handler then fails the whole batch.
+                savepoint.rollback();
+            }
+        }
+        transaction.commit();
+        outcome.committed = true;
+    } catch (...) {
+        const std::exception_ptr batch_error = std::current_exception();
+        for (auto& error : outcome.errors)
+            if (!error) error = batch_error;
+    }
+    return outcome;
+}
+
+// --- Operations. Each runs on a storage thread; writes inside the batch's savepoint. ---
+
+struct ConversationRef {
+    std::int64_t id = 0;
+    std::string public_id;
+};
+
+std::optional<ConversationRef> find_active_conversation(Database& db, const ConversationKey& key) {
+    auto query = db.prepare(
+        "SELECT id, public_id FROM conversations "
+        "WHERE adapter_id = ? AND chat_id = ? AND user_id = ? AND active = 1");
+    query->bind_all(key.adapter_id, key.chat_id, key.user_id);
+    if (!query->step()) return std::nullopt;
+    return ConversationRef{query->column_int64(0), query->column_text(1)};
+}
+
+ConversationRef start_conversation(Database& db, const ConversationKey& key, std::int64_t now) {
+    ConversationRef conversation{0, random_public_id()};
+    db.run(
+        "INSERT INTO conversations (public_id, adapter_id, chat_id, user_id, active, created_at) "
+        "VALUES (?, ?, ?, ?, 1, ?)",
+        conversation.public_id, key.adapter_id, key.chat_id, key.user_id, now);
+    conversation.id = db.last_insert_rowid();
+    return conversation;
+}
+
+void append_turn(Database& db, std::int64_t conversation_id, const char* role,
+                 const std::string& content, std::int64_t inbox_id, std::int64_t now) {
+    db.run(
+        "INSERT INTO messages (conversation_id, role, content, inbox_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        conversation_id, role, content, inbox_id, now);
+}
+
+AcceptResult insert_inbound(Database& db, const InboundRecord& record) {
+    const std::int64_t inserted = db.run(
+        "INSERT INTO inbox (adapter_id, message_id, chat_id, user_id, user_name, is_group, text, "
+        "state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
+        "ON CONFLICT (adapter_id, message_id) DO NOTHING",
+        record.key.adapter_id, record.message_id, record.key.chat_id, record.key.user_id,
+        record.user_name, record.is_group, record.text, record.received_at_ms, now_ms());
+    if (inserted == 1) return {db.last_insert_rowid(), false, InboxState::received};
+
+    auto existing =
+        db.prepare("SELECT id, state FROM inbox WHERE adapter_id = ? AND message_id = ?");
+    existing->bind_all(record.key.adapter_id, record.message_id);
+    if (!existing->step()) throw std::logic_error("inbox insert ignored but no row conflicts");
+    return {existing->column_int64(0), true, static_cast<InboxState>(existing->column_int(1))};
+}
+
+Context read_context(Database& db, const ConversationKey& key, int max_turns) {
+    // Both queries see the same commit; the read transaction simply ends (rolls back) on return.
+    Transaction snapshot(db, Transaction::Kind::deferred);
+    Context context;
+    const auto conversation = find_active_conversation(db, key);
+    if (!conversation) return context;
+    context.conversation_id = conversation->public_id;
+    auto newest = db.prepare(
+        "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?");
+    newest->bind_all(conversation->id, std::max(max_turns, 0));
+    while (newest->step())
+        context.turns.push_back(Turn{newest->column_text(0), newest->column_text(1)});
+    std::reverse(context.turns.begin(), context.turns.end());
+    return context;
+}
+
+CompletionResult write_completion(Database& db, const Completion& completion) {
+    {
+        // Recovery may complete the same inbound twice; the first reply stands.
+        auto existing =
+            db.prepare("SELECT id, conversation_public_id FROM outbox WHERE inbox_id = ?");
+        existing->bind_all(completion.inbox_id);
+        if (existing->step()) return {existing->column_int64(0), existing->column_text(1)};
+    }
+
+    const std::int64_t now = now_ms();
+    std::optional<ConversationRef> conversation = find_active_conversation(db, completion.key);
+    if (completion.remember) {
+        if (!conversation) conversation = start_conversation(db, completion.key, now);
+        append_turn(db, conversation->id, "user", completion.user_text, completion.inbox_id, now);
+        append_turn(db, conversation->id, "assistant", completion.reply, completion.inbox_id, now);
+    }
+    const std::string public_id = conversation ? conversation->public_id : std::string();
+
+    // Addressed from the inbox row: the reply goes back where the message came from.
+    const std::int64_t inserted = db.run(
+        "INSERT INTO outbox (inbox_id, conversation_public_id, adapter_id, chat_id, user_id, "
+        "is_group, reply_to, text, state, created_at, updated_at) "
+        "SELECT id, ?, adapter_id, chat_id, user_id, is_group, ?, ?, 0, ?, ? "
+        "FROM inbox WHERE id = ?",
+        public_id, completion.reply_to, completion.reply, now, now, completion.inbox_id);
+    if (inserted != 1)
+        throw std::invalid_argument("complete: no inbox row " +
+                                    std::to_string(completion.inbox_id));
+    const std::int64_t outbox_id = db.last_insert_rowid();
+
+    db.run("UPDATE inbox SET state = 1, updated_at = ? WHERE id = ? AND state = 0", now,
+           completion.inbox_id);
+    return {outbox_id, public_id};
+}
+
+std::optional<StoredReply> read_reply(Database& db, std::int64_t inbox_id) {
+    auto query =
+        db.prepare("SELECT id, text, conversation_public_id, state FROM outbox WHERE inbox_id = ?");
+    query->bind_all(inbox_id);
+    if (!query->step()) return std::nullopt;
+    return StoredReply{query->column_int64(0), query->column_text(1), query->column_text(2),
+                       static_cast<OutboxState>(query->column_int(3))};
+}
+
+// The outbox rows below may be gone after a /forget; updating nothing is then correct.
+void write_parts_sent(Database& db, std::int64_t outbox_id, int parts_sent) {
+    db.run("UPDATE outbox SET parts_sent = ?, updated_at = ? WHERE id = ?", parts_sent, now_ms(),
+           outbox_id);
+}
+
+void write_delivered(Database& db, std::int64_t outbox_id) {
+    const std::int64_t now = now_ms();
+    db.run("UPDATE outbox SET state = 1, updated_at = ? WHERE id = ?", now, outbox_id);
+    db.run(
+        "UPDATE inbox SET state = 2, updated_at = ? "
+        "WHERE id = (SELECT inbox_id FROM outbox WHERE id = ?)",
+        now, outbox_id);
+}
+
+void write_attempt_failed(Database& db, std::int64_t outbox_id, const std::string& error,
+                          bool permanent) {
+    const std::int64_t now = now_ms();
+    // Only a pending row can fail for good: a late error must not undo a delivery.
+    db.run(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, updated_at = ?, "
+        "state = CASE WHEN ? AND state = 0 THEN 2 ELSE state END WHERE id = ?",
+        error, now, permanent, outbox_id);
+    if (!permanent) return;
+    db.run(
+        "UPDATE inbox SET state = 3, updated_at = ? "
+        "WHERE id = (SELECT inbox_id FROM outbox WHERE id = ? AND state = 2)",
+        now, outbox_id);
+}
+
+std::string write_reset(Database& db, const ConversationKey& key) {
+    const std::int64_t now = now_ms();
+    db.run(
+        "UPDATE conversations SET active = 0, ended_at = ? "
+        "WHERE adapter_id = ? AND chat_id = ? AND user_id = ? AND active = 1",
+        now, key.adapter_id, key.chat_id, key.user_id);
+    return start_conversation(db, key, now).public_id;
+}
+
+ForgetResult write_forget(Database& db, const std::string& adapter_id, const std::string& user_id,
+                          std::int64_t keep_inbox_id) {
+    ForgetResult result;
+    {
+        // Counted first: cascaded deletes are not reported by changes().
+        auto count = db.prepare(
+            "SELECT count(*) FROM messages WHERE conversation_id IN "
+            "(SELECT id FROM conversations WHERE adapter_id = ? AND user_id = ?)");
+        count->bind_all(adapter_id, user_id);
+        count->step();
+        result.messages = static_cast<int>(count->column_int64(0));
+    }
+    result.conversations = static_cast<int>(db.run(
+        "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
+
+    // The kept request keeps its outbox row too: that is the confirmation still to be sent.
+    db.run("DELETE FROM outbox WHERE adapter_id = ? AND user_id = ? AND inbox_id <> ?", adapter_id,
+           user_id, keep_inbox_id);
+
+    result.inbox = static_cast<int>(
+        db.run("DELETE FROM inbox WHERE adapter_id = ? AND user_id = ? AND id <> ?", adapter_id,
+               user_id, keep_inbox_id));
+
+    // Scoped to the same user, so a wrong keep id can never erase someone else's message.
+    db.run(
+        "UPDATE inbox SET text = '[forgotten]', user_name = '', updated_at = ? "
+        "WHERE id = ? AND adapter_id = ? AND user_id = ?",
+        now_ms(), keep_inbox_id, adapter_id, user_id);
+    db.run(
+        "UPDATE outbox SET conversation_public_id = '' "
+        "WHERE inbox_id = ? AND adapter_id = ? AND user_id = ?",
+        keep_inbox_id, adapter_id, user_id);
+    return result;
+}
+
+std::vector<PendingInbound> read_unanswered(Database& db) {
+    auto query = db.prepare(
+        "SELECT id, adapter_id, chat_id, user_id, message_id, user_name, is_group, text, "
+        "received_at FROM inbox WHERE state = 0 ORDER BY id");
+    std::vector<PendingInbound> rows;
+    while (query->step()) {
+        PendingInbound& row = rows.emplace_back();
+        row.inbox_id = query->column_int64(0);
+        row.record.key = {query->column_text(1), query->column_text(2), query->column_text(3)};
+        row.record.message_id = query->column_text(4);
+        row.record.user_name = query->column_text(5);
+        row.record.is_group = query->column_bool(6);
+        row.record.text = query->column_text(7);
+        row.record.received_at_ms = query->column_int64(8);
+    }
+    return rows;
+}
+
+std::vector<OutboxRow> read_undelivered(Database& db) {
+    auto query = db.prepare(
+        "SELECT id, inbox_id, adapter_id, chat_id, user_id, is_group, reply_to, text, "
+        "parts_sent, attempts FROM outbox WHERE state = 0 ORDER BY id");
+    std::vector<OutboxRow> rows;
+    while (query->step()) {
+        OutboxRow& row = rows.emplace_back();
+        row.id = query->column_int64(0);
+        row.inbox_id = query->column_int64(1);
+        row.key = {query->column_text(2), query->column_text(3), query->column_text(4)};
+        row.is_group = query->column_bool(5);
+        row.reply_to = query->column_text(6);
+        row.text = query->column_text(7);
+        row.parts_sent = query->column_int(8);
+        row.attempts = query->column_int(9);
+    }
+    return rows;
+}
+
+}  // namespace
+
+// --- SqliteStore ---
+
+SqliteStore::SqliteStore(SqliteOptions options)
+    : options_(std::move(options)),
+      writes_(std::make_unique<detail::JobQueue>()),
+      reads_(std::make_unique<detail::JobQueue>()) {
+    try {
+        if (options_.path.empty()) throw std::invalid_argument("no path configured");
+        if (options_.readers < 1) throw std::invalid_argument("readers must be at least 1");
+        open_connections();
+    } catch (const std::exception& error) {
+        throw std::runtime_error("cannot open database " + options_.path + ": " + error.what());
+    }
+    start_threads();
+}
+
+SqliteStore::~SqliteStore() {
+    try {
+        close();
+    } catch (...) {
+        // A destructor must not throw; close() only fails if joining a thread fails.
+    }
+}
+
+void SqliteStore::open_connections() {
+    create_private_file(options_.path);
+    writer_db_ = std::make_unique<Database>(options_.path, Database::Mode::read_write_create);
+    Database& db = *writer_db_;
+    db.set_busy_timeout(options_.busy_timeout_ms);
+    {
+        Statement journal(db.handle(), "PRAGMA journal_mode = WAL", false);
+        if (!journal.step() || journal.column_text(0) != "wal")
+            throw std::runtime_error("WAL journal mode is not available on this file system");
+    }
+    db.exec(options_.synchronous_full ? "PRAGMA synchronous = FULL"
+                                      : "PRAGMA synchronous = NORMAL");
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("PRAGMA journal_size_limit = 67108864");  // a burst must not leave a huge WAL behind
+    migrate(db);
+    restrict_to_owner(options_.path);  // the -wal and -shm files exist by now
+
+    // Opened after the writer, so the -shm file that read-only connections need exists.
+    for (int i = 0; i < options_.readers; ++i) {
+        auto reader = std::make_unique<Database>(options_.path, Database::Mode::read_only);
+        reader->set_busy_timeout(options_.busy_timeout_ms);
+        reader_dbs_.push_back(std::move(reader));
+    }
+}
+
+void SqliteStore::start_threads() {
+    try {
+        writer_ = std::thread([this] { writer_loop(); });
+        for (auto& db : reader_dbs_) readers_.emplace_back([this, &db = *db] { reader_loop(db); });
+    } catch (...) {
+        close();  // joins whatever did start; the members could not be destroyed otherwise
+        throw;
+    }
+}
+
+void SqliteStore::writer_loop() {
+    std::vector<detail::JobPtr> batch;
+    while (writes_->take_all(batch)) {
+        BatchOutcome outcome = commit_batch(*writer_db_, batch);
+        if (outcome.committed) commits_.fetch_add(1, std::memory_order_relaxed);
+        for (std::size_t i = 0; i < batch.size(); ++i)
+            batch[i]->finish(std::move(outcome.errors[i]));
+        batch.clear();
+    }
+}
+
+void SqliteStore::reader_loop(Database& db) {
+    while (detail::JobPtr job = reads_->take_one()) {
+        std::exception_ptr error;
+        try {
+            job->run(db);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        job->finish(std::move(error));
+    }
+}
+
+void SqliteStore::close() {
+    std::lock_guard lock(close_mutex_);
+    writes_->close();
+    reads_->close();
+    if (writer_.joinable()) writer_.join();
+    for (auto& reader : readers_) reader.join();
+    readers_.clear();
+    // Readers first: the last connection to close checkpoints the WAL into the database and
+    // removes it, which takes the read-write connection.
+    reader_dbs_.clear();
+    writer_db_.reset();
+}
+
+template <class T, class Work>
+net::awaitable<T> SqliteStore::submit(detail::JobQueue& queue, Work work) {
+    using Signature = detail::SignatureFor<T>;
+    return net::async_initiate<const net::use_awaitable_t<>, Signature>(
+        [&queue](net::any_completion_handler<Signature> handler, Work work) {
+            queue.push(
+                std::make_unique<detail::Operation<T, Work>>(std::move(work), std::move(handler)));
+        },
+        net::use_awaitable, std::move(work));
+}
+
+net::awaitable<AcceptResult> SqliteStore::accept_inbound(InboundRecord record) {
+    return submit<AcceptResult>(*writes_, [record = std::move(record)](Database& db) {
+        return insert_inbound(db, record);
+    });
+}
+
+net::awaitable<Context> SqliteStore::load_context(ConversationKey key, int max_turns) {
+    return submit<Context>(*reads_, [key = std::move(key), max_turns](Database& db) {
+        return read_context(db, key, max_turns);
+    });
+}
+
+net::awaitable<CompletionResult> SqliteStore::complete(Completion completion) {
+    return submit<CompletionResult>(*writes_, [completion = std::move(completion)](Database& db) {
+        return write_completion(db, completion);
+    });
+}
+
+net::awaitable<std::optional<StoredReply>> SqliteStore::reply_for(std::int64_t inbox_id) {
+    return submit<std::optional<StoredReply>>(
+        *reads_, [inbox_id](Database& db) { return read_reply(db, inbox_id); });
+}
+
+net::awaitable<void> SqliteStore::mark_parts_sent(std::int64_t outbox_id, int parts_sent) {
+    return submit<void>(*writes_, [outbox_id, parts_sent](Database& db) {
+        write_parts_sent(db, outbox_id, parts_sent);
+    });
+}
+
+net::awaitable<void> SqliteStore::mark_delivered(std::int64_t outbox_id) {
+    return submit<void>(*writes_, [outbox_id](Database& db) { write_delivered(db, outbox_id); });
+}
+
+net::awaitable<void> SqliteStore::mark_attempt_failed(std::int64_t outbox_id, std::string error,
+                                                      bool permanent) {
+    return submit<void>(*writes_, [outbox_id, error = std::move(error), permanent](Database& db) {
+        write_attempt_failed(db, outbox_id, error, permanent);
+    });
+}
+
+net::awaitable<std::string> SqliteStore::reset_conversation(ConversationKey key) {
+    return submit<std::string>(
+        *writes_, [key = std::move(key)](Database& db) { return write_reset(db, key); });
+}
+
+net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, std::string user_id,
+                                                      std::int64_t keep_inbox_id) {
+    return submit<ForgetResult>(
+        *writes_,
+        [adapter_id = std::move(adapter_id), user_id = std::move(user_id), keep_inbox_id](
+            Database& db) { return write_forget(db, adapter_id, user_id, keep_inbox_id); });
+}
+
+net::awaitable<std::vector<PendingInbound>> SqliteStore::unanswered() {
+    return submit<std::vector<PendingInbound>>(*reads_, read_unanswered);
+}
+
+net::awaitable<std::vector<OutboxRow>> SqliteStore::undelivered() {
+    return submit<std::vector<OutboxRow>>(*reads_, read_undelivered);
+}
+
+}  // namespace bot::storage

@@ -1,0 +1,89 @@
+// The default Store: one SQLite file in WAL mode.
+//
+// No SQLite call runs on the caller's thread. One writer thread owns the only write connection
+// and group-commits: it takes every queued write, runs them in one transaction with a savepoint
+// per operation (a failing operation rolls back alone), and completes the callers only after
+// COMMIT. Reads run on a small pool of threads, each with its own read-only connection, which
+// WAL lets proceed while the writer commits. Completions are posted to each awaiting
+// coroutine's executor.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace bot::storage {
+
+class Database;
+namespace detail {
+class JobQueue;
+}
+
+struct SqliteOptions {
+    std::string path;  // parent directories are created (mode 0700)
+    // FULL also survives power loss; NORMAL (WAL) may lose the newest commits then, but never
+    // corrupts the file, and costs no fsync per commit.
+    bool synchronous_full = false;
+    int readers = 2;  // read threads, each with its own connection
+    int busy_timeout_ms = 5000;
+};
+
+class SqliteStore final : public Store {
+  public:
+    // Opens or creates the file (mode 0600, also its -wal/-shm), migrates the schema and starts
+    // the threads. Throws std::runtime_error naming the path and the reason.
+    explicit SqliteStore(SqliteOptions options);
+    ~SqliteStore() override;
+    SqliteStore(const SqliteStore&) = delete;
+    SqliteStore& operator=(const SqliteStore&) = delete;
+
+    net::awaitable<AcceptResult> accept_inbound(InboundRecord record) override;
+    net::awaitable<Context> load_context(ConversationKey key, int max_turns) override;
+    net::awaitable<CompletionResult> complete(Completion completion) override;
+    net::awaitable<std::optional<StoredReply>> reply_for(std::int64_t inbox_id) override;
+    net::awaitable<void> mark_parts_sent(std::int64_t outbox_id, int parts_sent) override;
+    net::awaitable<void> mark_delivered(std::int64_t outbox_id) override;
+    net::awaitable<void> mark_attempt_failed(std::int64_t outbox_id, std::string error,
+                                             bool permanent) override;
+    net::awaitable<std::string> reset_conversation(ConversationKey key) override;
+    net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
+                                             std::int64_t keep_inbox_id) override;
+    net::awaitable<std::vector<PendingInbound>> unanswered() override;
+    net::awaitable<std::vector<OutboxRow>> undelivered() override;
+
+    // Stops accepting work, finishes every queued operation, joins the threads and closes the
+    // connections (the last close checkpoints the WAL). Idempotent.
+    void close() override;
+
+    // Write transactions committed so far. With group commit it grows slower than the number
+    // of writes under load, which is the point; tests and metrics read it.
+    std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
+
+  private:
+    // Queues work(Database&) -> T on the writer or the reader pool and awaits its result.
+    template <class T, class Work>
+    net::awaitable<T> submit(detail::JobQueue& queue, Work work);
+
+    void open_connections();
+    void start_threads();
+    void writer_loop();
+    void reader_loop(Database& db);
+
+    SqliteOptions options_;
+    std::unique_ptr<Database> writer_db_;
+    std::vector<std::unique_ptr<Database>> reader_dbs_;
+    std::unique_ptr<detail::JobQueue> writes_;
+    std::unique_ptr<detail::JobQueue> reads_;
+    std::thread writer_;
+    std::vector<std::thread> readers_;
+    std::mutex close_mutex_;  // close() from two threads must not join twice
+    std::atomic<std::uint64_t> commits_{0};
+};
+
+}  // namespace bot::storage

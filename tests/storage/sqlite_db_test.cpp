@@ -1,0 +1,146 @@
+// The RAII wrappers and the migrations, against a real file.
+#include "storage/sqlite_db.hpp"
+#include "storage/migrations.hpp"
+#include "storage_test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <string>
+
+using namespace bot::storage;
+using bot::storage::testing::TempDir;
+
+namespace {
+
+std::int64_t count_rows(Database& db, const std::string& table) {
+    Statement count(db.handle(), "SELECT count(*) FROM " + table, false);
+    REQUIRE(count.step());
+    return count.column_int64(0);
+}
+
+}  // namespace
+
+TEST_CASE("SqliteError carries SQLite's message and the statement's first words", "[sqlite]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    try {
+        db.prepare("SELECT secret FROM missing_table WHERE user = 'x' AND more = 1");
+        FAIL("prepare should have thrown");
+    } catch (const SqliteError& error) {
+        const std::string message = error.what();
+        CHECK(message.find("no such table: missing_table") != std::string::npos);
+        CHECK(message.find("(in: SELECT secret FROM missing_table WHERE ...)") !=
+              std::string::npos);
+        CHECK(error.code() == SQLITE_ERROR);
+    }
+}
+
+TEST_CASE("Statements are cached per connection and reset after each use", "[sqlite]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    db.exec("CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('a'), ('b'), (''), (NULL);");
+
+    Statement* first = nullptr;
+    {
+        auto query = db.prepare("SELECT v FROM t ORDER BY rowid");
+        first = &*query;
+        REQUIRE(query->step());
+        CHECK(query->column_text(0) == "a");  // abandoned mid-way: the lease must reset it
+    }
+    auto again = db.prepare("SELECT v FROM t ORDER BY rowid");
+    CHECK(&*again == first);
+    REQUIRE(again->step());
+    CHECK(again->column_text(0) == "a");
+    REQUIRE(again->step());
+    REQUIRE(again->step());
+    CHECK(again->column_text(0).empty());
+    CHECK_FALSE(again->column_is_null(0));
+    REQUIRE(again->step());
+    CHECK(again->column_is_null(0));
+    CHECK_FALSE(again->step());
+}
+
+TEST_CASE("Empty strings bind as text and not as NULL", "[sqlite]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    db.exec("CREATE TABLE t (v TEXT NOT NULL)");
+    auto insert = db.prepare("INSERT INTO t VALUES (?)");
+    insert->bind_all(std::string());
+    CHECK_NOTHROW(insert->run());
+    CHECK(count_rows(db, "t") == 1);
+}
+
+TEST_CASE("A transaction rolls back unless committed", "[sqlite]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    db.exec("CREATE TABLE t (v INTEGER)");
+    {
+        Transaction transaction(db, Transaction::Kind::immediate);
+        db.exec("INSERT INTO t VALUES (1)");
+    }
+    CHECK(count_rows(db, "t") == 0);
+    CHECK_FALSE(db.in_transaction());
+    {
+        Transaction transaction(db, Transaction::Kind::immediate);
+        db.exec("INSERT INTO t VALUES (1)");
+        transaction.commit();
+    }
+    CHECK(count_rows(db, "t") == 1);
+}
+
+TEST_CASE("Rolling back a savepoint undoes only its own work", "[sqlite]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    db.exec("CREATE TABLE t (v INTEGER)");
+    {
+        Transaction transaction(db, Transaction::Kind::immediate);
+        {
+            Savepoint kept(db);
+            db.exec("INSERT INTO t VALUES (1)");
+            kept.release();
+        }
+        {
+            Savepoint undone(db);
+            db.exec("INSERT INTO t VALUES (2)");
+            undone.rollback();
+        }
+        {
+            Savepoint abandoned(db);  // destroyed without release: rolled back
+            db.exec("INSERT INTO t VALUES (3)");
+        }
+        CHECK(db.in_transaction());
+        transaction.commit();
+    }
+    Statement values(db.handle(), "SELECT group_concat(v) FROM t", false);
+    REQUIRE(values.step());
+    CHECK(values.column_text(0) == "1");
+}
+
+TEST_CASE("Migrations build the schema once and record the version", "[sqlite][migrations]") {
+    TempDir dir;
+    const std::string path = dir.file("t.db");
+    {
+        Database db(path, Database::Mode::read_write_create);
+        CHECK(schema_version(db) == 0);
+        migrate(db);
+        CHECK(schema_version(db) == latest_schema_version());
+        CHECK(latest_schema_version() >= 1);
+        for (const char* table : {"conversations", "messages", "inbox", "outbox"})
+            CHECK(count_rows(db, table) == 0);
+        db.exec(
+            "INSERT INTO inbox (adapter_id, message_id, chat_id, user_id, text, received_at, "
+            "updated_at) VALUES ('a', 'm', 'c', 'u', 'hi', 1, 1)");
+    }
+    Database reopened(path, Database::Mode::read_write_create);
+    CHECK_NOTHROW(migrate(reopened));  // already current: nothing re-run, nothing lost
+    CHECK(schema_version(reopened) == latest_schema_version());
+    CHECK(count_rows(reopened, "inbox") == 1);
+}
+
+TEST_CASE("Migrations refuse a file from a newer build", "[sqlite][migrations]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    db.exec("PRAGMA user_version = 999");
+    CHECK_THROWS_WITH(migrate(db), Catch::Contains("newer than this build"));
+    CHECK(schema_version(db) == 999);
+}
