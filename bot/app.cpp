@@ -17,6 +17,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_future.hpp>
 #include <nlohmann/json.hpp>
 
 #include <future>
@@ -222,6 +223,15 @@ void App::start() {
     auto& p = *parts_;
     if (p.started) return;
     p.started = true;
+    p.work.emplace(p.io->get_executor());
+    int threads = p.config.server.threads > 0 ? p.config.server.threads
+                                              : static_cast<int>(std::thread::hardware_concurrency());
+    for (int i = 0; i < std::max(threads, 1); ++i) {
+        p.threads.emplace_back([io = p.io.get()] { io->run(); });
+    }
+    // Recovery reads what the previous run left before any new message can arrive, so a new
+    // message is never mistaken for a left-over one (and answered twice).
+    net::co_spawn(p.io->get_executor(), p.dispatcher->recover(), net::use_future).get();
     if (p.options.listen) {
         p.server = std::make_unique<http::Server>(
             p.io->get_executor(), p.router, p.log,
@@ -234,24 +244,9 @@ void App::start() {
         p.server->start();
         p.log.info("app", "listening on http://", p.config.server.host, ":", p.server->port());
     }
-    p.work.emplace(p.io->get_executor());
-    int threads = p.config.server.threads > 0 ? p.config.server.threads
-                                              : static_cast<int>(std::thread::hardware_concurrency());
-    for (int i = 0; i < std::max(threads, 1); ++i) {
-        p.threads.emplace_back([io = p.io.get()] { io->run(); });
-    }
     for (auto& [id, adapter] : p.adapters) {
         net::co_spawn(p.io->get_executor(), p.supervise(id, *adapter), net::detached);
     }
-    net::co_spawn(p.io->get_executor(), p.dispatcher->recover(),
-                  [&log = p.log](std::exception_ptr e) {
-                      if (!e) return;
-                      try {
-                          std::rethrow_exception(e);
-                      } catch (const std::exception& err) {
-                          log.error("app", "start-up recovery failed: ", err.what());
-                      }
-                  });
     p.ready = true;
 }
 

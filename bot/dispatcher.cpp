@@ -52,13 +52,15 @@ std::string Dispatcher::queue_key(const Inbound& inbound) {
 
 net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
     if (inbound.message_id.empty()) inbound.message_id = random_message_id();
-    auto accepted = co_await store_.accept_inbound(storage::InboundRecord{
-        .key = conversation_key(inbound),
-        .message_id = inbound.message_id,
-        .user_name = inbound.sender_name,
-        .is_group = inbound.chat.is_group,
-        .text = inbound.text,
-        .received_at_ms = epoch_ms(inbound.at)});
+    // Arguments of co_await expressions are named locals: g++ 12 miscompiles aggregate
+    // temporaries there (it relocates them bitwise, breaking std::string).
+    storage::InboundRecord record{.key = conversation_key(inbound),
+                                  .message_id = inbound.message_id,
+                                  .user_name = inbound.sender_name,
+                                  .is_group = inbound.chat.is_group,
+                                  .text = inbound.text,
+                                  .received_at_ms = epoch_ms(inbound.at)};
+    auto accepted = co_await store_.accept_inbound(std::move(record));
 
     auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
     Submission submission{.status = Submission::Status::accepted,

@@ -135,25 +135,28 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
 net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool remember) {
     const auto& inbound = job.inbound;
     auto key = conversation_key(inbound);
-    auto stored = co_await store_.complete(storage::Completion{.inbox_id = job.inbox_id,
-                                                               .key = key,
-                                                               .reply_to = inbound.message_id,
-                                                               .user_text = inbound.text,
-                                                               .reply = reply,
-                                                               .remember = remember});
+    // Named, not a temporary inside co_await: see Dispatcher::submit.
+    storage::Completion completion{.inbox_id = job.inbox_id,
+                                   .key = key,
+                                   .reply_to = inbound.message_id,
+                                   .user_text = inbound.text,
+                                   .reply = reply,
+                                   .remember = remember};
+    auto stored = co_await store_.complete(std::move(completion));
     auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
     if (tracker_.finish(tracker_key, reply, stored.conversation_id)) {
         co_await store_.mark_delivered(stored.outbox_id);  // the watching adapter delivered it
         co_return;
     }
-    co_await outbox_.deliver(storage::OutboxRow{.id = stored.outbox_id,
-                                                .inbox_id = job.inbox_id,
-                                                .key = std::move(key),
-                                                .is_group = inbound.chat.is_group,
-                                                .reply_to = inbound.message_id,
-                                                .text = std::move(reply),
-                                                .parts_sent = 0,
-                                                .attempts = 0});
+    storage::OutboxRow row{.id = stored.outbox_id,
+                           .inbox_id = job.inbox_id,
+                           .key = std::move(key),
+                           .is_group = inbound.chat.is_group,
+                           .reply_to = inbound.message_id,
+                           .text = std::move(reply),
+                           .parts_sent = 0,
+                           .attempts = 0};
+    co_await outbox_.deliver(std::move(row));
 }
 
 net::awaitable<void> Pipeline::reply_busy(Job job) {

@@ -196,7 +196,8 @@ private:
         for (;;) {
             ReplyEvent event = co_await submission.watch.next();
             if (event.kind == ReplyEvent::Kind::delta) {
-                if (streaming && !co_await stream.write(sse_delta(event.text))) {
+                std::string chunk = sse_delta(event.text);
+                if (streaming && !co_await stream.write(chunk)) {
                     co_return http::Response{};  // client gone; the reply stays retrievable
                 }
                 continue;
@@ -204,14 +205,16 @@ private:
             if (event.kind == ReplyEvent::Kind::timeout) {
                 json error = not_ready_body(submission.message_id);
                 if (streaming) {
-                    co_await stream.write(sse("error", error));
+                    std::string chunk = sse("error", error);
+                    co_await stream.write(chunk);
                     co_return http::Response{};
                 }
                 co_return http::Response::json(504, error);
             }
             json done = done_body(event, submission.message_id);
             if (streaming) {
-                co_await stream.write(sse("done", done));
+                std::string chunk = sse("done", done);
+                co_await stream.write(chunk);
                 co_return http::Response{};
             }
             co_return http::Response::json(200, done);

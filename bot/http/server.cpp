@@ -198,7 +198,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                    const std::string& remote, std::uint64_t id, bool first) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
-        parser.body_limit(options.body_limit);
+        parser.body_limit(boost::none);  // the route's limit applies once the path is known
 
         set_idle(id, true);
         if (stopping) co_return false;

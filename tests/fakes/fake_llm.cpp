@@ -4,6 +4,7 @@
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -15,6 +16,7 @@
 
 namespace bot::testing {
 
+namespace net = boost::asio;
 using nlohmann::json;
 
 std::string echo_reply(const json& request) {
@@ -136,9 +138,11 @@ struct FakeLlm::Impl {
         if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
         for (const auto& piece : tokenize(text)) {
             co_await sleep(per_chunk);
-            if (!co_await stream.write(chunk_event(model, piece))) co_return http::Response{};
+            std::string event = chunk_event(model, piece);
+            if (!co_await stream.write(event)) co_return http::Response{};
         }
-        co_await stream.write(final_event(model));
+        std::string last = final_event(model);
+        co_await stream.write(last);
         co_return http::Response{};
     }
 

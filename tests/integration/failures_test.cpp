@@ -145,7 +145,7 @@ TEST_CASE("without an LLM provider the bot says how to configure one", "[integra
 TEST_CASE("a full conversation queue answers busy instead of dropping", "[integration]") {
     TempDir dir;
     FakeLlm llm;
-    llm.chunk_delay(100ms);  // "echo: one" takes about a second to stream
+    llm.chunk_delay(400ms);  // "echo: one" (three chunks) takes over a second to stream
     TestBot bot(llm, dir.path(), BotOptions{.queue_limit = 1});
     auto first = std::async(std::launch::async, [&] { return bot.send("alice", "one"); });
     std::this_thread::sleep_for(200ms);
@@ -217,7 +217,7 @@ TEST_CASE("undelivered replies are sent again after a restart", "[integration]")
     FakeLlm llm;
     {
         auto* adapter = new FakeAdapter();
-        for (int i = 0; i < 3; ++i) {
+        for (int i = 0; i < 20; ++i) {  // never succeeds before the shutdown
             adapter->fail_next({.kind = bot::SendError::Kind::transient, .detail = "down", .retry_after = 0s});
         }
         TestBot bot(llm, dir.path(), BotOptions{.shutdown_grace_s = 1, .before_start = [&](bot::App& app) {

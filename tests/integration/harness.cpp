@@ -4,6 +4,7 @@
 #include <boost/asio/use_future.hpp>
 
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 namespace bot::testing {
@@ -49,7 +50,10 @@ TestBot::TestBot(FakeLlm& llm, const std::filesystem::path& dir, BotOptions opti
     app_->start();
 }
 
-TestBot::~TestBot() { app_.reset(); }
+TestBot::~TestBot() {
+    app_.reset();
+    if (std::getenv("CONTACTBOT_TEST_LOG")) std::cerr << log_stream_.str();  // for debugging
+}
 
 std::string TestBot::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(app_->port()) + path;

@@ -1,0 +1,53 @@
+// The production HttpClient: one libcurl multi handle driven by Asio (the asiohiper pattern).
+// curl never blocks a thread and never gets threads of its own for transfers: Asio waits on
+// the sockets curl opens, and every curl call runs on one strand of the given executor, so a
+// thousand requests in flight cost a thousand easy handles, not a thousand threads.
+//
+// Connections are kept in the multi handle's cache and reused by later requests to the same
+// host. Name resolution uses libcurl's resolver: with the threaded resolver of Debian's
+// libcurl a lookup of a host name (not of an IP literal or "localhost") runs on a short-lived
+// helper thread, and the answer is cached for a minute.
+#pragma once
+
+#include "bot/log.hpp"
+#include "bot/net/http_client.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <memory>
+
+namespace bot {
+
+class CurlHttpClient final : public HttpClient {
+public:
+    // The executor's execution context must outlive the client. curl_global_init runs once
+    // per process, on the first construction.
+    CurlHttpClient(net::any_io_executor executor, Logger& logger);
+    // Same as shutdown(): requests still in flight complete with Failure::cancelled.
+    ~CurlHttpClient() override;
+
+    CurlHttpClient(const CurlHttpClient&) = delete;
+    CurlHttpClient& operator=(const CurlHttpClient&) = delete;
+
+    // Safe to call from any thread, any number at once. Completes on the caller's executor.
+    // Redirects are not followed; the body is capped at kMaxResponseBytes (a larger one
+    // fails with Failure::transport) unless it streams through on_body_chunk.
+    net::awaitable<ClientResponse> request(ClientRequest request) override;
+
+    // Aborts every transfer in flight (they complete with Failure::cancelled), closes the
+    // cached connections and releases the multi handle. Later requests fail with
+    // Failure::cancelled at once. Asynchronous: the work runs on the client's strand. Safe to
+    // call more than once and from any thread.
+    void shutdown();
+
+    static constexpr std::size_t kMaxResponseBytes = std::size_t{64} << 20;
+
+    class Engine;  // the strand-confined state; defined in the .cpp
+
+private:
+    // Shared with the handlers of pending socket waits and timers, so whatever is still
+    // queued on the io_context after the client is gone finds the engine alive.
+    std::shared_ptr<Engine> engine_;
+};
+
+}  // namespace bot

@@ -1,0 +1,105 @@
+#include "bot/net/sse_parser.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+namespace bot {
+
+namespace {
+constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+}
+
+SseParser::SseParser(std::size_t max_event_bytes) : max_event_bytes_(max_event_bytes) {}
+
+std::vector<SseEvent> SseParser::feed(std::string_view chunk) {
+    std::vector<SseEvent> events;
+    feed(chunk, [&events](SseEvent event) { events.push_back(std::move(event)); });
+    return events;
+}
+
+void SseParser::feed(std::string_view chunk, const EventHandler& on_event) {
+    std::size_t pos = 0;
+    while (pos < chunk.size()) {
+        if (std::exchange(skip_leading_lf_, false) && chunk[pos] == '\n') {
+            ++pos;
+            continue;
+        }
+        const auto end = chunk.find_first_of("\r\n", pos);
+        const auto piece = chunk.substr(pos, end == std::string_view::npos ? end : end - pos);
+        if (line_.size() + piece.size() + data_.size() > max_event_bytes_) {
+            throw std::length_error("server-sent event larger than " +
+                                    std::to_string(max_event_bytes_) + " bytes");
+        }
+        line_.append(piece);
+        if (end == std::string_view::npos) return;  // the line continues in the next chunk
+        skip_leading_lf_ = chunk[end] == '\r';
+        pos = end + 1;
+        take_line(on_event);
+    }
+}
+
+void SseParser::take_line(const EventHandler& on_event) {
+    std::string line = std::exchange(line_, {});
+    if (std::exchange(first_line_, false) && line.starts_with(kByteOrderMark)) {
+        line.erase(0, kByteOrderMark.size());
+    }
+    if (line.empty()) {
+        dispatch(on_event);
+        return;
+    }
+    if (line.front() == ':') return;  // comment, typically a keep-alive
+
+    const std::string_view text = line;
+    const auto colon = text.find(':');
+    const auto field = text.substr(0, colon);
+    auto value = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);
+    if (value.starts_with(' ')) value.remove_prefix(1);
+
+    if (field == "data") {
+        data_.append(value);
+        data_.push_back('\n');
+    } else if (field == "event") {
+        event_.assign(value);
+    } else if (field == "id") {
+        if (value.find('\0') == std::string_view::npos) last_id_.assign(value);
+    }
+    // "retry" and unknown fields are ignored, as the standard asks.
+}
+
+void SseParser::dispatch(const EventHandler& on_event) {
+    // An event without any data: line is not delivered (the standard's rule); its event name
+    // does not leak into the next event.
+    if (data_.empty()) {
+        event_.clear();
+        return;
+    }
+    data_.pop_back();  // the '\n' appended after the last data: line
+    SseEvent event{std::exchange(event_, {}), std::exchange(data_, {}), last_id_};
+    on_event(std::move(event));
+}
+
+std::string format_sse(std::string_view event, std::string_view data) {
+    std::string out;
+    out.reserve(event.size() + data.size() + 16);
+    if (!event.empty()) {
+        out += "event: ";
+        for (char c : event) {
+            if (c != '\r' && c != '\n') out.push_back(c);
+        }
+        out += '\n';
+    }
+    std::size_t pos = 0;
+    while (true) {
+        const auto end = data.find_first_of("\r\n", pos);
+        out += "data: ";
+        out.append(data.substr(pos, end == std::string_view::npos ? end : end - pos));
+        out += '\n';
+        if (end == std::string_view::npos) break;
+        pos = end + 1;
+        if (data[end] == '\r' && pos < data.size() && data[pos] == '\n') ++pos;
+    }
+    out += '\n';
+    return out;
+}
+
+}  // namespace bot
