@@ -132,6 +132,7 @@ struct AdapterDeps {
     HttpClient& http;
     Logger& log;
     std::filesystem::path data_dir;    // where adapter state files may live
+    bool validate_only = false;        // check-config: read the config, touch nothing else
 };
 
 class Adapter {

@@ -51,11 +51,12 @@ struct AdapterServices {
     HttpClient& http;
     Logger& log;
     std::filesystem::path data_dir;
+    bool validate_only = false;
 };
 
-// Builds every configured adapter; collects every problem before throwing.
-AdapterMap build_adapters(const Config& config, const AdapterServices& services) {
-    ConfigErrors errors;
+// Builds every configured adapter, adding every problem to errors.
+AdapterMap build_adapters(const Config& config, const AdapterServices& services,
+                          ConfigErrors& errors) {
     AdapterMap adapters;
     const auto& table = adapters::builtin_adapters();
     for (const auto& spec : config.adapters) {
@@ -77,13 +78,13 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services)
                                                        .routes = services.routes,
                                                        .http = services.http,
                                                        .log = services.log,
-                                                       .data_dir = services.data_dir});
+                                                       .data_dir = services.data_dir,
+                                                       .validate_only = services.validate_only});
             if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
         } catch (const std::exception& e) {
             errors.add(path, e.what());
         }
     }
-    if (!errors.empty()) throw ConfigError(errors);
     return adapters;
 }
 
@@ -188,29 +189,35 @@ App::App(Config config, Logger& log, AppOptions options)
                                                 *p.tracker, log,
                                                 static_cast<std::size_t>(p.config.bot.queue_limit));
     add_health_routes(p.router, p.ready);
-    p.adapters = build_adapters(p.config, AdapterServices{.executor = executor,
-                                                          .sink = *p.dispatcher,
-                                                          .routes = p.router,
-                                                          .http = *p.http_client,
-                                                          .log = log,
-                                                          .data_dir = data_dir_of(p.config)});
+    ConfigErrors errors;
+    p.adapters = build_adapters(p.config,
+                                AdapterServices{.executor = executor,
+                                                .sink = *p.dispatcher,
+                                                .routes = p.router,
+                                                .http = *p.http_client,
+                                                .log = log,
+                                                .data_dir = data_dir_of(p.config)},
+                                errors);
+    if (!errors.empty()) throw ConfigError(errors);
 }
 
 App::~App() { shutdown(); }
 
-void App::validate(const Config& config, Logger& log) {
+void App::validate(const Config& config, ConfigErrors& errors) {
     net::io_context io;
     NullSink sink;
     NullHttpClient client;
     http::Router router;
     Logger quiet(LogLevel::off);
-    (void)log;
-    build_adapters(config, AdapterServices{.executor = io.get_executor(),
-                                           .sink = sink,
-                                           .routes = router,
-                                           .http = client,
-                                           .log = quiet,
-                                           .data_dir = data_dir_of(config)});
+    build_adapters(config,
+                   AdapterServices{.executor = io.get_executor(),
+                                   .sink = sink,
+                                   .routes = router,
+                                   .http = client,
+                                   .log = quiet,
+                                   .data_dir = data_dir_of(config),
+                                   .validate_only = true},
+                   errors);
 }
 
 void App::add_adapter(const std::string& id, std::unique_ptr<Adapter> adapter) {

@@ -26,9 +26,9 @@ public:
     App(const App&) = delete;
     App& operator=(const App&) = delete;
 
-    // Validates the adapter sections (and everything Config checks) without opening the
-    // database or binding a port. Throws ConfigError listing every problem.
-    static void validate(const Config& config, Logger& log);
+    // Validates the adapter sections without opening the database or binding a port; adds
+    // every problem to errors.
+    static void validate(const Config& config, ConfigErrors& errors);
 
     // Adds an adapter built by the caller (the terminal chat); before start().
     void add_adapter(const std::string& id, std::unique_ptr<Adapter> adapter);

@@ -169,8 +169,7 @@ nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
     return root;
 }
 
-Config parse_config(std::string_view text, const EnvLookup& env) {
-    ConfigErrors errors;
+Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& errors) {
     nlohmann::json root = parse_config_json(text, env, errors);
     Config config;
     ConfigReader top(root, "", errors);
@@ -260,21 +259,25 @@ Config parse_config(std::string_view text, const EnvLookup& env) {
         config.adapters.push_back({id, type->get<std::string>(), section});
     }
     top.done();
+    return config;
+}
 
+Config parse_config(std::string_view text, const EnvLookup& env) {
+    ConfigErrors errors;
+    Config config = parse_config(text, env, errors);
     if (!errors.empty()) throw ConfigError(errors);
     return config;
 }
 
-Config load_config_file(const std::string& path, const EnvLookup& env) {
+Config load_config_file(const std::string& path, const EnvLookup& env, ConfigErrors& errors) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        ConfigErrors errors;
         errors.add(path, "cannot open the config file");
-        throw ConfigError(errors);
+        return Config{};
     }
     std::stringstream text;
     text << in.rdbuf();
-    return parse_config(text.str(), env);
+    return parse_config(text.str(), env, errors);
 }
 
 }  // namespace bot

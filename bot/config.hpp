@@ -81,8 +81,11 @@ EnvLookup process_environment();
 // writes a literal "${"). Unset variables without a default are reported with their key path.
 nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env, ConfigErrors& errors);
 
-// Reads and validates everything but the adapter sections' contents. Throws ConfigError.
+// Reads and validates everything but the adapter sections' contents, adding every problem to
+// errors (the returned Config is then only partly meaningful).
+Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& errors);
+Config load_config_file(const std::string& path, const EnvLookup& env, ConfigErrors& errors);
+// The same, throwing ConfigError when there is any problem.
 Config parse_config(std::string_view text, const EnvLookup& env);
-Config load_config_file(const std::string& path, const EnvLookup& env);
 
 }  // namespace bot

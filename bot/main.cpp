@@ -15,9 +15,9 @@ namespace {
 
 constexpr int kConfigInvalid = 2;
 
-void print_problems(const bot::ConfigError& error, const std::string& file) {
+void print_problems(const std::vector<std::string>& problems, const std::string& file) {
     std::cerr << "contactbot: " << file << " has problems:\n";
-    for (const auto& line : error.problems()) std::cerr << "  " << line << "\n";
+    for (const auto& line : problems) std::cerr << "  " << line << "\n";
 }
 
 std::string default_user() {
@@ -44,13 +44,11 @@ int main(int argc, char** argv) {
     (void)run;
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    bot::Config config;
-    try {
-        config = bot::load_config_file(config_path, bot::process_environment());
-        bot::Logger probe(bot::LogLevel::off);
-        bot::App::validate(config, probe);
-    } catch (const bot::ConfigError& error) {
-        print_problems(error, config_path);
+    bot::ConfigErrors errors;
+    bot::Config config = bot::load_config_file(config_path, bot::process_environment(), errors);
+    bot::App::validate(config, errors);
+    if (!errors.empty()) {
+        print_problems(errors.list(), config_path);
         return kConfigInvalid;
     }
     if (check->parsed()) {
@@ -77,7 +75,7 @@ int main(int argc, char** argv) {
         app.run_until_signal();
         return 0;
     } catch (const bot::ConfigError& error) {
-        print_problems(error, config_path);
+        print_problems(error.problems(), config_path);
         return kConfigInvalid;
     } catch (const std::exception& error) {
         log.error("main", error.what());

@@ -145,6 +145,10 @@ public:
         max_text_chars_ = static_cast<std::size_t>(config.integer("max_text_chars", 8000, 1, 1 << 20));
         config.done();
         if (!config.errors().empty()) return;
+        deps.routes.add("POST", path_, [this](http::Request& request, http::ResponseStream& stream) {
+            return handle(request, stream);
+        });
+        if (deps.validate_only) return;
 
         if (token_.empty()) {
             auto file = deps.data_dir / (id_ + ".token");
@@ -155,9 +159,6 @@ public:
             log_.warn("http_api", "adapters.", id_, ".token is short; use at least 16 random characters");
         }
         log_.add_secret(token_);
-        deps.routes.add("POST", path_, [this](http::Request& request, http::ResponseStream& stream) {
-            return handle(request, stream);
-        });
     }
 
     Capabilities capabilities() const override { return {.max_text_bytes = 0}; }

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Drives the real contactbot binary: --version, check-config, chat in a pipe, run + SIGTERM.
+# Usage: cli_test.sh <path to contactbot> <path to deploy/contactbot.example.json>
+set -u
+bin=$1
+example=$2
+work=$(mktemp -d /tmp/contactbot-cli-XXXXXX)
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+server=
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_contains() {  # haystack needle what
+    case "$1" in *"$2"*) ;; *) fail "$3: expected to contain '$2', got: $1" ;; esac
+}
+
+out=$("$bin" --version) || fail "--version exited non-zero"
+expect_contains "$out" "contactbot " "--version"
+
+out=$(env -u CONTACTBOT_LLM "$bin" check-config --config "$example" 2>&1) || fail "example config rejected: $out"
+expect_contains "$out" "OK" "check-config example"
+
+cat > "$work/bad.json" <<'JSON'
+{
+  // comments are fine; these values are not
+  "server": {"listen": "nowhere", "threds": 2},
+  "llm": {"default": "ghost", "providers": {"p": {"base_url": "https://x/v1", "model": "m", "api_key": "${CLI_TEST_UNSET_VAR}"}}},
+  "adapters": {"api": {"type": "teleport"}}
+}
+JSON
+out=$("$bin" check-config --config "$work/bad.json" 2>&1)
+rc=$?
+[ $rc -eq 2 ] || fail "bad config: exit status $rc, expected 2"
+expect_contains "$out" "server.listen: must be host:port" "bad config"
+expect_contains "$out" "server.threds: unknown key" "bad config"
+expect_contains "$out" "llm.default: names no provider" "bad config"
+expect_contains "$out" "llm.providers.p.api_key: environment variable CLI_TEST_UNSET_VAR is not set" "bad config"
+expect_contains "$out" "adapters.api.type: unknown adapter type \"teleport\"" "bad config"
+
+out=$("$bin" check-config --config "$work/missing.json" 2>&1)
+[ $? -eq 2 ] || fail "missing config file accepted"
+expect_contains "$out" "cannot open the config file" "missing config"
+
+cat > "$work/bot.json" <<JSON
+{
+  "server": {"listen": "127.0.0.1:0", "shutdown_grace_s": 2},
+  "storage": {"sqlite": {"path": "$work/data/bot.db"}},
+  "adapters": {"api": {"type": "http_api"}}
+}
+JSON
+out=$(printf 'hello\n/help\n' | "$bin" chat --config "$work/bot.json" --user tester 2>&1) || fail "chat exited non-zero: $out"
+expect_contains "$out" "no AI model configured" "chat without a provider"
+expect_contains "$out" "/forget - delete everything" "chat /help"
+
+"$bin" run --config "$work/bot.json" > "$work/run.log" 2>&1 &
+server=$!
+port=
+for _ in $(seq 100); do
+    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$work/run.log")
+    [ -n "$port" ] && break
+    sleep 0.1
+done
+[ -n "$port" ] || fail "server did not start: $(cat "$work/run.log")"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] || fail "/healthz"
+[ -f "$work/data/api.token" ] || fail "no generated token file"
+[ "$(stat -c %a "$work/data/api.token")" = 600 ] || fail "token file is not 0600"
+[ "$(stat -c %a "$work/data/bot.db")" = 600 ] || fail "database file is not 0600"
+token=$(cat "$work/data/api.token")
+status=$(curl -s -o /dev/null -w '%{http_code}' -d '{"user":"u","text":"hi"}' "http://127.0.0.1:$port/api/v1/messages")
+[ "$status" = 401 ] || fail "no token: status $status"
+reply=$(curl -s -H "Authorization: Bearer $token" -d '{"user":"u","text":"hi"}' "http://127.0.0.1:$port/api/v1/messages")
+expect_contains "$reply" "no AI model configured" "http_api reply"
+grep -q "$token" "$work/run.log" && fail "the token appears in the log"
+kill -TERM $server
+wait $server
+rc=$?
+server=
+[ $rc -eq 0 ] || fail "run exited $rc after SIGTERM"
+grep -q "stopped" "$work/run.log" || fail "no clean stop in the log"
+[ -e "$work/data/bot.db-wal" ] && [ -s "$work/data/bot.db-wal" ] && fail "WAL not checkpointed at close"
+[ "$(sqlite3 "$work/data/bot.db" 'PRAGMA integrity_check')" = ok ] || fail "database integrity"
+
+if [ $failures -ne 0 ]; then
+    echo "--- server log"; cat "$work/run.log" 2>/dev/null
+    exit 1
+fi
+echo "cli tests passed"
