@@ -264,12 +264,14 @@ InboundSink& App::sink() { return *parts_->dispatcher; }
 net::any_io_executor App::executor() { return parts_->io->get_executor(); }
 
 void App::run_until_signal() {
-    std::promise<int> signalled;
-    net::signal_set signals(*parts_->io, SIGINT, SIGTERM);
-    signals.async_wait([&](boost::system::error_code ec, int number) {
-        signalled.set_value(ec ? 0 : number);
-    });
-    int number = signalled.get_future().get();
+    int number = 0;
+    {
+        // Scoped: the signal set must be gone before shutdown() destroys the io_context.
+        std::promise<int> signalled;
+        net::signal_set signals(*parts_->io, SIGINT, SIGTERM);
+        signals.async_wait([&](boost::system::error_code ec, int n) { signalled.set_value(ec ? 0 : n); });
+        number = signalled.get_future().get();
+    }
     parts_->log.info("app", "signal ", number, " received; shutting down");
     shutdown();
 }
