@@ -124,15 +124,15 @@ public:
 
 // Everything an adapter may use. The referenced services outlive the adapter.
 struct AdapterDeps {
-    std::string id;                    // the operator's name for this instance ("tg-main")
-    ConfigReader config;               // its config section; read every key, then done()
+    std::string id;       // the operator's name for this instance ("tg-main")
+    ConfigReader config;  // its config section; read every key, then done()
     net::any_io_executor executor;
     InboundSink& sink;
-    http::Router& routes;              // webhook adapters mount routes in their constructor
+    http::Router& routes;  // webhook adapters mount routes in their constructor
     HttpClient& http;
     Logger& log;
-    std::filesystem::path data_dir;    // where adapter state files may live
-    bool validate_only = false;        // check-config: read the config, touch nothing else
+    std::filesystem::path data_dir;  // where adapter state files may live
+    bool validate_only = false;      // check-config: read the config, touch nothing else
 };
 
 class Adapter {

@@ -65,21 +65,24 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services,
                                     [&](const auto& entry) { return entry.first == spec.type; });
         if (factory == table.end()) {
             std::string known;
-            for (const auto& [name, make] : table) known += (known.empty() ? "" : ", ") + std::string(name);
-            errors.add(path + ".type", "unknown adapter type \"" + spec.type + "\" (available: " + known + ")");
+            for (const auto& [name, make] : table)
+                known += (known.empty() ? "" : ", ") + std::string(name);
+            errors.add(path + ".type",
+                       "unknown adapter type \"" + spec.type + "\" (available: " + known + ")");
             continue;
         }
         std::size_t before = errors.list().size();
         try {
-            auto adapter = factory->second(AdapterDeps{.id = spec.id,
-                                                       .config = ConfigReader(spec.section, path, errors),
-                                                       .executor = services.executor,
-                                                       .sink = services.sink,
-                                                       .routes = services.routes,
-                                                       .http = services.http,
-                                                       .log = services.log,
-                                                       .data_dir = services.data_dir,
-                                                       .validate_only = services.validate_only});
+            auto adapter =
+                factory->second(AdapterDeps{.id = spec.id,
+                                            .config = ConfigReader(spec.section, path, errors),
+                                            .executor = services.executor,
+                                            .sink = services.sink,
+                                            .routes = services.routes,
+                                            .http = services.http,
+                                            .log = services.log,
+                                            .data_dir = services.data_dir,
+                                            .validate_only = services.validate_only});
             if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
         } catch (const std::exception& e) {
             errors.add(path, e.what());
@@ -94,13 +97,15 @@ std::filesystem::path data_dir_of(const Config& config) {
 }
 
 void add_health_routes(http::Router& router, const std::atomic<bool>& ready) {
-    router.add("GET", "/healthz", [](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
-        co_return http::Response::json(200, {{"status", "ok"}});
-    });
-    router.add("GET", "/readyz", [&ready](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
-        co_return ready ? http::Response::json(200, {{"status", "ready"}})
-                        : http::Response::json(503, {{"status", "not ready"}});
-    });
+    router.add("GET", "/healthz",
+               [](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+                   co_return http::Response::json(200, {{"status", "ok"}});
+               });
+    router.add("GET", "/readyz",
+               [&ready](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+                   co_return ready ? http::Response::json(200, {{"status", "ready"}})
+                                   : http::Response::json(503, {{"status", "not ready"}});
+               });
 }
 
 }  // namespace
@@ -152,10 +157,10 @@ App::App(Config config, Logger& log, AppOptions options)
     auto executor = p.io->get_executor();
     for (const auto& provider : p.config.llm.providers) log.add_secret(provider.api_key);
 
-    p.store = std::make_unique<storage::SqliteStore>(storage::SqliteOptions{
-        .path = p.config.storage.sqlite_path,
-        .synchronous_full = p.config.storage.synchronous_full,
-        .readers = p.config.storage.readers});
+    p.store = std::make_unique<storage::SqliteStore>(
+        storage::SqliteOptions{.path = p.config.storage.sqlite_path,
+                               .synchronous_full = p.config.storage.synchronous_full,
+                               .readers = p.config.storage.readers});
     p.http_client = std::make_unique<CurlHttpClient>(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
         p.backend = std::make_unique<llm::OpenAiBackend>(
@@ -173,21 +178,22 @@ App::App(Config config, Logger& log, AppOptions options)
         log.info("app", "LLM provider '", provider->name, "': model ", provider->model, " at ",
                  provider->base_url);
     } else {
-        log.warn("app", "no LLM provider selected (llm.default is empty): every message is "
+        log.warn("app",
+                 "no LLM provider selected (llm.default is empty): every message is "
                  "answered with instructions for the operator");
     }
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
-    p.pipeline = std::make_unique<Pipeline>(
-        *p.store, p.backend.get(), *p.tracker, *p.outbox, log,
-        PipelineOptions{.persona = p.config.bot.persona,
-                        .command_prefix = p.config.bot.command_prefix,
-                        .max_input_chars = p.config.bot.max_input_chars,
-                        .history_turns = p.config.bot.history_turns,
-                        .no_provider_hint = kNoProviderHint});
-    p.dispatcher = std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox,
-                                                *p.tracker, log,
-                                                static_cast<std::size_t>(p.config.bot.queue_limit));
+    p.pipeline =
+        std::make_unique<Pipeline>(*p.store, p.backend.get(), *p.tracker, *p.outbox, log,
+                                   PipelineOptions{.persona = p.config.bot.persona,
+                                                   .command_prefix = p.config.bot.command_prefix,
+                                                   .max_input_chars = p.config.bot.max_input_chars,
+                                                   .history_turns = p.config.bot.history_turns,
+                                                   .no_provider_hint = kNoProviderHint});
+    p.dispatcher =
+        std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
+                                     static_cast<std::size_t>(p.config.bot.queue_limit));
     add_health_routes(p.router, p.ready);
     ConfigErrors errors;
     p.adapters = build_adapters(p.config,
@@ -201,7 +207,9 @@ App::App(Config config, Logger& log, AppOptions options)
     if (!errors.empty()) throw ConfigError(errors);
 }
 
-App::~App() { shutdown(); }
+App::~App() {
+    shutdown();
+}
 
 void App::validate(const Config& config, ConfigErrors& errors) {
     net::io_context io;
@@ -231,8 +239,9 @@ void App::start() {
     if (p.started) return;
     p.started = true;
     p.work.emplace(p.io->get_executor());
-    int threads = p.config.server.threads > 0 ? p.config.server.threads
-                                              : static_cast<int>(std::thread::hardware_concurrency());
+    int threads = p.config.server.threads > 0
+                      ? p.config.server.threads
+                      : static_cast<int>(std::thread::hardware_concurrency());
     for (int i = 0; i < std::max(threads, 1); ++i) {
         p.threads.emplace_back([io = p.io.get()] { io->run(); });
     }
@@ -257,11 +266,17 @@ void App::start() {
     p.ready = true;
 }
 
-std::uint16_t App::port() const { return parts_->server ? parts_->server->port() : 0; }
+std::uint16_t App::port() const {
+    return parts_->server ? parts_->server->port() : 0;
+}
 
-InboundSink& App::sink() { return *parts_->dispatcher; }
+InboundSink& App::sink() {
+    return *parts_->dispatcher;
+}
 
-net::any_io_executor App::executor() { return parts_->io->get_executor(); }
+net::any_io_executor App::executor() {
+    return parts_->io->get_executor();
+}
 
 void App::run_until_signal() {
     int number = 0;
@@ -269,7 +284,8 @@ void App::run_until_signal() {
         // Scoped: the signal set must be gone before shutdown() destroys the io_context.
         std::promise<int> signalled;
         net::signal_set signals(*parts_->io, SIGINT, SIGTERM);
-        signals.async_wait([&](boost::system::error_code ec, int n) { signalled.set_value(ec ? 0 : n); });
+        signals.async_wait(
+            [&](boost::system::error_code ec, int n) { signalled.set_value(ec ? 0 : n); });
         number = signalled.get_future().get();
     }
     parts_->log.info("app", "signal ", number, " received; shutting down");

@@ -27,7 +27,7 @@ std::function<void(Args...)> make_posting_completion(Handler handler) {
     auto shared = std::make_shared<Handler>(std::move(handler));
     return [executor, shared](Args... args) {
         net::post(executor, [shared, ... a = std::move(args)]() mutable {
-            std::move(*shared)(std::move(a)...);
+            std::move (*shared)(std::move(a)...);
         });
     };
 }
@@ -63,7 +63,8 @@ public:
     net::awaitable<std::optional<T>> pop() {
         return net::async_initiate<const net::use_awaitable_t<>, void(std::optional<T>)>(
             [this](auto handler) {
-                auto complete = detail::make_posting_completion<std::optional<T>>(std::move(handler));
+                auto complete =
+                    detail::make_posting_completion<std::optional<T>>(std::move(handler));
                 std::unique_lock lock(mutex_);
                 if (!items_.empty()) {
                     std::optional<T> value(std::move(items_.front()));

@@ -181,10 +181,14 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
     config.server.threads = static_cast<int>(server.integer("threads", 0, 0, 256));
     config.server.body_limit =
         static_cast<std::size_t>(server.integer("body_limit", 1 << 20, 1024, 1LL << 30));
-    config.server.header_timeout = seconds(server, "header_timeout_s", config.server.header_timeout, 3600);
-    config.server.read_timeout = seconds(server, "read_timeout_s", config.server.read_timeout, 3600);
-    config.server.idle_timeout = seconds(server, "idle_timeout_s", config.server.idle_timeout, 3600);
-    config.server.shutdown_grace = seconds(server, "shutdown_grace_s", config.server.shutdown_grace, 3600);
+    config.server.header_timeout =
+        seconds(server, "header_timeout_s", config.server.header_timeout, 3600);
+    config.server.read_timeout =
+        seconds(server, "read_timeout_s", config.server.read_timeout, 3600);
+    config.server.idle_timeout =
+        seconds(server, "idle_timeout_s", config.server.idle_timeout, 3600);
+    config.server.shutdown_grace =
+        seconds(server, "shutdown_grace_s", config.server.shutdown_grace, 3600);
     server.done();
 
     auto storage = top.object("storage");
@@ -209,7 +213,8 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
     config.bot.queue_limit = static_cast<int>(bot_section.integer("queue_limit", 8, 1, 10000));
     config.bot.max_input_chars =
         static_cast<std::size_t>(bot_section.integer("max_input_chars", 8000, 16, 1000000));
-    config.bot.history_turns = static_cast<int>(bot_section.integer("history_turns", 100, 2, 100000));
+    config.bot.history_turns =
+        static_cast<int>(bot_section.integer("history_turns", 100, 2, 100000));
     bot_section.done();
 
     auto llm = top.object("llm");

@@ -4,9 +4,9 @@
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
 
+#include <openssl/rand.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <openssl/rand.h>
 
 #include <map>
 #include <vector>
@@ -34,8 +34,7 @@ std::int64_t epoch_ms(std::chrono::system_clock::time_point at) {
 }  // namespace
 
 Dispatcher::Dispatcher(net::any_io_executor executor, storage::Store& store, Pipeline& pipeline,
-                       Outbox& outbox, ReplyTracker& tracker, Logger& log,
-                       std::size_t queue_limit)
+                       Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit)
     : executor_(std::move(executor)),
       store_(store),
       pipeline_(pipeline),
@@ -63,9 +62,8 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     auto accepted = co_await store_.accept_inbound(std::move(record));
 
     auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
-    Submission submission{.status = Submission::Status::accepted,
-                          .message_id = inbound.message_id,
-                          .watch = {}};
+    Submission submission{
+        .status = Submission::Status::accepted, .message_id = inbound.message_id, .watch = {}};
     if (!accepted.duplicate) {
         ++in_flight_;
         tracker_.begin(tracker_key);
@@ -84,8 +82,8 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     // goes, the watcher sees the reply.
     auto watch = tracker_.watch(tracker_key, options.wait, options.claim);
     if (auto stored = co_await store_.reply_for(accepted.inbox_id)) {
-        submission.watch = ReplyTracker::ready(std::move(stored->text),
-                                               std::move(stored->conversation_id));
+        submission.watch =
+            ReplyTracker::ready(std::move(stored->text), std::move(stored->conversation_id));
     } else {
         submission.watch = std::move(watch);
     }

@@ -4,9 +4,9 @@
 #include "bot/log.hpp"
 #include "bot/terminal_chat.hpp"
 
-#include <CLI/CLI.hpp>
 #include <curl/curl.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     cli.add_option("-c,--config", config_path, "config file (JSON with comments)")
         ->capture_default_str();
     auto* run = cli.add_subcommand("run", "run the server (the default)")->fallthrough();
-    auto* check = cli.add_subcommand("check-config", "validate the config file and exit")->fallthrough();
+    auto* check =
+        cli.add_subcommand("check-config", "validate the config file and exit")->fallthrough();
     auto* chat = cli.add_subcommand("chat", "talk to the bot in this terminal")->fallthrough();
     chat->add_option("-u,--user", user, "your user name (each has its own memory)")
         ->capture_default_str();
@@ -66,7 +67,8 @@ int main(int argc, char** argv) {
             bot::App app(config, log, bot::AppOptions{.listen = false});
             bot::add_terminal_adapter(app, std::cout);
             app.start();
-            int status = bot::run_terminal_chat(app, user, std::cin, std::cout, isatty(STDIN_FILENO));
+            int status =
+                bot::run_terminal_chat(app, user, std::cin, std::cout, isatty(STDIN_FILENO));
             app.shutdown();
             return status;
         }

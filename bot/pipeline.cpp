@@ -74,9 +74,8 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
                         false);
     } else if (command == "forget") {
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
-        log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ",
-                  removed.conversations, " conversations, ", removed.messages, " turns, ",
-                  removed.inbox, " messages");
+        log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ", removed.conversations,
+                  " conversations, ", removed.messages, " turns, ", removed.inbox, " messages");
         co_await finish(job,
                         "Done: I deleted everything stored about you (" +
                             std::to_string(removed.conversations) + " conversations, " +
@@ -95,11 +94,11 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         co_await finish(job, options_.no_provider_hint, false);
         co_return;
     }
-    auto context = co_await store_.load_context(conversation_key(job.inbound),
-                                                options_.history_turns);
+    auto context =
+        co_await store_.load_context(conversation_key(job.inbound), options_.history_turns);
     int budget = backend_->context_tokens() - backend_->reply_tokens();
-    int fixed = estimate_message_tokens(options_.persona) +
-                estimate_message_tokens(job.inbound.text);
+    int fixed =
+        estimate_message_tokens(options_.persona) + estimate_message_tokens(job.inbound.text);
     std::size_t first = first_turn_within_budget(context.turns, fixed, budget);
 
     llm::ChatRequest request;
@@ -113,9 +112,8 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
 
     auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
     auto result = co_await backend_->complete(
-        std::move(request), [this, &tracker_key](std::string_view delta) {
-            tracker_.delta(tracker_key, delta);
-        });
+        std::move(request),
+        [this, &tracker_key](std::string_view delta) { tracker_.delta(tracker_key, delta); });
     if (result) {
         co_await finish(job, std::move(result->text), true);
         co_return;
@@ -127,8 +125,8 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         tracker_.abandon(tracker_key);
         co_return;
     }
-    log_.error("pipeline", "LLM '", backend_->name(), "' failed for message ", job.inbox_id,
-               " (", llm::to_string(error.kind), "): ", error.detail);
+    log_.error("pipeline", "LLM '", backend_->name(), "' failed for message ", job.inbox_id, " (",
+               llm::to_string(error.kind), "): ", error.detail);
     co_await finish(job, apology(error), false);
 }
 

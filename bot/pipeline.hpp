@@ -35,8 +35,8 @@ storage::ConversationKey conversation_key(const Inbound& inbound);
 class Pipeline {
 public:
     // backend may be null: no provider configured.
-    Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker,
-             Outbox& outbox, Logger& log, PipelineOptions options);
+    Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker, Outbox& outbox,
+             Logger& log, PipelineOptions options);
 
     net::awaitable<void> process(Job job);
     // The conversation's queue is full: answer without processing.

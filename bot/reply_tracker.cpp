@@ -16,7 +16,6 @@ struct ReplyTracker::Watcher {
     net::steady_timer timer;
 };
 
-
 std::string ReplyTracker::key(std::string_view adapter_id, std::string_view message_id) {
     std::string out;
     out.reserve(adapter_id.size() + message_id.size() + 1);
@@ -83,8 +82,7 @@ void ReplyTracker::abandon(const std::string& key) {
     end(key, ReplyEvent{}, false, &claimed);
 }
 
-ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait,
-                               bool claim) {
+ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait, bool claim) {
     auto watcher = std::make_shared<Watcher>(net::make_strand(executor_));
     watcher->claim = claim;
     // Arm the timer before anyone else can see the watcher, so no other thread touches it yet.

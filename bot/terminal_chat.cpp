@@ -41,17 +41,19 @@ int run_terminal_chat(App& app, const std::string& user, std::istream& in, std::
         if (interactive) out << "you> " << std::flush;
         if (!std::getline(in, line)) break;
         if (line.empty()) continue;
-        Inbound inbound{.chat = {.adapter_id = kTerminalAdapterId, .chat_id = user, .is_group = false},
-                        .sender_id = user,
-                        .sender_name = user,
-                        .message_id = {},
-                        .text = line,
-                        .mentions_me = true};
+        Inbound inbound{
+            .chat = {.adapter_id = kTerminalAdapterId, .chat_id = user, .is_group = false},
+            .sender_id = user,
+            .sender_name = user,
+            .message_id = {},
+            .text = line,
+            .mentions_me = true};
         auto done = net::co_spawn(
             app.executor(),
             [&]() -> net::awaitable<bool> {
                 auto submission = co_await app.sink().submit(
-                    std::move(inbound), SubmitOptions{.wait = std::chrono::minutes(10), .claim = true});
+                    std::move(inbound),
+                    SubmitOptions{.wait = std::chrono::minutes(10), .claim = true});
                 if (interactive) out << "bot> " << std::flush;
                 bool streamed = false;
                 for (;;) {

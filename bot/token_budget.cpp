@@ -7,21 +7,25 @@ namespace {
 // Decodes one UTF-8 code point at text[i]; advances i. Invalid bytes count as one each.
 char32_t next_code_point(std::string_view text, std::size_t& i) {
     auto byte = static_cast<unsigned char>(text[i]);
-    int length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3
-                                 : (byte >> 3) == 0x1E ? 4 : 1;
+    int length = byte < 0x80           ? 1
+                 : (byte >> 5) == 0x6  ? 2
+                 : (byte >> 4) == 0xE  ? 3
+                 : (byte >> 3) == 0x1E ? 4
+                                       : 1;
     if (i + length > text.size()) length = 1;
     char32_t cp = length == 1 ? byte : byte & (0x7F >> length);
-    for (int k = 1; k < length; ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    for (int k = 1; k < length; ++k)
+        cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
     i += length;
     return cp;
 }
 
 bool is_cjk(char32_t cp) {
-    return (cp >= 0x2E80 && cp <= 0x9FFF) ||    // radicals, kana, CJK unified ideographs
-           (cp >= 0xAC00 && cp <= 0xD7AF) ||    // Hangul syllables
-           (cp >= 0xF900 && cp <= 0xFAFF) ||    // compatibility ideographs
-           (cp >= 0xFF00 && cp <= 0xFFEF) ||    // full-width forms
-           (cp >= 0x20000 && cp <= 0x3FFFF);    // extension planes
+    return (cp >= 0x2E80 && cp <= 0x9FFF) ||  // radicals, kana, CJK unified ideographs
+           (cp >= 0xAC00 && cp <= 0xD7AF) ||  // Hangul syllables
+           (cp >= 0xF900 && cp <= 0xFAFF) ||  // compatibility ideographs
+           (cp >= 0xFF00 && cp <= 0xFFEF) ||  // full-width forms
+           (cp >= 0x20000 && cp <= 0x3FFFF);  // extension planes
 }
 
 }  // namespace

@@ -19,17 +19,17 @@ namespace bot::storage {
 // The library's message plus the first words of the failing SQL: enough to tell which
 // statement failed without ever echoing user data (values are bound, never spliced in).
 class SqliteError : public std::runtime_error {
-  public:
+public:
     SqliteError(int code, const std::string& message, std::string_view sql = {});
     int code() const noexcept { return code_; }
 
-  private:
+private:
     int code_;
 };
 
 // One prepared statement; finalized on destruction.
 class Statement {
-  public:
+public:
     // persistent: the statement is kept for the connection's lifetime (SQLITE_PREPARE_PERSISTENT).
     Statement(sqlite3* db, std::string_view sql, bool persistent);
     ~Statement();
@@ -68,7 +68,7 @@ class Statement {
     void reset() noexcept;
     std::string_view sql() const;
 
-  private:
+private:
     [[noreturn]] void fail(int code) const;
 
     sqlite3* db_;
@@ -78,7 +78,7 @@ class Statement {
 // A cached statement lent out for one use. Resetting on scope exit keeps the connection from
 // holding an open read snapshot (which would pin the WAL) and hands the next user a clean one.
 class StatementLease {
-  public:
+public:
     explicit StatementLease(Statement& statement) : statement_(&statement) {}
     ~StatementLease() {
         if (statement_) statement_->reset();
@@ -93,12 +93,12 @@ class StatementLease {
     Statement* operator->() const { return statement_; }
     Statement& operator*() const { return *statement_; }
 
-  private:
+private:
     Statement* statement_;
 };
 
 class Database {
-  public:
+public:
     enum class Mode { read_write_create, read_only };
 
     // Throws SqliteError when the file cannot be opened.
@@ -130,7 +130,7 @@ class Database {
     bool in_transaction() const;
     sqlite3* handle() const { return db_.get(); }
 
-  private:
+private:
     struct Close {
         void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
     };
@@ -148,7 +148,7 @@ class Database {
 
 // BEGIN ... COMMIT; rolls back on destruction unless committed.
 class Transaction {
-  public:
+public:
     // immediate takes the write lock up front, so a writer never fails half-way on a lock
     // upgrade; deferred suits read snapshots.
     enum class Kind { deferred, immediate };
@@ -160,14 +160,14 @@ class Transaction {
 
     void commit();
 
-  private:
+private:
     Database& db_;
     bool open_ = true;
 };
 
 // A nested unit of work inside a transaction: rolling it back undoes only its own changes.
 class Savepoint {
-  public:
+public:
     explicit Savepoint(Database& db);
     ~Savepoint();  // rolls back if neither released nor rolled back; never throws
     Savepoint(const Savepoint&) = delete;
@@ -177,7 +177,7 @@ class Savepoint {
     // Throws when even the rollback fails: the enclosing transaction is then unusable.
     void rollback();
 
-  private:
+private:
     Database& db_;
     bool open_ = true;
 };

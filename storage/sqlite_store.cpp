@@ -35,7 +35,7 @@ namespace detail {
 // One queued operation: run() on a worker thread with that thread's connection, then finish()
 // hands the result or the error back to the caller.
 class Job {
-  public:
+public:
     virtual ~Job() = default;
     virtual void run(Database& db) = 0;
     virtual void finish(std::exception_ptr error) = 0;
@@ -43,7 +43,7 @@ class Job {
 using JobPtr = std::unique_ptr<Job>;
 
 class JobQueue {
-  public:
+public:
     // After close() a job fails at once instead of waiting for a worker that will never come.
     void push(JobPtr job) {
         std::unique_lock lock(mutex_);
@@ -83,7 +83,7 @@ class JobQueue {
         ready_.notify_all();
     }
 
-  private:
+private:
     std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<JobPtr> jobs_;
@@ -104,7 +104,7 @@ using SignatureFor = typename Completes<T>::signature;
 
 template <class T, class Work>
 class Operation final : public Job {
-  public:
+public:
     using Handler = net::any_completion_handler<SignatureFor<T>>;
 
     Operation(Work work, Handler handler)
@@ -135,7 +135,7 @@ class Operation final : public Job {
         });
     }
 
-  private:
+private:
     Work work_;
     Handler handler_;
     net::any_completion_executor executor_;

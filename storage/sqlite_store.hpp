@@ -35,7 +35,7 @@ struct SqliteOptions {
 };
 
 class SqliteStore final : public Store {
-  public:
+public:
     // Opens or creates the file (mode 0600, also its -wal/-shm), migrates the schema and starts
     // the threads. Throws std::runtime_error naming the path and the reason.
     explicit SqliteStore(SqliteOptions options);
@@ -65,7 +65,7 @@ class SqliteStore final : public Store {
     // of writes under load, which is the point; tests and metrics read it.
     std::uint64_t commits() const noexcept { return commits_.load(std::memory_order_relaxed); }
 
-  private:
+private:
     // Queues work(Database&) -> T on the writer or the reader pool and awaits its result.
     template <class T, class Work>
     net::awaitable<T> submit(detail::JobQueue& queue, Work work);

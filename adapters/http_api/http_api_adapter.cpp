@@ -8,13 +8,13 @@
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 
-#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 
 namespace bot::adapters::http_api {
 
@@ -79,7 +79,8 @@ ParsedRequest parse_request(const std::string& body_text, std::size_t max_text_c
     auto field = [&](const char* name, bool required) -> std::string {
         auto it = body.find(name);
         if (it == body.end() || it->is_null()) {
-            if (required && out.problem.empty()) out.problem = std::string("\"") + name + "\" is required";
+            if (required && out.problem.empty())
+                out.problem = std::string("\"") + name + "\" is required";
             return {};
         }
         if (!it->is_string()) {
@@ -120,7 +121,9 @@ http::Response unauthorized() {
     return response;
 }
 
-std::string sse_delta(const std::string& text) { return sse("delta", json{{"text", text}}); }
+std::string sse_delta(const std::string& text) {
+    return sse("delta", json{{"text", text}});
+}
 
 json not_ready_body(const std::string& message_id) {
     return {{"error", "the reply is not ready yet; send the same message_id again to collect it"},
@@ -142,21 +145,26 @@ public:
         path_ = config.string("path", "/api/v1/messages");
         if (!path_.starts_with("/")) config.problem("path", "must start with '/'");
         reply_timeout_ = std::chrono::seconds(config.integer("reply_timeout_s", 300, 1, 3600));
-        max_text_chars_ = static_cast<std::size_t>(config.integer("max_text_chars", 8000, 1, 1 << 20));
+        max_text_chars_ =
+            static_cast<std::size_t>(config.integer("max_text_chars", 8000, 1, 1 << 20));
         config.done();
         if (!config.errors().empty()) return;
-        deps.routes.add("POST", path_, [this](http::Request& request, http::ResponseStream& stream) {
-            return handle(request, stream);
-        });
+        deps.routes.add("POST", path_,
+                        [this](http::Request& request, http::ResponseStream& stream) {
+                            return handle(request, stream);
+                        });
         if (deps.validate_only) return;
 
         if (token_.empty()) {
             auto file = deps.data_dir / (id_ + ".token");
             token_ = load_or_create_token(file);
-            log_.warn("http_api", "adapters.", id_, ".token is not set; using the generated token "
-                      "in ", file.string());
+            log_.warn("http_api", "adapters.", id_,
+                      ".token is not set; using the generated token "
+                      "in ",
+                      file.string());
         } else if (token_.size() < 16) {
-            log_.warn("http_api", "adapters.", id_, ".token is short; use at least 16 random characters");
+            log_.warn("http_api", "adapters.", id_,
+                      ".token is short; use at least 16 random characters");
         }
         log_.add_secret(token_);
     }
@@ -187,10 +195,12 @@ private:
                         .mentions_me = true};
         auto submission = co_await sink_.submit(
             std::move(inbound),
-            SubmitOptions{.wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
-                          .claim = true});
+            SubmitOptions{
+                .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
+                .claim = true});
 
-        bool streaming = request.header("Accept").find("text/event-stream") != std::string_view::npos;
+        bool streaming =
+            request.header("Accept").find("text/event-stream") != std::string_view::npos;
         if (streaming) {
             co_await stream.begin(200, sse_headers());
         }
@@ -233,6 +243,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Adapter> make(AdapterDeps deps) { return std::make_unique<HttpApiAdapter>(std::move(deps)); }
+std::unique_ptr<Adapter> make(AdapterDeps deps) {
+    return std::make_unique<HttpApiAdapter>(std::move(deps));
+}
 
 }  // namespace bot::adapters::http_api

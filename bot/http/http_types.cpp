@@ -57,7 +57,8 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
         auto eq = pair.find('=');
         std::string key = percent_decode(pair.substr(0, eq));
         if (key == name) {
-            return eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
+            return eq == std::string_view::npos ? std::string()
+                                                : percent_decode(pair.substr(eq + 1));
         }
     }
     return std::nullopt;
@@ -75,8 +76,10 @@ Response Response::error(int status, std::string_view message) {
 }
 
 Response Response::text(int status, std::string body) {
-    return Response{.status = status, .content_type = "text/plain; charset=utf-8",
-                    .body = std::move(body), .headers = {}};
+    return Response{.status = status,
+                    .content_type = "text/plain; charset=utf-8",
+                    .body = std::move(body),
+                    .headers = {}};
 }
 
 }  // namespace bot::http

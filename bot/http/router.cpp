@@ -35,7 +35,8 @@ std::pair<Router::Match, const Route*> Router::find(std::string_view method,
     if (!methods) return {Match::no_path, nullptr};
     if (auto it = methods->find(method); it != methods->end()) return {Match::found, &it->second};
     if (method == "HEAD") {
-        if (auto it = methods->find("GET"); it != methods->end()) return {Match::found, &it->second};
+        if (auto it = methods->find("GET"); it != methods->end())
+            return {Match::found, &it->second};
     }
     return {Match::wrong_method, nullptr};
 }

@@ -92,7 +92,11 @@ Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& 
 
 struct Server::Impl : std::enable_shared_from_this<Impl> {
     Impl(net::any_io_executor ex, const Router& r, Logger& l, ServerOptions o)
-        : executor(std::move(ex)), router(r), log(l), options(std::move(o)), acceptor(net::make_strand(executor)) {}
+        : executor(std::move(ex)),
+          router(r),
+          log(l),
+          options(std::move(o)),
+          acceptor(net::make_strand(executor)) {}
 
     struct Connection {
         beast::tcp_stream* stream;
@@ -126,7 +130,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
     net::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(executor), use_tuple);
+            auto [ec, socket] =
+                co_await acceptor.async_accept(net::make_strand(executor), use_tuple);
             if (stopping) co_return;
             if (ec) {
                 if (ec == net::error::operation_aborted) co_return;
@@ -239,12 +244,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             co_return false;
         }
 
-        std::size_t limit = route->options.body_limit ? route->options.body_limit
-                                                       : options.body_limit;
+        std::size_t limit =
+            route->options.body_limit ? route->options.body_limit : options.body_limit;
         parser.body_limit(limit);
         if (auto length = parser.content_length(); length && *length > limit) {
-            co_await write_response(stream, Response::error(413, "request body too large"),
-                                    version, false, head);
+            co_await write_response(stream, Response::error(413, "request body too large"), version,
+                                    false, head);
             co_return false;
         }
         if (header[bhttp::field::expect] == "100-continue") {
@@ -289,7 +294,9 @@ Server::Server(net::any_io_executor executor, const Router& router, Logger& log,
                ServerOptions options)
     : impl_(std::make_shared<Impl>(std::move(executor), router, log, std::move(options))) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+    stop();
+}
 
 void Server::start() {
     auto& o = impl_->options;
@@ -324,14 +331,16 @@ void Server::stop() {
         if (!connection.idle) continue;
         net::post(connection.stream->get_executor(), [impl = impl_, id = id] {
             std::lock_guard inner(impl->connections_mutex);
-            if (auto it = impl->connections.find(id); it != impl->connections.end() &&
-                                                      it->second.idle) {
+            if (auto it = impl->connections.find(id);
+                it != impl->connections.end() && it->second.idle) {
                 it->second.stream->cancel();
             }
         });
     }
 }
 
-std::size_t Server::open_connections() const { return impl_->connection_count.load(); }
+std::size_t Server::open_connections() const {
+    return impl_->connection_count.load();
+}
 
 }  // namespace bot::http

@@ -18,7 +18,8 @@ bot::EnvLookup env(std::map<std::string, std::string> values) {
 }
 
 // Every problem reported for text, in order.
-std::vector<std::string> problems(const std::string& text, std::map<std::string, std::string> vars = {}) {
+std::vector<std::string> problems(const std::string& text,
+                                  std::map<std::string, std::string> vars = {}) {
     try {
         parse_config(text, env(std::move(vars)));
     } catch (const ConfigError& e) {
@@ -51,7 +52,8 @@ TEST_CASE("comments, env interpolation and defaults", "[config]") {
             "model": "${MODEL:-deepseek-chat}", "timeout_s": 30}}},
         "bot": {"persona": "costs $$5, literal $${HOME}"},
         "adapters": {"api": {"type": "http_api", "token": "t"}}
-    })", env({{"PORT", "9000"}, {"KEY", "sk-abc"}}));
+    })",
+                               env({{"PORT", "9000"}, {"KEY", "sk-abc"}}));
     CHECK(config.server.host == "0.0.0.0");
     CHECK(config.server.port == 9000);
     CHECK(config.server.threads == 4);
@@ -101,16 +103,20 @@ TEST_CASE("unset environment variables are errors naming them", "[config]") {
                              "model": "m", "api_key": "${OPENAI_API_KEY}"}}}})");
     REQUIRE(list.size() == 1);
     CHECK(list[0] == "llm.providers.o.api_key: environment variable OPENAI_API_KEY is not set");
-    CHECK(problems(R"({"bot": {"persona": "${UNCLOSED"}})").at(0).starts_with("bot.persona: unterminated"));
+    CHECK(problems(R"({"bot": {"persona": "${UNCLOSED"}})")
+              .at(0)
+              .starts_with("bot.persona: unterminated"));
 }
 
 TEST_CASE("the default provider needs an API key unless it is local", "[config]") {
-    auto list = problems(R"({"llm": {"default": "o", "providers": {"o": {"base_url": "https://api.openai.com/v1",
+    auto list = problems(
+        R"({"llm": {"default": "o", "providers": {"o": {"base_url": "https://api.openai.com/v1",
                              "model": "gpt-4o-mini", "api_key": "${KEY:-}"}}}})");
     REQUIRE(list.size() == 1);
     CHECK(list[0].starts_with("llm.providers.o.api_key: required"));
     CHECK(problems(R"({"llm": {"default": "local", "providers": {"local": {
-        "base_url": "http://127.0.0.1:11434/v1", "model": "qwen2.5"}}}})").empty());
+        "base_url": "http://127.0.0.1:11434/v1", "model": "qwen2.5"}}}})")
+              .empty());
 }
 
 TEST_CASE("invalid JSON is reported with line and column", "[config]") {

@@ -46,7 +46,7 @@ TEST_CASE("token estimate is CJK-aware and budget keeps the newest turns", "[bud
 
     std::vector<bot::storage::Turn> turns;
     for (int i = 0; i < 10; ++i) {
-        turns.push_back({"user", std::string(40, 'q')});       // ~12 tokens + 4
+        turns.push_back({"user", std::string(40, 'q')});  // ~12 tokens + 4
         turns.push_back({"assistant", std::string(40, 'a')});
     }
     CHECK(bot::first_turn_within_budget(turns, 0, 100000) == 0);

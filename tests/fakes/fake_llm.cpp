@@ -51,11 +51,13 @@ std::string chunk_event(const std::string& model, const std::string& piece) {
 }
 
 std::string final_event(const std::string& model) {
-    json chunk{{"id", "chatcmpl-fake"},
-               {"object", "chat.completion.chunk"},
-               {"model", model},
-               {"choices", json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}})},
-               {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}};
+    json chunk{
+        {"id", "chatcmpl-fake"},
+        {"object", "chat.completion.chunk"},
+        {"model", model},
+        {"choices",
+         json::array({{{"index", 0}, {"delta", json::object()}, {"finish_reason", "stop"}}})},
+        {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}};
     return "data: " + chunk.dump() + "\n\ndata: [DONE]\n\n";
 }
 
@@ -69,7 +71,9 @@ json completion_body(const std::string& model, const std::string& text) {
             {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}, {"total_tokens", 15}}}};
 }
 
-std::vector<http::Header> stream_headers() { return {{"Content-Type", "text/event-stream"}}; }
+std::vector<http::Header> stream_headers() {
+    return {{"Content-Type", "text/event-stream"}};
+}
 
 }  // namespace
 
@@ -133,7 +137,8 @@ struct FakeLlm::Impl {
         }
         std::string model = body.value("model", "");
         std::string text = make_reply ? make_reply(body) : echo_reply(body);
-        if (!body.value("stream", false)) co_return http::Response::json(200, completion_body(model, text));
+        if (!body.value("stream", false))
+            co_return http::Response::json(200, completion_body(model, text));
 
         if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
         for (const auto& piece : tokenize(text)) {

@@ -20,9 +20,9 @@ class FakeLlm {
 public:
     struct Scripted {
         int status = 200;
-        std::string body;                     // non-200: sent as is
-        std::string retry_after;              // Retry-After header when non-empty
-        std::chrono::milliseconds delay{0};   // before answering
+        std::string body;                    // non-200: sent as is
+        std::string retry_after;             // Retry-After header when non-empty
+        std::chrono::milliseconds delay{0};  // before answering
     };
 
     FakeLlm();

@@ -20,13 +20,15 @@ TestResponse http_request(const std::string& method, const std::string& url,
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     curl_slist* list = nullptr;
     for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
-    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list, &curl_slist_free_all);
+    std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> header_list(list,
+                                                                            &curl_slist_free_all);
     TestResponse response;
     curl_easy_setopt(curl.get(), CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl.get(), CURLOPT_CUSTOMREQUEST, method.c_str());
     if (method == "POST" || !body.empty()) {
         curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.data());
-        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+        curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE,
+                         static_cast<curl_off_t>(body.size()));
     }
     curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, &append);
@@ -36,7 +38,8 @@ TestResponse http_request(const std::string& method, const std::string& url,
     curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl.get(), CURLOPT_NOSIGNAL, 1L);
     CURLcode rc = curl_easy_perform(curl.get());
-    if (rc != CURLE_OK) throw std::runtime_error(std::string("http_request: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+        throw std::runtime_error(std::string("http_request: ") + curl_easy_strerror(rc));
     curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
     return response;
 }

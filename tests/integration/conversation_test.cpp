@@ -1,6 +1,6 @@
 // End to end through the real server: HTTP -> http_api -> dispatcher -> SQLite -> fake LLM.
-#include "integration/harness.hpp"
 #include "bot/net/sse_parser.hpp"
+#include "integration/harness.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -42,10 +42,10 @@ TEST_CASE("a conversation remembers earlier turns and the LLM sees them", "[inte
     REQUIRE(requests.size() == 2);
     CHECK(requests[1].at("messages").at(0).at("role") == "system");
     CHECK(requests[1].at("messages").at(0).at("content") == "You are a test bot.");
-    CHECK(turns_of(requests[1]) == std::vector<std::pair<std::string, std::string>>{
-                                       {"user", "my name is Alice"},
-                                       {"assistant", "echo: my name is Alice"},
-                                       {"user", "what is my name?"}});
+    CHECK(turns_of(requests[1]) ==
+          std::vector<std::pair<std::string, std::string>>{{"user", "my name is Alice"},
+                                                           {"assistant", "echo: my name is Alice"},
+                                                           {"user", "what is my name?"}});
     CHECK(requests[1].at("model") == "fake-model");
     CHECK(llm.last_header("Authorization") == "Bearer sk-test-secret-key");
 }
@@ -85,7 +85,8 @@ TEST_CASE("interleaved users never see each other's turns", "[integration]") {
         auto turns = turns_of(request);
         if (turns.back().second == "alice says 4") {
             REQUIRE(turns.size() == 9);
-            for (int i = 0; i < 4; ++i) CHECK(turns[2 * i].second == "alice says " + std::to_string(i));
+            for (int i = 0; i < 4; ++i)
+                CHECK(turns[2 * i].second == "alice says " + std::to_string(i));
         }
     }
 }
@@ -105,7 +106,8 @@ TEST_CASE("the same message_id returns the same reply without a second LLM call"
 
     // A retry that arrives while the first is still being answered attaches to it.
     llm.chunk_delay(std::chrono::milliseconds(20));
-    auto first = std::async(std::launch::async, [&] { return bot.send("bob", "slow one", "msg-2"); });
+    auto first =
+        std::async(std::launch::async, [&] { return bot.send("bob", "slow one", "msg-2"); });
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto [s3, r3] = bot.send("bob", "slow one", "msg-2");
     auto [s4, r4] = first.get();
@@ -122,9 +124,9 @@ TEST_CASE("replies stream as server-sent events", "[integration]") {
     llm.chunk_delay(std::chrono::milliseconds(5));
     TestBot bot(llm, dir.path());
 
-    auto response = bot.send_raw(json{{"user", "alice"}, {"text", "stream this please"}}.dump(),
-                                 {"Authorization: Bearer " + std::string(kToken),
-                                  "Accept: text/event-stream"});
+    auto response =
+        bot.send_raw(json{{"user", "alice"}, {"text", "stream this please"}}.dump(),
+                     {"Authorization: Bearer " + std::string(kToken), "Accept: text/event-stream"});
     REQUIRE(response.status == 200);
     CHECK(response.headers.find("text/event-stream") != std::string::npos);
     auto events = bot::SseParser().feed(response.body);

@@ -1,8 +1,14 @@
 // Faults: LLM errors and timeouts, bad requests, overload, and a restart in the middle of work.
-#include "integration/harness.hpp"
 #include "fakes/fake_adapter.hpp"
+#include "integration/harness.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <future>
 #include <thread>
@@ -12,7 +18,9 @@ using nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-std::string reply_text(const json& body) { return body.value("reply", std::string("<none>")); }
+std::string reply_text(const json& body) {
+    return body.value("reply", std::string("<none>"));
+}
 
 bot::Inbound inbound_for(const std::string& adapter, const std::string& user,
                          const std::string& text, const std::string& id) {
@@ -36,7 +44,8 @@ bool eventually(F condition, std::chrono::milliseconds limit = 10s) {
 }
 }  // namespace
 
-TEST_CASE("transient LLM errors are retried; persistent ones get a clear apology", "[integration]") {
+TEST_CASE("transient LLM errors are retried; persistent ones get a clear apology",
+          "[integration]") {
     TempDir dir;
     FakeLlm llm;
     TestBot bot(llm, dir.path(), BotOptions{.llm_retries = 1});
@@ -65,7 +74,8 @@ TEST_CASE("401 from the LLM is not retried and the key never reaches the log", "
     TempDir dir;
     FakeLlm llm;
     TestBot bot(llm, dir.path(), BotOptions{.llm_retries = 2});
-    llm.script({.status = 401, .body = R"({"error":{"message":"Incorrect API key sk-test-secret-key"}})"});
+    llm.script(
+        {.status = 401, .body = R"({"error":{"message":"Incorrect API key sk-test-secret-key"}})"});
     auto [status, reply] = bot.send("alice", "hi");
     REQUIRE(status == 200);
     CHECK(reply_text(reply).find("not available") != std::string::npos);
@@ -107,7 +117,8 @@ TEST_CASE("bad requests get clear errors and disturb nobody", "[integration]") {
     auto no_token = bot.send_raw(R"({"user":"a","text":"x"})", {});
     CHECK(no_token.status == 401);
     CHECK(json::parse(no_token.body).contains("error"));
-    CHECK(bot.send_raw(R"({"user":"a","text":"x"})", {"Authorization: Bearer wrong"}).status == 401);
+    CHECK(bot.send_raw(R"({"user":"a","text":"x"})", {"Authorization: Bearer wrong"}).status ==
+          401);
 
     auto malformed = bot.send_raw("{not json", {auth});
     CHECK(malformed.status == 400);
@@ -170,8 +181,10 @@ TEST_CASE("outbox retries failed sends, splits long replies and gives up on perm
     TestBot bot(llm, dir.path(), BotOptions{.before_start = [&](bot::App& app) {
                     app.add_adapter("fake", std::unique_ptr<bot::Adapter>(adapter));
                 }});
-    adapter->fail_next({.kind = bot::SendError::Kind::transient, .detail = "flaky", .retry_after = 0s});
-    adapter->fail_next({.kind = bot::SendError::Kind::rate_limited, .detail = "slow down", .retry_after = 1s});
+    adapter->fail_next(
+        {.kind = bot::SendError::Kind::transient, .detail = "flaky", .retry_after = 0s});
+    adapter->fail_next(
+        {.kind = bot::SendError::Kind::rate_limited, .detail = "slow down", .retry_after = 1s});
     bot.submit(inbound_for("fake", "alice", "hi", "f-1"));
     REQUIRE(eventually([&] { return adapter->sent().size() == 2; }));
     auto sent = adapter->sent();
@@ -181,7 +194,8 @@ TEST_CASE("outbox retries failed sends, splits long replies and gives up on perm
     CHECK(sent[1].parts == 2);
     CHECK(adapter->attempts() == 4);
 
-    adapter->fail_next({.kind = bot::SendError::Kind::unauthorized, .detail = "blocked", .retry_after = 0s});
+    adapter->fail_next(
+        {.kind = bot::SendError::Kind::unauthorized, .detail = "blocked", .retry_after = 0s});
     bot.submit(inbound_for("fake", "bob", "hi", "f-2"));
     REQUIRE(eventually([&] { return adapter->attempts() == 5; }));
     std::this_thread::sleep_for(300ms);
@@ -195,8 +209,9 @@ TEST_CASE("work interrupted by a shutdown is finished after the restart", "[inte
         llm.chunk_delay(1s);  // far slower than the grace period
         TestBot bot(llm, dir.path(), BotOptions{.shutdown_grace_s = 1});
         auto pending = std::async(std::launch::async, [&] {
-            return bot.send_raw(json{{"user", "alice"}, {"text", "interrupted"}, {"message_id", "r-1"}}.dump(),
-                                {"Authorization: Bearer " + std::string(kToken)});
+            return bot.send_raw(
+                json{{"user", "alice"}, {"text", "interrupted"}, {"message_id", "r-1"}}.dump(),
+                {"Authorization: Bearer " + std::string(kToken)});
         });
         REQUIRE(eventually([&] { return llm.request_count() == 1; }));
         bot.stop();
@@ -218,11 +233,13 @@ TEST_CASE("undelivered replies are sent again after a restart", "[integration]")
     {
         auto* adapter = new FakeAdapter();
         for (int i = 0; i < 20; ++i) {  // never succeeds before the shutdown
-            adapter->fail_next({.kind = bot::SendError::Kind::transient, .detail = "down", .retry_after = 0s});
+            adapter->fail_next(
+                {.kind = bot::SendError::Kind::transient, .detail = "down", .retry_after = 0s});
         }
-        TestBot bot(llm, dir.path(), BotOptions{.shutdown_grace_s = 1, .before_start = [&](bot::App& app) {
-                                                    app.add_adapter("fake", std::unique_ptr<bot::Adapter>(adapter));
-                                                }});
+        TestBot bot(llm, dir.path(),
+                    BotOptions{.shutdown_grace_s = 1, .before_start = [&](bot::App& app) {
+                                   app.add_adapter("fake", std::unique_ptr<bot::Adapter>(adapter));
+                               }});
         bot.submit(inbound_for("fake", "alice", "hello", "u-1"));
         REQUIRE(eventually([&] { return adapter->attempts() >= 1; }));
     }
@@ -233,4 +250,28 @@ TEST_CASE("undelivered replies are sent again after a restart", "[integration]")
     REQUIRE(eventually([&] { return adapter->sent().size() == 1; }));
     CHECK(adapter->sent()[0].text == "echo: hello");
     CHECK(llm.request_count() == 1);  // answered once, delivered after the restart
+}
+
+TEST_CASE("a client that never finishes its headers is disconnected", "[integration]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path(), BotOptions{.header_timeout_s = 1});
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(bot.app().port());
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    std::string partial = "POST /api/v1/messages HTTP/1.1\r\nHost: x\r\n";
+    REQUIRE(::send(fd, partial.data(), partial.size(), 0) == static_cast<ssize_t>(partial.size()));
+    timeval wait{.tv_sec = 5, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    auto start = std::chrono::steady_clock::now();
+    char buffer[256];
+    auto received = ::recv(fd, buffer, sizeof buffer, 0);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ::close(fd);
+    CHECK(received == 0);  // closed by the server, not by our 5 s receive timeout
+    CHECK(elapsed < 3s);
 }

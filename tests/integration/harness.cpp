@@ -23,7 +23,11 @@ TempDir::~TempDir() {
 Config make_config(const std::string& llm_base_url, const std::filesystem::path& dir,
                    const BotOptions& options) {
     nlohmann::json json = {
-        {"server", {{"listen", "127.0.0.1:0"}, {"threads", 2}, {"shutdown_grace_s", options.shutdown_grace_s}}},
+        {"server",
+         {{"listen", "127.0.0.1:0"},
+          {"threads", 2},
+          {"shutdown_grace_s", options.shutdown_grace_s},
+          {"header_timeout_s", options.header_timeout_s}}},
         {"storage", {{"sqlite", {{"path", (dir / "bot.db").string()}}}}},
         {"bot", {{"persona", "You are a test bot."}, {"queue_limit", options.queue_limit}}},
         {"llm",
@@ -59,9 +63,13 @@ std::string TestBot::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(app_->port()) + path;
 }
 
-std::string TestBot::db_path() const { return (dir_ / "bot.db").string(); }
+std::string TestBot::db_path() const {
+    return (dir_ / "bot.db").string();
+}
 
-std::string TestBot::log_text() const { return log_stream_.str(); }
+std::string TestBot::log_text() const {
+    return log_stream_.str();
+}
 
 TestResponse TestBot::send_raw(const std::string& body, const std::vector<std::string>& headers) {
     return http_request("POST", url("/api/v1/messages"), body, headers);

@@ -39,6 +39,7 @@ struct BotOptions {
     int context_tokens = 8192;
     bool with_llm = true;
     int shutdown_grace_s = 5;
+    int header_timeout_s = 10;
     std::function<void(App&)> before_start;  // e.g. add a FakeAdapter
 };
 

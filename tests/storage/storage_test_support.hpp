@@ -17,7 +17,7 @@ namespace net = boost::asio;
 
 // A fresh directory under /tmp, removed with everything in it when the test ends.
 class TempDir {
-  public:
+public:
     TempDir() {
         std::string pattern = "/tmp/contactbot-storage-XXXXXX";
         if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
@@ -33,7 +33,7 @@ class TempDir {
     const std::filesystem::path& path() const { return path_; }
     std::string file(const std::string& name) const { return (path_ / name).string(); }
 
-  private:
+private:
     std::filesystem::path path_;
 };
 
