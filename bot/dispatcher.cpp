@@ -2,9 +2,9 @@
 
 #include "bot/log.hpp"
 #include "bot/outbox.hpp"
+#include "bot/random_id.hpp"
 #include "bot/reply_tracker.hpp"
 
-#include <openssl/rand.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
@@ -16,15 +16,7 @@ namespace bot {
 namespace {
 
 std::string random_message_id() {
-    unsigned char bytes[16];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string id = "auto-";
-    for (unsigned char b : bytes) {
-        id.push_back(kHex[b >> 4]);
-        id.push_back(kHex[b & 15]);
-    }
-    return id;
+    return "auto-" + random_hex(16);
 }
 
 std::int64_t epoch_ms(std::chrono::system_clock::time_point at) {
@@ -43,10 +35,10 @@ Dispatcher::Dispatcher(net::any_io_executor executor, storage::Store& store, Pip
       log_(log),
       queue_limit_(queue_limit) {}
 
-std::string Dispatcher::queue_key(const Inbound& inbound) {
-    std::string key = inbound.chat.adapter_id;
-    key.append(1, '\n').append(inbound.chat.chat_id).append(1, '\n').append(inbound.sender_id);
-    return key;
+std::string Dispatcher::queue_key(const storage::ConversationKey& key) {
+    std::string out = key.adapter_id;
+    out.append(1, '\n').append(key.chat_id).append(1, '\n').append(key.user_id);
+    return out;
 }
 
 net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
@@ -91,7 +83,7 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
 }
 
 void Dispatcher::enqueue(Job job) {
-    auto key = queue_key(job.inbound);
+    auto key = queue_key(conversation_key(job.inbound));
     bool start = false, busy = false;
     {
         std::lock_guard lock(mutex_);
@@ -154,8 +146,7 @@ net::awaitable<void> Dispatcher::recover() {
     // Replies of one conversation go out in order; conversations in parallel.
     std::map<std::string, std::vector<storage::OutboxRow>> by_conversation;
     for (auto& row : undelivered) {
-        std::string key = row.key.adapter_id + "\n" + row.key.chat_id + "\n" + row.key.user_id;
-        by_conversation[key].push_back(std::move(row));
+        by_conversation[queue_key(row.key)].push_back(std::move(row));
     }
     for (auto& [key, rows] : by_conversation) {
         in_flight_ += rows.size();

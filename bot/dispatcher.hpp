@@ -40,7 +40,7 @@ private:
         bool running = false;
     };
 
-    static std::string queue_key(const Inbound& inbound);
+    static std::string queue_key(const storage::ConversationKey& key);
     void enqueue(Job job);
     net::awaitable<void> drain(std::string key);
     net::awaitable<void> run_job(Job job, bool busy);

@@ -1,5 +1,7 @@
 #include "storage/sqlite_store.hpp"
 
+#include "bot/random_id.hpp"
+
 #include "storage/migrations.hpp"
 #include "storage/sqlite_db.hpp"
 
@@ -12,8 +14,6 @@
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <array>
@@ -153,17 +153,7 @@ std::int64_t now_ms() {
 
 // Conversation ids are shown to users, so they must not be guessable: 128 random bits.
 std::string random_public_id() {
-    std::array<unsigned char, 16> bytes{};
-    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-        throw std::runtime_error("RAND_bytes failed: no secure randomness for a conversation id");
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(bytes.size() * 2);
-    for (unsigned char byte : bytes) {
-        hex += digits[byte >> 4];
-        hex += digits[byte & 0x0f];
-    }
-    return hex;
+    return random_hex(16);
 }
 
 struct BatchOutcome {

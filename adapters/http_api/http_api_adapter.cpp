@@ -7,9 +7,9 @@
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
+#include "bot/random_id.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <nlohmann/json.hpp>
 
 #include <sys/stat.h>
@@ -24,18 +24,6 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxIdLength = 256;
 
-std::string random_token() {
-    unsigned char bytes[24];
-    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string token;
-    for (unsigned char b : bytes) {
-        token.push_back(kHex[b >> 4]);
-        token.push_back(kHex[b & 15]);
-    }
-    return token;
-}
-
 // A missing token must not mean "open to everyone": generate one and keep it in a file only
 // the owner can read, so the operator can use it but nobody else on the machine can.
 std::string load_or_create_token(const std::filesystem::path& file) {
@@ -45,7 +33,7 @@ std::string load_or_create_token(const std::filesystem::path& file) {
         if (token.size() >= 32) return token;
     }
     std::filesystem::create_directories(file.parent_path());
-    std::string token = random_token();
+    std::string token = random_hex(24);
     {
         std::ofstream out(file, std::ios::trunc);
         if (!out) throw std::runtime_error("cannot write " + file.string());
