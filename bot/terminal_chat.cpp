@@ -27,6 +27,29 @@ private:
     std::ostream& out_;
 };
 
+// Sends one line and prints the reply as it streams; false when it did not come in time.
+net::awaitable<bool> ask(InboundSink& sink, Inbound inbound, std::ostream& out, bool interactive) {
+    SubmitOptions options{.wait = std::chrono::minutes(10), .claim = true};
+    auto submission = co_await sink.submit(std::move(inbound), options);
+    if (interactive) out << "bot> " << std::flush;
+    bool streamed = false;
+    for (;;) {
+        auto event = co_await submission.watch.next();
+        if (event.kind == ReplyEvent::Kind::delta) {
+            out << event.text << std::flush;
+            streamed = true;
+        } else if (event.kind == ReplyEvent::Kind::done) {
+            // Nothing was streamed for commands and stored replies: print it whole.
+            if (!streamed) out << event.text;
+            out << std::endl;
+            co_return true;
+        } else {
+            out << "\n(no reply yet; it will be printed when it arrives)" << std::endl;
+            co_return false;
+        }
+    }
+}
+
 }  // namespace
 
 void add_terminal_adapter(App& app, std::ostream& out) {
@@ -48,32 +71,9 @@ int run_terminal_chat(App& app, const std::string& user, std::istream& in, std::
             .message_id = {},
             .text = line,
             .mentions_me = true};
-        auto done = net::co_spawn(
-            app.executor(),
-            [&]() -> net::awaitable<bool> {
-                auto submission = co_await app.sink().submit(
-                    std::move(inbound),
-                    SubmitOptions{.wait = std::chrono::minutes(10), .claim = true});
-                if (interactive) out << "bot> " << std::flush;
-                bool streamed = false;
-                for (;;) {
-                    auto event = co_await submission.watch.next();
-                    if (event.kind == ReplyEvent::Kind::delta) {
-                        out << event.text << std::flush;
-                        streamed = true;
-                    } else if (event.kind == ReplyEvent::Kind::done) {
-                        // Nothing was streamed for commands and stored replies: print it whole.
-                        if (!streamed) out << event.text;
-                        out << std::endl;
-                        co_return true;
-                    } else {
-                        out << "\n(no reply yet; it will be printed when it arrives)" << std::endl;
-                        co_return false;
-                    }
-                }
-            },
-            net::use_future);
-        if (!done.get()) status = 1;
+        auto answered = net::co_spawn(
+            app.executor(), ask(app.sink(), std::move(inbound), out, interactive), net::use_future);
+        if (!answered.get()) status = 1;
     }
     if (interactive) out << std::endl;
     return status;
