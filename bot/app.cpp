@@ -254,6 +254,7 @@ void App::start() {
             http::ServerOptions{.host = p.config.server.host,
                                 .port = p.config.server.port,
                                 .body_limit = p.config.server.body_limit,
+                                .max_connections = p.config.server.max_connections,
                                 .header_timeout = p.config.server.header_timeout,
                                 .read_timeout = p.config.server.read_timeout,
                                 .idle_timeout = p.config.server.idle_timeout});

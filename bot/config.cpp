@@ -181,6 +181,8 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
     config.server.threads = static_cast<int>(server.integer("threads", 0, 0, 256));
     config.server.body_limit =
         static_cast<std::size_t>(server.integer("body_limit", 1 << 20, 1024, 1LL << 30));
+    config.server.max_connections =
+        static_cast<std::size_t>(server.integer("max_connections", 10000, 1, 1000000));
     config.server.header_timeout =
         seconds(server, "header_timeout_s", config.server.header_timeout, 3600);
     config.server.read_timeout =

@@ -41,6 +41,7 @@ struct Config {
         std::uint16_t port = 8080;
         int threads = 0;  // 0 = hardware concurrency
         std::size_t body_limit = 1 << 20;
+        std::size_t max_connections = 10000;
         std::chrono::seconds header_timeout{10};
         std::chrono::seconds read_timeout{30};
         std::chrono::seconds idle_timeout{60};

@@ -28,7 +28,13 @@ private:
 };
 
 // Sends one line and prints the reply as it streams; false when it did not come in time.
-net::awaitable<bool> ask(InboundSink& sink, Inbound inbound, std::ostream& out, bool interactive) {
+net::awaitable<bool> ask(InboundSink& sink, std::string user, std::string text, std::ostream& out,
+                         bool interactive) {
+    Inbound inbound;
+    inbound.chat = {.adapter_id = kTerminalAdapterId, .chat_id = user, .is_group = false};
+    inbound.sender_id = user;
+    inbound.sender_name = user;
+    inbound.text = std::move(text);
     SubmitOptions options{.wait = std::chrono::minutes(10), .claim = true};
     auto submission = co_await sink.submit(std::move(inbound), options);
     if (interactive) out << "bot> " << std::flush;
@@ -64,15 +70,8 @@ int run_terminal_chat(App& app, const std::string& user, std::istream& in, std::
         if (interactive) out << "you> " << std::flush;
         if (!std::getline(in, line)) break;
         if (line.empty()) continue;
-        Inbound inbound{
-            .chat = {.adapter_id = kTerminalAdapterId, .chat_id = user, .is_group = false},
-            .sender_id = user,
-            .sender_name = user,
-            .message_id = {},
-            .text = line,
-            .mentions_me = true};
-        auto answered = net::co_spawn(
-            app.executor(), ask(app.sink(), std::move(inbound), out, interactive), net::use_future);
+        auto answered = net::co_spawn(app.executor(), ask(app.sink(), user, line, out, interactive),
+                                      net::use_future);
         if (!answered.get()) status = 1;
     }
     if (interactive) out << std::endl;

@@ -125,7 +125,8 @@ TEST_CASE("A failing operation rolls back alone and its batch still commits",
     std::vector<std::future<AcceptResult>> good;
     for (int i = 0; i < 5; ++i)
         good.push_back(net::co_spawn(
-            io, store.accept_inbound(inbound("alice", "g" + std::to_string(i))), net::use_future));
+            io, store.accept_inbound(inbound("alice", std::string("g").append(std::to_string(i)))),
+            net::use_future));
     // No inbox row 987654: this completion fails, after it already created bob's conversation
     // and wrote two turns, all of which its savepoint must undo.
     const ConversationKey bob{"tg", "bob", "bob"};
@@ -134,7 +135,8 @@ TEST_CASE("A failing operation rolls back alone and its batch still commits",
                       net::use_future);
     for (int i = 5; i < 10; ++i)
         good.push_back(net::co_spawn(
-            io, store.accept_inbound(inbound("alice", "g" + std::to_string(i))), net::use_future));
+            io, store.accept_inbound(inbound("alice", std::string("g").append(std::to_string(i)))),
+            net::use_future));
     std::thread runner([&io] { io.run(); });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     blocker.exec("COMMIT");
