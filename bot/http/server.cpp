@@ -307,6 +307,8 @@ void Server::start() {
         impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
         impl_->acceptor.bind(endpoint);
         impl_->acceptor.listen(net::socket_base::max_listen_connections);
+    } catch (const boost::system::system_error& e) {
+        throw std::runtime_error("cannot listen on " + where + ": " + e.code().message());
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot listen on " + where + ": " + e.what());
     }
