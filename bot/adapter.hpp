@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bot {
 
@@ -114,12 +115,21 @@ struct Submission {
     ReplyWatch watch;        // valid when SubmitOptions::wait > 0
 };
 
+// One turn of a user's current conversation, for platforms that show history (web chat).
+struct HistoryEntry {
+    std::string role;  // "user" | "assistant"
+    std::string text;
+};
+
 // The core's entry point for inbound messages. submit() completes once the message is durably
 // stored (or recognised as a duplicate): only then may a webhook be acknowledged.
 class InboundSink {
 public:
     virtual ~InboundSink() = default;
     virtual net::awaitable<Submission> submit(Inbound inbound, SubmitOptions options) = 0;
+    // The newest max_turns turns of the user's active conversation in chat, oldest first.
+    virtual net::awaitable<std::vector<HistoryEntry>> history(ChatRef chat, std::string user_id,
+                                                              int max_turns) = 0;
 };
 
 // Everything an adapter may use. The referenced services outlive the adapter.

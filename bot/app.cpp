@@ -36,6 +36,9 @@ constexpr const char* kNoProviderHint =
 class NullSink final : public InboundSink {
 public:
     net::awaitable<Submission> submit(Inbound, SubmitOptions) override { co_return Submission{}; }
+    net::awaitable<std::vector<HistoryEntry>> history(ChatRef, std::string, int) override {
+        co_return std::vector<HistoryEntry>{};
+    }
 };
 class NullHttpClient final : public HttpClient {
 public:

@@ -101,6 +101,27 @@ bool ConfigReader::boolean(std::string_view key, bool fallback) {
     return value->get<bool>();
 }
 
+std::vector<std::string> ConfigReader::string_list(std::string_view key) {
+    const auto* value = lookup(key);
+    std::vector<std::string> out;
+    if (!value) return out;
+    bool valid = value->is_array();
+    if (valid) {
+        for (const auto& item : *value) {
+            if (!item.is_string()) {
+                valid = false;
+                break;
+            }
+            out.push_back(item.get<std::string>());
+        }
+    }
+    if (!valid) {
+        problem(key, "must be an array of strings");
+        out.clear();
+    }
+    return out;
+}
+
 std::pair<std::string, int> ConfigReader::host_port(std::string_view key, std::string fallback) {
     auto split = [](const std::string& text) -> std::optional<std::pair<std::string, int>> {
         auto colon = text.rfind(':');

@@ -58,6 +58,7 @@ public:
     double number(std::string_view key, double fallback);
     std::optional<double> optional_number(std::string_view key);
     bool boolean(std::string_view key, bool fallback);
+    std::vector<std::string> string_list(std::string_view key);  // missing -> empty
     // "host:port" with port 0..65535; returns fallback's parts on error.
     std::pair<std::string, int> host_port(std::string_view key, std::string fallback);
 

@@ -82,6 +82,20 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     co_return submission;
 }
 
+net::awaitable<std::vector<HistoryEntry>> Dispatcher::history(ChatRef chat, std::string user_id,
+                                                              int max_turns) {
+    storage::ConversationKey key{.adapter_id = std::move(chat.adapter_id),
+                                 .chat_id = std::move(chat.chat_id),
+                                 .user_id = std::move(user_id)};
+    auto context = co_await store_.load_context(std::move(key), max_turns);
+    std::vector<HistoryEntry> entries;
+    entries.reserve(context.turns.size());
+    for (auto& turn : context.turns) {
+        entries.push_back({.role = std::move(turn.role), .text = std::move(turn.content)});
+    }
+    co_return entries;
+}
+
 void Dispatcher::enqueue(Job job) {
     auto key = queue_key(conversation_key(job.inbound));
     bool start = false, busy = false;

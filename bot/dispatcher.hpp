@@ -27,6 +27,8 @@ public:
                Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit);
 
     net::awaitable<Submission> submit(Inbound inbound, SubmitOptions options) override;
+    net::awaitable<std::vector<HistoryEntry>> history(ChatRef chat, std::string user_id,
+                                                      int max_turns) override;
 
     // Start-up recovery: re-send undelivered replies, re-run unanswered messages.
     net::awaitable<void> recover();

@@ -12,7 +12,17 @@ void Router::add(std::string method, std::string path, Handler handler, RouteOpt
     if (methods.contains(method)) {
         throw std::logic_error("route " + method + " " + path + " is mounted twice");
     }
-    methods.emplace(std::move(method), Route{std::move(handler), options});
+    methods.emplace(std::move(method), Route{.handler = std::move(handler), .options = options});
+}
+
+void Router::add_websocket(std::string path, WebSocketHandler handler, UpgradeCheck check,
+                           RouteOptions options) {
+    auto& methods = exact_[path];
+    if (methods.contains("GET")) throw std::logic_error("route GET " + path + " is mounted twice");
+    methods.emplace("GET", Route{.handler = {},
+                                 .options = options,
+                                 .websocket = std::move(handler),
+                                 .check = std::move(check)});
 }
 
 const std::map<std::string, Route, std::less<>>* Router::routes_for(std::string_view path) const {

@@ -1,5 +1,6 @@
 #include "bot/http/server.hpp"
 
+#include "bot/http/websocket_session.hpp"
 #include "bot/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <atomic>
 #include <map>
@@ -72,7 +74,8 @@ private:
     bool ok_ = false;
 };
 
-Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& remote) {
+Request to_request(const bhttp::request<bhttp::string_body>& req, std::string body,
+                   const std::string& remote) {
     Request out;
     out.method = std::string(req.method_string());
     out.target = std::string(req.target());
@@ -83,7 +86,7 @@ Request to_request(bhttp::request<bhttp::string_body>&& req, const std::string& 
     for (const auto& field : req) {
         out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
     }
-    out.body = std::move(req.body());
+    out.body = std::move(body);
     out.remote = remote;
     return out;
 }
@@ -199,6 +202,43 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return !ec && keep_alive;
     }
 
+    // A websocket route: refuse plain requests and failed checks, else hand the connection over.
+    net::awaitable<bool> upgrade(beast::tcp_stream& stream,
+                                 bhttp::request_parser<bhttp::string_body>& parser,
+                                 const Route& route, const std::string& remote) {
+        auto message = parser.release();
+        if (!beast::websocket::is_upgrade(message)) {
+            co_await write_response(stream, Response::error(426, "websocket upgrade required"),
+                                    message.version(), false, false);
+            co_return false;
+        }
+        Request request = to_request(message, {}, remote);
+        if (route.check) {
+            if (auto refused = route.check(request)) {
+                co_await write_response(stream, std::move(*refused), message.version(), false,
+                                        false);
+                co_return false;
+            }
+        }
+        co_await detail::run_websocket(std::move(stream), std::move(message), std::move(request),
+                                       route, log, websocket_registry);
+        co_return false;
+    }
+
+    detail::WebSocketRegistry websocket_registry{.add =
+                                                     [this](std::weak_ptr<WebSocket> socket) {
+                                                         std::lock_guard lock(connections_mutex);
+                                                         websockets.emplace(++next_connection_id,
+                                                                            std::move(socket));
+                                                         return next_connection_id;
+                                                     },
+                                                 .remove =
+                                                     [this](std::uint64_t id) {
+                                                         std::lock_guard lock(connections_mutex);
+                                                         websockets.erase(id);
+                                                     }};
+    std::map<std::uint64_t, std::weak_ptr<WebSocket>> websockets;
+
     net::awaitable<bool> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                    const std::string& remote, std::uint64_t id, bool first) {
         bhttp::request_parser<bhttp::string_body> parser;
@@ -244,6 +284,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             co_return false;
         }
 
+        if (route->websocket) co_return co_await upgrade(stream, parser, *route, remote);
+
         std::size_t limit =
             route->options.body_limit ? route->options.body_limit : options.body_limit;
         parser.body_limit(limit);
@@ -270,7 +312,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
 
         bool keep_alive = parser.keep_alive() && !stopping;
-        Request request = to_request(parser.release(), remote);
+        auto message = parser.release();
+        std::string body = std::move(message.body());
+        Request request = to_request(message, std::move(body), remote);
         ChunkedStream streamer(stream, options.read_timeout, head);
         Response response;
         try {
@@ -329,6 +373,9 @@ void Server::stop() {
         impl->acceptor.close(ignored);
     });
     std::lock_guard lock(impl_->connections_mutex);
+    for (auto& [id, socket] : impl_->websockets) {
+        if (auto open = socket.lock()) open->close("server shutting down");
+    }
     for (auto& [id, connection] : impl_->connections) {
         if (!connection.idle) continue;
         net::post(connection.stream->get_executor(), [impl = impl_, id = id] {

@@ -43,7 +43,9 @@ Config make_config(const std::string& llm_base_url, const std::filesystem::path&
               {"context_tokens", options.context_tokens},
               {"reply_tokens", 64}}}}}}},
         {"log", {{"level", "debug"}}},
-        {"adapters", {{"api", {{"type", "http_api"}, {"token", kToken}}}}}};
+        {"adapters",
+         {{"api", {{"type", "http_api"}, {"token", kToken}}},
+          {"web", {{"type", "webchat"}, {"messages_per_minute", options.webchat_per_minute}}}}}};
     return parse_config(json.dump(), [](const std::string&) { return std::nullopt; });
 }
 

@@ -40,6 +40,7 @@ struct BotOptions {
     bool with_llm = true;
     int shutdown_grace_s = 5;
     int header_timeout_s = 10;
+    int webchat_per_minute = 600;
     std::function<void(App&)> before_start;  // e.g. add a FakeAdapter
 };
 

@@ -1,0 +1,308 @@
+// webchat: a chat page in the browser (GET /) talking over a websocket (/webchat/ws).
+// Protocol and config: adapters/webchat/README.md.
+#include "bot/adapter.hpp"
+#include "bot/log.hpp"
+#include "bot/text_split.hpp"
+#include "webchat/webchat_codec.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+namespace bot::adapters::webchat {
+
+extern const char* const kPageTemplate;  // page.html, embedded by CMake
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string html_escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+    for (auto pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
+        text.replace(pos, from.size(), to);
+    }
+}
+
+// Token bucket: a burst of `burst` messages, refilled at `per_minute`.
+class RateLimiter {
+public:
+    RateLimiter(double per_minute, double burst)
+        : rate_per_second_(per_minute / 60.0), burst_(burst), tokens_(burst), last_(Clock::now()) {}
+    bool allow() {
+        auto now = Clock::now();
+        tokens_ =
+            std::min(burst_, tokens_ + rate_per_second_ *
+                                           std::chrono::duration<double>(now - last_).count());
+        last_ = now;
+        if (tokens_ < 1.0) return false;
+        tokens_ -= 1.0;
+        return true;
+    }
+
+private:
+    double rate_per_second_, burst_, tokens_;
+    Clock::time_point last_;
+};
+
+// "host:port" of an origin like "https://example.com:8443".
+std::string_view origin_authority(std::string_view origin) {
+    auto scheme = origin.find("://");
+    return scheme == std::string_view::npos ? origin : origin.substr(scheme + 3);
+}
+
+class WebchatAdapter final : public Adapter {
+public:
+    explicit WebchatAdapter(AdapterDeps deps)
+        : id_(deps.id), executor_(deps.executor), sink_(deps.sink), log_(deps.log) {
+        auto& config = deps.config;
+        config.string("type", "webchat");
+        auto page_path = config.string("page_path", "/");
+        ws_path_ = config.string("ws_path", "/webchat/ws");
+        if (!page_path.starts_with("/")) config.problem("page_path", "must start with '/'");
+        if (!ws_path_.starts_with("/")) config.problem("ws_path", "must start with '/'");
+        title_ = config.string("title", "contactbot");
+        greeting_ = config.string("greeting", "Hi! I'm an AI assistant. Ask me anything.");
+        allowed_origins_ = config.string_list("allowed_origins");
+        max_message_chars_ =
+            static_cast<std::size_t>(config.integer("max_message_chars", 4000, 1, 100000));
+        auto max_frame =
+            static_cast<std::size_t>(config.integer("max_frame_bytes", 65536, 1024, 1 << 24));
+        messages_per_minute_ =
+            static_cast<double>(config.integer("messages_per_minute", 20, 1, 100000));
+        reply_timeout_ = std::chrono::seconds(config.integer("reply_timeout_s", 300, 1, 3600));
+        history_turns_ = static_cast<int>(config.integer("history_turns", 50, 0, 1000));
+        config.done();
+        if (!config.errors().empty()) return;
+
+        page_ = render_page();
+        deps.routes.add(
+            "GET", page_path,
+            [this](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+                co_return page_response();
+            });
+        deps.routes.add_websocket(
+            ws_path_,
+            [this](std::shared_ptr<http::WebSocket> socket) { return serve(std::move(socket)); },
+            [this](const http::Request& request) { return check_origin(request); },
+            http::RouteOptions{.max_message = max_frame});
+    }
+
+    Capabilities capabilities() const override { return {.max_text_bytes = 0}; }
+
+    // The finished reply, to every open page of the user. With none open it still counts as
+    // delivered: the page shows it from the history when the user comes back.
+    net::awaitable<SendResult> send(Outbound message) override {
+        std::string client_id = message.reply_to;
+        if (auto colon = client_id.find(':'); colon != std::string::npos)
+            client_id.erase(0, colon + 1);
+        std::string frame = render_done(client_id, message.text);
+        std::lock_guard lock(mutex_);
+        if (auto it = sockets_.find(message.chat.chat_id); it != sockets_.end()) {
+            for (auto& weak : it->second) {
+                if (auto socket = weak.lock()) socket->send(frame);
+            }
+        }
+        co_return std::string();
+    }
+
+private:
+    std::string render_page() const {
+        nlohmann::json settings{
+            {"title", title_}, {"wsPath", ws_path_}, {"maxMessageChars", max_message_chars_}};
+        std::string json = settings.dump(-1, ' ', true);  // ASCII: safe in any page encoding
+        replace_all(json, "</", "<\\/");                  // cannot close the script element
+        std::string page = kPageTemplate;
+        replace_all(page, "{{TITLE}}", html_escape(title_));
+        replace_all(page, "{{SETTINGS}}", json);
+        return page;
+    }
+
+    http::Response page_response() const {
+        http::Response response{.status = 200,
+                                .content_type = "text/html; charset=utf-8",
+                                .body = page_,
+                                .headers = {}};
+        response.headers.push_back({"Cache-Control", "no-cache"});
+        response.headers.push_back({"X-Content-Type-Options", "nosniff"});
+        response.headers.push_back({"Referrer-Policy", "no-referrer"});
+        response.headers.push_back(
+            {"Content-Security-Policy",
+             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+             "connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"});
+        return response;
+    }
+
+    // Browsers always send Origin with a websocket; another site's page must not talk to the
+    // bot in the user's name. Without allowed_origins only the page's own origin is accepted.
+    std::optional<http::Response> check_origin(const http::Request& request) const {
+        auto origin = request.header("Origin");
+        if (origin.empty()) return std::nullopt;  // not a browser
+        bool allowed = allowed_origins_.empty()
+                           ? origin_authority(origin) == request.header("Host")
+                           : std::find(allowed_origins_.begin(), allowed_origins_.end(), origin) !=
+                                 allowed_origins_.end();
+        if (allowed) return std::nullopt;
+        log_.warn("webchat", "refused a websocket from origin ", origin.substr(0, 100));
+        return http::Response::error(403, "origin not allowed");
+    }
+
+    net::awaitable<void> serve(std::shared_ptr<http::WebSocket> socket) {
+        auto first = co_await socket->read();
+        if (!first) co_return;
+        auto frame = parse_client_frame(*first);
+        auto* hello = std::get_if<Hello>(&frame);
+        if (!hello) {
+            socket->send(render_error("", "bad_frame",
+                                      "the first frame must be {\"type\":\"hello\",\"user\":...}"));
+            socket->close("expected hello");
+            co_return;
+        }
+        std::string user = hello->user;
+        attach(user, socket);
+        ChatRef chat{.adapter_id = id_, .chat_id = user, .is_group = false};
+        std::vector<Turn> turns;
+        if (history_turns_ > 0) {
+            auto history = co_await sink_.history(chat, user, history_turns_);
+            for (auto& entry : history)
+                turns.push_back({std::move(entry.role), std::move(entry.text)});
+        }
+        socket->send(render_ready(greeting_, turns));
+
+        RateLimiter limiter(messages_per_minute_, 5);
+        while (auto text = co_await socket->read()) {
+            auto parsed = parse_client_frame(*text);
+            if (auto* bad = std::get_if<BadFrame>(&parsed)) {
+                socket->send(render_error("", "bad_frame", bad->reason));
+                continue;
+            }
+            auto* message = std::get_if<UserMessage>(&parsed);
+            if (!message) {
+                socket->send(render_error("", "bad_frame", "hello was already sent"));
+                continue;
+            }
+            if (message->text.empty() || utf8_length(message->text) > max_message_chars_) {
+                socket->send(render_error(
+                    message->id, "too_long",
+                    "messages must be 1 to " + std::to_string(max_message_chars_) + " characters"));
+                continue;
+            }
+            if (!limiter.allow()) {
+                socket->send(
+                    render_error(message->id, "rate_limited", "too many messages; wait a moment"));
+                continue;
+            }
+            net::co_spawn(executor_, answer(socket, user, std::move(*message)),
+                          [this](std::exception_ptr e) {
+                              if (!e) return;
+                              try {
+                                  std::rethrow_exception(e);
+                              } catch (const std::exception& error) {
+                                  log_.error("webchat", "message failed: ", error.what());
+                              }
+                          });
+        }
+        detach(user, socket);
+    }
+
+    // Streams the reply's deltas to the page that asked. The finished reply arrives through
+    // send() (the outbox), except a reply that was already delivered before (a retry).
+    net::awaitable<void> answer(std::shared_ptr<http::WebSocket> socket, std::string user,
+                                UserMessage message) {
+        Inbound inbound;
+        inbound.chat = {.adapter_id = id_, .chat_id = user, .is_group = false};
+        inbound.sender_id = user;
+        inbound.sender_name = "web";
+        inbound.message_id = user + ":" + message.id;  // client ids are only unique per user
+        inbound.text = std::move(message.text);
+        SubmitOptions options{
+            .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
+            .claim = false};
+        auto submission = co_await sink_.submit(std::move(inbound), options);
+        for (;;) {
+            auto event = co_await submission.watch.next();
+            if (event.kind == ReplyEvent::Kind::delta) {
+                if (socket->is_open()) socket->send(render_delta(message.id, event.text));
+            } else if (event.kind == ReplyEvent::Kind::done) {
+                if (event.claimed)
+                    socket->send(render_done(message.id, event.text));  // stored reply
+                co_return;
+            } else {
+                socket->send(
+                    render_error(message.id, "not_ready",
+                                 "the answer is taking long; it will appear here when ready"));
+                co_return;
+            }
+        }
+    }
+
+    void attach(const std::string& user, const std::shared_ptr<http::WebSocket>& socket) {
+        std::lock_guard lock(mutex_);
+        sockets_[user].push_back(socket);
+    }
+
+    void detach(const std::string& user, const std::shared_ptr<http::WebSocket>& socket) {
+        std::lock_guard lock(mutex_);
+        auto it = sockets_.find(user);
+        if (it == sockets_.end()) return;
+        std::erase_if(it->second, [&](const auto& weak) {
+            auto open = weak.lock();
+            return !open || open == socket;
+        });
+        if (it->second.empty()) sockets_.erase(it);
+    }
+
+    std::string id_;
+    net::any_io_executor executor_;
+    InboundSink& sink_;
+    Logger& log_;
+    std::string ws_path_;
+    std::string title_;
+    std::string greeting_;
+    std::vector<std::string> allowed_origins_;
+    std::size_t max_message_chars_ = 4000;
+    double messages_per_minute_ = 20;
+    std::chrono::seconds reply_timeout_{300};
+    int history_turns_ = 50;
+    std::string page_;
+    std::mutex mutex_;
+    std::map<std::string, std::vector<std::weak_ptr<http::WebSocket>>> sockets_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make(AdapterDeps deps) {
+    return std::make_unique<WebchatAdapter>(std::move(deps));
+}
+
+}  // namespace bot::adapters::webchat

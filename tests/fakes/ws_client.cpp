@@ -1,0 +1,87 @@
+#include "fakes/ws_client.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <sys/socket.h>
+
+namespace bot::testing {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
+using tcp = net::ip::tcp;
+
+struct WsClient::Impl {
+    net::io_context io;
+    websocket::stream<tcp::socket> ws{io};
+};
+
+WsClient::WsClient(unsigned short port, const std::string& path, const std::string& origin)
+    : impl_(std::make_unique<Impl>()) {
+    impl_->ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    impl_->ws.set_option(websocket::stream_base::decorator([origin](websocket::request_type& req) {
+        if (!origin.empty()) req.set(beast::http::field::origin, origin);
+    }));
+    impl_->ws.handshake("127.0.0.1:" + std::to_string(port), path);
+}
+
+WsClient::~WsClient() {
+    boost::system::error_code ignored;
+    impl_->ws.next_layer().close(ignored);
+}
+
+void WsClient::send(const nlohmann::json& frame) {
+    send_text(frame.dump());
+}
+
+void WsClient::send_text(const std::string& text) {
+    impl_->ws.text(true);
+    impl_->ws.write(net::buffer(text));
+}
+
+std::optional<nlohmann::json> WsClient::next(std::chrono::milliseconds timeout) {
+    timeval wait{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
+                 .tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    auto fd = impl_->ws.next_layer().native_handle();
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    beast::flat_buffer buffer;
+    boost::system::error_code ec;
+    impl_->ws.read(buffer, ec);
+    if (ec) return std::nullopt;
+    return nlohmann::json::parse(beast::buffers_to_string(buffer.data()));
+}
+
+std::vector<nlohmann::json> WsClient::until(const std::string& type, const std::string& id) {
+    std::vector<nlohmann::json> frames;
+    while (auto frame = next()) {
+        frames.push_back(*frame);
+        if (frame->value("type", "") == type && (id.empty() || frame->value("id", "") == id)) {
+            return frames;
+        }
+    }
+    throw std::runtime_error("connection ended before a \"" + type + "\" frame");
+}
+
+void WsClient::close() {
+    boost::system::error_code ignored;
+    impl_->ws.close(websocket::close_code::normal, ignored);
+}
+
+int upgrade_status(unsigned short port, const std::string& path, const std::string& origin) {
+    net::io_context io;
+    websocket::stream<tcp::socket> ws{io};
+    ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    ws.set_option(websocket::stream_base::decorator(
+        [origin](websocket::request_type& req) { req.set(beast::http::field::origin, origin); }));
+    websocket::response_type response;
+    boost::system::error_code ec;
+    ws.handshake(response, "127.0.0.1:" + std::to_string(port), path, ec);
+    return response.result_int();
+}
+
+}  // namespace bot::testing

@@ -1,0 +1,138 @@
+// The web chat through the real server: page, websocket frames, streaming, history, isolation.
+#include "fakes/ws_client.hpp"
+#include "integration/harness.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace bot::testing;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string kAlice(32, 'a');
+const std::string kBob = std::string(31, 'b') + "0";
+
+std::string joined_deltas(const std::vector<json>& frames, const std::string& id) {
+    std::string text;
+    for (const auto& frame : frames) {
+        if (frame.at("type") == "delta" && frame.at("id") == id)
+            text += frame.at("text").get<std::string>();
+    }
+    return text;
+}
+}  // namespace
+
+TEST_CASE("the page is served with its settings", "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+    auto page = http_request("GET", bot.url("/"));
+    REQUIRE(page.status == 200);
+    CHECK(page.headers.find("text/html") != std::string::npos);
+    CHECK(page.headers.find("Content-Security-Policy") != std::string::npos);
+    CHECK(page.body.find("<title>contactbot</title>") != std::string::npos);
+    CHECK(page.body.find("\"wsPath\":\"/webchat/ws\"") != std::string::npos);
+    CHECK(page.body.find("{{") == std::string::npos);  // every placeholder filled
+    CHECK(http_request("GET", bot.url("/webchat/ws")).status == 426);
+}
+
+TEST_CASE("replies stream in order, join to the final text, and history survives a reconnect",
+          "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    llm.chunk_delay(5ms);
+    TestBot bot(llm, dir.path());
+    {
+        WsClient page(bot.app().port(), "/webchat/ws");
+        page.send({{"type", "hello"}, {"user", kAlice}});
+        auto ready = page.until("ready");
+        CHECK(ready.back().at("history").empty());
+        CHECK(ready.back().at("greeting").get<std::string>().size() > 0);
+
+        page.send({{"type", "message"}, {"id", "m1"}, {"text", "tell me something long"}});
+        auto frames = page.until("done", "m1");
+        CHECK(frames.size() >= 4);  // several deltas, then done
+        CHECK(frames.back().at("text") == "echo: tell me something long");
+        CHECK(joined_deltas(frames, "m1") == "echo: tell me something long");
+
+        page.send({{"type", "message"}, {"id", "m2"}, {"text", "second"}});
+        CHECK(page.until("done", "m2").back().at("text") == "echo: second");
+    }
+    // A reload: same user id, new socket. The earlier turns come back in order.
+    WsClient again(bot.app().port(), "/webchat/ws");
+    again.send({{"type", "hello"}, {"user", kAlice}});
+    auto history = again.until("ready").back().at("history");
+    REQUIRE(history.size() == 4);
+    CHECK(history[0] == json{{"role", "user"}, {"text", "tell me something long"}});
+    CHECK(history[3] == json{{"role", "assistant"}, {"text", "echo: second"}});
+
+    // A retry of an answered message id returns the stored reply without a new LLM call.
+    again.send({{"type", "message"}, {"id", "m2"}, {"text", "second"}});
+    CHECK(again.until("done", "m2").back().at("text") == "echo: second");
+    CHECK(llm.request_count() == 2);
+
+    // /reset from the page starts over.
+    again.send({{"type", "message"}, {"id", "m3"}, {"text", "/reset"}});
+    CHECK(again.until("done", "m3").back().at("text").get<std::string>().find("new conversation") !=
+          std::string::npos);
+}
+
+TEST_CASE("two browsers are isolated", "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+    WsClient alice(bot.app().port(), "/webchat/ws");
+    WsClient bob(bot.app().port(), "/webchat/ws");
+    alice.send({{"type", "hello"}, {"user", kAlice}});
+    bob.send({{"type", "hello"}, {"user", kBob}});
+    alice.until("ready");
+    bob.until("ready");
+    alice.send({{"type", "message"}, {"id", "same-id"}, {"text", "alice secret"}});
+    bob.send({{"type", "message"}, {"id", "same-id"}, {"text", "bob question"}});
+    CHECK(alice.until("done", "same-id").back().at("text") == "echo: alice secret");
+    auto bob_frames = bob.until("done", "same-id");
+    CHECK(bob_frames.back().at("text") == "echo: bob question");
+    for (const auto& frame : bob_frames) CHECK(frame.dump().find("alice") == std::string::npos);
+    CHECK(llm.request_count() == 2);  // the same client id from two users is two messages
+    for (const auto& request : llm.requests()) {
+        CHECK(request.at("messages").size() == 2);  // persona + own message only
+    }
+}
+
+TEST_CASE("bad frames, long messages, floods and foreign origins are refused",
+          "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path(), BotOptions{.webchat_per_minute = 1});
+    CHECK(upgrade_status(bot.app().port(), "/webchat/ws", "http://evil.example") == 403);
+    std::string own_origin = "http://127.0.0.1:" + std::to_string(bot.app().port());
+    CHECK(upgrade_status(bot.app().port(), "/webchat/ws", own_origin) == 101);
+
+    {
+        WsClient rude(bot.app().port(), "/webchat/ws");
+        rude.send({{"type", "message"}, {"id", "x"}, {"text", "no hello"}});
+        auto error = rude.next();
+        REQUIRE(error);
+        CHECK(error->at("code") == "bad_frame");
+        CHECK_FALSE(rude.next(2s));  // closed
+    }
+
+    WsClient page(bot.app().port(), "/webchat/ws");
+    page.send({{"type", "hello"}, {"user", kAlice}});
+    page.until("ready");
+    page.send_text("not json");
+    CHECK(page.next()->at("code") == "bad_frame");
+    page.send({{"type", "message"}, {"id", "long"}, {"text", std::string(4001, 'x')}});
+    CHECK(page.until("error", "long").back().at("code") == "too_long");
+    // Burst of five allowed at one per minute, then refused.
+    for (int i = 0; i < 6; ++i) {
+        page.send({{"type", "message"}, {"id", "f" + std::to_string(i)}, {"text", "flood"}});
+    }
+    CHECK(page.until("error", "f5").back().at("code") == "rate_limited");
+    // Oversize frames close the connection without disturbing the server.
+    page.send_text(std::string(70000, 'x'));
+    while (page.next(3s)) {
+    }
+    auto [status, reply] = bot.send("carol", "still fine?");
+    CHECK(status == 200);
+}
