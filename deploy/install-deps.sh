@@ -11,6 +11,8 @@ packages=(
     libpugixml-dev libcli11-dev
     # tests and benchmarks
     catch2 libbenchmark-dev sqlite3 curl
+    # the web chat's real-browser test: Debian's Chromium, driven from Node.js
+    chromium nodejs
 )
 
 as_root=()
@@ -22,11 +24,23 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Debian's npm package; a Node.js from elsewhere (NodeSource) brings its own npm.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "install-deps: all ${#packages[@]} packages already installed"
-    exit 0
+    echo "install-deps: all packages already installed"
+else
+    echo "install-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${as_root[@]}" apt-get update -qq
+    "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update -qq
-"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# playwright-core for the browser test, at the version in package-lock.json. It downloads no
+# browser: the test drives /usr/bin/chromium.
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+wanted=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$browser_tests/package.json")
+installed=$(sed -n 's/^  "version": "\(.*\)",/\1/p' "$browser_tests/node_modules/playwright-core/package.json" 2>/dev/null)
+if [ "$wanted" != "$installed" ]; then
+    echo "install-deps: installing playwright-core $wanted for the browser test"
+    (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)
+fi
