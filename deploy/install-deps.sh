@@ -39,7 +39,8 @@ fi
 # browser: the test drives /usr/bin/chromium.
 browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
 wanted=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' "$browser_tests/package.json")
-installed=$(sed -n 's/^  "version": "\(.*\)",/\1/p' "$browser_tests/node_modules/playwright-core/package.json" 2>/dev/null)
+installed=$(sed -n 's/^  "version": "\(.*\)",/\1/p' \
+    "$browser_tests/node_modules/playwright-core/package.json" 2>/dev/null || true)
 if [ "$wanted" != "$installed" ]; then
     echo "install-deps: installing playwright-core $wanted for the browser test"
     (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error)

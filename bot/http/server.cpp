@@ -284,7 +284,12 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             co_return false;
         }
 
-        if (route->websocket) co_return co_await upgrade(stream, parser, *route, remote);
+        if (route->websocket) {
+            // The connection may stay open for hours: give back the request buffer first.
+            buffer.clear();
+            buffer.shrink_to_fit();
+            co_return co_await upgrade(stream, parser, *route, remote);
+        }
 
         std::size_t limit =
             route->options.body_limit ? route->options.body_limit : options.body_limit;

@@ -120,8 +120,12 @@ net::awaitable<void> run_websocket(beast::tcp_stream stream, UpgradeRequest upgr
     stream.expires_never();  // the websocket stream keeps its own timeouts from here on
     auto connection = std::make_shared<Connection>(std::move(stream), std::move(request),
                                                    route.options.max_message);
-    auto [ec] = co_await connection->stream().async_accept(upgrade, use_tuple);
-    if (ec) co_return;
+    {
+        // Scoped: the upgrade request is not kept for the life of the connection.
+        auto handshake = std::move(upgrade);
+        auto [ec] = co_await connection->stream().async_accept(handshake, use_tuple);
+        if (ec) co_return;
+    }
     auto id = registry.add(connection);
     try {
         co_await route.websocket(connection);
