@@ -326,14 +326,15 @@ void App::shutdown() {
         p.threads.clear();
     }
     // Objects owning I/O objects go before the io_context; the io_context goes before what
-    // suspended coroutines still reference (store, backend, dispatcher).
+    // suspended coroutines still reference (store, backend, dispatcher). The store closes
+    // first: its last completions hold executors of the io_context.
     p.server.reset();
     p.adapters.clear();
     p.http_client->shutdown();
     p.http_client.reset();
     p.tracker.reset();
-    p.io.reset();
     p.store->close();
+    p.io.reset();
     p.log.info("app", "stopped");
 }
 
