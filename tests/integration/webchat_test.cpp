@@ -126,7 +126,9 @@ TEST_CASE("bad frames, long messages, floods and foreign origins are refused",
     CHECK(page.until("error", "long").back().at("code") == "too_long");
     // Burst of five allowed at one per minute, then refused.
     for (int i = 0; i < 6; ++i) {
-        page.send({{"type", "message"}, {"id", std::string("f").append(std::to_string(i))}, {"text", "flood"}});
+        page.send({{"type", "message"},
+                   {"id", std::string("f").append(std::to_string(i))},
+                   {"text", "flood"}});
     }
     CHECK(page.until("error", "f5").back().at("code") == "rate_limited");
     // Oversize frames close the connection without disturbing the server.
