@@ -74,8 +74,11 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     // goes, the watcher sees the reply.
     auto watch = tracker_.watch(tracker_key, options.wait, options.claim);
     if (auto stored = co_await store_.reply_for(accepted.inbox_id)) {
-        submission.watch =
-            ReplyTracker::ready(std::move(stored->text), std::move(stored->conversation_id));
+        // The adapter delivers a stored reply itself when it answers in its own response
+        // (claim), or when the outbox is done with it; a pending one the outbox still sends.
+        bool deliver_here = options.claim || stored->state != storage::OutboxState::pending;
+        submission.watch = ReplyTracker::ready(std::move(stored->text),
+                                               std::move(stored->conversation_id), deliver_here);
     } else {
         submission.watch = std::move(watch);
     }
@@ -102,7 +105,7 @@ void Dispatcher::enqueue(Job job) {
     {
         std::lock_guard lock(mutex_);
         auto& queue = queues_[key];
-        if (queue.jobs.size() >= queue_limit_) {
+        if (queue.jobs.size() >= queue_limit_ && !job.redeliver) {
             busy = true;
         } else {
             queue.jobs.push_back(std::move(job));
@@ -137,7 +140,9 @@ net::awaitable<void> Dispatcher::run_job(Job job, bool busy) {
     auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
     auto inbox_id = job.inbox_id;
     try {
-        if (busy) {
+        if (job.redeliver) {
+            co_await outbox_.deliver(std::move(*job.redeliver));
+        } else if (busy) {
             co_await pipeline_.reply_busy(std::move(job));
         } else {
             co_await pipeline_.process(std::move(job));
@@ -157,27 +162,17 @@ net::awaitable<void> Dispatcher::recover() {
         log_.info("dispatcher", "recovering ", unanswered.size(), " unanswered messages and ",
                   undelivered.size(), " undelivered replies");
     }
-    // Replies of one conversation go out in order; conversations in parallel.
-    std::map<std::string, std::vector<storage::OutboxRow>> by_conversation;
+    // Each conversation's queue gets its undelivered replies first, then its unanswered
+    // messages: replies go out in order, conversations in parallel.
     for (auto& row : undelivered) {
-        by_conversation[queue_key(row.key)].push_back(std::move(row));
-    }
-    for (auto& [key, rows] : by_conversation) {
-        in_flight_ += rows.size();
-        net::co_spawn(
-            executor_,
-            [this, rows = std::move(rows)]() mutable -> net::awaitable<void> {
-                for (auto& row : rows) {
-                    auto id = row.id;
-                    try {
-                        co_await outbox_.deliver(std::move(row));
-                    } catch (const std::exception& e) {
-                        log_.error("dispatcher", "redelivery of reply ", id, " failed: ", e.what());
-                    }
-                    --in_flight_;
-                }
-            },
-            net::detached);
+        Inbound inbound{.chat = {.adapter_id = row.key.adapter_id,
+                                 .chat_id = row.key.chat_id,
+                                 .is_group = row.is_group},
+                        .sender_id = row.key.user_id,
+                        .message_id = row.reply_to};
+        ++in_flight_;
+        enqueue(Job{
+            .inbox_id = row.inbox_id, .inbound = std::move(inbound), .redeliver = std::move(row)});
     }
     for (auto& pending : unanswered) {
         Inbound inbound{.chat = {.adapter_id = pending.record.key.adapter_id,

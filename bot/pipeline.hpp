@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace bot {
@@ -28,6 +29,9 @@ struct PipelineOptions {
 struct Job {
     std::int64_t inbox_id = 0;
     Inbound inbound;
+    // Start-up recovery: a stored reply to deliver (again) instead of a message to process,
+    // queued in its conversation so it goes out before newer replies.
+    std::optional<storage::OutboxRow> redeliver;
 };
 
 storage::ConversationKey conversation_key(const Inbound& inbound);

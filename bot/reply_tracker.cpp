@@ -85,20 +85,25 @@ void ReplyTracker::abandon(const std::string& key) {
 ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait, bool claim) {
     auto watcher = std::make_shared<Watcher>(net::make_strand(executor_));
     watcher->claim = claim;
-    // Arm the timer before anyone else can see the watcher, so no other thread touches it yet.
-    watcher->timer.expires_after(wait);
-    watcher->timer.async_wait([this, key, watcher](boost::system::error_code ec) {
-        if (!ec) expire(key, watcher);
-    });
-    std::lock_guard lock(mutex_);
-    auto& entry = entries_[key];
-    if (!entry.text.empty()) {
-        watcher->channel->events.push(ReplyEvent{.kind = ReplyEvent::Kind::delta,
-                                                 .text = entry.text,
-                                                 .conversation_id = {},
-                                                 .claimed = false});
+    {
+        std::lock_guard lock(mutex_);
+        auto& entry = entries_[key];
+        if (!entry.text.empty()) {
+            watcher->channel->events.push(ReplyEvent{.kind = ReplyEvent::Kind::delta,
+                                                     .text = entry.text,
+                                                     .conversation_id = {},
+                                                     .claimed = false});
+        }
+        entry.watchers.push_back(watcher);
     }
-    entry.watchers.push_back(watcher);
+    // Registered first, so an expiry always finds it; armed on the timer's strand, so a
+    // cancellation posted by finish() is ordered after it.
+    net::post(watcher->timer.get_executor(), [this, key, watcher, wait] {
+        watcher->timer.expires_after(wait);
+        watcher->timer.async_wait([this, key, watcher](boost::system::error_code ec) {
+            if (!ec) expire(key, watcher);
+        });
+    });
     return ReplyWatch(watcher->channel);
 }
 
@@ -116,12 +121,12 @@ void ReplyTracker::expire(const std::string& key, const std::shared_ptr<Watcher>
     watcher->channel->events.push(ReplyEvent{});  // timeout
 }
 
-ReplyWatch ReplyTracker::ready(std::string reply, std::string conversation_id) {
+ReplyWatch ReplyTracker::ready(std::string reply, std::string conversation_id, bool claimed) {
     auto channel = std::make_shared<ReplyWatch::Channel>();
     channel->events.push(ReplyEvent{.kind = ReplyEvent::Kind::done,
                                     .text = std::move(reply),
                                     .conversation_id = std::move(conversation_id),
-                                    .claimed = true});
+                                    .claimed = claimed});
     return ReplyWatch(std::move(channel));
 }
 

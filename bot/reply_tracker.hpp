@@ -36,8 +36,9 @@ public:
 
     // Watches key for up to wait. The first event repeats the text produced so far, if any.
     ReplyWatch watch(const std::string& key, std::chrono::milliseconds wait, bool claim);
-    // A watch whose only event is done with an already stored reply.
-    static ReplyWatch ready(std::string reply, std::string conversation_id);
+    // A watch whose only event is done with an already stored reply; claimed tells the adapter
+    // to deliver it itself.
+    static ReplyWatch ready(std::string reply, std::string conversation_id, bool claimed);
 
     std::size_t active() const;
 

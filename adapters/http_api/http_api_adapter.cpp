@@ -52,6 +52,11 @@ std::string sse(std::string_view event, const json& data) {
     return format_sse(event, data.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
+// Length-prefixed, so no (user, id) pair can collide with another.
+std::string scoped_message_id(const std::string& user, const std::string& client_id) {
+    return std::to_string(user.size()) + ":" + user + ":" + client_id;
+}
+
 struct ParsedRequest {
     std::string user, text, message_id, chat;
     std::string problem;  // non-empty: a 400 with this message
@@ -173,19 +178,23 @@ private:
         auto parsed = parse_request(request.body, max_text_chars_);
         if (!parsed.problem.empty()) co_return http::Response::error(400, parsed.problem);
 
+        // Message ids are the client's, so they are only unique per user: scoped by the user,
+        // one user's id can never fetch another user's reply.
+        std::string client_id = std::move(parsed.message_id);
         Inbound inbound{.chat = {.adapter_id = id_,
                                  .chat_id = parsed.chat.empty() ? parsed.user : parsed.chat,
                                  .is_group = false},
                         .sender_id = parsed.user,
                         .sender_name = parsed.user,
-                        .message_id = std::move(parsed.message_id),
+                        .message_id = client_id.empty() ? std::string()
+                                                        : scoped_message_id(parsed.user, client_id),
                         .text = std::move(parsed.text),
                         .mentions_me = true};
-        auto submission = co_await sink_.submit(
-            std::move(inbound),
-            SubmitOptions{
-                .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
-                .claim = true});
+        SubmitOptions options{
+            .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
+            .claim = true};
+        auto submission = co_await sink_.submit(std::move(inbound), options);
+        const std::string& message_id = client_id.empty() ? submission.message_id : client_id;
 
         bool streaming =
             request.header("Accept").find("text/event-stream") != std::string_view::npos;
@@ -202,7 +211,7 @@ private:
                 continue;
             }
             if (event.kind == ReplyEvent::Kind::timeout) {
-                json error = not_ready_body(submission.message_id);
+                json error = not_ready_body(message_id);
                 if (streaming) {
                     std::string chunk = sse("error", error);
                     co_await stream.write(chunk);
@@ -210,7 +219,7 @@ private:
                 }
                 co_return http::Response::json(504, error);
             }
-            json done = done_body(event, submission.message_id);
+            json done = done_body(event, message_id);
             if (streaming) {
                 std::string chunk = sse("done", done);
                 co_await stream.write(chunk);

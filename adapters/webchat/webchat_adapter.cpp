@@ -222,23 +222,25 @@ private:
                     render_error(message->id, "rate_limited", "too many messages; wait a moment"));
                 continue;
             }
-            net::co_spawn(executor_, answer(socket, user, std::move(*message)),
+            // Submitted here, one at a time, so the core stores this user's messages in the
+            // order they were sent; only watching the reply runs beside the read loop.
+            std::string id = message->id;
+            auto submission = co_await submit(user, std::move(*message));
+            net::co_spawn(executor_, stream_reply(socket, std::move(id), std::move(submission)),
                           [this](std::exception_ptr e) {
                               if (!e) return;
                               try {
                                   std::rethrow_exception(e);
                               } catch (const std::exception& error) {
-                                  log_.error("webchat", "message failed: ", error.what());
+                                  log_.error("webchat", "reply failed: ", error.what());
                               }
                           });
         }
+        // Not in a destructor: a frame destroyed at shutdown must not touch the adapter.
         detach(user, socket);
     }
 
-    // Streams the reply's deltas to the page that asked. The finished reply arrives through
-    // send() (the outbox), except a reply that was already delivered before (a retry).
-    net::awaitable<void> answer(std::shared_ptr<http::WebSocket> socket, std::string user,
-                                UserMessage message) {
+    net::awaitable<Submission> submit(const std::string& user, UserMessage message) {
         Inbound inbound;
         inbound.chat = {.adapter_id = id_, .chat_id = user, .is_group = false};
         inbound.sender_id = user;
@@ -248,19 +250,23 @@ private:
         SubmitOptions options{
             .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
             .claim = false};
-        auto submission = co_await sink_.submit(std::move(inbound), options);
+        co_return co_await sink_.submit(std::move(inbound), options);
+    }
+
+    // Streams the reply's deltas to the page that asked. The finished reply arrives through
+    // send() (the outbox), except one the outbox is already done with (a retry).
+    net::awaitable<void> stream_reply(std::shared_ptr<http::WebSocket> socket, std::string id,
+                                      Submission submission) {
         for (;;) {
             auto event = co_await submission.watch.next();
             if (event.kind == ReplyEvent::Kind::delta) {
-                if (socket->is_open()) socket->send(render_delta(message.id, event.text));
+                if (socket->is_open()) socket->send(render_delta(id, event.text));
             } else if (event.kind == ReplyEvent::Kind::done) {
-                if (event.claimed)
-                    socket->send(render_done(message.id, event.text));  // stored reply
+                if (event.claimed) socket->send(render_done(id, event.text));
                 co_return;
             } else {
-                socket->send(
-                    render_error(message.id, "not_ready",
-                                 "the answer is taking long; it will appear here when ready"));
+                socket->send(render_error(
+                    id, "not_ready", "the answer is taking long; it will appear here when ready"));
                 co_return;
             }
         }

@@ -102,7 +102,16 @@ TEST_CASE("the same message_id returns the same reply without a second LLM call"
     REQUIRE(s2 == 200);
     CHECK(r1.at("reply") == r2.at("reply"));
     CHECK(r1.at("conversation_id") == r2.at("conversation_id"));
+    CHECK(r2.at("message_id") == "msg-1");
     CHECK(llm.request_count() == 1);
+
+    // Message ids belong to their user: another user's "msg-1" is a new message, and never
+    // returns alice's reply.
+    auto [s5, r5] = bot.send("mallory", "what did alice say?", "msg-1");
+    CHECK(s5 == 200);
+    CHECK(r5.at("reply") == "echo: what did alice say?");
+    CHECK(r5.at("conversation_id") != r1.at("conversation_id"));
+    CHECK(llm.request_count() == 2);
 
     // A retry that arrives while the first is still being answered attaches to it.
     llm.chunk_delay(std::chrono::milliseconds(20));
@@ -115,7 +124,7 @@ TEST_CASE("the same message_id returns the same reply without a second LLM call"
     CHECK(s4 == 200);
     CHECK(r3.at("reply") == "echo: slow one");
     CHECK(r4.at("reply") == "echo: slow one");
-    CHECK(llm.request_count() == 2);
+    CHECK(llm.request_count() == 3);
 }
 
 TEST_CASE("replies stream as server-sent events", "[integration]") {

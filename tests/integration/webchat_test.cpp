@@ -77,6 +77,29 @@ TEST_CASE("replies stream in order, join to the final text, and history survives
           std::string::npos);
 }
 
+TEST_CASE("messages sent back to back are answered in the order sent", "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+    WsClient page(bot.app().port(), "/webchat/ws");
+    page.send({{"type", "hello"}, {"user", kAlice}});
+    page.until("ready");
+    for (int i = 0; i < 5; ++i) {  // the burst the rate limit allows
+        page.send({{"type", "message"},
+                   {"id", "q" + std::to_string(i)},
+                   {"text", "n" + std::to_string(i)}});
+    }
+    page.until("done", "q4");
+    auto requests = llm.requests();
+    REQUIRE(requests.size() == 5);
+    for (int i = 0; i < 5; ++i) {
+        auto messages = requests[i].at("messages");
+        CHECK(messages.back().at("content") == "n" + std::to_string(i));
+        CHECK(messages.size() ==
+              static_cast<std::size_t>(2 + 2 * i));  // all earlier turns, in order
+    }
+}
+
 TEST_CASE("two browsers are isolated", "[integration][webchat]") {
     TempDir dir;
     FakeLlm llm;
