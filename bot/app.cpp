@@ -147,8 +147,7 @@ struct App::Parts {
                 log.error("app", "adapter '", id, "' stopped: ", e.what(), "; restarting in ",
                           delay.count(), " s");
             }
-            net::steady_timer timer(co_await net::this_coro::executor, delay);
-            co_await timer.async_wait(net::use_awaitable);
+            co_await sleep_for(delay);
             delay = std::min(delay * 2, std::chrono::seconds(60));
         }
     }

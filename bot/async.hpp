@@ -5,9 +5,12 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/system_executor.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -32,6 +35,13 @@ std::function<void(Args...)> make_posting_completion(Handler handler) {
     };
 }
 }  // namespace detail
+
+// Suspends the calling coroutine for duration (nothing when it is not positive).
+inline net::awaitable<void> sleep_for(std::chrono::steady_clock::duration duration) {
+    if (duration <= duration.zero()) co_return;
+    net::steady_timer timer(co_await net::this_coro::executor, duration);
+    co_await timer.async_wait(net::use_awaitable);
+}
 
 // Unbounded queue; push() never blocks, so it may be called from callbacks on any thread.
 // One consumer at a time awaits pop(); nullopt means closed and drained.
@@ -130,11 +140,6 @@ public:
             },
             net::use_awaitable);
         co_return Permit(this);
-    }
-
-    std::size_t waiting() const {
-        std::lock_guard lock(mutex_);
-        return waiters_.size();
     }
 
 private:

@@ -13,11 +13,6 @@ namespace bot {
 
 namespace {
 
-net::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-    net::steady_timer timer(co_await net::this_coro::executor, duration);
-    co_await timer.async_wait(net::use_awaitable);
-}
-
 std::chrono::milliseconds backoff(const OutboxOptions& options, int attempt) {
     auto base = options.first_backoff * (1LL << std::min(attempt, 16));
     auto capped = std::min<std::chrono::milliseconds>(base, options.max_backoff);

@@ -225,8 +225,7 @@ net::awaitable<ChatResult> OpenAiBackend::complete(ChatRequest request, DeltaCal
         logger_.info("llm", options_.name, ": ", to_string(outcome.error.kind), ": ",
                      outcome.error.detail, "; retry ", retry + 1, "/", retries, " in ",
                      delay.count(), " ms");
-        net::steady_timer timer(co_await net::this_coro::executor, delay);
-        co_await timer.async_wait(net::use_awaitable);
+        co_await sleep_for(delay);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "fakes/fake_llm.hpp"
 
+#include "bot/async.hpp"
 #include "bot/http/server.hpp"
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
@@ -99,12 +100,6 @@ struct FakeLlm::Impl {
         return o;
     }
 
-    net::awaitable<void> sleep(std::chrono::milliseconds duration) {
-        if (duration.count() <= 0) co_return;
-        net::steady_timer timer(co_await net::this_coro::executor, duration);
-        co_await timer.async_wait(net::use_awaitable);
-    }
-
     net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
         json body = json::parse(request.body, nullptr, false);
         std::optional<Scripted> scripted;
@@ -121,7 +116,7 @@ struct FakeLlm::Impl {
             per_chunk = chunk_pause;
             make_reply = reply;
         }
-        if (scripted) co_await sleep(scripted->delay);
+        if (scripted) co_await sleep_for(scripted->delay);
         if (scripted && scripted->status != 200) {
             http::Response response{.status = scripted->status,
                                     .content_type = "application/json",
@@ -142,7 +137,7 @@ struct FakeLlm::Impl {
 
         if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
         for (const auto& piece : tokenize(text)) {
-            co_await sleep(per_chunk);
+            co_await sleep_for(per_chunk);
             std::string event = chunk_event(model, piece);
             if (!co_await stream.write(event)) co_return http::Response{};
         }

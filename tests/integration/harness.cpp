@@ -65,10 +65,6 @@ std::string TestBot::url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(app_->port()) + path;
 }
 
-std::string TestBot::db_path() const {
-    return (dir_ / "bot.db").string();
-}
-
 std::string TestBot::log_text() const {
     return log_stream_.str();
 }

@@ -58,7 +58,6 @@ public:
 
     App& app() { return *app_; }
     void stop() { app_.reset(); }
-    std::string db_path() const;
     std::string log_text() const;
     // Submits through the core directly (for adapters without an HTTP route) and waits for
     // the reply event.
