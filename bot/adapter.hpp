@@ -9,6 +9,7 @@
 #include "bot/config_reader.hpp"
 #include "bot/http/router.hpp"
 #include "bot/net/http_client.hpp"
+#include "bot/text_split.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/result.hpp>
@@ -38,7 +39,12 @@ struct Inbound {
     std::string sender_name;
     std::string message_id;  // the platform's id; empty = the core assigns a fresh one
     std::string text;
-    bool mentions_me = false;  // group messages: the bot was @-mentioned or replied to
+    // Group messages: the bot was @-mentioned, replied to or given a command. In groups the
+    // core answers only these; the rest are not stored at all.
+    bool mentions_me = false;
+    // Non-empty: content the bot cannot read yet ("photo", "voice", ...). The core answers
+    // with a short notice instead of asking the LLM.
+    std::string unsupported;
     std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
 };
 
@@ -53,7 +59,7 @@ struct Outbound {
 };
 
 struct Capabilities {
-    std::size_t max_text_bytes = 0;  // longest text one send() accepts; 0 = unlimited
+    TextLimit max_text;  // longest text one send() accepts, in the platform's unit
 };
 
 struct SendError {
@@ -109,7 +115,8 @@ struct SubmitOptions {
 };
 
 struct Submission {
-    enum class Status { accepted, duplicate };
+    // ignored: a group message not addressed to the bot (nothing stored, nothing answered).
+    enum class Status { accepted, duplicate, ignored };
     Status status = Status::accepted;
     std::string message_id;  // as stored (assigned by the core when Inbound had none)
     ReplyWatch watch;        // valid when SubmitOptions::wait > 0

@@ -41,6 +41,11 @@ std::string Dispatcher::queue_key(const storage::ConversationKey& key) {
 }
 
 net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
+    // Group policy: strangers talking among themselves are none of the bot's business (and
+    // their words are not stored).
+    if (inbound.chat.is_group && !inbound.mentions_me) {
+        co_return Submission{.status = Submission::Status::ignored, .message_id = {}, .watch = {}};
+    }
     if (inbound.message_id.empty()) inbound.message_id = random_message_id();
     // Arguments of co_await expressions are named locals: g++ 12 miscompiles aggregate
     // temporaries there (it relocates them bitwise, breaking std::string).

@@ -33,7 +33,7 @@ net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
         co_return;
     }
     Adapter& adapter = *found->second;
-    auto parts = split_text(row.text, adapter.capabilities().max_text_bytes);
+    auto parts = split_text(row.text, adapter.capabilities().max_text);
     if (parts.empty()) parts.emplace_back("…");  // never deliver nothing: the user waits for it
     const int total = static_cast<int>(parts.size());
 

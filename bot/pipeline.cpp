@@ -21,6 +21,10 @@ std::string apology(const llm::LlmError& error) {
     }
 }
 
+bool is_blank(std::string_view text) {
+    return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
 }  // namespace
 
 storage::ConversationKey conversation_key(const Inbound& inbound) {
@@ -49,7 +53,13 @@ std::string Pipeline::help_text() const {
 net::awaitable<void> Pipeline::process(Job job) {
     const std::string& text = job.inbound.text;
     const std::string& prefix = options_.command_prefix;
-    if (text.starts_with(prefix) && text.size() > prefix.size()) {
+    // (After a restart only the text is known: an unsupported message is stored empty.)
+    if (!job.inbound.unsupported.empty() || is_blank(text)) {
+        co_await finish(job,
+                        "Sorry, I can only read text messages for now. Please write your message "
+                        "as text.",
+                        false);
+    } else if (text.starts_with(prefix) && text.size() > prefix.size()) {
         std::string_view rest = std::string_view(text).substr(prefix.size());
         std::string_view command = rest.substr(0, rest.find_first_of(" \n\t@"));
         co_await answer_command(job, command);

@@ -56,17 +56,58 @@ std::size_t utf8_floor(std::string_view text, std::size_t limit) {
     return limit;
 }
 
-std::vector<std::string> split_text(std::string_view text, std::size_t max_bytes) {
+std::size_t text_length(std::string_view text, TextLimit::Unit unit) {
+    switch (unit) {
+        case TextLimit::Unit::utf8_bytes:
+            return text.size();
+        case TextLimit::Unit::code_points:
+            return utf8_length(text);
+        case TextLimit::Unit::utf16_units:
+            break;
+    }
+    std::size_t units = 0;
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if ((byte & 0xC0) != 0x80) units += byte >= 0xF0 ? 2 : 1;  // 4-byte = surrogate pair
+    }
+    return units;
+}
+
+namespace {
+
+// The longest prefix of text (in bytes, ending on a character boundary) within limit.
+std::size_t prefix_within(std::string_view text, TextLimit limit) {
+    if (limit.unit == TextLimit::Unit::utf8_bytes) return utf8_floor(text, limit.max);
+    std::size_t units = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        std::size_t width = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+        std::size_t cost = limit.unit == TextLimit::Unit::utf16_units && width == 4 ? 2 : 1;
+        if (units + cost > limit.max) break;
+        units += cost;
+        i = std::min(text.size(), i + width);
+    }
+    return i;
+}
+
+}  // namespace
+
+std::vector<std::string> split_text(std::string_view text, TextLimit limit) {
     std::vector<std::string> parts;
     std::string_view rest = trim(text);
     while (!rest.empty()) {
-        if (max_bytes == 0 || rest.size() <= max_bytes) {
+        if (limit.max == 0 || text_length(rest, limit.unit) <= limit.max) {
             parts.emplace_back(rest);
             break;
         }
-        std::size_t cut = best_break(rest.substr(0, utf8_floor(rest, max_bytes)));
-        if (cut == 0) cut = utf8_floor(rest, max_bytes);
-        if (cut == 0) cut = 1;  // max_bytes smaller than one character: emit it anyway
+        std::size_t window = prefix_within(rest, limit);
+        std::size_t cut = best_break(rest.substr(0, window));
+        if (cut == 0) cut = window;
+        if (cut == 0) {  // the limit is smaller than the first character: emit it anyway
+            cut = 1;
+            while (cut < rest.size() && is_continuation(rest[cut])) ++cut;
+        }
         auto part = trim(rest.substr(0, cut));
         if (!part.empty()) parts.emplace_back(part);
         rest = trim(rest.substr(cut));

@@ -8,11 +8,28 @@
 
 namespace bot {
 
-// Splits text into parts of at most max_bytes bytes each (0 = no limit). Prefers, in order, a
-// paragraph break, a line break, the end of a sentence (also CJK 。！？), a space; only then
-// cuts mid-word, and never inside a UTF-8 character. Boundary whitespace is dropped; a part is
-// never empty. Requires max_bytes >= 4 (one UTF-8 character) when non-zero.
-std::vector<std::string> split_text(std::string_view text, std::size_t max_bytes);
+// How a platform measures the length of a text, and how long one message may be.
+struct TextLimit {
+    enum class Unit {
+        utf8_bytes,   // WeChat, WeCom: bytes of UTF-8
+        utf16_units,  // Telegram: UTF-16 code units (an emoji outside the BMP counts 2)
+        code_points,  // Unicode characters
+    };
+    std::size_t max = 0;  // 0 = no limit
+    Unit unit = Unit::utf8_bytes;
+};
+
+// Splits text into parts of at most limit.max units each. Prefers, in order, a paragraph
+// break, a line break, the end of a sentence (also CJK 。！？), a space; only then cuts
+// mid-word, and never inside a UTF-8 character. Boundary whitespace is dropped; a part is
+// never empty. A limit below one character still emits one character per part.
+std::vector<std::string> split_text(std::string_view text, TextLimit limit);
+inline std::vector<std::string> split_text(std::string_view text, std::size_t max_bytes) {
+    return split_text(text, TextLimit{.max = max_bytes, .unit = TextLimit::Unit::utf8_bytes});
+}
+
+// Length of UTF-8 text in the limit's unit.
+std::size_t text_length(std::string_view text, TextLimit::Unit unit);
 
 // Number of characters (code points) in UTF-8 text.
 std::size_t utf8_length(std::string_view text);

@@ -7,14 +7,10 @@
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
-#include "bot/random_id.hpp"
+#include "bot/secret_file.hpp"
 
-#include <openssl/crypto.h>
 #include <nlohmann/json.hpp>
 
-#include <sys/stat.h>
-#include <filesystem>
-#include <fstream>
 
 namespace bot::adapters::http_api {
 
@@ -23,30 +19,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::size_t kMaxIdLength = 256;
-
-// A missing token must not mean "open to everyone": generate one and keep it in a file only
-// the owner can read, so the operator can use it but nobody else on the machine can.
-std::string load_or_create_token(const std::filesystem::path& file) {
-    if (std::ifstream in(file); in) {
-        std::string token;
-        std::getline(in, token);
-        if (token.size() >= 32) return token;
-    }
-    std::filesystem::create_directories(file.parent_path());
-    std::string token = random_hex(24);
-    {
-        std::ofstream out(file, std::ios::trunc);
-        if (!out) throw std::runtime_error("cannot write " + file.string());
-        out << token << "\n";
-    }
-    ::chmod(file.c_str(), 0600);
-    return token;
-}
-
-bool token_matches(std::string_view given, const std::string& expected) {
-    if (given.size() != expected.size()) return false;
-    return CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
-}
 
 std::string sse(std::string_view event, const json& data) {
     return format_sse(event, data.dump(-1, ' ', false, json::error_handler_t::replace));
@@ -150,7 +122,7 @@ public:
 
         if (token_.empty()) {
             auto file = deps.data_dir / (id_ + ".token");
-            token_ = load_or_create_token(file);
+            token_ = load_or_create_secret(file);
             log_.warn("http_api", "adapters.", id_,
                       ".token is not set; using the generated token "
                       "in ",
@@ -162,7 +134,7 @@ public:
         log_.add_secret(token_);
     }
 
-    Capabilities capabilities() const override { return {.max_text_bytes = 0}; }
+    Capabilities capabilities() const override { return {}; }
 
     // Replies are handed out in the HTTP response. One that was not collected in time stays
     // stored: posting the same message_id again returns it.
@@ -172,7 +144,7 @@ private:
     net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
         auto authorization = request.header("Authorization");
         if (!authorization.starts_with("Bearer ") ||
-            !token_matches(authorization.substr(7), token_)) {
+            !secret_equals(authorization.substr(7), token_)) {
             co_return unauthorized();
         }
         auto parsed = parse_request(request.body, max_text_chars_);

@@ -118,7 +118,7 @@ public:
             http::RouteOptions{.max_message = max_frame});
     }
 
-    Capabilities capabilities() const override { return {.max_text_bytes = 0}; }
+    Capabilities capabilities() const override { return {}; }
 
     // The finished reply, to every open page of the user. With none open it still counts as
     // delivered: the page shows it from the history when the user comes back.

@@ -38,6 +38,46 @@ TEST_CASE("split_text never cuts a UTF-8 character and respects the limit", "[sp
     CHECK(parts[0] == "你好世界。");  // cut after the CJK full stop
 }
 
+TEST_CASE("text_length counts UTF-16 units the way Telegram does", "[split]") {
+    using Unit = bot::TextLimit::Unit;
+    CHECK(bot::text_length("abc", Unit::utf16_units) == 3);
+    CHECK(bot::text_length("你好", Unit::utf16_units) == 2);  // BMP: one unit each
+    CHECK(bot::text_length("你好", Unit::utf8_bytes) == 6);
+    CHECK(bot::text_length("😀", Unit::utf16_units) == 2);  // outside the BMP: a surrogate pair
+    CHECK(bot::text_length("😀", Unit::code_points) == 1);
+    CHECK(bot::text_length("é", Unit::utf16_units) == 1);
+}
+
+TEST_CASE("split_text at 4096 UTF-16 units: emoji and CJK stay whole", "[split]") {
+    const bot::TextLimit telegram{.max = 4096, .unit = bot::TextLimit::Unit::utf16_units};
+    // 3000 emoji = 6000 units (12000 bytes), no spaces: cut between emoji, never inside a pair.
+    std::string emoji;
+    for (int i = 0; i < 3000; ++i) emoji += "😀";
+    auto parts = split_text(emoji, telegram);
+    REQUIRE(parts.size() == 2);
+    CHECK(bot::text_length(parts[0], telegram.unit) == 4096);
+    CHECK(parts[0] + parts[1] == emoji);
+
+    // 5000 CJK characters = 5000 units (15000 bytes): a byte-based split would make 4 parts.
+    std::string cjk;
+    for (int i = 0; i < 1000; ++i) cjk += "中文句子。";
+    parts = split_text(cjk, telegram);
+    REQUIRE(parts.size() == 2);
+    CHECK(bot::text_length(parts[0], telegram.unit) <= 4096);
+    CHECK(parts[0].ends_with("。"));  // at a sentence end
+    CHECK(parts[0] + parts[1] == cjk);
+
+    // Exactly at the limit: one part.
+    std::string exact(4094, 'a');
+    exact += "😀";
+    CHECK(split_text(exact, telegram).size() == 1);
+    CHECK(split_text(exact + "b", telegram).size() == 2);
+
+    // A limit smaller than one character still makes progress.
+    CHECK(split_text("😀😀", bot::TextLimit{.max = 1, .unit = bot::TextLimit::Unit::utf16_units}) ==
+          std::vector<std::string>{"😀", "😀"});
+}
+
 TEST_CASE("token estimate is CJK-aware and budget keeps the newest turns", "[budget]") {
     CHECK(bot::estimate_tokens("") == 0);
     CHECK(bot::estimate_tokens("hello world, this is english") < 12);

@@ -14,7 +14,7 @@ class FakeAdapter final : public Adapter {
 public:
     explicit FakeAdapter(std::size_t max_text_bytes = 0) : max_text_bytes_(max_text_bytes) {}
 
-    Capabilities capabilities() const override { return {.max_text_bytes = max_text_bytes_}; }
+    Capabilities capabilities() const override { return {.max_text = {.max = max_text_bytes_}}; }
 
     net::awaitable<SendResult> send(Outbound message) override {
         std::optional<SendError> failure;

@@ -11,6 +11,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <optional>
 #include <thread>
@@ -97,23 +98,46 @@ struct FakeLlm::Impl {
     static http::ServerOptions options() {
         http::ServerOptions o;
         o.port = 0;
+        o.max_connections = 100000;  // benches hold thousands of streams open at once
         return o;
     }
 
+    // Requests being answered now and at most. Shared: coroutine frames still waiting when the
+    // fake is destroyed are torn down with the io_context, after the other members.
+    struct Gauge {
+        std::atomic<std::size_t> active{0};
+        std::atomic<std::size_t> peak{0};
+    };
+    // Counts a request as in flight for its whole answer, however the handler ends.
+    struct InFlight {
+        explicit InFlight(std::shared_ptr<Gauge> g) : gauge(std::move(g)) {
+            std::size_t now = ++gauge->active;
+            std::size_t seen = gauge->peak.load();
+            while (now > seen && !gauge->peak.compare_exchange_weak(seen, now)) {
+            }
+        }
+        ~InFlight() { --gauge->active; }
+        std::shared_ptr<Gauge> gauge;
+    };
+
     net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
+        InFlight in_flight(gauge);
         json body = json::parse(request.body, nullptr, false);
         std::optional<Scripted> scripted;
         std::chrono::milliseconds per_chunk;
+        std::chrono::milliseconds total;
         std::function<std::string(const json&)> make_reply;
         {
             std::lock_guard lock(mutex);
-            recorded.push_back(body);
+            ++count;
+            if (recording) recorded.push_back(body);
             last_headers = request.headers;
             if (!scripts.empty()) {
                 scripted = scripts.front();
                 scripts.pop_front();
             }
             per_chunk = chunk_pause;
+            total = total_delay;
             make_reply = reply;
         }
         if (scripted) co_await sleep_for(scripted->delay);
@@ -132,12 +156,17 @@ struct FakeLlm::Impl {
         }
         std::string model = body.value("model", "");
         std::string text = make_reply ? make_reply(body) : echo_reply(body);
-        if (!body.value("stream", false))
+        if (!body.value("stream", false)) {
+            co_await sleep_for(total);
             co_return http::Response::json(200, completion_body(model, text));
+        }
 
         if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
-        for (const auto& piece : tokenize(text)) {
-            co_await sleep_for(per_chunk);
+        auto pieces = tokenize(text);
+        auto spread = pieces.empty() ? total : total / static_cast<int>(pieces.size());
+        if (pieces.empty()) co_await sleep_for(total);
+        for (const auto& piece : pieces) {
+            co_await sleep_for(per_chunk + spread);
             std::string event = chunk_event(model, piece);
             if (!co_await stream.write(event)) co_return http::Response{};
         }
@@ -158,6 +187,10 @@ struct FakeLlm::Impl {
     std::vector<json> recorded;
     std::vector<http::Header> last_headers;
     std::chrono::milliseconds chunk_pause{0};
+    std::chrono::milliseconds total_delay{0};
+    bool recording = true;
+    std::size_t count = 0;
+    std::shared_ptr<Gauge> gauge = std::make_shared<Gauge>();
     std::function<std::string(const json&)> reply;
 };
 
@@ -183,6 +216,16 @@ void FakeLlm::chunk_delay(std::chrono::milliseconds delay) {
     impl_->chunk_pause = delay;
 }
 
+void FakeLlm::reply_delay(std::chrono::milliseconds total) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->total_delay = total;
+}
+
+void FakeLlm::record(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->recording = on;
+}
+
 std::vector<json> FakeLlm::requests() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->recorded;
@@ -190,7 +233,11 @@ std::vector<json> FakeLlm::requests() const {
 
 std::size_t FakeLlm::request_count() const {
     std::lock_guard lock(impl_->mutex);
-    return impl_->recorded.size();
+    return impl_->count;
+}
+
+std::size_t FakeLlm::peak_in_flight() const {
+    return impl_->gauge->peak.load();
 }
 
 std::string FakeLlm::last_header(const std::string& name) const {

@@ -36,9 +36,17 @@ public:
     void reply_with(std::function<std::string(const nlohmann::json&)> make_reply);
     // Delay between streamed chunks.
     void chunk_delay(std::chrono::milliseconds delay);
+    // How long every answer takes in total (a slow model): a plain answer waits this long, a
+    // streamed one spreads it evenly over its chunks. Adds to chunk_delay.
+    void reply_delay(std::chrono::milliseconds total);
+    // false: stop storing requests (request_count goes on), so memory stays flat in benches.
+    void record(bool on);
 
     std::vector<nlohmann::json> requests() const;
     std::size_t request_count() const;
+    // Most requests being answered at the same time so far (benches: how many LLM calls the
+    // server really had in flight).
+    std::size_t peak_in_flight() const;
     // Headers of the last request (lower-case names).
     std::string last_header(const std::string& name) const;
 

@@ -29,7 +29,7 @@ Config make_config(const std::string& llm_base_url, const std::filesystem::path&
           {"shutdown_grace_s", options.shutdown_grace_s},
           {"header_timeout_s", options.header_timeout_s}}},
         {"storage", {{"sqlite", {{"path", (dir / "bot.db").string()}}}}},
-        {"bot", {{"persona", "You are a test bot."}, {"queue_limit", options.queue_limit}}},
+        {"bot", {{"persona", options.persona}, {"queue_limit", options.queue_limit}}},
         {"llm",
          {{"default", options.with_llm ? "fake" : ""},
           {"providers",
@@ -46,6 +46,7 @@ Config make_config(const std::string& llm_base_url, const std::filesystem::path&
         {"adapters",
          {{"api", {{"type", "http_api"}, {"token", kToken}}},
           {"web", {{"type", "webchat"}, {"messages_per_minute", options.webchat_per_minute}}}}}};
+    for (const auto& [id, section] : options.adapters.items()) json["adapters"][id] = section;
     return parse_config(json.dump(), [](const std::string&) { return std::nullopt; });
 }
 

@@ -1,0 +1,358 @@
+// telegram: a Telegram bot, by webhook (Telegram POSTs updates to us) or long polling
+// (getUpdates). Private chats and groups (answers when @-mentioned, replied to or given a
+// command), replies through sendMessage split at 4096 UTF-16 units, typing and streamed
+// previews while the LLM writes. See adapters/telegram/README.md.
+#include "bot/adapter.hpp"
+#include "bot/log.hpp"
+#include "bot/secret_file.hpp"
+#include "telegram/telegram_api.hpp"
+#include "telegram/telegram_codec.hpp"
+#include "telegram/telegram_live.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <random>
+
+namespace bot::adapters::telegram {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr auto kFollowReplyFor = std::chrono::minutes(10);
+constexpr std::string_view kSecretHeader = "X-Telegram-Bot-Api-Secret-Token";
+
+// One adapter per bot token: a second getUpdates poller makes Telegram drop the first one's
+// requests (409), and a second webhook owner silently steals the webhook. An flock on a file
+// named after the bot's id holds across adapters of one process and across processes.
+class BotLock {
+public:
+    explicit BotLock(const std::filesystem::path& file) {
+        std::filesystem::create_directories(file.parent_path().empty() ? "." : file.parent_path());
+        fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd_ < 0) throw std::runtime_error("cannot open lock file " + file.string());
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            throw std::runtime_error(
+                "another adapter or contactbot process already serves this bot (lock " +
+                file.string() + " is held); a bot token can have only one webhook or poller");
+        }
+    }
+    ~BotLock() { ::close(fd_); }
+    BotLock(const BotLock&) = delete;
+    BotLock& operator=(const BotLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+bool valid_secret_token(std::string_view token) {
+    return !token.empty() && token.size() <= 256 &&
+           std::all_of(token.begin(), token.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+           });
+}
+
+LiveOptions::Streaming streaming_mode(ConfigReader& config) {
+    std::string mode = config.string("streaming", "auto");
+    if (mode == "auto") return LiveOptions::Streaming::automatic;
+    if (mode == "draft") return LiveOptions::Streaming::draft;
+    if (mode == "edit") return LiveOptions::Streaming::edit;
+    if (mode != "off")
+        config.problem("streaming", "must be \"auto\", \"draft\", \"edit\" or \"off\"");
+    return LiveOptions::Streaming::off;
+}
+
+std::chrono::milliseconds retry_delay(int failures) {
+    auto base = std::chrono::milliseconds(1000) * (1 << std::min(failures - 1, 5));
+    auto capped = std::min<std::chrono::milliseconds>(base, std::chrono::seconds(30));
+    thread_local std::minstd_rand random{std::random_device{}()};
+    std::uniform_int_distribution<long long> jitter(capped.count() / 2, capped.count());
+    return std::chrono::milliseconds(jitter(random));
+}
+
+json chat_params(ChatAddress chat) {
+    json params{{"chat_id", chat.chat_id}};
+    if (chat.thread_id != 0) params["message_thread_id"] = chat.thread_id;
+    return params;
+}
+
+class TelegramAdapter final : public Adapter {
+public:
+    explicit TelegramAdapter(AdapterDeps deps)
+        : id_(deps.id), executor_(deps.executor), sink_(deps.sink), log_(deps.log) {
+        auto& config = deps.config;
+        config.string("type", "telegram");
+        token_ = config.required_string("bot_token");
+        auto bot_id = bot_id_from_token(token_);
+        if (!token_.empty() && !bot_id) {
+            config.problem("bot_token",
+                           "must look like 123456789:AA... (the token from @BotFather)");
+        }
+        std::string mode = config.string("mode", "poll");
+        if (mode != "webhook" && mode != "poll")
+            config.problem("mode", "must be \"webhook\" or \"poll\"");
+        webhook_ = mode == "webhook";
+        webhook_url_ = config.string("webhook_url", "");
+        if (webhook_ && !webhook_url_.starts_with("https://")) {
+            config.problem("webhook_url",
+                           "webhook mode needs the public https:// URL Telegram should call");
+        }
+        secret_ = config.string("secret_token", "");
+        if (!secret_.empty() && !valid_secret_token(secret_)) {
+            config.problem("secret_token", "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -");
+        }
+        std::string path = config.string("path", "/telegram/" + id_);
+        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
+        std::string api_base = config.string("api_base", "https://api.telegram.org");
+        if (!api_base.starts_with("https://") && !api_base.starts_with("http://")) {
+            config.problem("api_base", "must be an http:// or https:// URL");
+        }
+        poll_timeout_ = std::chrono::seconds(config.integer("poll_timeout_s", 25, 1, 50));
+        max_connections_ = static_cast<int>(config.integer("max_connections", 40, 1, 100));
+        drop_pending_ = config.boolean("drop_pending_updates", false);
+        LiveOptions live;
+        live.streaming = streaming_mode(config);
+        live.stream_interval =
+            std::chrono::milliseconds(config.integer("stream_interval_ms", 1000, 300, 60000));
+        live.typing = config.boolean("typing", true);
+        live.typing_after =
+            std::chrono::milliseconds(config.integer("typing_after_ms", 300, 0, 60000));
+        live.calls_per_second =
+            static_cast<double>(config.integer("live_calls_per_s", 30, 1, 10000));
+        follow_replies_ = live.typing || live.streaming != LiveOptions::Streaming::off;
+        config.done();
+        if (!config.errors().empty()) return;
+
+        me_.id = *bot_id;
+        if (webhook_) {
+            deps.routes.add("POST", path, [this](http::Request& request, http::ResponseStream&) {
+                return handle_webhook(request);
+            });
+        }
+        if (deps.validate_only) return;
+
+        log_.add_secret(token_);
+        lock_ = std::make_unique<BotLock>(deps.data_dir /
+                                          ("telegram-" + std::to_string(*bot_id) + ".lock"));
+        if (webhook_ && secret_.empty()) {
+            // Without a secret anyone who guesses the URL could post fake updates.
+            secret_ = load_or_create_secret(deps.data_dir / (id_ + ".webhook-secret"));
+        }
+        log_.add_secret(secret_);
+        api_ = std::make_unique<BotApi>(deps.http, api_base, token_);
+        live_ = std::make_unique<LiveReplies>(executor_, *api_, log_, live);
+    }
+
+    Capabilities capabilities() const override {
+        return {.max_text = {.max = 4096, .unit = TextLimit::Unit::utf16_units}};
+    }
+
+    net::awaitable<SendResult> send(Outbound message) override {
+        auto chat = parse_chat(message.chat.chat_id);
+        if (!chat)
+            co_return SendError{.kind = SendError::Kind::bad_request,
+                                .detail = "not a Telegram chat id: " + message.chat.chat_id};
+        if (message.part == 1) {
+            // A streamed preview becomes the final message instead of staying beside it.
+            if (std::int64_t streamed = co_await live_->finish(message.reply_to)) {
+                json params = chat_params(*chat);
+                params["message_id"] = streamed;
+                params["text"] = message.text;
+                auto edited = co_await api_->call("editMessageText", std::move(params));
+                if (edited.ok || edited.description.find("not modified") != std::string::npos) {
+                    co_return std::to_string(streamed);
+                }
+                // (Deleted meanwhile, too old to edit...: send it as a new message.)
+            }
+        }
+        json params = chat_params(*chat);
+        params["text"] = message.text;
+        if (message.chat.is_group && message.part == 1) {
+            if (auto number = message_number(message.reply_to)) {
+                params["reply_parameters"] = {{"message_id", *number},
+                                              {"allow_sending_without_reply", true}};
+            }
+        }
+        auto result = co_await api_->call("sendMessage", params);
+        if (!result.ok && result.migrate_to_chat_id != 0) {
+            params["chat_id"] = result.migrate_to_chat_id;  // the group became a supergroup
+            params.erase("message_thread_id");
+            result = co_await api_->call("sendMessage", std::move(params));
+        }
+        if (result.ok) co_return std::to_string(result.result.value("message_id", 0LL));
+        if (result.error_code == 403) {
+            log_.warn("telegram", "chat ", message.chat.chat_id,
+                      " blocked the bot or removed it from the group: reply not delivered");
+        }
+        co_return to_send_error(result);
+    }
+
+    net::awaitable<void> run() override {
+        if (!co_await identity()) {
+            throw std::runtime_error(
+                "getMe failed: " + last_error_ +
+                (last_error_.find("401") != std::string::npos ? " (is bot_token right?)" : ""));
+        }
+        if (webhook_) {
+            co_await register_webhook();
+            co_return;
+        }
+        json params{{"drop_pending_updates", drop_pending_}};
+        auto removed = co_await api_->call("deleteWebhook", std::move(params));
+        if (!removed.ok) throw std::runtime_error("deleteWebhook failed: " + removed.description);
+        co_await poll();
+    }
+
+    void stop() override { stopping_ = true; }
+
+private:
+    net::awaitable<std::optional<BotIdentity>> identity() {
+        {
+            std::lock_guard lock(mutex_);
+            if (!me_.username.empty()) co_return me_;
+        }
+        auto result = co_await api_->call("getMe", json::object());
+        std::lock_guard lock(mutex_);
+        if (!result.ok) {
+            last_error_ = std::to_string(result.error_code) + " " + result.description;
+            co_return std::nullopt;
+        }
+        me_.username = result.result.value("username", "");
+        log_.info("telegram", "adapter '", id_, "' is @", me_.username);
+        co_return me_;
+    }
+
+    net::awaitable<void> register_webhook() {
+        json params{{"url", webhook_url_},
+                    {"secret_token", secret_},
+                    {"allowed_updates", json::array({"message"})},
+                    {"max_connections", max_connections_},
+                    {"drop_pending_updates", drop_pending_}};
+        auto result = co_await api_->call("setWebhook", std::move(params));
+        if (!result.ok) throw std::runtime_error("setWebhook failed: " + result.description);
+        log_.info("telegram", "adapter '", id_, "' receives updates at ", webhook_url_);
+    }
+
+    // getUpdates until stop(). An update is confirmed (offset moves past it) only once it is
+    // stored; after a crash Telegram sends the unconfirmed ones again and the inbox dedupes.
+    net::awaitable<void> poll() {
+        std::int64_t offset = 0;
+        int failures = 0;
+        while (!stopping_) {
+            json params{{"timeout", poll_timeout_.count()},
+                        {"allowed_updates", json::array({"message"})}};
+            if (offset != 0) params["offset"] = offset;
+            auto result = co_await api_->call("getUpdates", std::move(params),
+                                              poll_timeout_ + std::chrono::seconds(15));
+            if (stopping_) break;
+            if (!result.ok) {
+                if (result.error_code == 401) {
+                    throw std::runtime_error("getUpdates: bot_token rejected (401)");
+                }
+                ++failures;
+                auto delay = retry_delay(failures);
+                log_.warn(
+                    "telegram", "adapter '", id_, "': getUpdates failed (", result.description, ")",
+                    result.error_code == 409 ? "; is another program using this bot token?" : "",
+                    "; retrying in ", delay.count(), " ms");
+                co_await sleep_for(delay);
+                continue;
+            }
+            failures = 0;
+            if (!result.result.is_array()) continue;
+            for (const auto& update : result.result) {
+                co_await accept(update);
+                offset = std::max(offset, update.value("update_id", std::int64_t{0}) + 1);
+            }
+        }
+    }
+
+    net::awaitable<http::Response> handle_webhook(http::Request& request) {
+        if (!secret_equals(request.header(kSecretHeader), secret_)) {
+            log_.warn("telegram", "adapter '", id_,
+                      "': webhook request without the right secret token rejected");
+            co_return http::Response::error(401, "missing or wrong secret token");
+        }
+        json update = json::parse(request.body, nullptr, false);
+        if (update.is_discarded() || !update.is_object()) {
+            co_return http::Response::error(400, "body must be a JSON Update object");
+        }
+        if (!co_await identity()) {
+            // Telegram retries: by then getMe has most likely worked.
+            auto response = http::Response::error(503, "bot identity not known yet");
+            response.headers.push_back({"Retry-After", "5"});
+            co_return response;
+        }
+        co_await accept(update);
+        co_return http::Response::json(200, json::object());
+    }
+
+    // Hands one update to the core; returns once it is stored (or recognised or ignored).
+    net::awaitable<void> accept(const json& update) {
+        BotIdentity me;
+        {
+            std::lock_guard lock(mutex_);
+            me = me_;
+        }
+        ParsedUpdate parsed = parse_update(update, me, id_);
+        if (parsed.kind == ParsedUpdate::Kind::ignored) {
+            log_.debug("telegram", "update ", parsed.update_id, " ignored: ", parsed.reason);
+            co_return;
+        }
+        auto chat = parse_chat(parsed.inbound.chat.chat_id);
+        LiveReplies::Handle live;
+        if (follow_replies_) {
+            live = live_->expect(*chat, parsed.inbound.chat.is_group, parsed.inbound.message_id);
+        }
+        SubmitOptions options{.wait = live ? std::chrono::milliseconds(kFollowReplyFor)
+                                           : std::chrono::milliseconds(0),
+                              .claim = false};
+        Submission submission;
+        try {
+            submission = co_await sink_.submit(std::move(parsed.inbound), options);
+        } catch (...) {
+            if (live) live_->drop(live);
+            throw;
+        }
+        if (!live) co_return;
+        if (submission.status == Submission::Status::accepted && submission.watch.valid()) {
+            live_->follow(std::move(live), std::move(submission.watch));
+        } else {
+            live_->drop(live);
+        }
+    }
+
+    std::string id_;
+    net::any_io_executor executor_;
+    InboundSink& sink_;
+    Logger& log_;
+    std::string token_;
+    bool webhook_ = false;
+    std::string webhook_url_;
+    std::string secret_;
+    std::chrono::seconds poll_timeout_{25};
+    int max_connections_ = 40;
+    bool drop_pending_ = false;
+    bool follow_replies_ = true;
+    std::unique_ptr<BotLock> lock_;
+    std::unique_ptr<BotApi> api_;
+    std::unique_ptr<LiveReplies> live_;
+    std::mutex mutex_;
+    BotIdentity me_;
+    std::string last_error_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make(AdapterDeps deps) {
+    return std::make_unique<TelegramAdapter>(std::move(deps));
+}
+
+}  // namespace bot::adapters::telegram

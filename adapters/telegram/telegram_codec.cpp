@@ -1,0 +1,311 @@
+#include "telegram/telegram_codec.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <vector>
+
+namespace bot::adapters::telegram {
+
+namespace {
+
+using nlohmann::json;
+
+// Content kinds a message can carry instead of text.
+constexpr std::string_view kMediaKinds[] = {
+    "photo",     "sticker",  "voice", "audio",   "video", "video_note", "document",
+    "animation", "location", "venue", "contact", "poll",  "dice",       "story"};
+
+std::optional<std::int64_t> to_int(std::string_view text) {
+    std::int64_t value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+    return value;
+}
+
+std::int64_t int_field(const json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+}
+
+std::string string_field(const json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string display_name(const json& from) {
+    std::string name = string_field(from, "first_name");
+    std::string last = string_field(from, "last_name");
+    if (!last.empty()) name += (name.empty() ? "" : " ") + last;
+    if (name.empty()) name = string_field(from, "username");
+    return name;
+}
+
+struct Span {
+    std::size_t begin = 0, end = 0;  // bytes
+};
+
+// What the entities of a text say about the bot; mentions of it are collected for removal.
+struct Addressing {
+    bool mentioned = false;
+    bool command_for_me = false;
+    bool command_for_other = false;
+    std::vector<Span> my_mentions;
+};
+
+Addressing read_entities(const std::string& text, const json& entities, const BotIdentity& me) {
+    Addressing out;
+    if (!entities.is_array()) return out;
+    for (const auto& entity : entities) {
+        if (!entity.is_object()) continue;
+        std::string type = string_field(entity, "type");
+        auto offset =
+            static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(entity, "offset")));
+        auto length =
+            static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(entity, "length")));
+        Span span{utf16_to_byte_offset(text, offset), utf16_to_byte_offset(text, offset + length)};
+        std::string_view value = std::string_view(text).substr(span.begin, span.end - span.begin);
+        if (type == "mention") {
+            if (value.starts_with('@') && !me.username.empty() &&
+                iequals(value.substr(1), me.username)) {
+                out.mentioned = true;
+                out.my_mentions.push_back(span);
+            }
+        } else if (type == "text_mention") {
+            auto user = entity.find("user");
+            if (user != entity.end() && user->is_object() && int_field(*user, "id") == me.id) {
+                out.mentioned = true;
+            }
+        } else if (type == "bot_command" && offset == 0) {
+            auto at = value.find('@');
+            if (at == std::string_view::npos || iequals(value.substr(at + 1), me.username)) {
+                out.command_for_me = true;
+            } else {
+                out.command_for_other = true;
+            }
+        }
+    }
+    return out;
+}
+
+// Removes the bot's @mentions with the punctuation and space that follow them:
+// "@bot, hi" -> "hi", "so @bot: what" -> "so what".
+std::string without_spans(const std::string& text, std::vector<Span> spans) {
+    std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin > b.begin; });
+    std::string out = text;
+    for (Span span : spans) {
+        std::size_t end = span.end;
+        for (std::string_view mark : {",", ":", "，", "："}) {
+            if (std::string_view(out).substr(end).starts_with(mark)) {
+                end += mark.size();
+                break;
+            }
+        }
+        while (end < out.size() && (out[end] == ' ' || out[end] == '\t')) ++end;
+        out.erase(span.begin, end - span.begin);
+    }
+    auto first = out.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos) return {};
+    auto last = out.find_last_not_of(" \t\r\n");
+    return out.substr(first, last - first + 1);
+}
+
+ParsedUpdate ignored(std::int64_t update_id, std::string reason) {
+    ParsedUpdate out;
+    out.update_id = update_id;
+    out.reason = std::move(reason);
+    return out;
+}
+
+}  // namespace
+
+std::optional<std::int64_t> bot_id_from_token(std::string_view token) {
+    auto colon = token.find(':');
+    if (colon == std::string_view::npos || colon + 1 >= token.size()) return std::nullopt;
+    auto id = to_int(token.substr(0, colon));
+    if (!id || *id <= 0) return std::nullopt;
+    return id;
+}
+
+std::string format_chat(ChatAddress address) {
+    std::string out = std::to_string(address.chat_id);
+    if (address.thread_id != 0) out.append("/").append(std::to_string(address.thread_id));
+    return out;
+}
+
+std::optional<ChatAddress> parse_chat(std::string_view text) {
+    ChatAddress address;
+    auto slash = text.find('/');
+    auto chat = to_int(text.substr(0, slash));
+    if (!chat) return std::nullopt;
+    address.chat_id = *chat;
+    if (slash != std::string_view::npos) {
+        auto thread = to_int(text.substr(slash + 1));
+        if (!thread) return std::nullopt;
+        address.thread_id = *thread;
+    }
+    return address;
+}
+
+std::string format_message_id(std::int64_t chat_id, std::int64_t message_id) {
+    return std::to_string(chat_id).append(":").append(std::to_string(message_id));
+}
+
+std::optional<std::int64_t> message_number(std::string_view stored_id) {
+    auto colon = stored_id.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    return to_int(stored_id.substr(colon + 1));
+}
+
+std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {
+    std::size_t counted = 0;
+    std::size_t i = 0;
+    while (i < text.size() && counted < units) {
+        auto byte = static_cast<unsigned char>(text[i]);
+        std::size_t width = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+        counted += width == 4 ? 2 : 1;
+        i = std::min(text.size(), i + width);
+    }
+    return i;
+}
+
+ParsedUpdate parse_update(const json& update, const BotIdentity& me,
+                          const std::string& adapter_id) {
+    if (!update.is_object()) return ignored(0, "not an object");
+    std::int64_t update_id = int_field(update, "update_id");
+    auto found = update.find("message");
+    if (found == update.end()) {
+        // Edits are not answered again: the bot already replied to what was first written.
+        if (update.contains("edited_message")) return ignored(update_id, "edited message");
+        return ignored(update_id, "not a message");
+    }
+    const json& message = *found;
+    if (!message.is_object()) return ignored(update_id, "malformed message");
+    auto chat = message.find("chat");
+    auto from = message.find("from");
+    if (chat == message.end() || !chat->is_object()) return ignored(update_id, "no chat");
+    if (from == message.end() || !from->is_object()) return ignored(update_id, "no sender");
+    if (from->value("is_bot", false)) return ignored(update_id, "from a bot");
+
+    std::string chat_type = string_field(*chat, "type");
+    bool is_group = chat_type == "group" || chat_type == "supergroup";
+    if (!is_group && chat_type != "private") return ignored(update_id, "chat type " + chat_type);
+
+    std::int64_t chat_id = int_field(*chat, "id");
+    std::int64_t message_number = int_field(message, "message_id");
+    std::int64_t sender = int_field(*from, "id");
+    if (chat_id == 0 || message_number == 0 || sender == 0) {
+        return ignored(update_id, "missing ids");
+    }
+
+    bool has_text = message.contains("text") && message["text"].is_string();
+    std::string unsupported;
+    if (!has_text) {
+        for (auto kind : kMediaKinds) {
+            if (message.contains(kind)) {
+                unsupported = kind;
+                break;
+            }
+        }
+        // Joins, leaves, pins, title changes...: nothing was said to the bot.
+        if (unsupported.empty()) return ignored(update_id, "service message");
+    }
+    std::string text =
+        has_text ? message["text"].get<std::string>() : string_field(message, "caption");
+    auto entities = message.value(has_text ? "entities" : "caption_entities", json());
+    Addressing addressing = read_entities(text, entities, me);
+
+    bool reply_to_me = false;
+    if (auto replied = message.find("reply_to_message");
+        replied != message.end() && replied->is_object()) {
+        auto author = replied->find("from");
+        reply_to_me =
+            author != replied->end() && author->is_object() && int_field(*author, "id") == me.id;
+    }
+
+    ParsedUpdate out;
+    out.kind = ParsedUpdate::Kind::message;
+    out.update_id = update_id;
+    ChatAddress address{.chat_id = chat_id, .thread_id = 0};
+    if (is_group && message.value("is_topic_message", false)) {
+        address.thread_id = int_field(message, "message_thread_id");
+    }
+    Inbound& inbound = out.inbound;
+    inbound.chat = {
+        .adapter_id = adapter_id, .chat_id = format_chat(address), .is_group = is_group};
+    inbound.sender_id = std::to_string(sender);
+    inbound.sender_name = display_name(*from);
+    inbound.message_id = format_message_id(chat_id, message_number);
+    inbound.mentions_me = !addressing.command_for_other &&
+                          (addressing.mentioned || addressing.command_for_me || reply_to_me);
+    inbound.unsupported = std::move(unsupported);
+    if (inbound.unsupported.empty()) {
+        inbound.text = addressing.my_mentions.empty() ? std::move(text)
+                                                      : without_spans(text, addressing.my_mentions);
+    }
+    if (auto date = int_field(message, "date"); date > 0) {
+        inbound.at = std::chrono::system_clock::time_point(std::chrono::seconds(date));
+    }
+    return out;
+}
+
+ApiResult parse_api_answer(int http_status, std::string_view body,
+                           std::string_view retry_after_header) {
+    ApiResult out;
+    out.error_code = http_status;
+    json answer = json::parse(body, nullptr, false);
+    if (answer.is_discarded() || !answer.is_object()) {
+        out.description = http_status == 0 ? "no answer" : "HTTP " + std::to_string(http_status);
+    } else {
+        out.ok = answer.value("ok", false) && http_status >= 200 && http_status < 300;
+        if (out.ok) {
+            out.result = answer.value("result", json());
+            out.error_code = 0;
+            return out;
+        }
+        if (int code = static_cast<int>(int_field(answer, "error_code")); code != 0) {
+            out.error_code = code;
+        }
+        out.description = string_field(answer, "description");
+        if (auto parameters = answer.find("parameters");
+            parameters != answer.end() && parameters->is_object()) {
+            out.retry_after = std::chrono::seconds(int_field(*parameters, "retry_after"));
+            out.migrate_to_chat_id = int_field(*parameters, "migrate_to_chat_id");
+        }
+    }
+    if (out.retry_after.count() == 0 && !retry_after_header.empty()) {
+        out.retry_after = std::chrono::seconds(to_int(retry_after_header).value_or(0));
+    }
+    if (out.description.empty()) out.description = "HTTP " + std::to_string(http_status);
+    return out;
+}
+
+SendError to_send_error(const ApiResult& result) {
+    SendError error;
+    error.detail = "Telegram " + std::to_string(result.error_code) + ": " + result.description;
+    switch (result.error_code) {
+        case 429:
+            error.kind = SendError::Kind::rate_limited;
+            error.retry_after = std::max(result.retry_after, std::chrono::seconds(1));
+            break;
+        case 401:  // the token was revoked
+        case 403:  // the user blocked the bot, or it was removed from the group
+            error.kind = SendError::Kind::unauthorized;
+            break;
+        case 400:
+        case 404:
+            error.kind = SendError::Kind::bad_request;
+            break;
+        default:  // no answer, 5xx, 409 ...
+            error.kind = SendError::Kind::transient;
+    }
+    return error;
+}
+
+}  // namespace bot::adapters::telegram

@@ -1,0 +1,175 @@
+#include "telegram/telegram_codec.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <sstream>
+
+using namespace bot::adapters::telegram;
+using nlohmann::json;
+
+namespace {
+
+const BotIdentity kMe{.id = 123456, .username = "contact_test_bot"};
+
+json fixture(const std::string& name) {
+    std::ifstream in(std::string(TESTDATA_DIR) + "/telegram/" + name);
+    REQUIRE(in);
+    std::stringstream text;
+    text << in.rdbuf();
+    return json::parse(text.str());
+}
+
+ParsedUpdate parse(const std::string& name) {
+    return parse_update(fixture(name), kMe, "tg");
+}
+
+}  // namespace
+
+TEST_CASE("telegram: private text messages are facts for the core", "[telegram]") {
+    auto start = parse("private_text.json");
+    REQUIRE(start.kind == ParsedUpdate::Kind::message);
+    CHECK(start.update_id == 10000);
+    CHECK(start.inbound.chat.adapter_id == "tg");
+    CHECK(start.inbound.chat.chat_id == "1111111");
+    CHECK_FALSE(start.inbound.chat.is_group);
+    CHECK(start.inbound.sender_id == "1111111");
+    CHECK(start.inbound.sender_name == "Test Lastname");
+    CHECK(start.inbound.message_id == "1111111:1365");
+    CHECK(start.inbound.text == "/start");
+    CHECK(start.inbound.mentions_me);  // a command
+    CHECK(start.inbound.unsupported.empty());
+
+    auto plain = parse("private_plain.json");
+    REQUIRE(plain.kind == ParsedUpdate::Kind::message);
+    CHECK(plain.inbound.text == "你好 😀 what is 2+2?");
+    CHECK_FALSE(plain.inbound.mentions_me);  // not needed in private chats
+    CHECK(std::chrono::duration_cast<std::chrono::seconds>(plain.inbound.at.time_since_epoch())
+              .count() == 1441645540);
+}
+
+TEST_CASE("telegram: groups mark what addresses the bot", "[telegram]") {
+    // @mention after an emoji: entity offsets count UTF-16 units; the mention is removed.
+    auto mention = parse("group_mention.json");
+    REQUIRE(mention.kind == ParsedUpdate::Kind::message);
+    CHECK(mention.inbound.chat.is_group);
+    CHECK(mention.inbound.chat.chat_id == "-1001234567890");
+    CHECK(mention.inbound.sender_id == "42");
+    CHECK(mention.inbound.mentions_me);
+    CHECK(mention.inbound.text == "😀 what is the capital of France?");
+
+    auto other = parse("group_other_mention.json");
+    REQUIRE(other.kind == ParsedUpdate::Kind::message);
+    CHECK_FALSE(other.inbound.mentions_me);
+    CHECK(other.inbound.text == "@ann_here see you at 8");
+
+    auto text_mention = parse("group_text_mention.json");
+    CHECK(text_mention.inbound.mentions_me);
+
+    auto reply = parse("group_reply_to_bot.json");
+    CHECK(reply.inbound.mentions_me);
+    CHECK(reply.inbound.text == "and Germany?");
+
+    auto command = parse("group_command_at_bot.json");
+    CHECK(command.inbound.mentions_me);
+    CHECK(command.inbound.text == "/reset@contact_test_bot");  // the core reads "/reset"
+
+    auto foreign = parse("group_command_other_bot.json");
+    REQUIRE(foreign.kind == ParsedUpdate::Kind::message);
+    CHECK_FALSE(foreign.inbound.mentions_me);
+
+    auto chatter = parse("group_plain.json");
+    REQUIRE(chatter.kind == ParsedUpdate::Kind::message);
+    CHECK_FALSE(chatter.inbound.mentions_me);  // the core ignores it
+
+    auto topic = parse("topic_mention.json");
+    CHECK(topic.inbound.chat.chat_id == "-1001234567890/5");  // a topic is its own conversation
+    CHECK(topic.inbound.message_id == "-1001234567890:84");
+    CHECK(topic.inbound.text == "hi");
+}
+
+TEST_CASE("telegram: media, edits, service messages, channels and bots", "[telegram]") {
+    auto photo = parse("photo.json");
+    REQUIRE(photo.kind == ParsedUpdate::Kind::message);
+    CHECK(photo.inbound.unsupported == "photo");
+    CHECK(photo.inbound.text.empty());
+
+    auto sticker = parse("sticker.json");
+    CHECK(sticker.inbound.unsupported == "sticker");
+
+    for (const char* name :
+         {"edited_message.json", "new_member.json", "channel_post.json", "from_bot.json"}) {
+        INFO(name);
+        auto parsed = parse(name);
+        CHECK(parsed.kind == ParsedUpdate::Kind::ignored);
+        CHECK_FALSE(parsed.reason.empty());
+    }
+    CHECK(parse("edited_message.json").update_id == 10002);
+    CHECK(parse_update(json::array(), kMe, "tg").kind == ParsedUpdate::Kind::ignored);
+    CHECK(parse_update(json{{"update_id", 1}, {"message", "x"}}, kMe, "tg").kind ==
+          ParsedUpdate::Kind::ignored);
+}
+
+TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
+    CHECK(bot_id_from_token("123456:ABC-def") == 123456);
+    CHECK_FALSE(bot_id_from_token("nonsense").has_value());
+    CHECK_FALSE(bot_id_from_token("abc:def").has_value());
+    CHECK_FALSE(bot_id_from_token("123:").has_value());
+
+    CHECK(format_chat({.chat_id = -100123, .thread_id = 0}) == "-100123");
+    CHECK(format_chat({.chat_id = -100123, .thread_id = 45}) == "-100123/45");
+    auto chat = parse_chat("-100123/45");
+    REQUIRE(chat);
+    CHECK(chat->chat_id == -100123);
+    CHECK(chat->thread_id == 45);
+    CHECK_FALSE(parse_chat("x").has_value());
+    CHECK_FALSE(parse_chat("1/").has_value());
+
+    CHECK(message_number("-100123:84") == 84);
+    CHECK_FALSE(message_number("84").has_value());
+
+    std::string text = "😀a你b";
+    CHECK(utf16_to_byte_offset(text, 0) == 0);
+    CHECK(utf16_to_byte_offset(text, 2) == 4);
+    CHECK(utf16_to_byte_offset(text, 3) == 5);
+    CHECK(utf16_to_byte_offset(text, 4) == 8);
+    CHECK(utf16_to_byte_offset(text, 99) == text.size());
+}
+
+TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
+    auto ok = parse_api_answer(200, R"({"ok":true,"result":{"message_id":5}})", "");
+    CHECK(ok.ok);
+    CHECK(ok.result["message_id"] == 5);
+
+    // The 429 answer of the Bot API server (Query.cpp).
+    auto limited = parse_api_answer(
+        429,
+        R"({"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}})",
+        "7");
+    CHECK_FALSE(limited.ok);
+    auto error = to_send_error(limited);
+    CHECK(error.kind == bot::SendError::Kind::rate_limited);
+    CHECK(error.retry_after == std::chrono::seconds(7));
+
+    auto header_only = parse_api_answer(429, "<html>busy</html>", "3");
+    CHECK(to_send_error(header_only).retry_after == std::chrono::seconds(3));
+
+    auto blocked = parse_api_answer(
+        403,
+        R"({"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"})",
+        "");
+    CHECK(to_send_error(blocked).kind == bot::SendError::Kind::unauthorized);
+    CHECK(to_send_error(blocked).detail.find("blocked") != std::string::npos);
+
+    auto migrated = parse_api_answer(
+        400,
+        R"({"ok":false,"error_code":400,"description":"Bad Request: group chat was upgraded to a supergroup chat","parameters":{"migrate_to_chat_id":-1001}})",
+        "");
+    CHECK(migrated.migrate_to_chat_id == -1001);
+    CHECK(to_send_error(migrated).kind == bot::SendError::Kind::bad_request);
+
+    CHECK(to_send_error(parse_api_answer(502, "Bad Gateway", "")).kind ==
+          bot::SendError::Kind::transient);
+    CHECK(to_send_error(parse_api_answer(0, "", "")).kind == bot::SendError::Kind::transient);
+}
