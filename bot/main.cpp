@@ -5,6 +5,7 @@
 #include "bot/terminal_chat.hpp"
 
 #include <curl/curl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
@@ -23,6 +24,18 @@ void print_problems(const std::vector<std::string>& problems, const std::string&
 std::string default_user() {
     const char* user = std::getenv("USER");
     return user && *user ? user : "terminal";
+}
+
+// Every connection (users' webhooks and websockets, LLM and platform calls) is a descriptor;
+// the usual soft limit of 1024 would cap a busy server far below what it can do.
+void raise_descriptor_limit(bot::Logger& log) {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    rlim_t before = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        log.debug("main", "open files limit raised from ", before, " to ", limit.rlim_cur);
+    }
 }
 
 }  // namespace
@@ -62,6 +75,7 @@ int main(int argc, char** argv) {
     auto level = bot::parse_log_level(config.log.level);
     if (chat->parsed() && level < bot::LogLevel::warn) level = bot::LogLevel::warn;
     bot::Logger log(level);
+    raise_descriptor_limit(log);
     try {
         if (chat->parsed()) {
             bot::App app(config, log, bot::AppOptions{.listen = false});
