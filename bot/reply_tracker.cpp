@@ -16,6 +16,12 @@ struct ReplyTracker::Watcher {
     net::steady_timer timer;
 };
 
+ReplyTracker::~ReplyTracker() {
+    for (auto& [key, entry] : entries_) {
+        for (auto& watcher : entry.watchers) watcher->channel->events.close();
+    }
+}
+
 std::string ReplyTracker::key(std::string_view adapter_id, std::string_view message_id) {
     std::string out;
     out.reserve(adapter_id.size() + message_id.size() + 1);

@@ -20,6 +20,9 @@ namespace bot {
 class ReplyTracker {
 public:
     explicit ReplyTracker(net::any_io_executor executor) : executor_(std::move(executor)) {}
+    // Closes every open watch: a coroutine still waiting on one (shutdown) is released with
+    // its io_context instead of being kept alive by its own channel forever.
+    ~ReplyTracker();
 
     static std::string key(std::string_view adapter_id, std::string_view message_id);
 
