@@ -112,6 +112,8 @@ struct SubmitOptions {
     // When the reply is done within the wait, the adapter delivers it itself (a passive reply
     // in an HTTP response) and the outbox does not call send() for it.
     bool claim = false;
+    // false: the watch reports only done/timeout, not the text as it grows.
+    bool deltas = true;
 };
 
 struct Submission {

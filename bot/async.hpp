@@ -60,6 +60,18 @@ public:
         items_.push_back(std::move(value));
     }
 
+    // Like push, but an item still waiting in the queue may absorb the new one: merge(back,
+    // value) returns true when it did. A slow consumer then gets one combined item instead
+    // of one wake-up per item.
+    template <class Merge>
+    void push_or_merge(T value, Merge merge) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!items_.empty() && merge(items_.back(), value)) return;
+        }
+        push(std::move(value));
+    }
+
     void close() {
         std::unique_lock lock(mutex_);
         closed_ = true;

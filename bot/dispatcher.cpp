@@ -64,7 +64,8 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
         ++in_flight_;
         tracker_.begin(tracker_key);
         if (options.wait.count() > 0) {
-            submission.watch = tracker_.watch(tracker_key, options.wait, options.claim);
+            submission.watch =
+                tracker_.watch(tracker_key, options.wait, options.claim, options.deltas);
         }
         enqueue(Job{.inbox_id = accepted.inbox_id, .inbound = std::move(inbound)});
         co_return submission;
@@ -76,7 +77,7 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     if (options.wait.count() == 0) co_return submission;
     // Attach first, then look for a stored reply: whichever way the race with the running job
     // goes, the watcher sees the reply.
-    auto watch = tracker_.watch(tracker_key, options.wait, options.claim);
+    auto watch = tracker_.watch(tracker_key, options.wait, options.claim, options.deltas);
     if (auto stored = co_await store_.reply_for(accepted.inbox_id)) {
         // The adapter delivers a stored reply itself when it answers in its own response
         // (claim), or when the outbox is done with it; a pending one the outbox still sends.

@@ -12,6 +12,7 @@ struct ReplyTracker::Watcher {
     explicit Watcher(net::any_io_executor strand) : timer(std::move(strand)) {}
     std::shared_ptr<ReplyWatch::Channel> channel = std::make_shared<ReplyWatch::Channel>();
     bool claim = false;
+    bool deltas = true;
     // The timer lives on its own strand: expiry and cancellation never race.
     net::steady_timer timer;
 };
@@ -43,10 +44,17 @@ void ReplyTracker::delta(const std::string& key, std::string_view text) {
     if (it == entries_.end()) return;
     it->second.text.append(text);
     for (auto& watcher : it->second.watchers) {
-        watcher->channel->events.push(ReplyEvent{.kind = ReplyEvent::Kind::delta,
-                                                 .text = std::string(text),
-                                                 .conversation_id = {},
-                                                 .claimed = false});
+        if (!watcher->deltas) continue;
+        watcher->channel->events.push_or_merge(ReplyEvent{.kind = ReplyEvent::Kind::delta,
+                                                          .text = std::string(text),
+                                                          .conversation_id = {},
+                                                          .claimed = false},
+                                               [](ReplyEvent& waiting, ReplyEvent& next) {
+                                                   if (waiting.kind != ReplyEvent::Kind::delta)
+                                                       return false;
+                                                   waiting.text += next.text;
+                                                   return true;
+                                               });
     }
 }
 
@@ -88,13 +96,15 @@ void ReplyTracker::abandon(const std::string& key) {
     end(key, ReplyEvent{}, false, &claimed);
 }
 
-ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait, bool claim) {
+ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait, bool claim,
+                               bool deltas) {
     auto watcher = std::make_shared<Watcher>(net::make_strand(executor_));
     watcher->claim = claim;
+    watcher->deltas = deltas;
     {
         std::lock_guard lock(mutex_);
         auto& entry = entries_[key];
-        if (!entry.text.empty()) {
+        if (deltas && !entry.text.empty()) {
             watcher->channel->events.push(ReplyEvent{.kind = ReplyEvent::Kind::delta,
                                                      .text = entry.text,
                                                      .conversation_id = {},

@@ -37,8 +37,10 @@ public:
     // The job ended without a reply (shutdown): watchers get timeout.
     void abandon(const std::string& key);
 
-    // Watches key for up to wait. The first event repeats the text produced so far, if any.
-    ReplyWatch watch(const std::string& key, std::chrono::milliseconds wait, bool claim);
+    // Watches key for up to wait. With deltas, the first event repeats the text produced so
+    // far, if any; deltas the watcher has not consumed yet are merged into one.
+    ReplyWatch watch(const std::string& key, std::chrono::milliseconds wait, bool claim,
+                     bool deltas = true);
     // A watch whose only event is done with an already stored reply; claimed tells the adapter
     // to deliver it itself.
     static ReplyWatch ready(std::string reply, std::string conversation_id, bool claimed);

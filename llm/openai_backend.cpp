@@ -285,18 +285,40 @@ net::awaitable<OpenAiBackend::Attempt> OpenAiBackend::attempt(const std::string&
 }
 
 std::string OpenAiBackend::request_body(const ChatRequest& request) const {
-    json messages = json::array();
-    for (const auto& message : request.messages) {
-        messages.push_back({{"role", message.role}, {"content", message.content}});
-    }
-    json body = {
-        {"model", options_.model}, {"messages", std::move(messages)}, {"stream", request.stream}};
-    const int max_tokens = request.max_tokens > 0 ? request.max_tokens : options_.reply_tokens;
-    if (max_tokens > 0) body["max_tokens"] = max_tokens;
-    if (options_.temperature) body["temperature"] = *options_.temperature;
-    if (request.stream) body["stream_options"] = {{"include_usage", true}};
+    // Written straight into one string: this runs for every message with the whole context,
+    // and a json tree of it would cost an allocation per field.
+    std::size_t size = 256 + options_.model.size();
+    for (const auto& message : request.messages) size += message.content.size() + 40;
+    std::string out;
+    out.reserve(size + size / 8);
     // Chat text comes from users and platforms: invalid UTF-8 is replaced, not fatal.
-    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+    nlohmann::detail::serializer<json> writer(nlohmann::detail::output_adapter<char>(out), ' ',
+                                              json::error_handler_t::replace);
+    json text;
+    auto write_string = [&](const std::string& value) {
+        text = value;
+        writer.dump(text, false, false, 0);
+    };
+    out += R"({"model":)";
+    write_string(options_.model);
+    out += R"(,"messages":[)";
+    for (std::size_t i = 0; i < request.messages.size(); ++i) {
+        out += i == 0 ? R"({"role":)" : R"(,{"role":)";
+        write_string(request.messages[i].role);
+        out += R"(,"content":)";
+        write_string(request.messages[i].content);
+        out += '}';
+    }
+    out += request.stream ? R"(],"stream":true)" : R"(],"stream":false)";
+    const int max_tokens = request.max_tokens > 0 ? request.max_tokens : options_.reply_tokens;
+    if (max_tokens > 0) out.append(R"(,"max_tokens":)").append(std::to_string(max_tokens));
+    if (options_.temperature) {
+        out += R"(,"temperature":)";
+        writer.dump(json(*options_.temperature), false, false, 0);
+    }
+    if (request.stream) out += R"(,"stream_options":{"include_usage":true})";
+    out += '}';
+    return out;
 }
 
 ClientRequest OpenAiBackend::http_request(const std::string& body, bool stream) const {

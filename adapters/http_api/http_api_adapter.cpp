@@ -11,7 +11,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 namespace bot::adapters::http_api {
 
 namespace {
@@ -162,14 +161,15 @@ private:
                                                         : scoped_message_id(parsed.user, client_id),
                         .text = std::move(parsed.text),
                         .mentions_me = true};
+        bool streaming =
+            request.header("Accept").find("text/event-stream") != std::string_view::npos;
         SubmitOptions options{
             .wait = std::chrono::duration_cast<std::chrono::milliseconds>(reply_timeout_),
-            .claim = true};
+            .claim = true,
+            .deltas = streaming};
         auto submission = co_await sink_.submit(std::move(inbound), options);
         const std::string& message_id = client_id.empty() ? submission.message_id : client_id;
 
-        bool streaming =
-            request.header("Accept").find("text/event-stream") != std::string_view::npos;
         if (streaming) {
             co_await stream.begin(200, sse_headers());
         }

@@ -125,7 +125,8 @@ public:
             std::chrono::milliseconds(config.integer("typing_after_ms", 300, 0, 60000));
         live.calls_per_second =
             static_cast<double>(config.integer("live_calls_per_s", 30, 1, 10000));
-        follow_replies_ = live.typing || live.streaming != LiveOptions::Streaming::off;
+        streaming_ = live.streaming != LiveOptions::Streaming::off;
+        follow_replies_ = live.typing || streaming_;
         config.done();
         if (!config.errors().empty()) return;
 
@@ -312,7 +313,8 @@ private:
         }
         SubmitOptions options{.wait = live ? std::chrono::milliseconds(kFollowReplyFor)
                                            : std::chrono::milliseconds(0),
-                              .claim = false};
+                              .claim = false,
+                              .deltas = streaming_};
         Submission submission;
         try {
             submission = co_await sink_.submit(std::move(parsed.inbound), options);
@@ -340,6 +342,7 @@ private:
     int max_connections_ = 40;
     bool drop_pending_ = false;
     bool follow_replies_ = true;
+    bool streaming_ = true;
     std::unique_ptr<BotLock> lock_;
     std::unique_ptr<BotApi> api_;
     std::unique_ptr<LiveReplies> live_;

@@ -29,11 +29,13 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 namespace {
 
-// Streams a chunked response on the session's connection.
+// Streams a chunked response on the session's connection. The last chunk marks the end of
+// the body, so the connection stays usable afterwards (LLM clients reuse it).
 class ChunkedStream final : public ResponseStream {
 public:
-    ChunkedStream(beast::tcp_stream& stream, std::chrono::seconds write_timeout, bool head)
-        : stream_(stream), write_timeout_(write_timeout), head_(head) {}
+    ChunkedStream(beast::tcp_stream& stream, std::chrono::seconds write_timeout, bool head,
+                  bool keep_alive)
+        : stream_(stream), write_timeout_(write_timeout), head_(head), keep_alive_(keep_alive) {}
 
     net::awaitable<bool> begin(int status, std::vector<Header> headers) override {
         started_ = true;
@@ -41,7 +43,7 @@ public:
         res.set(bhttp::field::server, "contactbot");
         for (auto& h : headers) res.set(h.name, h.value);
         res.chunked(true);
-        res.keep_alive(false);  // a streamed response ends its connection
+        res.keep_alive(keep_alive_);
         bhttp::response_serializer<bhttp::empty_body> serializer{res};
         stream_.expires_after(write_timeout_);
         auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, use_tuple);
@@ -58,10 +60,12 @@ public:
         co_return ok_;
     }
 
-    net::awaitable<void> finish() {
-        if (!ok_) co_return;
+    // True when the whole response went out and the connection may serve another request.
+    net::awaitable<bool> finish() {
+        if (!ok_) co_return false;
         stream_.expires_after(write_timeout_);
-        co_await net::async_write(stream_, bhttp::make_chunk_last(), use_tuple);
+        auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk_last(), use_tuple);
+        co_return !ec && keep_alive_;
     }
 
     bool started() const override { return started_; }
@@ -70,6 +74,7 @@ private:
     beast::tcp_stream& stream_;
     std::chrono::seconds write_timeout_;
     bool head_;
+    bool keep_alive_;
     bool started_ = false;
     bool ok_ = false;
 };
@@ -320,7 +325,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         auto message = parser.release();
         std::string body = std::move(message.body());
         Request request = to_request(message, std::move(body), remote);
-        ChunkedStream streamer(stream, options.read_timeout, head);
+        ChunkedStream streamer(stream, options.read_timeout, head, keep_alive);
         Response response;
         try {
             stream.expires_never();  // handlers may wait for an LLM; writes set their own expiry
@@ -330,10 +335,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             if (streamer.started()) co_return false;
             response = Response::error(500, "internal error");
         }
-        if (streamer.started()) {
-            co_await streamer.finish();
-            co_return false;
-        }
+        if (streamer.started()) co_return co_await streamer.finish() && !stopping;
         co_return co_await write_response(stream, std::move(response), version,
                                           keep_alive && !stopping, head);
     }

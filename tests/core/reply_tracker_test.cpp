@@ -34,20 +34,24 @@ TEST_CASE("watchers see deltas, late watchers the text so far, one claims", "[tr
     auto key = bot::ReplyTracker::key("a", "m1");
     tracker.begin(key);
     auto early = tracker.watch(key, 5s, true);
+    auto quiet = tracker.watch(key, 5s, false, false);  // no deltas wanted
     tracker.delta(key, "Hel");
-    tracker.delta(key, "lo");
+    tracker.delta(key, "lo");  // not consumed yet: merged into the waiting delta
     auto late = tracker.watch(key, 5s, true);
-    CHECK(tracker.finish(key, "Hello", "c1"));
+    tracker.delta(key, "!");
+    CHECK(tracker.finish(key, "Hello!", "c1"));
 
     auto first = collect(io, early);
-    REQUIRE(first.size() == 3);
-    CHECK(first[0].text == "Hel");
-    CHECK(first[1].text == "lo");
-    CHECK(first[2].kind == ReplyEvent::Kind::done);
-    CHECK(first[2].claimed);
+    REQUIRE(first.size() == 2);
+    CHECK(first[0].text == "Hello!");
+    CHECK(first[1].kind == ReplyEvent::Kind::done);
+    CHECK(first[1].claimed);
+    auto silent = collect(io, quiet);
+    REQUIRE(silent.size() == 1);
+    CHECK(silent[0].kind == ReplyEvent::Kind::done);
     auto second = collect(io, late);
     REQUIRE(second.size() == 2);
-    CHECK(second[0].text == "Hello");
+    CHECK(second[0].text == "Hello!");
     CHECK(!second[1].claimed);  // only one adapter delivers
     CHECK(tracker.active() == 0);
 }

@@ -1,0 +1,70 @@
+// The load generator: N users each send M messages to contactbot, one at a time (the next only
+// after the reply to the previous one), over a few keep-alive HTTP/1.1 connections driven by
+// Asio coroutines. Through the http_api adapter the reply is the response; through the Telegram
+// webhook it arrives later as a sendMessage on the fake Bot API, which the caller feeds into
+// Load::on_send_message. One thread: the generator shares the machine with the server.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+enum class Path { http_api, telegram };
+
+std::string to_string(Path path);
+
+struct LoadPlan {
+    Path path = Path::http_api;
+    int users = 1;
+    int messages = 1;          // per user
+    int connections = 1;       // keep-alive connections to contactbot
+    int in_flight = 1;         // users waiting for a reply at once (>= connections on telegram)
+    std::uint16_t port = 0;    // contactbot's
+    std::string api_token;     // http_api bearer token
+    std::string webhook_path;  // telegram: /telegram/<adapter id>
+    std::string secret_token;  // telegram: X-Telegram-Bot-Api-Secret-Token
+    std::chrono::seconds reply_timeout{60};  // a reply later than this counts as lost
+    std::chrono::milliseconds settle{1000};  // telegram: wait for stray duplicates at the end
+};
+
+struct LoadResult {
+    std::uint64_t messages = 0;      // planned
+    std::uint64_t replied = 0;       // got their reply in time (once or more)
+    std::uint64_t lost = 0;          // no reply in time (late ones included)
+    std::uint64_t duplicated = 0;    // replies seen more than once (extra copies)
+    std::uint64_t unexpected = 0;    // replies matching no message sent, or a wrong text
+    std::uint64_t errors = 0;        // non-2xx answers and transport failures (retried ones too)
+    std::uint64_t late = 0;          // replies that came after reply_timeout (counted lost)
+    std::uint64_t peak_waiting = 0;  // most messages waiting for their reply at once
+    double seconds = 0;              // first request to last reply
+    std::vector<std::uint32_t> latency_us;  // per replied message, unordered
+};
+
+// Telegram chat id (and sender id) of user u; distinct per user.
+std::int64_t chat_id_of(int user);
+// The text user u sends as its message k, and the reply the fake LLM gives to it.
+std::string message_text(int user, int k);
+std::string reply_text(int user, int k);
+
+class Load {
+public:
+    explicit Load(LoadPlan plan);
+    ~Load();
+    Load(const Load&) = delete;
+    Load& operator=(const Load&) = delete;
+
+    // Plays the plan; blocks until every message got its reply or timed out.
+    LoadResult run();
+    // A sendMessage seen by the fake Bot API (any thread).
+    void on_send_message(std::int64_t chat_id, const std::string& text);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace bench

@@ -1,0 +1,308 @@
+// contactbot_bench: starts a fake LLM, a fake Telegram Bot API and the real contactbot binary,
+// plays users against it through the Telegram webhook and the http_api adapter, and prints
+// throughput, reply latency, memory, threads and CPU per scale point. See bench/README.md.
+#include "bench/load.hpp"
+#include "bench/report.hpp"
+#include "bench/server_process.hpp"
+#include "fakes/fake_llm.hpp"
+#include "fakes/fake_telegram.hpp"
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+namespace {
+
+using namespace bench;
+namespace fs = std::filesystem;
+
+struct Settings {
+    std::string scenario = "all";
+    std::string path = "both";
+    std::vector<int> users{1, 10, 100, 1000, 10000};
+    int messages = 0;     // per user; 0 = by scale
+    int concurrency = 0;  // 0 = min(users, 1000)
+    int llm_delay_ms = 0;
+    int inflight = 10000;
+    int inflight_delay_ms = 2000;
+    int server_threads = 0;
+    int reply_timeout_s = 60;
+    bool quick = false;
+    bool markdown = false;
+    bool keep = false;
+    std::string server = CONTACTBOT_BINARY;
+};
+
+// LLM calls in flight at once during the throughput runs. The default (64) suits a hosted API's
+// rate limit; an instant self-hosted model takes as many as the load offers, and with 64 the
+// figures would measure the queue in front of the LLM, not contactbot.
+constexpr int kThroughputLlmConcurrency = 1000;
+
+struct Spec {
+    Path path;
+    int users;
+    int messages;
+    int connections;
+    int in_flight;
+    int llm_delay_ms;
+    int llm_concurrency;  // the provider's max_concurrency; 0 = contactbot's default (64)
+};
+
+// Enough messages for steady figures, few enough that 10,000 users take seconds, not minutes.
+// Longer conversations cost more per message (history up to bot.history_turns is loaded and
+// sent), so the small scales with many messages per user are not cheaper than they look.
+int default_messages(int users) {
+    if (users <= 1) return 500;
+    if (users <= 10) return 200;
+    if (users <= 100) return 100;
+    if (users <= 1000) return 20;
+    return 3;
+}
+
+// A fresh directory per point (config, database, server log); kept when the point failed.
+class WorkDir {
+public:
+    WorkDir() {
+        std::string pattern = "/tmp/contactbot-bench-XXXXXX";
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+        path_ = pattern;
+    }
+    ~WorkDir() {
+        std::error_code ignored;
+        if (!keep_) fs::remove_all(path_, ignored);
+    }
+    const fs::path& path() const { return path_; }
+    void keep() { keep_ = true; }
+
+private:
+    fs::path path_;
+    bool keep_ = false;
+};
+
+double own_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Soft limit up to the hard one: thousands of connections on each side of loopback. The server
+// inherits it. Returns the limit now in force.
+long long raise_file_limit() {
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    constexpr long long kPlenty = 1LL << 30;
+    return limit.rlim_cur == RLIM_INFINITY
+               ? kPlenty
+               : static_cast<long long>(std::min<rlim_t>(limit.rlim_cur, kPlenty));
+}
+
+std::int64_t chat_id_param(const nlohmann::json& params) {
+    auto it = params.find("chat_id");
+    if (it == params.end()) return 0;
+    if (it->is_number_integer()) return it->get<std::int64_t>();
+    if (it->is_string()) return std::atoll(it->get<std::string>().c_str());
+    return 0;
+}
+
+Point run_point(const Settings& settings, const Spec& spec) {
+    Point point;
+    point.path = spec.path;
+    point.users = spec.users;
+    point.messages = spec.messages;
+    point.connections = spec.connections;
+    point.llm_delay_ms = spec.llm_delay_ms;
+    std::cerr << "bench: " << to_string(spec.path) << " users=" << spec.users
+              << " msgs/user=" << spec.messages << " conns=" << spec.connections
+              << " in_flight=" << spec.in_flight << " llm_delay_ms=" << spec.llm_delay_ms << "\n";
+
+    WorkDir dir;
+    std::unique_ptr<Load> load;  // outlives the fakes: their threads report into it
+    try {
+        bot::testing::FakeLlm llm;
+        llm.record(false);
+        llm.reply_delay(std::chrono::milliseconds(spec.llm_delay_ms));
+        bot::testing::FakeTelegram telegram;
+        telegram.record(false);
+
+        ServerSettings server_settings{.dir = dir.path(),
+                                       .port = free_port(),
+                                       .threads = settings.server_threads,
+                                       .path = spec.path,
+                                       .llm_base_url = llm.base_url(),
+                                       .telegram_api_base = telegram.api_base(),
+                                       .telegram_token = telegram.token(),
+                                       .llm_concurrency = spec.llm_concurrency};
+        ServerProcess server(settings.server, server_settings);
+        server.wait_ready(std::chrono::seconds(30));
+        std::cerr << "bench:   contactbot pid " << server.pid() << " on port "
+                  << server_settings.port << ", work dir " << dir.path().string() << "\n";
+        if (spec.path == Path::telegram && !telegram.wait_for("setWebhook", 1)) {
+            std::cerr << "bench:   note: contactbot did not call setWebhook\n";
+        }
+
+        load = std::make_unique<Load>(
+            LoadPlan{.path = spec.path,
+                     .users = spec.users,
+                     .messages = spec.messages,
+                     .connections = spec.connections,
+                     .in_flight = spec.in_flight,
+                     .port = server_settings.port,
+                     .api_token = kApiToken,
+                     .webhook_path = std::string("/telegram/").append(kTelegramAdapter),
+                     .secret_token = kSecretToken,
+                     .reply_timeout = std::chrono::seconds(settings.reply_timeout_s)});
+        telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
+            if (call.method != "sendMessage") return;
+            sink->on_send_message(chat_id_param(call.params), call.params.value("text", ""));
+        });
+
+        {
+            Sampler sampler(server.pid());
+            auto before = read_proc_stats(server.pid());
+            double own_before = own_cpu_seconds();
+            point.load = load->run();
+            auto after = read_proc_stats(server.pid());
+            point.server_cpu_s = after.cpu_s - before.cpu_s;
+            point.bench_cpu_s = own_cpu_seconds() - own_before;
+            point.peak_rss_kb = after.hwm_kb;
+            point.peak_threads = std::max(sampler.peak_threads(), after.threads);
+        }
+        point.llm_peak_in_flight = llm.peak_in_flight();
+        point.exit_status = server.stop(std::chrono::seconds(30));
+        if (point.exit_status != 0) {
+            std::cerr << "bench:   contactbot exit status " << point.exit_status << ":\n"
+                      << server.log_tail();
+        }
+        telegram.on_call(nullptr);
+    } catch (const std::exception& error) {
+        point.failure = error.what();
+        std::cerr << "bench:   FAILED: " << error.what() << "\n";
+    }
+    if (!point.ok() || settings.keep) {
+        dir.keep();
+        std::cerr << "bench:   kept " << dir.path().string() << " (server.log, contactbot.json)\n";
+    }
+    std::cerr << "bench:   " << point.load.replied << "/" << point.load.messages << " replied in "
+              << point.load.seconds << " s, lost " << point.load.lost << ", dup "
+              << point.load.duplicated << ", unexpected " << point.load.unexpected << ", late "
+              << point.load.late << ", errors " << point.load.errors << "\n";
+    return point;
+}
+
+std::vector<Path> paths_of(const std::string& path) {
+    if (path == "telegram") return {Path::telegram};
+    if (path == "http_api") return {Path::http_api};
+    return {Path::telegram, Path::http_api};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Settings s;
+    CLI::App cli{"contactbot_bench: contactbot under load on loopback"};
+    cli.add_option("--scenario", s.scenario, "throughput, inflight or all")
+        ->check(CLI::IsMember({"throughput", "inflight", "all"}))
+        ->capture_default_str();
+    cli.add_option("--path", s.path, "telegram (webhook), http_api or both")
+        ->check(CLI::IsMember({"telegram", "http_api", "both"}))
+        ->capture_default_str();
+    cli.add_option("--users", s.users, "scale points: users per point")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 1000000));
+    cli.add_option("--messages", s.messages, "messages per user (default: by scale)")
+        ->check(CLI::Range(1, 1000000));
+    cli.add_option("--concurrency", s.concurrency,
+                   "connections and messages in flight (default: min(users, 1000))")
+        ->check(CLI::Range(1, 100000));
+    cli.add_option("--llm-delay-ms", s.llm_delay_ms, "throughput: fake LLM time per reply")
+        ->capture_default_str();
+    cli.add_option("--inflight", s.inflight, "inflight: conversations at once")
+        ->check(CLI::Range(1, 1000000))
+        ->capture_default_str();
+    cli.add_option("--inflight-delay-ms", s.inflight_delay_ms,
+                   "inflight: fake LLM time per reply, streamed")
+        ->capture_default_str();
+    cli.add_option("--server-threads", s.server_threads, "server.threads (0 = one per core)")
+        ->capture_default_str();
+    cli.add_option("--reply-timeout-s", s.reply_timeout_s, "a later reply counts as lost")
+        ->capture_default_str();
+    cli.add_option("--server", s.server, "the contactbot binary")->capture_default_str();
+    cli.add_flag("--quick", s.quick, "smoke test: users 1,10, 3 messages, inflight 50");
+    cli.add_flag("--markdown", s.markdown, "print Markdown tables");
+    cli.add_flag("--keep", s.keep, "keep every point's work directory");
+    CLI11_PARSE(cli, argc, argv);
+    if (s.quick) {
+        s.users = {1, 10};
+        s.messages = 3;
+        s.inflight = 50;
+        s.inflight_delay_ms = 200;
+    }
+
+    ::signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    long long file_limit = raise_file_limit();
+    std::cout << "contactbot_bench: server " << s.server << ", " << ::sysconf(_SC_NPROCESSORS_ONLN)
+              << " cores, RLIMIT_NOFILE " << file_limit << "\n\n";
+
+    bool all_ok = true;
+    bool throughput = s.scenario != "inflight";
+    bool inflight = s.scenario != "throughput";
+    if (throughput) {
+        std::vector<Point> points;
+        for (Path path : paths_of(s.path)) {
+            for (int users : s.users) {
+                int messages = s.messages > 0 ? s.messages : default_messages(users);
+                int connections =
+                    s.concurrency > 0 ? std::min(s.concurrency, users) : std::min(users, 1000);
+                points.push_back(run_point(s, Spec{path, users, messages, connections, connections,
+                                                   s.llm_delay_ms, kThroughputLlmConcurrency}));
+                all_ok = all_ok && points.back().ok();
+            }
+        }
+        std::cout << "Throughput (LLM delay " << s.llm_delay_ms << " ms; each user sends its next "
+                  << "message after the previous reply)\n\n";
+        print_throughput(std::cout, points, s.markdown);
+        std::cout << "\n" << std::flush;
+    }
+    if (inflight) {
+        std::vector<Point> points;
+        for (Path path : paths_of(s.path)) {
+            int users = s.inflight;
+            // Webhooks are acknowledged at once, so a few connections carry every conversation;
+            // http_api holds one connection per waiting reply, and the server one more to the
+            // LLM: both ends must fit the file limit.
+            int connections = std::min(users, 1000);
+            if (path == Path::http_api) {
+                auto fit = static_cast<int>(std::clamp((file_limit - 1000) / 2, 1LL, 1LL << 30));
+                if (users > fit) {
+                    std::cerr << "bench: http_api inflight capped at " << fit
+                              << " conversations by RLIMIT_NOFILE " << file_limit << "\n";
+                    users = fit;
+                }
+                connections = users;
+            }
+            points.push_back(
+                run_point(s, Spec{path, users, 1, connections, users, s.inflight_delay_ms, users}));
+            all_ok = all_ok && points.back().ok();
+        }
+        std::cout << "In flight (every conversation sends one message at once; the LLM streams "
+                  << "each reply over " << s.inflight_delay_ms << " ms)\n\n";
+        print_inflight(std::cout, points, s.markdown);
+        std::cout << "\n";
+    }
+    std::cout << (all_ok ? "OK: nothing lost or duplicated\n"
+                         : "FAILED: replies lost or duplicated, or a point failed\n");
+    return all_ok ? 0 : 1;
+}

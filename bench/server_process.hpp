@@ -1,0 +1,84 @@
+// The contactbot under test: a real child process with a generated config in its own
+// directory (fresh database), watched through /proc while the load runs.
+#pragma once
+
+#include "bench/load.hpp"
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace bench {
+
+inline constexpr const char* kApiToken = "bench-token-0123456789abcdef";
+inline constexpr const char* kSecretToken = "bench-secret-123";
+inline constexpr const char* kTelegramAdapter = "tg";
+
+struct ServerSettings {
+    std::filesystem::path dir;  // config, database and log go here
+    std::uint16_t port = 0;
+    int threads = 0;             // server.threads; 0 = one per core
+    Path path = Path::http_api;  // which adapter to configure
+    std::string llm_base_url;
+    std::string telegram_api_base;
+    std::string telegram_token;
+    int llm_concurrency = 0;  // llm max_concurrency; 0 = contactbot's default
+};
+
+// The config file text (JSON) for these settings.
+std::string make_config(const ServerSettings& settings);
+// A loopback port nobody listens on right now.
+std::uint16_t free_port();
+
+struct ProcStats {
+    long rss_kb = 0;   // VmRSS
+    long hwm_kb = 0;   // VmHWM: peak resident set since start
+    long threads = 0;  // Threads
+    double cpu_s = 0;  // utime + stime
+};
+ProcStats read_proc_stats(pid_t pid);
+
+class ServerProcess {
+public:
+    // Writes the config and starts `binary run --config ...`, output going to server.log.
+    ServerProcess(const std::string& binary, const ServerSettings& settings);
+    ~ServerProcess();  // kills the server if it still runs
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+    // Waits until GET /readyz answers 200; throws (with the log's tail) when the server
+    // exits or the timeout passes.
+    void wait_ready(std::chrono::seconds timeout);
+    // SIGTERM, then waits (SIGKILL after timeout). Returns the exit status, or -signal.
+    int stop(std::chrono::seconds timeout);
+    std::string log_tail(std::size_t max_lines = 20) const;
+
+private:
+    bool exited(int& status);
+
+    std::filesystem::path log_path_;
+    std::uint16_t port_;
+    pid_t pid_ = -1;
+};
+
+// Samples a process's resident set and thread count every 100 ms on its own thread.
+class Sampler {
+public:
+    explicit Sampler(pid_t pid);
+    ~Sampler();
+    long peak_rss_kb() const { return peak_rss_kb_.load(); }
+    long peak_threads() const { return peak_threads_.load(); }
+
+private:
+    std::atomic<long> peak_rss_kb_{0};
+    std::atomic<long> peak_threads_{0};
+    std::jthread thread_;
+};
+
+}  // namespace bench
