@@ -27,6 +27,7 @@ using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr auto kMaxConnectTimeout = std::chrono::milliseconds(10s);
+constexpr long kReceiveBufferBytes = 4096;
 
 void init_curl_once() {
     static std::once_flag once;
@@ -220,6 +221,10 @@ private:
         curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+        // curl gives every transfer a receive buffer of this size (default 16 KiB). Thousands of
+        // LLM streams are in flight at once and their chunks are small: 4 KiB saves ~12 KiB
+        // each (120 MB at 10,000) and larger bodies merely take a few more reads.
+        curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
         const bool limited = request.timeout.count() > 0;  // 0 = no limit, as in curl
         if (limited) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, long(request.timeout.count()));
         const auto connect_limit =
