@@ -150,6 +150,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 socket.close();  // shed load rather than exhaust file descriptors
                 continue;
             }
+            // Streamed replies (SSE, chunked LLM-style bodies, websocket frames) are small writes
+            // in a row: without this, Nagle's algorithm holds each one for the peer's delayed
+            // ACK, up to 40 ms.
+            boost::system::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
             auto ex = socket.get_executor();
             net::co_spawn(ex, session(shared_from_this(), std::move(socket)),
                           [self = shared_from_this()](std::exception_ptr e) {
