@@ -76,12 +76,6 @@ std::chrono::milliseconds retry_delay(int failures) {
     return std::chrono::milliseconds(jitter(random));
 }
 
-json chat_params(ChatAddress chat) {
-    json params{{"chat_id", chat.chat_id}};
-    if (chat.thread_id != 0) params["message_thread_id"] = chat.thread_id;
-    return params;
-}
-
 class TelegramAdapter final : public Adapter {
 public:
     explicit TelegramAdapter(AdapterDeps deps)
@@ -174,12 +168,7 @@ public:
         }
         json params = chat_params(*chat);
         params["text"] = message.text;
-        if (message.chat.is_group && message.part == 1) {
-            if (auto number = message_number(message.reply_to)) {
-                params["reply_parameters"] = {{"message_id", *number},
-                                              {"allow_sending_without_reply", true}};
-            }
-        }
+        if (message.chat.is_group && message.part == 1) quote(params, message.reply_to);
         auto result = co_await api_->call("sendMessage", params);
         if (!result.ok && result.migrate_to_chat_id != 0) {
             params["chat_id"] = result.migrate_to_chat_id;  // the group became a supergroup

@@ -139,6 +139,12 @@ std::string format_chat(ChatAddress address) {
     return out;
 }
 
+json chat_params(ChatAddress address) {
+    json params{{"chat_id", address.chat_id}};
+    if (address.thread_id != 0) params["message_thread_id"] = address.thread_id;
+    return params;
+}
+
 std::optional<ChatAddress> parse_chat(std::string_view text) {
     ChatAddress address;
     auto slash = text.find('/');
@@ -161,6 +167,13 @@ std::optional<std::int64_t> message_number(std::string_view stored_id) {
     auto colon = stored_id.rfind(':');
     if (colon == std::string_view::npos) return std::nullopt;
     return to_int(stored_id.substr(colon + 1));
+}
+
+void quote(json& params, std::string_view stored_message_id) {
+    if (auto number = message_number(stored_message_id)) {
+        params["reply_parameters"] = {{"message_id", *number},
+                                      {"allow_sending_without_reply", true}};
+    }
 }
 
 std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {

@@ -29,12 +29,17 @@ struct ChatAddress {
     std::int64_t thread_id = 0;  // message_thread_id; 0 = none
 };
 std::string format_chat(ChatAddress address);  // "-100123" or "-100123/45"
+// The parameters that address a send to the chat (and topic).
+nlohmann::json chat_params(ChatAddress address);
 std::optional<ChatAddress> parse_chat(std::string_view text);
 
 // Message ids are unique per chat only; contactbot stores "<chat id>:<message id>", which stays
 // stable when Telegram redelivers an update (the dedupe key).
 std::string format_message_id(std::int64_t chat_id, std::int64_t message_id);
 std::optional<std::int64_t> message_number(std::string_view stored_id);  // the part after ':'
+// Makes a send quote the message it answers (groups: who is answered); still sent when that
+// message was deleted meanwhile.
+void quote(nlohmann::json& params, std::string_view stored_message_id);
 
 struct ParsedUpdate {
     enum class Kind { message, ignored };

@@ -17,12 +17,6 @@ using nlohmann::json;
 constexpr auto kTypingRepeat = std::chrono::milliseconds(4500);  // the action lasts 5 s
 constexpr auto kCallTimeout = std::chrono::seconds(10);
 
-json chat_params(ChatAddress chat) {
-    json params{{"chat_id", chat.chat_id}};
-    if (chat.thread_id != 0) params["message_thread_id"] = chat.thread_id;
-    return params;
-}
-
 // The part of a growing reply that fits one message (the outbox splits the final text).
 std::string preview_of(const std::string& text, std::string_view suffix) {
     auto parts = split_text(text, TextLimit{.max = 4000, .unit = TextLimit::Unit::utf16_units});
@@ -151,12 +145,7 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
         params["draft_id"] = reply.draft_id;
     } else if (reply.streamed_message_id == 0) {
         method = "sendMessage";
-        if (reply.is_group) {
-            if (auto number = message_number(reply.message_id)) {
-                params["reply_parameters"] = {{"message_id", *number},
-                                              {"allow_sending_without_reply", true}};
-            }
-        }
+        if (reply.is_group) quote(params, reply.message_id);
     } else {
         method = "editMessageText";
         params["message_id"] = reply.streamed_message_id;
