@@ -186,13 +186,15 @@ App::App(Config config, Logger& log, AppOptions options)
     }
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
-    p.pipeline =
-        std::make_unique<Pipeline>(*p.store, p.backend.get(), *p.tracker, *p.outbox, log,
-                                   PipelineOptions{.persona = p.config.bot.persona,
-                                                   .command_prefix = p.config.bot.command_prefix,
-                                                   .max_input_chars = p.config.bot.max_input_chars,
-                                                   .history_turns = p.config.bot.history_turns,
-                                                   .no_provider_hint = kNoProviderHint});
+    p.pipeline = std::make_unique<Pipeline>(
+        *p.store, p.backend.get(), *p.tracker, *p.outbox, log,
+        PipelineOptions{
+            .persona = p.config.bot.persona,
+            .command_prefix = p.config.bot.command_prefix,
+            .max_input_chars = p.config.bot.max_input_chars,
+            .history_turns = p.config.bot.history_turns,
+            .no_provider_hint = kNoProviderHint,
+            .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20});
     p.dispatcher =
         std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
                                      static_cast<std::size_t>(p.config.bot.queue_limit));
@@ -314,7 +316,9 @@ void App::shutdown() {
             p.log.warn("app", left, " messages still in progress; they resume at the next start");
         }
         p.pipeline->stop();
-        p.http_client->shutdown();
+        // Waited for: a request cancelled after the io_context stopped would keep the client
+        // and its caller's coroutine alive forever (each holds the other).
+        p.http_client->shutdown_and_wait(std::chrono::seconds(2));
         auto unwind = std::chrono::steady_clock::now() + std::chrono::seconds(2);
         while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < unwind) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));

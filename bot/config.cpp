@@ -217,6 +217,8 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         static_cast<std::size_t>(bot_section.integer("max_input_chars", 8000, 16, 1000000));
     config.bot.history_turns =
         static_cast<int>(bot_section.integer("history_turns", 100, 2, 100000));
+    config.bot.context_cache_mb =
+        static_cast<int>(bot_section.integer("context_cache_mb", 16, 0, 1 << 20));
     bot_section.done();
 
     auto llm = top.object("llm");

@@ -58,6 +58,7 @@ struct Config {
         int queue_limit = 8;  // waiting messages per conversation before "busy" replies
         std::size_t max_input_chars = 8000;
         int history_turns = 100;  // newest turns loaded before the token budget trims them
+        int context_cache_mb = 16;  // recent turns of active conversations kept in memory
     } bot;
     struct Llm {
         std::string default_provider;  // empty = none configured

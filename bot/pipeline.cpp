@@ -40,7 +40,8 @@ Pipeline::Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker
       tracker_(tracker),
       outbox_(outbox),
       log_(log),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      cache_(options_.context_cache_bytes, static_cast<std::size_t>(options_.history_turns)) {}
 
 std::string Pipeline::help_text() const {
     const auto& p = options_.command_prefix;
@@ -79,11 +80,16 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
     if (command == "help" || command == "start") {
         co_await finish(job, help_text(), false);
     } else if (command == "reset" || command == "new") {
-        co_await store_.reset_conversation(key);
+        auto generation = cache_.generation();
+        auto conversation_id = co_await store_.reset_conversation(key);
+        cache_.put(key, std::move(conversation_id), {}, generation);
         co_await finish(job, "Started a new conversation. I no longer use what we said before.",
                         false);
     } else if (command == "forget") {
+        // Before and after: no cached context of this user survives, even one put meanwhile.
+        cache_.forget_user(key.adapter_id, key.user_id);
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
+        cache_.forget_user(key.adapter_id, key.user_id);
         log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ", removed.conversations,
                   " conversations, ", removed.messages, " turns, ", removed.inbox, " messages");
         co_await finish(job,
@@ -104,19 +110,28 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         co_await finish(job, options_.no_provider_hint, false);
         co_return;
     }
-    auto context =
-        co_await store_.load_context(conversation_key(job.inbound), options_.history_turns);
+    auto key = conversation_key(job.inbound);
+    UsedContext used{.conversation_id = {}, .turns = {}, .generation = cache_.generation()};
+    if (auto cached = cache_.get(key)) {
+        used.conversation_id = std::move(cached->conversation_id);
+        used.turns = std::move(cached->turns);
+    } else {
+        auto context = co_await store_.load_context(key, options_.history_turns);
+        used.conversation_id = std::move(context.conversation_id);
+        used.turns = std::make_shared<const std::vector<storage::Turn>>(std::move(context.turns));
+    }
+    const auto& turns = *used.turns;
     int budget = backend_->context_tokens() - backend_->reply_tokens();
     int fixed =
         estimate_message_tokens(options_.persona) + estimate_message_tokens(job.inbound.text);
-    std::size_t first = first_turn_within_budget(context.turns, fixed, budget);
+    std::size_t first = first_turn_within_budget(turns, fixed, budget);
 
     llm::ChatRequest request;
     request.max_tokens = backend_->reply_tokens();
-    request.messages.reserve(context.turns.size() - first + 2);
+    request.messages.reserve(turns.size() - first + 2);
     request.messages.push_back({"system", options_.persona});
-    for (std::size_t i = first; i < context.turns.size(); ++i) {
-        request.messages.push_back({context.turns[i].role, std::move(context.turns[i].content)});
+    for (std::size_t i = first; i < turns.size(); ++i) {
+        request.messages.push_back({turns[i].role, turns[i].content});
     }
     request.messages.push_back({"user", job.inbound.text});
 
@@ -125,7 +140,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         std::move(request),
         [this, &tracker_key](std::string_view delta) { tracker_.delta(tracker_key, delta); });
     if (result) {
-        co_await finish(job, std::move(result->text), true);
+        co_await finish(job, std::move(result->text), true, &used);
         co_return;
     }
     const auto& error = result.error();
@@ -140,7 +155,8 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     co_await finish(job, apology(error), false);
 }
 
-net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool remember) {
+net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool remember,
+                                      const UsedContext* used) {
     const auto& inbound = job.inbound;
     auto key = conversation_key(inbound);
     // Named, not a temporary inside co_await: see Dispatcher::submit.
@@ -151,6 +167,18 @@ net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool re
                                    .reply = reply,
                                    .remember = remember};
     auto stored = co_await store_.complete(std::move(completion));
+    if (used && stored.appended) {
+        if (used->conversation_id.empty() || used->conversation_id == stored.conversation_id) {
+            std::vector<storage::Turn> next;
+            next.reserve(used->turns->size() + 2);
+            next.insert(next.end(), used->turns->begin(), used->turns->end());
+            next.push_back({"user", inbound.text});
+            next.push_back({"assistant", reply});
+            cache_.put(key, stored.conversation_id, std::move(next), used->generation);
+        } else {
+            cache_.erase(key);  // the conversation changed under us (a /forget elsewhere)
+        }
+    }
     auto tracker_key = ReplyTracker::key(inbound.chat.adapter_id, inbound.message_id);
     if (tracker_.finish(tracker_key, reply, stored.conversation_id)) {
         co_await store_.mark_delivered(stored.outbox_id);  // the watching adapter delivered it

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
+#include "bot/context_cache.hpp"
 #include "llm/llm_backend.hpp"
 #include "storage/store.hpp"
 
@@ -24,6 +25,7 @@ struct PipelineOptions {
     std::size_t max_input_chars = 8000;
     int history_turns = 100;
     std::string no_provider_hint;  // shown to users when no LLM provider is configured
+    std::size_t context_cache_bytes = 16 << 20;  // recent turns kept in memory; 0 = off
 };
 
 struct Job {
@@ -51,10 +53,18 @@ public:
     void stop() { stopping_ = true; }
 
 private:
+    // The context a reply was written with, to extend in the cache once its turns are stored.
+    struct UsedContext {
+        std::string conversation_id;
+        ContextCache::Turns turns;
+        std::uint64_t generation = 0;
+    };
+
     net::awaitable<void> answer_command(const Job& job, std::string_view command);
     net::awaitable<void> answer_with_llm(const Job& job);
     // Stores the reply (with the turns when remember is set) and delivers it.
-    net::awaitable<void> finish(const Job& job, std::string reply, bool remember);
+    net::awaitable<void> finish(const Job& job, std::string reply, bool remember,
+                                const UsedContext* used = nullptr);
 
     std::string help_text() const;
 
@@ -64,6 +74,7 @@ private:
     Outbox& outbox_;
     Logger& log_;
     PipelineOptions options_;
+    ContextCache cache_;
     std::atomic<bool> stopping_{false};
 };
 

@@ -261,7 +261,7 @@ CompletionResult write_completion(Database& db, const Completion& completion) {
         auto existing =
             db.prepare("SELECT id, conversation_public_id FROM outbox WHERE inbox_id = ?");
         existing->bind_all(completion.inbox_id);
-        if (existing->step()) return {existing->column_int64(0), existing->column_text(1)};
+        if (existing->step()) return {existing->column_int64(0), existing->column_text(1), false};
     }
 
     const std::int64_t now = now_ms();
@@ -287,7 +287,7 @@ CompletionResult write_completion(Database& db, const Completion& completion) {
 
     db.run("UPDATE inbox SET state = 1, updated_at = ? WHERE id = ? AND state = 0", now,
            completion.inbox_id);
-    return {outbox_id, public_id};
+    return {outbox_id, public_id, completion.remember};
 }
 
 std::optional<StoredReply> read_reply(Database& db, std::int64_t inbox_id) {

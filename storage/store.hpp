@@ -67,6 +67,7 @@ struct Completion {
 struct CompletionResult {
     std::int64_t outbox_id = 0;
     std::string conversation_id;  // the active conversation after this completion ("" if none)
+    bool appended = false;        // the turns were added (false: remember off, or a repeat)
 };
 
 struct StoredReply {

@@ -9,6 +9,8 @@
 // helper thread, and the answer is cached for a minute.
 #pragma once
 
+#include <chrono>
+
 #include "bot/log.hpp"
 #include "bot/net/http_client.hpp"
 
@@ -39,6 +41,10 @@ public:
     // Failure::cancelled at once. Asynchronous: the work runs on the client's strand. Safe to
     // call more than once and from any thread.
     void shutdown();
+    // shutdown(), then waits (at most limit) until it has run, so the cancelled requests'
+    // completions are queued before the caller stops the io_context. Never call it from a
+    // thread that runs that io_context.
+    void shutdown_and_wait(std::chrono::milliseconds limit);
 
     static constexpr std::size_t kMaxResponseBytes = std::size_t{64} << 20;
 

@@ -182,6 +182,22 @@ TEST_CASE("/reset starts a new conversation and /forget deletes the user's data"
     CHECK(r5.at("reply").get<std::string>().find("Unknown command /nonsense") != std::string::npos);
 }
 
+TEST_CASE("/forget in one chat also clears the user's cached context in her other chats",
+          "[integration]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+
+    bot.send("alice", "secret in the side room", "", "room");
+    bot.send("alice", "and more there", "", "room");  // served from the in-memory context
+    REQUIRE(turns_of(llm.requests().back()).size() == 3);
+    auto [status, reply] = bot.send("alice", "/forget");
+    REQUIRE(status == 200);
+    bot.send("alice", "what did I say?", "", "room");
+    CHECK(turns_of(llm.requests().back()).size() == 1);
+    CHECK(llm.requests().back().dump().find("secret") == std::string::npos);
+}
+
 TEST_CASE("memory survives a restart on the same database file", "[integration]") {
     TempDir dir;
     FakeLlm llm;

@@ -1,0 +1,68 @@
+// The newest turns of recently active conversations, kept in memory so that answering a
+// message does not read the history back from SQLite (a reader-thread round trip and a dozen
+// page reads per message under load).
+//
+// Coherent because the pipeline is the only writer of turns and runs one message at a time per
+// conversation: after a message's turns are committed, the pipeline stores exactly the context
+// it used plus those turns. The one change from outside a conversation's order is /forget, which
+// deletes a user's conversations in every chat; it bumps a generation first, and a put that
+// started before it is dropped. Bounded in bytes, least recently used first out.
+#pragma once
+
+#include "storage/store.hpp"
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace bot {
+
+class ContextCache {
+public:
+    using Turns = std::shared_ptr<const std::vector<storage::Turn>>;
+    struct Entry {
+        std::string conversation_id;
+        Turns turns;  // oldest first, at most max_turns
+    };
+
+    // max_bytes = 0 disables the cache.
+    ContextCache(std::size_t max_bytes, std::size_t max_turns);
+
+    // Read before loading a context; pass it to put().
+    std::uint64_t generation() const;
+    std::optional<Entry> get(const storage::ConversationKey& key);
+    // The conversation's context after a message, unless a /forget ran since `generation`.
+    void put(const storage::ConversationKey& key, std::string conversation_id,
+             std::vector<storage::Turn> turns, std::uint64_t generation);
+    void erase(const storage::ConversationKey& key);
+    // Around /forget of (adapter, user): before the store deletes, and after it committed.
+    void forget_user(const std::string& adapter_id, const std::string& user_id);
+
+    std::size_t bytes() const;
+    std::size_t size() const;
+
+private:
+    struct Slot {
+        std::string key;
+        storage::ConversationKey conversation;
+        Entry entry;
+        std::size_t bytes = 0;
+    };
+    void evict_locked();
+    void erase_locked(std::list<Slot>::iterator slot);
+
+    const std::size_t max_bytes_;
+    const std::size_t max_turns_;
+    mutable std::mutex mutex_;
+    std::uint64_t generation_ = 0;
+    std::size_t bytes_ = 0;
+    std::list<Slot> lru_;  // most recently used first
+    std::unordered_map<std::string, std::list<Slot>::iterator> index_;
+};
+
+}  // namespace bot
