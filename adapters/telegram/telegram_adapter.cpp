@@ -202,11 +202,11 @@ public:
     void stop() override { stopping_ = true; }
 
 private:
+    // getMe once: callers arriving while it runs wait for its answer instead of asking again.
     net::awaitable<std::optional<BotIdentity>> identity() {
-        {
-            std::lock_guard lock(mutex_);
-            if (!me_.username.empty()) co_return me_;
-        }
+        if (auto known = cached_identity()) co_return known;
+        auto turn = co_await identity_turn_.acquire();
+        if (auto known = cached_identity()) co_return known;
         auto result = co_await api_->call("getMe", json::object());
         std::lock_guard lock(mutex_);
         if (!result.ok) {
@@ -216,6 +216,12 @@ private:
         me_.username = result.result.value("username", "");
         log_.info("telegram", "adapter '", id_, "' is @", me_.username);
         co_return me_;
+    }
+
+    std::optional<BotIdentity> cached_identity() {
+        std::lock_guard lock(mutex_);
+        if (me_.username.empty()) return std::nullopt;
+        return me_;
     }
 
     net::awaitable<void> register_webhook() {
@@ -336,6 +342,7 @@ private:
     std::unique_ptr<BotApi> api_;
     std::unique_ptr<LiveReplies> live_;
     std::mutex mutex_;
+    AsyncSemaphore identity_turn_{1};
     BotIdentity me_;
     std::string last_error_;
     std::atomic<bool> stopping_{false};

@@ -87,7 +87,6 @@ TEST_CASE("telegram webhook: registered, secret checked, private conversation wi
     TestBot bot(llm, dir.path(), with_telegram(telegram, "webhook"));
 
     REQUIRE(eventually([&] { return !telegram.webhook_url().empty(); }));
-    CHECK(telegram.count("getMe") >= 1);
     CHECK(telegram.webhook_url() == "https://bot.example.com/telegram/tg");
     CHECK(telegram.webhook_secret() == kSecret);
     auto registration = telegram.calls("setWebhook").at(0).params;
@@ -115,6 +114,7 @@ TEST_CASE("telegram webhook: registered, secret checked, private conversation wi
     REQUIRE(requests.size() == 2);
     CHECK(requests[1]["messages"].dump().find("my name is Ann") != std::string::npos);
     CHECK(bot.log_text().find(telegram.token()) == std::string::npos);
+    CHECK(telegram.count("getMe") == 1);  // once, however many requests came in meanwhile
 }
 
 TEST_CASE("telegram webhook: a redelivered update is answered once", "[integration][telegram]") {
