@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 constexpr auto kMaxConnectTimeout = std::chrono::milliseconds(10s);
 constexpr long kReceiveBufferBytes = 4096;
 constexpr long kIdleConnections = 1024;
+constexpr std::size_t kIdleEasyHandles = 256;
 
 void init_curl_once() {
     static std::once_flag once;
@@ -182,7 +183,12 @@ public:
             return;
         }
         auto transfer = std::make_unique<Transfer>(std::move(request), std::move(completion));
-        transfer->easy.reset(curl_easy_init());
+        if (idle_easy_.empty()) {
+            transfer->easy.reset(curl_easy_init());
+        } else {
+            transfer->easy = std::move(idle_easy_.back());
+            idle_easy_.pop_back();
+        }
         if (!transfer->easy) {
             complete(std::move(transfer),
                      failed(ClientResponse::Failure::transport, "curl_easy_init failed"));
@@ -210,6 +216,7 @@ public:
             }
         }
         transfers.clear();
+        idle_easy_.clear();
         multi_.reset();  // closes the cached connections through close_socket()
         timer_.cancel();
         for (auto& [fd, socket] : sockets_) socket->stop();
@@ -554,7 +561,14 @@ private:
 
     void complete(std::unique_ptr<Transfer> transfer, ClientResponse response) {
         auto completion = std::move(transfer->completion);
-        transfer.reset();  // the easy handle goes before the caller resumes
+        // Handles are kept for the next requests: a fresh one costs an allocation of several
+        // kilobytes and its receive buffer. Reset, it keeps no option pointing into this
+        // transfer (headers, error buffer, callbacks' data).
+        if (transfer->easy && multi_ && idle_easy_.size() < kIdleEasyHandles) {
+            curl_easy_reset(transfer->easy.get());
+            idle_easy_.push_back(std::move(transfer->easy));
+        }
+        transfer.reset();  // before the caller resumes
         std::move(completion).post(std::move(response));
     }
 
@@ -564,6 +578,7 @@ private:
     std::unordered_map<curl_socket_t, std::unique_ptr<WatchedSocket>> sockets_;
     std::uint64_t next_socket_id_ = 1;
     std::unordered_map<CURL*, std::unique_ptr<Transfer>> transfers_;
+    std::vector<EasyHandle> idle_easy_;  // reset handles for the next requests
     MultiHandle multi_;
     bool closing_ = false;
 };
