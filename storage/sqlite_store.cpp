@@ -450,9 +450,6 @@ void SqliteStore::open_connections() {
                                       : "PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA journal_size_limit = 67108864");  // a burst must not leave a huge WAL behind
-    // Checkpoint every ~40 MB of WAL instead of every 4 MB: the pages every message touches
-    // (index roots, table tails) are copied back once per checkpoint, not ten times.
-    db.exec("PRAGMA wal_autocheckpoint = 10000");
     migrate(db);
     restrict_to_owner(options_.path);  // the -wal and -shm files exist by now
 
