@@ -59,8 +59,8 @@ std::string make_config(const ServerSettings& s) {
               {"retries", 0}}}}}}},
         {"log", {{"level", "warn"}}},
         {"adapters", adapters}};
-    // The default (64) is what operators run; the in-flight scenario raises it to hold every
-    // conversation's LLM call open at once.
+    // Throughput raises it to 1,000 (an instant self-hosted model takes what the load offers);
+    // the in-flight scenario to one per conversation, to hold every LLM call open at once.
     if (s.llm_concurrency > 0) {
         config["llm"]["providers"]["fake"]["max_concurrency"] = s.llm_concurrency;
     }
@@ -89,7 +89,6 @@ ProcStats read_proc_stats(pid_t pid) {
     std::string line;
     while (std::getline(status, line)) {
         auto value = [&] { return std::atol(line.c_str() + line.find(':') + 1); };
-        if (line.starts_with("VmRSS:")) stats.rss_kb = value();
         if (line.starts_with("VmHWM:")) stats.hwm_kb = value();
         if (line.starts_with("Threads:")) stats.threads = value();
     }
@@ -209,7 +208,6 @@ Sampler::Sampler(pid_t pid)
     : thread_([this, pid](std::stop_token stop) {
           while (!stop.stop_requested()) {
               auto stats = read_proc_stats(pid);
-              if (stats.rss_kb > peak_rss_kb_) peak_rss_kb_ = stats.rss_kb;
               if (stats.threads > peak_threads_) peak_threads_ = stats.threads;
               std::this_thread::sleep_for(std::chrono::milliseconds(100));
           }

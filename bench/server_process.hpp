@@ -36,7 +36,6 @@ std::string make_config(const ServerSettings& settings);
 std::uint16_t free_port();
 
 struct ProcStats {
-    long rss_kb = 0;   // VmRSS
     long hwm_kb = 0;   // VmHWM: peak resident set since start
     long threads = 0;  // Threads
     double cpu_s = 0;  // utime + stime
@@ -67,16 +66,15 @@ private:
     pid_t pid_ = -1;
 };
 
-// Samples a process's resident set and thread count every 100 ms on its own thread.
+// Samples a process's thread count every 100 ms on its own thread (peak memory comes from the
+// kernel's VmHWM at the end).
 class Sampler {
 public:
     explicit Sampler(pid_t pid);
     ~Sampler();
-    long peak_rss_kb() const { return peak_rss_kb_.load(); }
     long peak_threads() const { return peak_threads_.load(); }
 
 private:
-    std::atomic<long> peak_rss_kb_{0};
     std::atomic<long> peak_threads_{0};
     std::jthread thread_;
 };

@@ -333,8 +333,7 @@ void App::shutdown() {
     // first: its last completions hold executors of the io_context.
     p.server.reset();
     p.adapters.clear();
-    p.http_client->shutdown();
-    p.http_client.reset();
+    p.http_client.reset();  // (its destructor shuts it down when start() never ran)
     p.tracker.reset();
     p.store->close();
     p.io.reset();

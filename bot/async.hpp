@@ -43,6 +43,11 @@ inline net::awaitable<void> sleep_for(std::chrono::steady_clock::duration durati
     co_await timer.async_wait(net::use_awaitable);
 }
 
+// The wait before retry number `attempt` (0-based): first * 2^attempt, at most `most`, then a
+// random point in its upper half, so clients that failed together do not retry together.
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds first,
+                                        std::chrono::milliseconds most, int attempt);
+
 // Unbounded queue; push() never blocks, so it may be called from callbacks on any thread.
 // One consumer at a time awaits pop(); nullopt means closed and drained.
 template <class T>

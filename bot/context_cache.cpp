@@ -42,13 +42,14 @@ void ContextCache::put(const storage::ConversationKey& key, std::string conversa
     if (turns.size() > max_turns_) {
         turns.erase(turns.begin(), turns.end() - static_cast<std::ptrdiff_t>(max_turns_));
     }
-    std::size_t bytes = size_of(turns) + 3 * key_of(key).size() + 256;
+    std::string slot_key = key_of(key);
+    std::size_t bytes = size_of(turns) + 3 * slot_key.size() + 256;
     std::lock_guard lock(mutex_);
-    auto found = index_.find(key_of(key));
+    auto found = index_.find(slot_key);
     if (found != index_.end()) erase_locked(found->second);
     if (generation != generation_ || bytes > max_bytes_) return;
     lru_.push_front(Slot{
-        .key = key_of(key),
+        .key = std::move(slot_key),
         .conversation = key,
         .entry = {.conversation_id = std::move(conversation_id),
                   .turns = std::make_shared<const std::vector<storage::Turn>>(std::move(turns))},

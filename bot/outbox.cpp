@@ -3,26 +3,9 @@
 #include "bot/log.hpp"
 #include "bot/text_split.hpp"
 
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-
 #include <algorithm>
-#include <random>
 
 namespace bot {
-
-namespace {
-
-std::chrono::milliseconds backoff(const OutboxOptions& options, int attempt) {
-    auto base = options.first_backoff * (1LL << std::min(attempt, 16));
-    auto capped = std::min<std::chrono::milliseconds>(base, options.max_backoff);
-    // Jitter spreads retries of many replies after a platform outage.
-    thread_local std::minstd_rand random{std::random_device{}()};
-    std::uniform_int_distribution<long long> jitter(capped.count() / 2, capped.count());
-    return std::chrono::milliseconds(jitter(random));
-}
-
-}  // namespace
 
 net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
     auto found = adapters_.find(row.key.adapter_id);
@@ -60,7 +43,7 @@ net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
                       permanent ? "; giving up" : "; will retry");
             co_await store_.mark_attempt_failed(row.id, error.detail, permanent);
             if (permanent) co_return;
-            auto wait = backoff(options_, attempt - 1);
+            auto wait = backoff_delay(options_.first_backoff, options_.max_backoff, attempt - 1);
             if (error.kind == SendError::Kind::rate_limited) {
                 wait = std::max<std::chrono::milliseconds>(wait, error.retry_after);
             }

@@ -73,9 +73,6 @@ std::size_t text_length(std::string_view text, TextLimit::Unit unit) {
     return units;
 }
 
-namespace {
-
-// The longest prefix of text (in bytes, ending on a character boundary) within limit.
 std::size_t prefix_within(std::string_view text, TextLimit limit) {
     if (limit.unit == TextLimit::Unit::utf8_bytes) return utf8_floor(text, limit.max);
     std::size_t units = 0;
@@ -90,8 +87,6 @@ std::size_t prefix_within(std::string_view text, TextLimit limit) {
     }
     return i;
 }
-
-}  // namespace
 
 std::vector<std::string> split_text(std::string_view text, TextLimit limit) {
     std::vector<std::string> parts;

@@ -31,6 +31,10 @@ inline std::vector<std::string> split_text(std::string_view text, std::size_t ma
 // Length of UTF-8 text in the limit's unit.
 std::size_t text_length(std::string_view text, TextLimit::Unit unit);
 
+// The longest prefix of text (in bytes, ending on a character boundary) within limit.max
+// units; for example the byte offset of a position Telegram counts in UTF-16 units.
+std::size_t prefix_within(std::string_view text, TextLimit limit);
+
 // Number of characters (code points) in UTF-8 text.
 std::size_t utf8_length(std::string_view text);
 

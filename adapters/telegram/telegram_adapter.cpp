@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <mutex>
-#include <random>
 
 namespace bot::adapters::telegram {
 
@@ -66,14 +65,6 @@ LiveOptions::Streaming streaming_mode(ConfigReader& config) {
     if (mode != "off")
         config.problem("streaming", "must be \"auto\", \"draft\", \"edit\" or \"off\"");
     return LiveOptions::Streaming::off;
-}
-
-std::chrono::milliseconds retry_delay(int failures) {
-    auto base = std::chrono::milliseconds(1000) * (1 << std::min(failures - 1, 5));
-    auto capped = std::min<std::chrono::milliseconds>(base, std::chrono::seconds(30));
-    thread_local std::minstd_rand random{std::random_device{}()};
-    std::uniform_int_distribution<long long> jitter(capped.count() / 2, capped.count());
-    return std::chrono::milliseconds(jitter(random));
 }
 
 class TelegramAdapter final : public Adapter {
@@ -160,7 +151,7 @@ public:
                 params["message_id"] = streamed;
                 params["text"] = message.text;
                 auto edited = co_await api_->call("editMessageText", std::move(params));
-                if (edited.ok || edited.description.find("not modified") != std::string::npos) {
+                if (edited.ok || not_modified(edited)) {
                     co_return std::to_string(streamed);
                 }
                 // (Deleted meanwhile, too old to edit...: send it as a new message.)
@@ -184,10 +175,10 @@ public:
     }
 
     net::awaitable<void> run() override {
-        if (!co_await identity()) {
-            throw std::runtime_error(
-                "getMe failed: " + last_error_ +
-                (last_error_.find("401") != std::string::npos ? " (is bot_token right?)" : ""));
+        std::string failure;
+        if (!co_await identity(&failure)) {
+            throw std::runtime_error("getMe failed: " + failure +
+                                     (failure.starts_with("401") ? " (is bot_token right?)" : ""));
         }
         if (webhook_) {
             co_await register_webhook();
@@ -203,14 +194,14 @@ public:
 
 private:
     // getMe once: callers arriving while it runs wait for its answer instead of asking again.
-    net::awaitable<std::optional<BotIdentity>> identity() {
+    net::awaitable<std::optional<BotIdentity>> identity(std::string* failure = nullptr) {
         if (auto known = cached_identity()) co_return known;
         auto turn = co_await identity_turn_.acquire();
         if (auto known = cached_identity()) co_return known;
         auto result = co_await api_->call("getMe", json::object());
         std::lock_guard lock(mutex_);
         if (!result.ok) {
-            last_error_ = std::to_string(result.error_code) + " " + result.description;
+            if (failure) *failure = std::to_string(result.error_code) + " " + result.description;
             co_return std::nullopt;
         }
         me_.username = result.result.value("username", "");
@@ -252,7 +243,8 @@ private:
                     throw std::runtime_error("getUpdates: bot_token rejected (401)");
                 }
                 ++failures;
-                auto delay = retry_delay(failures);
+                auto delay =
+                    backoff_delay(std::chrono::seconds(1), std::chrono::seconds(30), failures - 1);
                 log_.warn(
                     "telegram", "adapter '", id_, "': getUpdates failed (", result.description, ")",
                     result.error_code == 409 ? "; is another program using this bot token?" : "",
@@ -344,7 +336,6 @@ private:
     std::mutex mutex_;
     AsyncSemaphore identity_turn_{1};
     BotIdentity me_;
-    std::string last_error_;
     std::atomic<bool> stopping_{false};
 };
 

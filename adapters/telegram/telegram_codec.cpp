@@ -177,15 +177,7 @@ void quote(json& params, std::string_view stored_message_id) {
 }
 
 std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {
-    std::size_t counted = 0;
-    std::size_t i = 0;
-    while (i < text.size() && counted < units) {
-        auto byte = static_cast<unsigned char>(text[i]);
-        std::size_t width = byte < 0x80 ? 1 : byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
-        counted += width == 4 ? 2 : 1;
-        i = std::min(text.size(), i + width);
-    }
-    return i;
+    return prefix_within(text, TextLimit{.max = units, .unit = TextLimit::Unit::utf16_units});
 }
 
 ParsedUpdate parse_update(const json& update, const BotIdentity& me,
@@ -297,6 +289,10 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
     }
     if (out.description.empty()) out.description = "HTTP " + std::to_string(http_status);
     return out;
+}
+
+bool not_modified(const ApiResult& result) {
+    return result.description.find("message is not modified") != std::string::npos;
 }
 
 SendError to_send_error(const ApiResult& result) {

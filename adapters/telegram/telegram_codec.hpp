@@ -72,6 +72,9 @@ struct ApiResult {
 ApiResult parse_api_answer(int http_status, std::string_view body,
                            std::string_view retry_after_header);
 
+// An edit that changed nothing ("message is not modified"): as good as a success.
+bool not_modified(const ApiResult& result);
+
 // How a failed send is retried by the outbox.
 SendError to_send_error(const ApiResult& result);
 

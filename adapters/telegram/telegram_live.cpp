@@ -157,7 +157,7 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
         reply.shown = true;
         co_return;
     }
-    if (result.description.find("message is not modified") != std::string::npos) co_return;
+    if (not_modified(result)) co_return;
     if (draft && (result.error_code == 400 || result.error_code == 404) &&
         !drafts_unsupported_.exchange(true)) {
         // Older Bot API servers, or chats where drafts are not allowed: edit messages instead.

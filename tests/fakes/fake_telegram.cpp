@@ -1,5 +1,7 @@
 #include "fakes/fake_telegram.hpp"
 
+#include "bot/text_split.hpp"
+
 #include "bot/http/server.hpp"
 #include "bot/log.hpp"
 
@@ -26,12 +28,7 @@ namespace net = boost::asio;
 using nlohmann::json;
 
 std::size_t utf16_length(std::string_view utf8) {
-    std::size_t units = 0;
-    for (unsigned char c : utf8) {
-        if ((c & 0xC0) == 0x80) continue;  // continuation byte
-        units += c >= 0xF0 ? 2 : 1;        // outside the BMP: a surrogate pair
-    }
-    return units;
+    return text_length(utf8, TextLimit::Unit::utf16_units);
 }
 
 namespace {

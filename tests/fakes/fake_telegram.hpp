@@ -57,7 +57,8 @@ public:
     std::string webhook_url() const;
     std::string webhook_secret() const;
 
-    // Called on the fake's thread for every recorded call, after it was counted; keep it short.
+    // Called on the fake's thread for every call (recorded or not), after it was counted; keep it
+    // short.
     void on_call(std::function<void(const Call&)> observer);
     // false: stop storing calls (counts and the observer go on), so memory stays flat in benches.
     void record(bool on);

@@ -1,0 +1,17 @@
+#include "bot/async.hpp"
+
+#include <algorithm>
+#include <random>
+
+namespace bot {
+
+std::chrono::milliseconds backoff_delay(std::chrono::milliseconds first,
+                                        std::chrono::milliseconds most, int attempt) {
+    auto ceiling = std::min<std::chrono::milliseconds>(
+        first * (std::int64_t{1} << std::clamp(attempt, 0, 20)), most);
+    thread_local std::minstd_rand random{std::random_device{}()};
+    std::uniform_int_distribution<long long> pick(ceiling.count() / 2, ceiling.count());
+    return std::chrono::milliseconds(pick(random));
+}
+
+}  // namespace bot
