@@ -1,11 +1,13 @@
 // Small thread-safe async primitives that coroutines on any executor can await:
-// a multi-producer queue and a counting semaphore. Completions are always posted to the
+// a multi-producer queue, a counting semaphore and a one-shot event. Completions are always posted to the
 // awaiting coroutine's executor, never run inline on the producer's thread.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -175,6 +177,67 @@ private:
     mutable std::mutex mutex_;
     std::size_t available_;
     std::deque<std::function<void()>> waiters_;
+};
+
+// A one-shot flag that coroutines await with a deadline; set() may be called from any thread,
+// before or during a wait. Copies share the flag.
+class AsyncEvent {
+public:
+    explicit AsyncEvent(net::any_io_executor executor)
+        : state_(std::make_shared<State>(std::move(executor))) {}
+
+    void set() {
+        std::unique_lock lock(state_->mutex);
+        if (state_->set) return;
+        state_->set = true;
+        auto complete = std::exchange(state_->waiter, nullptr);
+        lock.unlock();
+        if (!complete) return;
+        complete(true);
+        // Cancelled on the timer's strand, after the wait that armed it (posted earlier).
+        net::post(state_->timer.get_executor(), [state = state_] { state->timer.cancel(); });
+    }
+
+    bool is_set() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->set;
+    }
+
+    // true once set; false when the deadline passed first. One waiter at a time.
+    net::awaitable<bool> wait_until(std::chrono::steady_clock::time_point deadline) {
+        return net::async_initiate<const net::use_awaitable_t<>, void(bool)>(
+            [state = state_, deadline](auto handler) {
+                auto complete = detail::make_posting_completion<bool>(std::move(handler));
+                std::unique_lock lock(state->mutex);
+                if (state->set) {
+                    lock.unlock();
+                    complete(true);
+                    return;
+                }
+                state->waiter = std::move(complete);
+                net::post(state->timer.get_executor(), [state, deadline] {
+                    state->timer.expires_at(deadline);
+                    state->timer.async_wait([state](boost::system::error_code ec) {
+                        if (ec) return;
+                        std::unique_lock lock(state->mutex);
+                        auto complete = std::exchange(state->waiter, nullptr);
+                        lock.unlock();
+                        if (complete) complete(false);
+                    });
+                });
+            },
+            net::use_awaitable);
+    }
+
+private:
+    struct State {
+        explicit State(net::any_io_executor executor) : timer(net::make_strand(executor)) {}
+        mutable std::mutex mutex;
+        bool set = false;
+        std::function<void(bool)> waiter;
+        net::steady_timer timer;  // on its own strand: arming and cancelling never race
+    };
+    std::shared_ptr<State> state_;
 };
 
 }  // namespace bot

@@ -43,6 +43,9 @@ struct Response {
     static Response json(int status, const nlohmann::json& body);
     static Response error(int status, std::string_view message);  // {"error": message}
     static Response text(int status, std::string body);
+    // Close the connection without answering (the client is expected to retry elsewhere or
+    // later; WeChat treats it like its own timeout).
+    static Response drop() { return Response{.status = 0}; }
 };
 
 // Lets a handler stream its answer (server-sent events, chunked bodies). Once begin() has

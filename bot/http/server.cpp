@@ -341,6 +341,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             response = Response::error(500, "internal error");
         }
         if (streamer.started()) co_return co_await streamer.finish() && !stopping;
+        if (response.status == 0) co_return false;  // Response::drop(): close unanswered
         co_return co_await write_response(stream, std::move(response), version,
                                           keep_alive && !stopping, head);
     }
