@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <vector>
 
@@ -57,6 +58,14 @@ std::string_view describe(CryptError error) {
         case CryptError::failed: return "decryption failed";
     }
     return "decryption failed";
+}
+
+void throw_exception_from_error(CryptError error, const boost::source_location&) {
+    throw std::runtime_error(std::string(describe(error)));
+}
+
+std::ostream& operator<<(std::ostream& out, CryptError error) {
+    return out << describe(error);
 }
 
 std::string sha1_signature(std::initializer_list<std::string_view> parts) {

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <initializer_list>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,9 @@ enum class CryptError {
     failed,
 };
 std::string_view describe(CryptError error);
+// For result<T, CryptError>::value() and printing (found by argument-dependent lookup).
+[[noreturn]] void throw_exception_from_error(CryptError error, const boost::source_location&);
+std::ostream& operator<<(std::ostream& out, CryptError error);
 template <class T>
 using CryptResult = boost::system::result<T, CryptError>;
 

@@ -8,7 +8,6 @@ namespace {
 
 constexpr std::chrono::seconds kSlotLifetime{60};  // far beyond WeChat's ~15 s of retries
 constexpr std::chrono::seconds kDecideWithin{2};   // a waiting push takes an offer at once
-constexpr std::chrono::seconds kDropAfterTimeout{1};
 constexpr std::chrono::hours kHoldAtMost{24 * 365};
 constexpr std::string_view kSeparator = "\n\n";
 
@@ -18,6 +17,12 @@ std::string with_prefix(const std::string& prefix, const std::string& text, std:
 }
 
 }  // namespace
+
+// WeChat's next try comes right after it gave up on the previous push: by then plus a fifth
+// of its timeout (network delay), or not at all.
+PassiveEngine::Clock::time_point PassiveEngine::next_try_by(Clock::time_point push) const {
+    return push + options_.platform_timeout + options_.platform_timeout / 5;
+}
 
 struct PassiveEngine::Offer {
     Offer(net::any_io_executor executor, std::string t)
@@ -147,7 +152,7 @@ net::awaitable<PushAnswer> PassiveEngine::answer(std::shared_ptr<Slot> slot,
         // would end its retries.
         co_return PushAnswer{.kind = PushAnswer::Kind::drop,
                              .text = {},
-                             .drop_at = arrived + options_.platform_timeout + kDropAfterTimeout};
+                             .drop_at = next_try_by(arrived)};
     }
     slot->closed = true;
     if (slot->carry.empty() && final_notice.empty()) co_return PushAnswer{};
@@ -177,7 +182,7 @@ net::awaitable<bool> PassiveEngine::offer(const std::string& msg_id, std::string
         } else {
             // No push waits now; one is coming only if WeChat has tries left, right after it
             // gives up on the last connection.
-            deadline = slot->last_push + options_.platform_timeout + kDecideWithin;
+            deadline = next_try_by(slot->last_push);
             if (slot->pushes >= options_.tries || now >= deadline) co_return false;
         }
         offer = std::make_shared<Offer>(executor_, std::move(text));

@@ -72,6 +72,7 @@ private:
     PushAnswer reply_locked(Slot& slot, const std::string& own);
     void sweep_locked(Clock::time_point now);
     void take_held_locked(Slot& slot);
+    Clock::time_point next_try_by(Clock::time_point push) const;
 
     net::any_io_executor executor_;
     EngineOptions options_;
