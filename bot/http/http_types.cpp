@@ -48,7 +48,7 @@ std::string percent_decode(std::string_view text, bool plus_as_space) {
     return out;
 }
 
-std::optional<std::string> Request::query_param(std::string_view name) const {
+std::optional<std::string> Request::query_param(std::string_view name, bool plus_as_space) const {
     std::string_view rest = query;
     while (!rest.empty()) {
         auto amp = rest.find('&');
@@ -58,7 +58,7 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
         std::string key = percent_decode(pair.substr(0, eq));
         if (key == name) {
             return eq == std::string_view::npos ? std::string()
-                                                : percent_decode(pair.substr(eq + 1));
+                                                : percent_decode(pair.substr(eq + 1), plus_as_space);
         }
     }
     return std::nullopt;

@@ -31,7 +31,9 @@ struct Request {
     std::string remote;  // peer address, for logs and rate limits
 
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
-    std::optional<std::string> query_param(std::string_view name) const;  // percent-decoded
+    // Percent-decoded; plus_as_space false keeps '+' (base64 values sent unescaped).
+    std::optional<std::string> query_param(std::string_view name,
+                                           bool plus_as_space = true) const;
 };
 
 struct Response {
