@@ -131,7 +131,9 @@ public:
                             .detail = "shutting down; the reply is kept for the next start"};
     }
 
-    void stop() override { engine_->stop(); }
+    void stop() override {
+        if (engine_) engine_->stop();
+    }
 
 private:
     bool signed_by_wechat(const http::Request& request) const {
