@@ -25,6 +25,14 @@ void Logger::add_secret(std::string secret) {
     secrets_.push_back(std::move(secret));
 }
 
+void Logger::replace_secret(std::string_view previous, std::string secret) {
+    {
+        std::lock_guard lock(mutex_);
+        std::erase(secrets_, previous);
+    }
+    add_secret(std::move(secret));
+}
+
 std::string Logger::redact(std::string line) const {
     std::lock_guard lock(mutex_);
     for (const auto& secret : secrets_) {

@@ -25,6 +25,8 @@ public:
 
     // Secrets shorter than 4 characters are not registered: redacting them would mangle logs.
     void add_secret(std::string secret);
+    // For secrets that rotate (access tokens): previous is no longer kept, secret is.
+    void replace_secret(std::string_view previous, std::string secret);
     std::string redact(std::string line) const;
 
     void write(LogLevel level, std::string_view component, std::string_view message);

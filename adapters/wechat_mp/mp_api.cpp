@@ -76,7 +76,8 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
     if (auto expires = body.find("expires_in"); expires != body.end() && expires->is_number()) {
         fetched.expires_in = std::chrono::seconds(expires->get<long>());
     }
-    log_.add_secret(fetched.token);
+    log_.replace_secret(logged_token_, fetched.token);  // (fetches are single-flight)
+    logged_token_ = fetched.token;
     log_.info("wechat_mp", "fetched an access_token (valid ", fetched.expires_in.count(), " s)");
     co_return fetched;
 }

@@ -31,6 +31,7 @@ private:
     std::string app_id_;
     std::string app_secret_;
     Logger& log_;
+    std::string logged_token_;  // the access_token the log redacts now
     wechat::AccessToken token_;
 };
 

@@ -37,6 +37,7 @@ struct PassiveEngine::Slot {
     int pushes = 0;
     Clock::time_point first_push, last_push;
     bool closed = false;                   // the last try was answered: no passive reply left
+    int answering = 0;                     // pushes between arrive() and their answer
     std::optional<std::string> answered;   // what a push carried (a retry carries it again)
     std::vector<std::string> carry;        // held texts this message's answer delivers
     std::shared_ptr<AsyncEvent> waiting;   // a push waits for an offer
@@ -54,28 +55,34 @@ void PassiveEngine::sweep_locked(Clock::time_point now) {
     }
 }
 
+std::size_t PassiveEngine::carried_bytes(const Slot& slot) {
+    std::size_t used = 0;
+    for (const auto& text : slot.carry) used += text.size() + kSeparator.size();
+    return used;
+}
+
+bool PassiveEngine::carry_locked(Slot& slot, Offer& held) {
+    auto text = with_prefix(options_.earlier_prefix, held.text, options_.max_bytes);
+    if (!slot.carry.empty() && carried_bytes(slot) + text.size() > options_.max_bytes) return false;
+    slot.carry.push_back(std::move(text));
+    // Taken now, not when the push answers: a held text blocks its conversation's queue, and
+    // the message this push belongs to can only be answered once it is released.
+    held.taken = true;
+    held.decided.set();
+    return true;
+}
+
 void PassiveEngine::take_held_locked(Slot& slot) {
     auto it = held_.find(slot.user);
     if (it == held_.end()) return;
-    std::size_t used = 0;
     auto& queue = it->second;
-    while (!queue.empty()) {
-        auto text = with_prefix(options_.earlier_prefix, queue.front()->text, options_.max_bytes);
-        std::size_t needed = text.size() + (used > 0 ? kSeparator.size() : 0);
-        if (used > 0 && used + needed > options_.max_bytes) break;
-        used += needed;
-        slot.carry.push_back(std::move(text));
-        // Taken now, not when the push answers: a held text blocks its conversation's queue,
-        // and this message can only be answered once it is released.
-        queue.front()->taken = true;
-        queue.front()->decided.set();
-        queue.pop_front();
-    }
+    while (!queue.empty() && carry_locked(slot, *queue.front())) queue.pop_front();
     if (queue.empty()) held_.erase(it);
 }
 
-std::shared_ptr<PassiveEngine::Slot> PassiveEngine::arrive(const std::string& msg_id,
-                                                           const std::string& user) {
+std::shared_ptr<PassiveEngine::Slot> PassiveEngine::arrive(
+    const std::string& msg_id, const std::string& user,
+    std::chrono::system_clock::time_point created) {
     std::lock_guard lock(mutex_);
     auto now = Clock::now();
     sweep_locked(now);
@@ -88,7 +95,17 @@ std::shared_ptr<PassiveEngine::Slot> PassiveEngine::arrive(const std::string& ms
         by_age_.emplace_back(now, msg_id);
     }
     if (!slot->closed && !slot->answered) take_held_locked(*slot);
+    // Counted here, and also told by the message's age (WeChat tries every platform_timeout):
+    // a restart or a try that never reached us must not make the real last try look like an
+    // earlier one, which would leave it unanswered and show the user an error.
     ++slot->pushes;
+    ++slot->answering;
+    if (created.time_since_epoch().count() > 0) {
+        auto age = std::chrono::system_clock::now() - created;
+        auto by_age = 1 + std::max<std::int64_t>(0, age / options_.platform_timeout);
+        slot->pushes = std::max(slot->pushes,
+                                static_cast<int>(std::min<std::int64_t>(by_age, options_.tries)));
+    }
     slot->last_push = now;
     return slot;
 }
@@ -113,12 +130,20 @@ net::awaitable<PushAnswer> PassiveEngine::answer(std::shared_ptr<Slot> slot,
     auto take_offer = [&]() -> std::optional<PushAnswer> {
         if (!slot->offer) return std::nullopt;
         auto offer = std::exchange(slot->offer, nullptr);
-        std::size_t carried = 0;
-        for (const auto& held : slot->carry) carried += held.size() + kSeparator.size();
-        offer->taken = carried + offer->text.size() <= options_.max_bytes;
+        offer->taken = carried_bytes(*slot) + offer->text.size() <= options_.max_bytes;
         offer->decided.set();
         return reply_locked(*slot, offer->taken ? offer->text : std::string());
     };
+
+    // (Declared before the locks below, so it runs after they are released.)
+    struct Settled {
+        PassiveEngine& engine;
+        Slot& slot;
+        ~Settled() {
+            std::lock_guard lock(engine.mutex_);
+            --slot.answering;
+        }
+    } settled{*this, *slot};
 
     std::shared_ptr<AsyncEvent> event;
     Clock::time_point arrived;
@@ -166,7 +191,7 @@ net::awaitable<PushAnswer> PassiveEngine::answer(std::shared_ptr<Slot> slot,
     co_return answer;
 }
 
-net::awaitable<bool> PassiveEngine::offer(const std::string& msg_id, std::string text) {
+net::awaitable<bool> PassiveEngine::offer(std::string msg_id, std::string text) {
     std::shared_ptr<Slot> slot;
     std::shared_ptr<Offer> offer;
     Clock::time_point deadline;
@@ -179,11 +204,12 @@ net::awaitable<bool> PassiveEngine::offer(const std::string& msg_id, std::string
         auto now = Clock::now();
         if (slot->waiting) {
             deadline = now + kDecideWithin;
+        } else if (slot->answering > 0) {
+            deadline = next_try_by(slot->last_push);  // a push is on its way to answer()
+        } else if (!push_expected_locked(*slot, now)) {
+            co_return false;
         } else {
-            // No push waits now; one is coming only if WeChat has tries left, right after it
-            // gives up on the last connection.
             deadline = next_try_by(slot->last_push);
-            if (slot->pushes >= options_.tries || now >= deadline) co_return false;
         }
         offer = std::make_shared<Offer>(executor_, std::move(text));
         slot->offer = offer;
@@ -195,12 +221,30 @@ net::awaitable<bool> PassiveEngine::offer(const std::string& msg_id, std::string
     co_return offer->taken;
 }
 
-net::awaitable<bool> PassiveEngine::hold(const std::string& user, std::string text) {
+bool PassiveEngine::push_expected_locked(const Slot& slot, Clock::time_point now) const {
+    // WeChat tries again right after it gives up on the previous push, if it has tries left.
+    return slot.pushes < options_.tries && now < next_try_by(slot.last_push);
+}
+
+net::awaitable<bool> PassiveEngine::hold(std::string msg_id, std::string user, std::string text) {
     std::shared_ptr<Offer> offer;
     {
         std::lock_guard lock(mutex_);
         if (stopped_) co_return false;
         offer = std::make_shared<Offer>(executor_, std::move(text));
+        // A newer message of the user whose pushes are still to be answered carries it at
+        // once: that message waits behind this one in the user's conversation.
+        auto now = Clock::now();
+        std::shared_ptr<Slot> newest;
+        for (auto& [id, slot] : slots_) {
+            bool live = !slot->closed && !slot->answered &&
+                        (slot->waiting || slot->answering > 0 || push_expected_locked(*slot, now));
+            if (id != msg_id && slot->user == user && live &&
+                (!newest || slot->last_push > newest->last_push)) {
+                newest = slot;
+            }
+        }
+        if (newest && carry_locked(*newest, *offer)) co_return true;
         held_[user].push_back(offer);
     }
     co_await offer->decided.wait_until(Clock::now() + kHoldAtMost);

@@ -54,14 +54,18 @@ public:
 
     // A push of msg_id from user arrived. Call before submitting the message, so that a reply
     // produced at once finds the push waiting.
-    std::shared_ptr<Slot> arrive(const std::string& msg_id, const std::string& user);
+    // created: the message's CreateTime (epoch 0 if unknown), which tells which try this is
+    // when the count kept in memory cannot (after a restart, or a try that never arrived).
+    std::shared_ptr<Slot> arrive(const std::string& msg_id, const std::string& user,
+                                 std::chrono::system_clock::time_point created = {});
     // What the push answers. final_notice: the last try's answer when no reply is ready
     // (empty: an empty ack).
     net::awaitable<PushAnswer> answer(std::shared_ptr<Slot> slot, std::string final_notice);
 
-    net::awaitable<bool> offer(const std::string& msg_id, std::string text);
-    // false only when the engine stops first.
-    net::awaitable<bool> hold(const std::string& user, std::string text);
+    // (Coroutines take their arguments by value: a caller may start one and let its strings go.)
+    net::awaitable<bool> offer(std::string msg_id, std::string text);
+    // The reply to msg_id, for user's next message; false only when the engine stops first.
+    net::awaitable<bool> hold(std::string msg_id, std::string user, std::string text);
     void stop();
 
     std::size_t slots() const;
@@ -72,6 +76,9 @@ private:
     PushAnswer reply_locked(Slot& slot, const std::string& own);
     void sweep_locked(Clock::time_point now);
     void take_held_locked(Slot& slot);
+    bool carry_locked(Slot& slot, Offer& held);
+    static std::size_t carried_bytes(const Slot& slot);
+    bool push_expected_locked(const Slot& slot, Clock::time_point now) const;
     Clock::time_point next_try_by(Clock::time_point push) const;
 
     net::any_io_executor executor_;

@@ -12,6 +12,8 @@
 #include "wechat_mp/passive_engine.hpp"
 #include "wechat_mp/wechat_mp_codec.hpp"
 
+#include <charconv>
+#include <cstdlib>
 #include <optional>
 #include <variant>
 
@@ -22,6 +24,7 @@ namespace {
 using wechat::MessageCrypt;
 
 constexpr std::size_t kBodyLimit = 64 << 10;  // WeChat's pushes are a few hundred bytes
+constexpr std::chrono::seconds kMaxClockSkew{300};
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -126,7 +129,9 @@ public:
             if (*sent == MpApi::Sent::yes) co_return std::string();
         }
         // The user's next message carries it (its conversation waits until then).
-        if (co_await engine_->hold(openid, std::move(message.text))) co_return std::string();
+        if (co_await engine_->hold(message.reply_to, openid, std::move(message.text))) {
+            co_return std::string();
+        }
         co_return SendError{.kind = SendError::Kind::transient,
                             .detail = "shutting down; the reply is kept for the next start"};
     }
@@ -142,6 +147,14 @@ private:
         auto nonce = request.query_param("nonce").value_or("");
         return wechat::signature_matches(signature,
                                          wechat::sha1_signature({token_, timestamp, nonce}));
+    }
+
+    static bool recent(std::string_view timestamp) {
+        std::int64_t seconds = 0;
+        auto [end, error] =
+            std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), seconds);
+        if (error != std::errc() || end != timestamp.data() + timestamp.size()) return false;
+        return std::abs(unix_now() - seconds) <= kMaxClockSkew.count();
     }
 
     // The console's "submit" check: echo echostr when the signature is ours.
@@ -160,6 +173,11 @@ private:
         if (!crypt_) {
             if (encrypted) return http::Response::text(400, "encrypted push, but no encoding_aes_key is configured");
             if (!signed_by_wechat(request)) return http::Response::text(401, "bad signature");
+            // Plain mode signs the query, not the body: a captured URL could carry any body.
+            // Accepting it only near its own time narrows that to minutes.
+            if (!recent(request.query_param("timestamp").value_or(""))) {
+                return http::Response::text(401, "stale timestamp");
+            }
             return request.body;
         }
         if (!encrypted) return http::Response::text(400, "safe mode: the push must be encrypted");
@@ -208,7 +226,9 @@ private:
         if (message->msg_id.empty()) co_return http::Response::text(400, "message without MsgId");
 
         auto content = content_of(*message);
-        auto slot = engine_->arrive(message->msg_id, message->from_user);
+        auto slot = engine_->arrive(
+            message->msg_id, message->from_user,
+            std::chrono::system_clock::time_point(std::chrono::seconds(message->create_time)));
         Inbound inbound{.chat = {.adapter_id = id_, .chat_id = message->from_user, .is_group = false},
                         .sender_id = message->from_user,
                         .sender_name = message->from_user,

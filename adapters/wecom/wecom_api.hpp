@@ -37,6 +37,7 @@ private:
     std::string secret_;
     long long agent_id_;
     Logger& log_;
+    std::string logged_token_;  // the access_token the log redacts now
     wechat::AccessToken token_;
 };
 

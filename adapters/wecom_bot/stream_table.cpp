@@ -98,7 +98,7 @@ StreamTable::Frame StreamTable::refresh(const std::string& stream_id) {
     return {.content = capped(stream.text), .finish = false};
 }
 
-net::awaitable<bool> StreamTable::deliver(const std::string& msgid, std::string text) {
+net::awaitable<bool> StreamTable::deliver(std::string msgid, std::string text) {
     std::shared_ptr<Stream> stream;
     std::shared_ptr<Stream::Offer> offer;
     {

@@ -44,7 +44,7 @@ public:
 
     // The final text of msgid's reply: true once a refresh carried it; false when the stream
     // is unknown, already finished, or no refresh took it in time.
-    net::awaitable<bool> deliver(const std::string& msgid, std::string text);
+    net::awaitable<bool> deliver(std::string msgid, std::string text);
 
     std::size_t size() const;
 

@@ -126,7 +126,7 @@ TEST_CASE("engine: an offer with no push to come returns at once", "[engine]") {
 
 TEST_CASE("engine: a held reply goes out with the user's next message", "[engine]") {
     Fixture f;
-    auto held = f.start(f.engine.hold("u1", "old answer"));
+    auto held = f.start(f.engine.hold("m0", "u1", "old answer"));
     REQUIRE(f.eventually([&] { return f.engine.held() == 1; }));
     CHECK(held.wait_for(50ms) == std::future_status::timeout);
     // Another user's message does not take it.
@@ -144,7 +144,7 @@ TEST_CASE("engine: a held reply goes out with the user's next message", "[engine
 
 TEST_CASE("engine: a held reply and a new one that do not fit together", "[engine]") {
     Fixture f;
-    auto held = f.start(f.engine.hold("u1", std::string(60, 'a')));
+    auto held = f.start(f.engine.hold("m0", "u1", std::string(60, 'a')));
     REQUIRE(f.eventually([&] { return f.engine.held() == 1; }));
     auto slot = f.engine.arrive("m2", "u1");
     CHECK(held.get());
@@ -156,9 +156,68 @@ TEST_CASE("engine: a held reply and a new one that do not fit together", "[engin
 
 TEST_CASE("engine: stopping releases held replies", "[engine]") {
     Fixture f;
-    auto held = f.start(f.engine.hold("u1", "kept"));
+    auto held = f.start(f.engine.hold("m0", "u1", "kept"));
     REQUIRE(f.eventually([&] { return f.engine.held() == 1; }));
     f.engine.stop();
     CHECK_FALSE(held.get());
-    CHECK_FALSE(f.start(f.engine.hold("u1", "after stop")).get());
+    CHECK_FALSE(f.start(f.engine.hold("m0", "u1", "after stop")).get());
+}
+
+TEST_CASE("engine: the message's age tells its last try after a restart", "[engine]") {
+    Fixture f;
+    // Nothing known about m1 (a restart), but it was created 700 ms ago: with 300 ms per try,
+    // this is WeChat's third and last push. Leaving it unanswered would show the user an error.
+    auto old = std::chrono::system_clock::now() - 700ms;
+    auto answer = f.start(f.engine.answer(f.engine.arrive("m1", "u1", old), "")).get();
+    CHECK(answer.kind == PushAnswer::Kind::ack);
+    // A fresh message is on its first try.
+    auto fresh = f.start(f.engine.answer(
+        f.engine.arrive("m2", "u1", std::chrono::system_clock::now()), "")).get();
+    CHECK(fresh.kind == PushAnswer::Kind::drop);
+}
+
+TEST_CASE("engine: a reply offered while the last push is on its way is taken", "[engine]") {
+    Fixture f;
+    for (int i = 1; i <= 2; ++i) f.start(f.engine.answer(f.engine.arrive("m1", "u1"), "")).get();
+    auto last = f.engine.arrive("m1", "u1");  // arrived; its answer() has not started yet
+    auto offered = f.start(f.engine.offer("m1", "just in time"));
+    std::this_thread::sleep_for(50ms);
+    auto answer = f.start(f.engine.answer(last, "")).get();
+    CHECK(answer.text == "just in time");
+    CHECK(offered.get());
+}
+
+TEST_CASE("engine: held texts never push a passive reply over the limit", "[engine]") {
+    Fixture f;
+    auto first = f.start(f.engine.hold("m0", "u1", std::string(40, 'a')));
+    REQUIRE(f.eventually([&] { return f.engine.held() == 1; }));
+    auto slot = f.engine.arrive("m2", "u1");
+    CHECK(first.get());
+    // A second held text (the next part of the same reply) while m2 is still answering: it
+    // does not fit beside the first (64 bytes), so it waits for a later message.
+    auto second = f.start(f.engine.hold("m0", "u1", std::string(40, 'b')));
+    REQUIRE(f.eventually([&] { return f.engine.held() == 1; }));
+    f.engine.arrive("m2", "u1");  // WeChat's retry of m2 takes nothing more
+    CHECK(f.engine.held() == 1);
+    auto answer = f.start(f.engine.answer(slot, "")).get();
+    CHECK(answer.kind == PushAnswer::Kind::drop);  // no own reply yet: wait for the next try
+    CHECK(second.wait_for(10ms) == std::future_status::timeout);
+}
+
+TEST_CASE("engine: a held text joins a newer message of the user still being answered",
+          "[engine]") {
+    Fixture f;
+    auto slot = f.engine.arrive("m2", "u1");  // the user wrote again; m1's reply is late
+    auto answer = f.start(f.engine.answer(slot, ""));
+    // m1's reply could not go by customer service: m2's push carries it.
+    CHECK(f.start(f.engine.hold("m1", "u1", "answer 1")).get());
+    auto offered = f.start(f.engine.offer("m2", "answer 2"));
+    CHECK(answer.get().text == "[earlier] answer 1\n\nanswer 2");
+    CHECK(offered.get());
+    // The message's own slot is never the one that carries its reply.
+    auto own = f.engine.arrive("m3", "u1");
+    auto own_answer = f.start(f.engine.answer(own, ""));
+    auto held = f.start(f.engine.hold("m3", "u1", "answer 3"));
+    CHECK(own_answer.get().kind == PushAnswer::Kind::drop);
+    CHECK(held.wait_for(10ms) == std::future_status::timeout);
 }

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <future>
 #include <thread>
 
@@ -127,11 +128,19 @@ TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wecha
     CHECK(s.pusher->push(WechatPusher::text_xml("o_eve", "4004", "real")).content == "echo: real");
 }
 
-TEST_CASE("wechat_mp: plain mode refuses a wrong signature", "[wechat_mp]") {
+TEST_CASE("wechat_mp: plain mode refuses a wrong signature and a replayed old one",
+          "[wechat_mp]") {
     Setup s;
     auto [query, body] = s.pusher->sign(WechatPusher::text_xml("o_eve", "4101", "hi"));
     query.replace(query.find("signature=") + 10, 4, "0000");
     CHECK(s.pusher->post_raw(query, body).first == 401);
+    // Correctly signed, but an hour old: the body is not signed in plain mode, so an old
+    // captured query must not carry a new body.
+    std::string timestamp = std::to_string(std::time(nullptr) - 3600), nonce = "1";
+    auto signature = bot::adapters::wechat::sha1_signature({kWxToken, timestamp, nonce});
+    CHECK(s.pusher->post_raw("signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
+                             WechatPusher::text_xml("o_eve", "4102", "forged body"))
+              .first == 401);
     CHECK(s.llm.request_count() == 0);
 }
 
