@@ -1,38 +1,14 @@
 #include "wechat_mp/mp_api.hpp"
 
 #include "bot/log.hpp"
+#include "wechat_common/api_call.hpp"
 
 #include <nlohmann/json.hpp>
 
 namespace bot::adapters::wechat_mp {
 
 namespace {
-
 using nlohmann::json;
-
-std::vector<http::Header> json_headers() {
-    return {{"Content-Type", "application/json"}};
-}
-
-long errcode_of(const json& body) {
-    auto it = body.find("errcode");
-    return it != body.end() && it->is_number_integer() ? it->get<long>() : 0;
-}
-
-std::string errmsg_of(const json& body) {
-    auto it = body.find("errmsg");
-    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string describe(long errcode, const json& body) {
-    return "errcode " + std::to_string(errcode) + " (" + errmsg_of(body) + ")";
-}
-
-// (FetchedToken can be built from a string too, so the error side is named explicitly.)
-wechat::TokenResult token_failure(std::string why) {
-    return wechat::TokenResult(boost::system::in_place_error, "stable_token: " + why);
-}
-
 }  // namespace
 
 MpApi::MpApi(HttpClient& http, std::string api_base, std::string app_id, std::string app_secret,
@@ -52,7 +28,7 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
     ClientRequest request;
     request.method = "POST";
     request.url = api_base_ + "/cgi-bin/stable_token";
-    request.headers = json_headers();
+    request.headers = {{"Content-Type", "application/json"}};
     request.body = json{{"grant_type", "client_credential"},
                         {"appid", app_id_},
                         {"secret", app_secret_},
@@ -61,15 +37,15 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {
-        co_return token_failure(response.error);
+        co_return wechat::token_failure("stable_token", response.error);
     }
     json body = json::parse(response.body, nullptr, false);
     if (!response.ok() || !body.is_object()) {
-        co_return token_failure("HTTP " + std::to_string(response.status));
+        co_return wechat::token_failure("stable_token", "HTTP " + std::to_string(response.status));
     }
     auto token = body.find("access_token");
     if (token == body.end() || !token->is_string() || token->get<std::string>().empty()) {
-        co_return token_failure(describe(errcode_of(body), body));
+        co_return wechat::token_failure("stable_token", wechat::describe_errcode(body));
     }
     wechat::FetchedToken fetched;
     fetched.token = token->get<std::string>();
@@ -87,52 +63,29 @@ net::awaitable<boost::system::result<MpApi::Sent, SendError>> MpApi::send_text(
     std::string payload =
         json{{"touser", openid}, {"msgtype", "text"}, {"text", {{"content", text}}}}.dump(
             -1, ' ', false, json::error_handler_t::replace);
-    for (int round = 0;; ++round) {
-        auto token = co_await token_.get();
-        if (!token) {
-            co_return SendError{.kind = SendError::Kind::transient, .detail = token.error().reason};
-        }
-        ClientRequest request;
-        request.method = "POST";
-        request.url = api_base_ + "/cgi-bin/message/custom/send?access_token=" + *token;
-        request.headers = json_headers();
-        request.body = payload;
-        request.timeout = std::chrono::seconds(15);
-        auto response = co_await http_.request(std::move(request));
-        if (response.failure != ClientResponse::Failure::none) {
-            co_return SendError{.kind = SendError::Kind::transient,
-                                .detail = "custom/send: " + response.error};
-        }
-        json body = json::parse(response.body, nullptr, false);
-        if (!response.ok() || !body.is_object()) {
-            co_return SendError{.kind = SendError::Kind::transient,
-                                .detail = "custom/send: HTTP " + std::to_string(response.status)};
-        }
-        long errcode = errcode_of(body);
-        if (errcode == 0) co_return Sent::yes;
-        if (wechat::is_token_error(errcode) && round == 0) {
-            token_.refused(*token);
-            continue;
-        }
-        std::string detail = "custom/send: " + describe(errcode, body);
-        switch (errcode) {
-            case 45015:  // the user has not written within 48 h
-            case 45047:  // customer-service quota for this user spent
-            case 48001:  // the account lacks the customer-service permission
-                log_.info("wechat_mp", detail, "; the reply waits for the user's next message");
-                co_return Sent::window_closed;
-            case 45009:  // API call frequency limit
-                co_return SendError{.kind = SendError::Kind::rate_limited,
-                                    .detail = detail,
-                                    .retry_after = std::chrono::seconds(60)};
-            case -1:  // system busy
+    auto answer = co_await wechat::post_with_token(
+        http_, token_, api_base_ + "/cgi-bin/message/custom/send", std::move(payload), "custom/send");
+    if (!answer) co_return answer.error();
+    long errcode = wechat::errcode_of(*answer);
+    if (errcode == 0) co_return Sent::yes;
+    std::string detail = "custom/send: " + wechat::describe_errcode(*answer);
+    switch (errcode) {
+        case 45015:  // the user has not written within 48 h
+        case 45047:  // customer-service quota for this user spent
+        case 48001:  // the account lacks the customer-service permission
+            log_.info("wechat_mp", detail, "; the reply waits for the user's next message");
+            co_return Sent::window_closed;
+        case 45009:  // API call frequency limit
+            co_return SendError{.kind = SendError::Kind::rate_limited,
+                                .detail = detail,
+                                .retry_after = std::chrono::seconds(60)};
+        case -1:  // system busy
+            co_return SendError{.kind = SendError::Kind::transient, .detail = detail};
+        default:
+            if (wechat::is_token_error(errcode)) {
                 co_return SendError{.kind = SendError::Kind::transient, .detail = detail};
-            default:
-                if (wechat::is_token_error(errcode)) {
-                    co_return SendError{.kind = SendError::Kind::transient, .detail = detail};
-                }
-                co_return SendError{.kind = SendError::Kind::bad_request, .detail = detail};
-        }
+            }
+            co_return SendError{.kind = SendError::Kind::bad_request, .detail = detail};
     }
 }
 

@@ -6,6 +6,7 @@
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
 #include "bot/random_id.hpp"
+#include "wechat_common/callback_routes.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"
 #include "wechat_mp/mp_api.hpp"
@@ -23,7 +24,6 @@ namespace {
 
 using wechat::MessageCrypt;
 
-constexpr std::size_t kBodyLimit = 64 << 10;  // WeChat's pushes are a few hundred bytes
 constexpr std::chrono::seconds kMaxClockSkew{300};
 
 std::int64_t unix_now() {
@@ -105,15 +105,10 @@ public:
         }
         log_.add_secret(token_);
         log_.add_secret(aes_key);
-        http::RouteOptions options{.body_limit = kBodyLimit};
-        deps.routes.add(
-            "GET", path,
+        wechat::mount_callback_routes(
+            deps.routes, path,
             [this](http::Request& request, http::ResponseStream&) { return verify_url(request); },
-            options);
-        deps.routes.add(
-            "POST", path,
-            [this](http::Request& request, http::ResponseStream&) { return on_push(request); },
-            options);
+            [this](http::Request& request, http::ResponseStream&) { return on_push(request); });
     }
 
     Capabilities capabilities() const override {

@@ -1,7 +1,9 @@
 // Official Account pushes and passive replies as values (no I/O): the decrypted XML of a push
-// becomes an MpMessage, and what the core should see of it; a reply text becomes the XML
-// WeChat expects. See ../shared/reference/protocols.md §1.
+// becomes an MpMessage (the family's common format, wechat_common/wx_message.hpp); a reply
+// text becomes the XML WeChat expects. See ../shared/reference/protocols.md §1.
 #pragma once
+
+#include "wechat_common/wx_message.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -10,29 +12,13 @@
 
 namespace bot::adapters::wechat_mp {
 
-struct MpMessage {
-    std::string to_user;    // the account's original id (gh_...)
-    std::string from_user;  // the user's OpenID
-    std::int64_t create_time = 0;
-    std::string msg_type;  // text, image, voice, video, shortvideo, location, link, event, ...
-    std::string content;
-    std::string msg_id;       // empty for events
-    std::string event;        // msg_type "event": subscribe, unsubscribe, CLICK, ...
-    std::string recognition;  // voice: WeChat's speech recognition, when enabled
-};
-
-// nullopt when the text is not XML or lacks FromUserName/MsgType.
-std::optional<MpMessage> parse_message(std::string_view xml);
-
-// What a message means for the core: text to answer, or the kind of content the bot cannot
-// read ("image", "voice", ...). Events are not messages: is_event() is handled by the adapter.
-struct MessageContent {
-    std::string text;
-    std::string unsupported;
-};
-MessageContent content_of(const MpMessage& message);
-inline bool is_event(const MpMessage& message) {
-    return message.msg_type == "event";
+// Official Accounts push the WeChat family's common message format.
+using MpMessage = wechat::PushedMessage;
+using wechat::content_of;
+using wechat::is_event;
+using wechat::MessageContent;
+inline std::optional<MpMessage> parse_message(std::string_view xml) {
+    return wechat::parse_pushed_message(xml);
 }
 
 // The passive text reply to message (from the account to the user).

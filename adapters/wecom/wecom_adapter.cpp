@@ -4,6 +4,7 @@
 // message (/cgi-bin/message/send) through the outbox. See adapters/wecom/README.md.
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
+#include "wechat_common/callback_routes.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom/wecom_api.hpp"
 #include "wecom/wecom_codec.hpp"
@@ -19,7 +20,6 @@ namespace {
 using wechat::MessageCrypt;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kBodyLimit = 64 << 10;  // WeCom's pushes are a few hundred bytes
 constexpr std::size_t kMaxTextBytes = 2048;   // message/send's text limit
 
 http::Response acknowledged() {
@@ -78,15 +78,10 @@ public:
         crypt_.emplace(aes_key, corp_id_);
         api_.emplace(deps.http, api_base, corp_id_, secret, agent_id_, log_);
         limiter_.emplace(static_cast<std::size_t>(per_minute), std::chrono::minutes(1));
-        http::RouteOptions options{.body_limit = kBodyLimit};
-        deps.routes.add(
-            "GET", path,
+        wechat::mount_callback_routes(
+            deps.routes, path,
             [this](http::Request& request, http::ResponseStream&) { return verify_url(request); },
-            options);
-        deps.routes.add(
-            "POST", path,
-            [this](http::Request& request, http::ResponseStream&) { return on_callback(request); },
-            options);
+            [this](http::Request& request, http::ResponseStream&) { return on_callback(request); });
     }
 
     Capabilities capabilities() const override {

@@ -1,6 +1,7 @@
 #include "wecom/wecom_api.hpp"
 
 #include "bot/log.hpp"
+#include "wechat_common/api_call.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -15,16 +16,6 @@ using nlohmann::json;
 using Kind = SendError::Kind;
 
 constexpr std::size_t kSweepFloor = 1024;  // idle members are forgotten past this many
-
-long errcode_of(const json& body) {
-    auto it = body.find("errcode");
-    return it != body.end() && it->is_number_integer() ? it->get<long>() : 0;
-}
-
-std::string string_of(const json& body, const char* name) {
-    auto it = body.find(name);
-    return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 std::string describe(long errcode, std::string_view errmsg) {
     return "errcode " + std::to_string(errcode) + " (" + std::string(errmsg) + ")";
@@ -43,11 +34,6 @@ std::string query_escape(std::string_view text) {
         }
     }
     return out;
-}
-
-// (FetchedToken can be built from a string too, so the error side is named explicitly.)
-wechat::TokenResult token_failure(std::string why) {
-    return wechat::TokenResult(boost::system::in_place_error, "gettoken: " + why);
 }
 
 }  // namespace
@@ -103,15 +89,15 @@ net::awaitable<wechat::TokenResult> WecomApi::fetch_token(bool /*force: gettoken
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {
-        co_return token_failure(response.error);
+        co_return wechat::token_failure("gettoken", response.error);
     }
     json body = json::parse(response.body, nullptr, false);
     if (!response.ok() || !body.is_object()) {
-        co_return token_failure("HTTP " + std::to_string(response.status));
+        co_return wechat::token_failure("gettoken", "HTTP " + std::to_string(response.status));
     }
-    auto token = string_of(body, "access_token");
-    if (errcode_of(body) != 0 || token.empty()) {
-        co_return token_failure(describe(errcode_of(body), string_of(body, "errmsg")));
+    auto token = wechat::string_of(body, "access_token");
+    if (wechat::errcode_of(body) != 0 || token.empty()) {
+        co_return wechat::token_failure("gettoken", wechat::describe_errcode(body));
     }
     wechat::FetchedToken fetched;
     fetched.token = std::move(token);
@@ -132,41 +118,20 @@ net::awaitable<SendResult> WecomApi::send_text(const std::string& user_id,
         {"agentid", agent_id_},
         {"text",
          {{"content", text}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
-    for (int round = 0;; ++round) {
-        auto token = co_await token_.get();
-        if (!token) co_return SendError{.kind = Kind::transient, .detail = token.error().reason};
-        ClientRequest request;
-        request.method = "POST";
-        request.url = api_base_ + "/cgi-bin/message/send?access_token=" + *token;
-        request.headers = {{"Content-Type", "application/json"}};
-        request.body = payload;
-        request.timeout = std::chrono::seconds(15);
-        auto response = co_await http_.request(std::move(request));
-        if (response.failure != ClientResponse::Failure::none) {
-            co_return SendError{.kind = Kind::transient,
-                                .detail = "message/send: " + response.error};
-        }
-        json body = json::parse(response.body, nullptr, false);
-        if (!response.ok() || !body.is_object()) {
-            co_return SendError{.kind = Kind::transient,
-                                .detail = "message/send: HTTP " + std::to_string(response.status)};
-        }
-        long errcode = errcode_of(body);
-        if (wechat::is_token_error(errcode) && round == 0) {
-            token_.refused(*token);  // expired or revoked early: fetch a new one, try once more
-            continue;
-        }
-        auto error =
-            send_error_for(errcode, string_of(body, "errmsg"), string_of(body, "invaliduser"));
-        if (!error) co_return string_of(body, "msgid");
-        if (errcode == 60020) {
-            log_.error("wecom",
-                       "WeCom refuses messages from this server's IP (errcode 60020): add "
-                       "its outgoing IP to the app's trusted IPs (应用管理 → the app → "
-                       "企业可信IP); replies are not delivered until then");
-        }
-        co_return std::move(*error);
+    auto answer = co_await wechat::post_with_token(
+        http_, token_, api_base_ + "/cgi-bin/message/send", std::move(payload), "message/send");
+    if (!answer) co_return answer.error();
+    long errcode = wechat::errcode_of(*answer);
+    auto error = send_error_for(errcode, wechat::string_of(*answer, "errmsg"),
+                                wechat::string_of(*answer, "invaliduser"));
+    if (!error) co_return wechat::string_of(*answer, "msgid");
+    if (errcode == 60020) {
+        log_.error("wecom",
+                   "WeCom refuses messages from this server's IP (errcode 60020): add its "
+                   "outgoing IP to the app's trusted IPs (应用管理 → the app → 企业可信IP); "
+                   "replies are not delivered until then");
     }
+    co_return std::move(*error);
 }
 
 UserRateLimiter::UserRateLimiter(std::size_t per_window, Clock::duration window)

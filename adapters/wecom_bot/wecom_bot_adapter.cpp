@@ -5,6 +5,7 @@
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
 #include "bot/random_id.hpp"
+#include "wechat_common/callback_routes.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom_bot/stream_table.hpp"
 #include "wecom_bot/wecom_bot_codec.hpp"
@@ -24,7 +25,6 @@ namespace {
 
 using wechat::MessageCrypt;
 
-constexpr std::size_t kBodyLimit = 64 << 10;
 constexpr std::size_t kMaxStreamBytes = 20480;  // WeCom's limit for one stream's content
 constexpr auto kResponseUrlTtl = std::chrono::hours(1);
 
@@ -64,15 +64,10 @@ public:
         streams_.emplace(executor_, std::move(streams));
         log_.add_secret(token_);
         log_.add_secret(aes_key);
-        http::RouteOptions options{.body_limit = kBodyLimit};
-        deps.routes.add(
-            "GET", path,
+        wechat::mount_callback_routes(
+            deps.routes, path,
             [this](http::Request& request, http::ResponseStream&) { return verify_url(request); },
-            options);
-        deps.routes.add(
-            "POST", path,
-            [this](http::Request& request, http::ResponseStream&) { return on_callback(request); },
-            options);
+            [this](http::Request& request, http::ResponseStream&) { return on_callback(request); });
     }
 
     Capabilities capabilities() const override {
