@@ -1,6 +1,6 @@
 // Small thread-safe async primitives that coroutines on any executor can await:
-// a multi-producer queue, a counting semaphore and a one-shot event. Completions are always posted to the
-// awaiting coroutine's executor, never run inline on the producer's thread.
+// a multi-producer queue, a counting semaphore and a one-shot event. Completions are always posted
+// to the awaiting coroutine's executor, never run inline on the producer's thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

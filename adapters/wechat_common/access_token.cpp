@@ -16,7 +16,9 @@ std::optional<std::string> AccessToken::usable(Clock::time_point now, bool allow
 
 net::awaitable<boost::system::result<std::string, TokenError>> AccessToken::get() {
     using Result = boost::system::result<std::string, TokenError>;
-    auto value = [](std::string token) { return Result(boost::system::in_place_value, std::move(token)); };
+    auto value = [](std::string token) {
+        return Result(boost::system::in_place_value, std::move(token));
+    };
     if (auto token = usable(Clock::now(), false)) co_return value(*token);
     auto permit = co_await single_flight_.acquire();
     // Another caller may have fetched while this one waited for the permit.
@@ -41,13 +43,15 @@ net::awaitable<boost::system::result<std::string, TokenError>> AccessToken::get(
             last_forced_ = now;
             continue;
         }
-        auto lifetime = std::max<std::chrono::seconds>(fetched->expires_in, std::chrono::seconds(1));
+        auto lifetime =
+            std::max<std::chrono::seconds>(fetched->expires_in, std::chrono::seconds(1));
         // Refresh refresh_before_ ahead of expiry; a token handed out late in its life (less
         // than that left) is still used for half of what remains, not refetched on every call.
         auto keep = std::max(lifetime - refresh_before_, lifetime / 2);
         token_ = std::move(fetched->token);
         refresh_at_ = now + keep;
-        expires_at_ = now + lifetime - std::min<std::chrono::seconds>(lifetime / 10, std::chrono::seconds(10));
+        expires_at_ = now + lifetime -
+                      std::min<std::chrono::seconds>(lifetime / 10, std::chrono::seconds(10));
         co_return value(token_);
     }
     co_return TokenError{"unreachable"};

@@ -24,7 +24,6 @@ TokenResult token_failure(std::string_view endpoint, std::string why);
 // token (is_token_error), it is refetched and the call made once more. The parsed answer, or a
 // transient SendError for transport failures, HTTP errors and unparsable answers.
 net::awaitable<boost::system::result<nlohmann::json, SendError>> post_with_token(
-    HttpClient& http, AccessToken& token, std::string url, std::string body,
-    std::string what);
+    HttpClient& http, AccessToken& token, std::string url, std::string body, std::string what);
 
 }  // namespace bot::adapters::wechat

@@ -51,11 +51,16 @@ bool is_base64_char(char c) {
 
 std::string_view describe(CryptError error) {
     switch (error) {
-        case CryptError::bad_base64: return "invalid base64";
-        case CryptError::bad_length: return "bad ciphertext or message length";
-        case CryptError::bad_padding: return "bad padding";
-        case CryptError::foreign_receive_id: return "the message is for another AppID/CorpID";
-        case CryptError::failed: return "decryption failed";
+        case CryptError::bad_base64:
+            return "invalid base64";
+        case CryptError::bad_length:
+            return "bad ciphertext or message length";
+        case CryptError::bad_padding:
+            return "bad padding";
+        case CryptError::foreign_receive_id:
+            return "the message is for another AppID/CorpID";
+        case CryptError::failed:
+            return "decryption failed";
     }
     return "decryption failed";
 }
@@ -153,7 +158,9 @@ CryptResult<std::string> MessageCrypt::decrypt(std::string_view ciphertext) cons
     // (erase, not resize: g++ 12 -O3 warns about resize's growth path it cannot rule out)
     plain.erase(plain.end() - static_cast<std::ptrdiff_t>(pad), plain.end());
     if (plain.size() < 20) return CryptError::bad_length;
-    auto byte = [&](std::size_t i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i])); };
+    auto byte = [&](std::size_t i) {
+        return static_cast<std::uint32_t>(static_cast<unsigned char>(plain[i]));
+    };
     std::size_t length = (byte(16) << 24) | (byte(17) << 16) | (byte(18) << 8) | byte(19);
     if (length > plain.size() - 20) return CryptError::bad_length;
     std::string_view receive_id = std::string_view(plain).substr(20 + length);

@@ -17,7 +17,7 @@ namespace bot::adapters::wechat {
 // Why bytes from the network could not be decoded or decrypted.
 enum class CryptError {
     bad_base64,
-    bad_length,          // not whole AES blocks, or too short for the layout
+    bad_length,  // not whole AES blocks, or too short for the layout
     bad_padding,
     foreign_receive_id,  // decrypted fine, but for another AppID/CorpID
     failed,

@@ -29,11 +29,12 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
     request.method = "POST";
     request.url = api_base_ + "/cgi-bin/stable_token";
     request.headers = {{"Content-Type", "application/json"}};
-    request.body = json{{"grant_type", "client_credential"},
-                        {"appid", app_id_},
-                        {"secret", app_secret_},
-                        {"force_refresh", force}}
-                       .dump();
+    request.body = json{
+        {"grant_type", "client_credential"},
+        {"appid", app_id_},
+        {"secret", app_secret_},
+        {"force_refresh",
+         force}}.dump();
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {
@@ -63,8 +64,9 @@ net::awaitable<boost::system::result<MpApi::Sent, SendError>> MpApi::send_text(
     std::string payload =
         json{{"touser", openid}, {"msgtype", "text"}, {"text", {{"content", text}}}}.dump(
             -1, ' ', false, json::error_handler_t::replace);
-    auto answer = co_await wechat::post_with_token(
-        http_, token_, api_base_ + "/cgi-bin/message/custom/send", std::move(payload), "custom/send");
+    auto answer =
+        co_await wechat::post_with_token(http_, token_, api_base_ + "/cgi-bin/message/custom/send",
+                                         std::move(payload), "custom/send");
     if (!answer) co_return answer.error();
     long errcode = wechat::errcode_of(*answer);
     if (errcode == 0) co_return Sent::yes;

@@ -36,12 +36,12 @@ struct PassiveEngine::Slot {
     std::string msg_id, user;
     int pushes = 0;
     Clock::time_point first_push, last_push;
-    bool closed = false;                   // the last try was answered: no passive reply left
-    int answering = 0;                     // pushes between arrive() and their answer
-    std::optional<std::string> answered;   // what a push carried (a retry carries it again)
-    std::vector<std::string> carry;        // held texts this message's answer delivers
-    std::shared_ptr<AsyncEvent> waiting;   // a push waits for an offer
-    std::shared_ptr<Offer> offer;          // an offer waits for a push
+    bool closed = false;                  // the last try was answered: no passive reply left
+    int answering = 0;                    // pushes between arrive() and their answer
+    std::optional<std::string> answered;  // what a push carried (a retry carries it again)
+    std::vector<std::string> carry;       // held texts this message's answer delivers
+    std::shared_ptr<AsyncEvent> waiting;  // a push waits for an offer
+    std::shared_ptr<Offer> offer;         // an offer waits for a push
 };
 
 PassiveEngine::PassiveEngine(net::any_io_executor executor, EngineOptions options)
@@ -153,8 +153,8 @@ net::awaitable<PushAnswer> PassiveEngine::answer(std::shared_ptr<Slot> slot,
         if (slot->answered) {
             // WeChat tried again although a push already carried the reply: that response
             // was lost on the way, so this one carries it again.
-            co_return PushAnswer{.kind = PushAnswer::Kind::reply, .text = *slot->answered,
-                                 .drop_at = {}};
+            co_return PushAnswer{
+                .kind = PushAnswer::Kind::reply, .text = *slot->answered, .drop_at = {}};
         }
         if (slot->closed) co_return PushAnswer{};
         if (auto answer = take_offer()) co_return *answer;
@@ -168,16 +168,15 @@ net::awaitable<PushAnswer> PassiveEngine::answer(std::shared_ptr<Slot> slot,
     std::lock_guard lock(mutex_);
     if (slot->waiting == event) slot->waiting.reset();
     if (slot->answered) {
-        co_return PushAnswer{.kind = PushAnswer::Kind::reply, .text = *slot->answered,
-                             .drop_at = {}};
+        co_return PushAnswer{
+            .kind = PushAnswer::Kind::reply, .text = *slot->answered, .drop_at = {}};
     }
     if (auto answer = take_offer()) co_return *answer;
     if (number < options_.tries && !slot->closed) {
         // WeChat will try again once it gives up on this connection; answering anything now
         // would end its retries.
-        co_return PushAnswer{.kind = PushAnswer::Kind::drop,
-                             .text = {},
-                             .drop_at = next_try_by(arrived)};
+        co_return PushAnswer{
+            .kind = PushAnswer::Kind::drop, .text = {}, .drop_at = next_try_by(arrived)};
     }
     slot->closed = true;
     if (slot->carry.empty() && final_notice.empty()) co_return PushAnswer{};

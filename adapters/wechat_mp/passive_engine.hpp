@@ -41,7 +41,7 @@ struct EngineOptions {
 struct PushAnswer {
     enum class Kind { reply, ack, drop };
     Kind kind = Kind::ack;
-    std::string text;                              // reply
+    std::string text;                               // reply
     std::chrono::steady_clock::time_point drop_at;  // drop: when WeChat has given up
 };
 

@@ -77,13 +77,15 @@ public:
                            "is required with late_replies \"customer_service\" (the API needs "
                            "an access_token); without the permission use \"next_message\"");
         }
-        greeting_ = config.string(
-            "greeting", "Hi! I'm an AI assistant. Write me anything and I'll answer.");
+        greeting_ = config.string("greeting",
+                                  "Hi! I'm an AI assistant. Write me anything and I'll answer.");
         EngineOptions engine;
-        engine.max_bytes = static_cast<std::size_t>(config.integer("reply_max_bytes", 2048, 256, 2048));
+        engine.max_bytes =
+            static_cast<std::size_t>(config.integer("reply_max_bytes", 2048, 256, 2048));
         engine.platform_timeout =
             std::chrono::milliseconds(config.integer("push_timeout_ms", 5000, 1000, 15000));
-        engine.margin = std::chrono::milliseconds(config.integer("reply_margin_ms", 500, 100, 2000));
+        engine.margin =
+            std::chrono::milliseconds(config.integer("reply_margin_ms", 500, 100, 2000));
         if (engine.margin >= engine.platform_timeout) {
             config.problem("reply_margin_ms", "must be shorter than push_timeout_ms");
         }
@@ -166,7 +168,9 @@ private:
     std::variant<std::string, http::Response> open_push(const http::Request& request) const {
         bool encrypted = request.query_param("encrypt_type").value_or("") == "aes";
         if (!crypt_) {
-            if (encrypted) return http::Response::text(400, "encrypted push, but no encoding_aes_key is configured");
+            if (encrypted)
+                return http::Response::text(
+                    400, "encrypted push, but no encoding_aes_key is configured");
             if (!signed_by_wechat(request)) return http::Response::text(401, "bad signature");
             // Plain mode signs the query, not the body: a captured URL could carry any body.
             // Accepting it only near its own time narrows that to minutes.
@@ -179,11 +183,11 @@ private:
         auto envelope = wechat::parse_xml_fields(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
         auto encrypt = wechat::field(*envelope, "Encrypt");
-        auto expected = wechat::sha1_signature(
-            {token_, request.query_param("timestamp").value_or(""),
-             request.query_param("nonce").value_or(""), encrypt});
-        if (encrypt.empty() ||
-            !wechat::signature_matches(request.query_param("msg_signature").value_or(""), expected)) {
+        auto expected =
+            wechat::sha1_signature({token_, request.query_param("timestamp").value_or(""),
+                                    request.query_param("nonce").value_or(""), encrypt});
+        if (encrypt.empty() || !wechat::signature_matches(
+                                   request.query_param("msg_signature").value_or(""), expected)) {
             return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(encrypt);
@@ -215,7 +219,8 @@ private:
         auto message = parse_message(std::get<std::string>(opened));
         if (!message) co_return http::Response::text(400, "malformed message XML");
         if (is_event(*message)) {
-            if (message->event == "subscribe" && !greeting_.empty()) co_return reply(*message, greeting_);
+            if (message->event == "subscribe" && !greeting_.empty())
+                co_return reply(*message, greeting_);
             co_return success();
         }
         if (message->msg_id.empty()) co_return http::Response::text(400, "message without MsgId");
@@ -224,13 +229,14 @@ private:
         auto slot = engine_->arrive(
             message->msg_id, message->from_user,
             std::chrono::system_clock::time_point(std::chrono::seconds(message->create_time)));
-        Inbound inbound{.chat = {.adapter_id = id_, .chat_id = message->from_user, .is_group = false},
-                        .sender_id = message->from_user,
-                        .sender_name = message->from_user,
-                        .message_id = message->msg_id,
-                        .text = std::move(content.text),
-                        .mentions_me = true,
-                        .unsupported = std::move(content.unsupported)};
+        Inbound inbound{
+            .chat = {.adapter_id = id_, .chat_id = message->from_user, .is_group = false},
+            .sender_id = message->from_user,
+            .sender_name = message->from_user,
+            .message_id = message->msg_id,
+            .text = std::move(content.text),
+            .mentions_me = true,
+            .unsupported = std::move(content.unsupported)};
         SubmitOptions options{};
         co_await sink_.submit(std::move(inbound), options);  // stored before it is answered
 

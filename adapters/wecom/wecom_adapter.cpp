@@ -20,7 +20,7 @@ namespace {
 using wechat::MessageCrypt;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxTextBytes = 2048;   // message/send's text limit
+constexpr std::size_t kMaxTextBytes = 2048;  // message/send's text limit
 
 http::Response acknowledged() {
     return http::Response::text(200, "");  // empty 200: handled, no passive reply

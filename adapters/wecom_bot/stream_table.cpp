@@ -88,9 +88,8 @@ StreamTable::Frame StreamTable::refresh(const std::string& stream_id) {
         // stops there. (The whole reply follows by response_url when it is done.)
         std::string notice = "\n\n" + options_.timeout_notice;
         std::string text = stream.text;
-        text.resize(utf8_floor(text, options_.max_bytes > notice.size()
-                                         ? options_.max_bytes - notice.size()
-                                         : 0));
+        text.resize(utf8_floor(
+            text, options_.max_bytes > notice.size() ? options_.max_bytes - notice.size() : 0));
         stream.finished = true;
         stream.final_text = capped(text + notice);
         return {.content = stream.final_text, .finish = true};

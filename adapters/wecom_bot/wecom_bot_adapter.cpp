@@ -37,7 +37,11 @@ std::string unix_now() {
 class WecomBotAdapter final : public Adapter {
 public:
     explicit WecomBotAdapter(AdapterDeps deps)
-        : id_(deps.id), executor_(deps.executor), sink_(deps.sink), http_(deps.http), log_(deps.log) {
+        : id_(deps.id),
+          executor_(deps.executor),
+          sink_(deps.sink),
+          http_(deps.http),
+          log_(deps.log) {
         auto& config = deps.config;
         config.string("type", "wecom_bot");
         token_ = config.required_string("token");
@@ -81,8 +85,9 @@ public:
         auto url = take_response_url(message.reply_to);
         if (url.empty()) {
             co_return SendError{.kind = SendError::Kind::bad_request,
-                                .detail = "the reply's stream has closed and no response_url "
-                                          "is left to deliver it"};
+                                .detail =
+                                    "the reply's stream has closed and no response_url "
+                                    "is left to deliver it"};
         }
         ClientRequest request;
         request.method = "POST";
@@ -107,12 +112,16 @@ public:
     }
 
 private:
-    static std::vector<http::Header> json_headers() { return {{"Content-Type", "application/json"}}; }
+    static std::vector<http::Header> json_headers() {
+        return {{"Content-Type", "application/json"}};
+    }
 
     bool signed_by_wecom(const http::Request& request, std::string_view payload) const {
-        auto expected = wechat::sha1_signature({token_, request.query_param("timestamp").value_or(""),
-                                                request.query_param("nonce").value_or(""), payload});
-        return wechat::signature_matches(request.query_param("msg_signature").value_or(""), expected);
+        auto expected =
+            wechat::sha1_signature({token_, request.query_param("timestamp").value_or(""),
+                                    request.query_param("nonce").value_or(""), payload});
+        return wechat::signature_matches(request.query_param("msg_signature").value_or(""),
+                                         expected);
     }
 
     net::awaitable<http::Response> verify_url(http::Request& request) {
@@ -121,7 +130,8 @@ private:
             co_return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(echostr);
-        if (!plain) co_return http::Response::text(400, std::string(wechat::describe(plain.error())));
+        if (!plain)
+            co_return http::Response::text(400, std::string(wechat::describe(plain.error())));
         co_return http::Response::text(200, std::move(*plain));
     }
 
@@ -141,7 +151,8 @@ private:
     net::awaitable<http::Response> on_callback(http::Request& request) {
         auto body = nlohmann::json::parse(request.body, nullptr, false);
         auto field = body.is_object() ? body.find("encrypt") : body.end();
-        if (field == body.end() || !field->is_string() || field->get_ref<const std::string&>().empty()) {
+        if (field == body.end() || !field->is_string() ||
+            field->get_ref<const std::string&>().empty()) {
             co_return http::Response::text(400, "expected {\"encrypt\": \"...\"}");
         }
         const auto& encrypt = field->get_ref<const std::string&>();
@@ -196,12 +207,14 @@ private:
                         // WeCom delivers group messages only when they @-mention the bot.
                         .mentions_me = true,
                         .unsupported = is_text ? std::string() : callback.msgtype};
-        SubmitOptions options{.wait = std::chrono::duration_cast<std::chrono::milliseconds>(window_),
-                              .claim = false,
-                              .deltas = true};
+        SubmitOptions options{
+            .wait = std::chrono::duration_cast<std::chrono::milliseconds>(window_),
+            .claim = false,
+            .deltas = true};
         auto submission = co_await sink_.submit(std::move(inbound), options);
         if (submission.watch.valid()) {
-            net::co_spawn(executor_, fill(callback.msgid, std::move(submission.watch)), net::detached);
+            net::co_spawn(executor_, fill(callback.msgid, std::move(submission.watch)),
+                          net::detached);
         }
         auto frame = stream_frame(stream_id, "", false);
         co_return encrypted(frame);

@@ -57,8 +57,9 @@ std::optional<std::string> Request::query_param(std::string_view name, bool plus
         auto eq = pair.find('=');
         std::string key = percent_decode(pair.substr(0, eq));
         if (key == name) {
-            return eq == std::string_view::npos ? std::string()
-                                                : percent_decode(pair.substr(eq + 1), plus_as_space);
+            return eq == std::string_view::npos
+                       ? std::string()
+                       : percent_decode(pair.substr(eq + 1), plus_as_space);
         }
     }
     return std::nullopt;

@@ -32,8 +32,7 @@ struct Request {
 
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
     // Percent-decoded; plus_as_space false keeps '+' (base64 values sent unescaped).
-    std::optional<std::string> query_param(std::string_view name,
-                                           bool plus_as_space = true) const;
+    std::optional<std::string> query_param(std::string_view name, bool plus_as_space = true) const;
 };
 
 struct Response {

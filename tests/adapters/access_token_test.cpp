@@ -61,7 +61,8 @@ TEST_CASE("access_token: concurrent callers share one fetch", "[access_token]") 
     AccessToken cache(platform.fetcher());
     Pool pool;
     std::vector<std::future<boost::system::result<std::string, TokenError>>> gets;
-    for (int i = 0; i < 20; ++i) gets.push_back(net::co_spawn(pool.io, cache.get(), net::use_future));
+    for (int i = 0; i < 20; ++i)
+        gets.push_back(net::co_spawn(pool.io, cache.get(), net::use_future));
     for (auto& get : gets) {
         auto token = get.get();
         REQUIRE(token.has_value());

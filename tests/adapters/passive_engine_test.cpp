@@ -108,7 +108,8 @@ TEST_CASE("engine: after the last try the reply goes another way", "[engine]") {
     CHECK_FALSE(f.start(f.engine.offer("m1", "too late")).get());
 
     // With a notice (next-message mode) the last try says so.
-    for (int i = 1; i <= 2; ++i) f.start(f.engine.answer(f.engine.arrive("m2", "u1"), "wait")).get();
+    for (int i = 1; i <= 2; ++i)
+        f.start(f.engine.answer(f.engine.arrive("m2", "u1"), "wait")).get();
     auto noticed = f.start(f.engine.answer(f.engine.arrive("m2", "u1"), "wait")).get();
     CHECK(noticed.kind == PushAnswer::Kind::reply);
     CHECK(noticed.text == "wait");
@@ -116,7 +117,7 @@ TEST_CASE("engine: after the last try the reply goes another way", "[engine]") {
 
 TEST_CASE("engine: an offer with no push to come returns at once", "[engine]") {
     Fixture f;
-    CHECK_FALSE(f.start(f.engine.offer("unknown", "x")).get());  // e.g. after a restart
+    CHECK_FALSE(f.start(f.engine.offer("unknown", "x")).get());       // e.g. after a restart
     f.start(f.engine.answer(f.engine.arrive("m1", "u1"), "")).get();  // dropped
     std::this_thread::sleep_for(400ms);  // WeChat's retry would have come by now
     auto start = std::chrono::steady_clock::now();
@@ -151,7 +152,7 @@ TEST_CASE("engine: a held reply and a new one that do not fit together", "[engin
     auto answer = f.start(f.engine.answer(slot, ""));
     auto offered = f.start(f.engine.offer("m2", std::string(10, 'b')));
     CHECK(answer.get().text == std::string(60, 'a'));  // 64-byte limit: without the prefix
-    CHECK_FALSE(offered.get());                         // the new one goes another way
+    CHECK_FALSE(offered.get());                        // the new one goes another way
 }
 
 TEST_CASE("engine: stopping releases held replies", "[engine]") {
@@ -171,8 +172,9 @@ TEST_CASE("engine: the message's age tells its last try after a restart", "[engi
     auto answer = f.start(f.engine.answer(f.engine.arrive("m1", "u1", old), "")).get();
     CHECK(answer.kind == PushAnswer::Kind::ack);
     // A fresh message is on its first try.
-    auto fresh = f.start(f.engine.answer(
-        f.engine.arrive("m2", "u1", std::chrono::system_clock::now()), "")).get();
+    auto fresh =
+        f.start(f.engine.answer(f.engine.arrive("m2", "u1", std::chrono::system_clock::now()), ""))
+            .get();
     CHECK(fresh.kind == PushAnswer::Kind::drop);
 }
 

@@ -37,8 +37,8 @@ TEST_CASE("wechat crypto: Official Account safe-mode sample verifies and decrypt
     for (auto& v : vectors("wechat_mp", "decrypt")) {
         auto& in = v["inputs"];
         auto& expected = v["expected"];
-        CHECK(sha1_signature({s(in["token"]), s(in["timestamp"]), s(in["nonce"]), s(in["encrypt"])}) ==
-              s(expected["msg_signature"]));
+        CHECK(sha1_signature({s(in["token"]), s(in["timestamp"]), s(in["nonce"]),
+                              s(in["encrypt"])}) == s(expected["msg_signature"]));
         MessageCrypt crypt(s(in["encoding_aes_key"]), s(expected["receive_id"]));
         auto plain = crypt.decrypt(s(in["encrypt"]));
         REQUIRE(plain);
@@ -79,7 +79,8 @@ TEST_CASE("wechat crypto: WeCom URL verification samples", "[wechat][wecom]") {
             timestamp = s(in["timestamp"]);
             nonce = s(in["nonce"]);
         }
-        CHECK(signature_matches(signature, sha1_signature({s(in["token"]), timestamp, nonce, echostr})));
+        CHECK(signature_matches(signature,
+                                sha1_signature({s(in["token"]), timestamp, nonce, echostr})));
         MessageCrypt crypt(s(in["encoding_aes_key"]), s(in["receive_id"]));
         auto plain = crypt.decrypt(echostr);
         REQUIRE(plain);

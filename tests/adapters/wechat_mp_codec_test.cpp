@@ -1,5 +1,5 @@
-#include "wechat_common/wx_xml.hpp"
 #include "wechat_mp/wechat_mp_codec.hpp"
+#include "wechat_common/wx_xml.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -32,13 +32,11 @@ struct FakeWechatApi::Impl {
     Impl(std::string id, std::string secret)
         : app_id(std::move(id)), app_secret(std::move(secret)), server([this](http::Router& r) {
               r.add("POST", "/cgi-bin/stable_token",
-                    [this](http::Request& q, http::ResponseStream&) -> net::awaitable<http::Response> {
-                        co_return stable_token(q);
-                    });
+                    [this](http::Request& q, http::ResponseStream&)
+                        -> net::awaitable<http::Response> { co_return stable_token(q); });
               r.add("POST", "/cgi-bin/message/custom/send",
-                    [this](http::Request& q, http::ResponseStream&) -> net::awaitable<http::Response> {
-                        co_return custom_send(q);
-                    });
+                    [this](http::Request& q, http::ResponseStream&)
+                        -> net::awaitable<http::Response> { co_return custom_send(q); });
           }) {}
 
     http::Response stable_token(const http::Request& request) {
@@ -65,8 +63,8 @@ struct FakeWechatApi::Impl {
             return errcode(code, "scripted");
         }
         json body = json::parse(request.body, nullptr, false);
-        if (!body.is_object() || body.value("msgtype", "") != "text" ||
-            !body.contains("text") || !body["text"].contains("content")) {
+        if (!body.is_object() || body.value("msgtype", "") != "text" || !body.contains("text") ||
+            !body["text"].contains("content")) {
             return errcode(44002, "empty post data");
         }
         sent.push_back({body.value("touser", ""), body["text"].value("content", "")});
@@ -194,8 +192,8 @@ PushOutcome WechatPusher::push(const std::string& xml, int tries,
         std::string reply_xml = response.body;
         if (!aes_key_.empty()) {
             auto encrypt = wx::field(*fields, "Encrypt");
-            auto expected = wx::sha1_signature({token_, wx::field(*fields, "TimeStamp"),
-                                                wx::field(*fields, "Nonce"), encrypt});
+            auto expected = wx::sha1_signature(
+                {token_, wx::field(*fields, "TimeStamp"), wx::field(*fields, "Nonce"), encrypt});
             if (wx::field(*fields, "MsgSignature") != expected) {
                 throw std::runtime_error("reply with a wrong MsgSignature");
             }

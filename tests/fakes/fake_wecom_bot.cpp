@@ -59,7 +59,8 @@ std::pair<std::string, std::string> WecomBotClient::sign(const json& payload,
 
 std::pair<long, std::string> WecomBotClient::post_raw(const std::string& query,
                                                       const std::string& body) const {
-    auto response = http_request("POST", url_ + "?" + query, body, {"Content-Type: application/json"});
+    auto response =
+        http_request("POST", url_ + "?" + query, body, {"Content-Type: application/json"});
     return {response.status, response.body};
 }
 
@@ -93,11 +94,12 @@ WecomBotClient::Conversation WecomBotClient::converse(const json& message,
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(interval);
-        auto frame = post(refresh(message.at("msgid").get<std::string>(), user,
-                                  conversation.stream_id));
+        auto frame =
+            post(refresh(message.at("msgid").get<std::string>(), user, conversation.stream_id));
         if (frame.status != 200) throw std::runtime_error("refresh failed: " + frame.raw);
         auto& stream = frame.reply.at("stream");
-        if (stream.at("id") != conversation.stream_id) throw std::runtime_error("stream id changed");
+        if (stream.at("id") != conversation.stream_id)
+            throw std::runtime_error("stream id changed");
         conversation.frames.push_back(stream.at("content").get<std::string>());
         if (stream.at("finish").get<bool>()) {
             conversation.finished = true;
@@ -111,10 +113,12 @@ struct ResponseUrlServer::Impl {
     Impl()
         : server([this](http::Router& r) {
               r.add("POST", "/response/*",
-                    [this](http::Request& q, http::ResponseStream&) -> net::awaitable<http::Response> {
+                    [this](http::Request& q,
+                           http::ResponseStream&) -> net::awaitable<http::Response> {
                         std::lock_guard lock(mutex);
                         if (!used.insert(q.path).second) {  // one-shot, like WeCom's
-                            co_return http::Response::json(200, json{{"errcode", 60140}, {"errmsg", "used"}});
+                            co_return http::Response::json(
+                                200, json{{"errcode", 60140}, {"errmsg", "used"}});
                         }
                         json body = json::parse(q.body, nullptr, false);
                         body["url_path"] = q.path;

@@ -1,7 +1,7 @@
 // The wechat_mp adapter through the real server, with WeChat played by WechatPusher (signed,
 // encrypted, retried pushes) and FakeWechatApi (tokens, customer-service messages).
-#include "fakes/fake_wechat.hpp"
 #include "bot/text_split.hpp"
+#include "fakes/fake_wechat.hpp"
 #include "integration/harness.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"
@@ -26,15 +26,18 @@ constexpr const char* kAesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 struct Setup {
     explicit Setup(json extra = json::object(), BotOptions options = {})
         : api(kAppId, kAppSecret), bot(nullptr) {
-        json section{{"type", "wechat_mp"}, {"app_id", kAppId},     {"app_secret", kAppSecret},
-                     {"token", kWxToken},   {"api_base", api.api_base()}};
+        json section{{"type", "wechat_mp"},
+                     {"app_id", kAppId},
+                     {"app_secret", kAppSecret},
+                     {"token", kWxToken},
+                     {"api_base", api.api_base()}};
         section.update(extra);
         options.adapters["mp"] = section;
         bot = std::make_unique<TestBot>(llm, dir.path(), options);
-        pusher = std::make_unique<WechatPusher>(
-            bot->url("/wechat/mp"), kWxToken, kAppId,
-            section.contains("encoding_aes_key") ? section["encoding_aes_key"].get<std::string>()
-                                                 : std::string());
+        pusher = std::make_unique<WechatPusher>(bot->url("/wechat/mp"), kWxToken, kAppId,
+                                                section.contains("encoding_aes_key")
+                                                    ? section["encoding_aes_key"].get<std::string>()
+                                                    : std::string());
     }
 
     FakeLlm llm;
@@ -61,8 +64,9 @@ TEST_CASE("wechat_mp: URL verification echoes echostr only when signed", "[wecha
                                              timestamp + "&nonce=" + nonce + "&echostr=abc123"));
     CHECK(ok.status == 200);
     CHECK(ok.body == "abc123");
-    auto forged = http_request("GET", s.bot->url("/wechat/mp?signature=0000&timestamp=" +
-                                                 timestamp + "&nonce=" + nonce + "&echostr=abc"));
+    auto forged =
+        http_request("GET", s.bot->url("/wechat/mp?signature=0000&timestamp=" + timestamp +
+                                       "&nonce=" + nonce + "&echostr=abc"));
     CHECK(forged.status == 401);
     CHECK(forged.body.find("abc") == std::string::npos);
 }
@@ -95,7 +99,7 @@ TEST_CASE("wechat_mp: safe mode round trip, encrypted both ways", "[wechat_mp]")
     CHECK(outcome.status == 200);
     CHECK(outcome.body.find("<Encrypt>") != std::string::npos);
     CHECK(outcome.body.find("echo") == std::string::npos);  // nothing readable on the wire
-    CHECK(outcome.content == "echo: 加密 hello");              // decrypted and signature-checked
+    CHECK(outcome.content == "echo: 加密 hello");           // decrypted and signature-checked
 }
 
 TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wechat_mp]") {
@@ -120,7 +124,8 @@ TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wecha
     auto signature = bot::adapters::wechat::sha1_signature({kWxToken, timestamp, nonce, junk});
     auto junk_query = "timestamp=" + timestamp + "&nonce=" + nonce +
                       "&encrypt_type=aes&msg_signature=" + signature;
-    CHECK(s.pusher->post_raw(junk_query, "<xml><Encrypt>" + junk + "</Encrypt></xml>").first == 400);
+    CHECK(s.pusher->post_raw(junk_query, "<xml><Encrypt>" + junk + "</Encrypt></xml>").first ==
+          400);
 
     CHECK(s.llm.request_count() == 0);  // nothing was processed
     CHECK(s.bot->log_text().find(kAppSecret) == std::string::npos);
@@ -128,8 +133,7 @@ TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wecha
     CHECK(s.pusher->push(WechatPusher::text_xml("o_eve", "4004", "real")).content == "echo: real");
 }
 
-TEST_CASE("wechat_mp: plain mode refuses a wrong signature and a replayed old one",
-          "[wechat_mp]") {
+TEST_CASE("wechat_mp: plain mode refuses a wrong signature and a replayed old one", "[wechat_mp]") {
     Setup s;
     auto [query, body] = s.pusher->sign(WechatPusher::text_xml("o_eve", "4101", "hi"));
     query.replace(query.find("signature=") + 10, 4, "0000");
@@ -138,8 +142,9 @@ TEST_CASE("wechat_mp: plain mode refuses a wrong signature and a replayed old on
     // captured query must not carry a new body.
     std::string timestamp = std::to_string(std::time(nullptr) - 3600), nonce = "1";
     auto signature = bot::adapters::wechat::sha1_signature({kWxToken, timestamp, nonce});
-    CHECK(s.pusher->post_raw("signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
-                             WechatPusher::text_xml("o_eve", "4102", "forged body"))
+    CHECK(s.pusher
+              ->post_raw("signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
+                         WechatPusher::text_xml("o_eve", "4102", "forged body"))
               .first == 401);
     CHECK(s.llm.request_count() == 0);
 }
@@ -272,24 +277,30 @@ TEST_CASE("wechat_mp: customer-service quota spent: the answer waits for the nex
     CHECK(next.content.find("echo: hello?") != std::string::npos);
 }
 
-TEST_CASE("wechat_mp: subscribe greets, voice is read, images get a clear notice",
-          "[wechat_mp]") {
+TEST_CASE("wechat_mp: subscribe greets, voice is read, images get a clear notice", "[wechat_mp]") {
     Setup s(json{{"greeting", "欢迎! Welcome."}});
     auto greeted = s.pusher->push(WechatPusher::event_xml("o_hal", "subscribe"));
     CHECK(greeted.content == "欢迎! Welcome.");
     auto click = s.pusher->push(WechatPusher::event_xml("o_hal", "unsubscribe"));
     CHECK(click.body == "success");
 
-    std::string voice = bot::adapters::wechat::build_xml(
-        {{"ToUserName", "gh_test_account"}, {"FromUserName", "o_hal"},
-         {"CreateTime", "1700000000", false}, {"MsgType", "voice"}, {"MediaId", "m"},
-         {"Format", "amr"}, {"Recognition", "语音识别的文字"}, {"MsgId", "12001", false}});
+    std::string voice = bot::adapters::wechat::build_xml({{"ToUserName", "gh_test_account"},
+                                                          {"FromUserName", "o_hal"},
+                                                          {"CreateTime", "1700000000", false},
+                                                          {"MsgType", "voice"},
+                                                          {"MediaId", "m"},
+                                                          {"Format", "amr"},
+                                                          {"Recognition", "语音识别的文字"},
+                                                          {"MsgId", "12001", false}});
     CHECK(s.pusher->push(voice).content == "echo: 语音识别的文字");
 
-    std::string image = bot::adapters::wechat::build_xml(
-        {{"ToUserName", "gh_test_account"}, {"FromUserName", "o_hal"},
-         {"CreateTime", "1700000000", false}, {"MsgType", "image"},
-         {"PicUrl", "http://example.com/x.jpg"}, {"MediaId", "m"}, {"MsgId", "12002", false}});
+    std::string image = bot::adapters::wechat::build_xml({{"ToUserName", "gh_test_account"},
+                                                          {"FromUserName", "o_hal"},
+                                                          {"CreateTime", "1700000000", false},
+                                                          {"MsgType", "image"},
+                                                          {"PicUrl", "http://example.com/x.jpg"},
+                                                          {"MediaId", "m"},
+                                                          {"MsgId", "12002", false}});
     auto notice = s.pusher->push(image);
     CHECK(notice.content.find("only read text") != std::string::npos);
     CHECK(s.llm.request_count() == 1);  // only the voice message reached the LLM

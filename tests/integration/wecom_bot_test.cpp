@@ -51,9 +51,9 @@ TEST_CASE("wecom_bot: URL verification decrypts the percent-encoded echostr", "[
     std::string echostr = crypt.encrypt("8726354172635");
     std::string timestamp = "1700000000", nonce = "99";
     auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, echostr});
-    auto ok = http_request("GET", s.bot->url("/wecom/ai?msg_signature=" + signature +
-                                             "&timestamp=" + timestamp + "&nonce=" + nonce +
-                                             "&echostr=" + percent_encode(echostr)));
+    auto ok = http_request(
+        "GET", s.bot->url("/wecom/ai?msg_signature=" + signature + "&timestamp=" + timestamp +
+                          "&nonce=" + nonce + "&echostr=" + percent_encode(echostr)));
     CHECK(ok.status == 200);
     CHECK(ok.body == "8726354172635");
     auto forged = http_request("GET", s.bot->url("/wecom/ai?msg_signature=" + std::string(40, 'a') +
@@ -62,8 +62,7 @@ TEST_CASE("wecom_bot: URL verification decrypts the percent-encoded echostr", "[
     CHECK(forged.status == 401);
 }
 
-TEST_CASE("wecom_bot: a single chat streams the reply until finish, with memory",
-          "[wecom_bot]") {
+TEST_CASE("wecom_bot: a single chat streams the reply until finish, with memory", "[wecom_bot]") {
     Setup s;
     s.llm.chunk_delay(60ms);
     auto first = s.client->converse(
@@ -74,7 +73,8 @@ TEST_CASE("wecom_bot: a single chat streams the reply until finish, with memory"
     bool partial = false;
     for (std::size_t i = 1; i < first.frames.size(); ++i) {
         CHECK(first.frames[i].starts_with(first.frames[i - 1]));
-        partial = partial || (!first.frames[i - 1].empty() && first.frames[i - 1] != first.frames.back());
+        partial =
+            partial || (!first.frames[i - 1].empty() && first.frames[i - 1] != first.frames.back());
     }
     CHECK(partial);
 
@@ -114,17 +114,18 @@ TEST_CASE("wecom_bot: a duplicate msgid gets the same stream and no second LLM c
     CHECK(s.llm.request_count() == 1);
 }
 
-TEST_CASE("wecom_bot: a reply that outlives the window is closed with a notice and follows "
-          "by response_url",
-          "[wecom_bot]") {
+TEST_CASE(
+    "wecom_bot: a reply that outlives the window is closed with a notice and follows "
+    "by response_url",
+    "[wecom_bot]") {
     ResponseUrlServer urls;
     BotOptions options;
     options.llm_timeout_s = 30;
     Setup s(json{{"stream_window_s", 2}, {"timeout_notice", "(too slow, see next message)"}},
             options);
     s.llm.reply_delay(3500ms);
-    auto message = WecomBotClient::text_message("slow-1", "wangwu", "take your time", "",
-                                                urls.url("slow-1"));
+    auto message =
+        WecomBotClient::text_message("slow-1", "wangwu", "take your time", "", urls.url("slow-1"));
     auto conversation = s.client->converse(message, 200ms, 10s);
     REQUIRE(conversation.finished);
     CHECK(conversation.frames.back().find("(too slow, see next message)") != std::string::npos);
@@ -148,10 +149,11 @@ TEST_CASE("wecom_bot: forged, foreign and malformed callbacks are refused", "[we
     CHECK(s.client->post_raw(query, "{\"encrypt\": 5}").first == 400);
     std::string timestamp = "1700000000", nonce = "5", junk = "%%%bad%%%";
     auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, junk});
-    CHECK(s.client->post_raw("msg_signature=" + signature + "&timestamp=" + timestamp +
-                                 "&nonce=" + nonce,
-                             json{{"encrypt", junk}}.dump())
-              .first == 400);
+    CHECK(
+        s.client
+            ->post_raw("msg_signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
+                       json{{"encrypt", junk}}.dump())
+            .first == 400);
     CHECK(s.llm.request_count() == 0);
     // Then a real one works.
     CHECK(s.client->converse(message).frames.back() == "echo: hi");
@@ -160,22 +162,16 @@ TEST_CASE("wecom_bot: forged, foreign and malformed callbacks are refused", "[we
 TEST_CASE("wecom_bot: greeting on entering the chat; images get a notice without the LLM",
           "[wecom_bot]") {
     Setup s(json{{"greeting", "你好，我是AI助手"}});
-    json event{{"msgid", "e1"},
-               {"aibotid", "AIBOTID"},
-               {"chattype", "single"},
-               {"from", {{"userid", "zhaoliu"}}},
-               {"msgtype", "event"},
-               {"event", {{"eventtype", "enter_chat"}}}};
+    json event{{"msgid", "e1"},        {"aibotid", "AIBOTID"},
+               {"chattype", "single"}, {"from", {{"userid", "zhaoliu"}}},
+               {"msgtype", "event"},   {"event", {{"eventtype", "enter_chat"}}}};
     auto greeted = s.client->post(event);
     CHECK(greeted.reply["msgtype"] == "text");
     CHECK(greeted.reply["text"]["content"] == "你好，我是AI助手");
 
-    json image{{"msgid", "i1"},
-               {"aibotid", "AIBOTID"},
-               {"chattype", "single"},
-               {"from", {{"userid", "zhaoliu"}}},
-               {"msgtype", "image"},
-               {"image", {{"url", "https://example.com/x.png"}}}};
+    json image{{"msgid", "i1"},        {"aibotid", "AIBOTID"},
+               {"chattype", "single"}, {"from", {{"userid", "zhaoliu"}}},
+               {"msgtype", "image"},   {"image", {{"url", "https://example.com/x.png"}}}};
     auto conversation = s.client->converse(image);
     REQUIRE(conversation.finished);
     CHECK(conversation.frames.back().find("only read text") != std::string::npos);
