@@ -101,7 +101,10 @@ std::shared_ptr<PassiveEngine::Slot> PassiveEngine::arrive(
     ++slot->pushes;
     ++slot->answering;
     if (created.time_since_epoch().count() > 0) {
-        auto age = std::chrono::system_clock::now() - created;
+        // CreateTime has whole seconds (the age reads up to 1 s long) and tries drift a little
+        // (half a try either way is tolerated).
+        auto age = std::chrono::system_clock::now() - created - std::chrono::seconds(1) +
+                   options_.platform_timeout / 2;
         auto by_age = 1 + std::max<std::int64_t>(0, age / options_.platform_timeout);
         slot->pushes = std::max(slot->pushes,
                                 static_cast<int>(std::min<std::int64_t>(by_age, options_.tries)));

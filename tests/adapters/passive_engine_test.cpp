@@ -166,9 +166,10 @@ TEST_CASE("engine: stopping releases held replies", "[engine]") {
 
 TEST_CASE("engine: the message's age tells its last try after a restart", "[engine]") {
     Fixture f;
-    // Nothing known about m1 (a restart), but it was created 700 ms ago: with 300 ms per try,
-    // this is WeChat's third and last push. Leaving it unanswered would show the user an error.
-    auto old = std::chrono::system_clock::now() - 700ms;
+    // Nothing known about m1 (a restart), but its CreateTime is 1.6 s ago: with 300 ms per try
+    // (and a second of CreateTime's resolution), this is WeChat's last push. Leaving it
+    // unanswered would show the user an error.
+    auto old = std::chrono::system_clock::now() - 1600ms;
     auto answer = f.start(f.engine.answer(f.engine.arrive("m1", "u1", old), "")).get();
     CHECK(answer.kind == PushAnswer::Kind::ack);
     // A fresh message is on its first try.
