@@ -5,8 +5,7 @@
 // mode. See adapters/wechat_mp/README.md.
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
-#include "bot/random_id.hpp"
-#include "wechat_common/callback_routes.hpp"
+#include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"
 #include "wechat_mp/mp_api.hpp"
@@ -183,30 +182,20 @@ private:
         auto envelope = wechat::parse_xml_fields(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
         auto encrypt = wechat::field(*envelope, "Encrypt");
-        auto expected =
-            wechat::sha1_signature({token_, request.query_param("timestamp").value_or(""),
-                                    request.query_param("nonce").value_or(""), encrypt});
-        if (encrypt.empty() || !wechat::signature_matches(
-                                   request.query_param("msg_signature").value_or(""), expected)) {
+        if (encrypt.empty() || !wechat::msg_signature_ok(request, token_, encrypt)) {
             return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(encrypt);
-        if (!plain) {
-            bool foreign = plain.error() == wechat::CryptError::foreign_receive_id;
-            return http::Response::text(foreign ? 401 : 400,
-                                        std::string(wechat::describe(plain.error())));
-        }
+        if (!plain) return wechat::refused_ciphertext(plain.error());
         return std::move(*plain);
     }
 
     http::Response reply(const MpMessage& message, std::string_view text) const {
         auto plain = text_reply_xml(message, text, unix_now());
         if (!crypt_) return xml(std::move(plain));
-        auto timestamp = std::to_string(unix_now());
-        auto nonce = random_hex(8);
-        auto encrypt = crypt_->encrypt(plain);
-        auto signature = wechat::sha1_signature({token_, timestamp, nonce, encrypt});
-        return xml(wechat::encrypted_reply_xml(encrypt, signature, timestamp, nonce));
+        auto sealed = wechat::seal_reply(*crypt_, token_, plain);
+        return xml(wechat::encrypted_reply_xml(sealed.encrypt, sealed.signature, sealed.timestamp,
+                                               sealed.nonce));
     }
 
     net::awaitable<http::Response> on_push(http::Request& request) {

@@ -4,7 +4,7 @@
 // message (/cgi-bin/message/send) through the outbox. See adapters/wecom/README.md.
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
-#include "wechat_common/callback_routes.hpp"
+#include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom/wecom_api.hpp"
 #include "wecom/wecom_codec.hpp"
@@ -31,18 +31,6 @@ http::Response acknowledged() {
 std::string param(const http::Request& request, std::string_view name) {
     return request.query_param(name, /*plus_as_space=*/false).value_or("");
 }
-
-struct SignedQuery {
-    std::string msg_signature;
-    std::string timestamp;
-    std::string nonce;
-
-    static SignedQuery of(const http::Request& request) {
-        return {.msg_signature = param(request, "msg_signature"),
-                .timestamp = param(request, "timestamp"),
-                .nonce = param(request, "nonce")};
-    }
-};
 
 class WecomAdapter final : public Adapter {
 public:
@@ -119,19 +107,6 @@ private:
         }
     }
 
-    bool signed_by_wecom(const SignedQuery& query, std::string_view payload) const {
-        if (query.msg_signature.empty()) return false;
-        auto expected = wechat::sha1_signature({token_, query.timestamp, query.nonce, payload});
-        return wechat::signature_matches(query.msg_signature, expected);
-    }
-
-    // An error response for ciphertext that does not open: 401 when it is for another corp,
-    // 400 when it is not valid ciphertext at all.
-    static http::Response refused_ciphertext(wechat::CryptError error) {
-        bool foreign = error == wechat::CryptError::foreign_receive_id;
-        return http::Response::text(foreign ? 401 : 400, std::string(wechat::describe(error)));
-    }
-
     http::Response refuse(const http::Request& request, std::string_view what,
                           http::Response response) const {
         // The reason only: bodies of refused requests are never logged.
@@ -142,16 +117,16 @@ private:
 
     // The console's 设置API接收 check: decrypt echostr and answer its plaintext, as is.
     net::awaitable<http::Response> verify_url(http::Request& request) {
-        auto query = SignedQuery::of(request);
         auto echostr = param(request, "echostr");
         if (echostr.empty()) {
             co_return refuse(request, "URL check", http::Response::text(400, "missing echostr"));
         }
-        if (!signed_by_wecom(query, echostr)) {
+        if (!wechat::msg_signature_ok(request, token_, echostr)) {
             co_return refuse(request, "URL check", http::Response::text(401, "bad msg_signature"));
         }
         auto plain = crypt_->decrypt(echostr);
-        if (!plain) co_return refuse(request, "URL check", refused_ciphertext(plain.error()));
+        if (!plain)
+            co_return refuse(request, "URL check", wechat::refused_ciphertext(plain.error()));
         log_.info("wecom", "'", id_, "': URL check answered");
         co_return http::Response::text(200, std::move(*plain));
     }
@@ -161,11 +136,11 @@ private:
         auto envelope = parse_envelope(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
         if (envelope->encrypt.empty() ||
-            !signed_by_wecom(SignedQuery::of(request), envelope->encrypt)) {
+            !wechat::msg_signature_ok(request, token_, envelope->encrypt)) {
             return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(envelope->encrypt);
-        if (!plain) return refused_ciphertext(plain.error());
+        if (!plain) return wechat::refused_ciphertext(plain.error());
         return std::move(*plain);
     }
 

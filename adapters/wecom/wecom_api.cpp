@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace bot::adapters::wecom {
 
@@ -19,21 +18,6 @@ constexpr std::size_t kSweepFloor = 1024;  // idle members are forgotten past th
 
 std::string describe(long errcode, std::string_view errmsg) {
     return "errcode " + std::to_string(errcode) + " (" + std::string(errmsg) + ")";
-}
-
-std::string query_escape(std::string_view text) {
-    static constexpr char kDigits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kDigits[c >> 4];
-            out += kDigits[c & 0x0f];
-        }
-    }
-    return out;
 }
 
 }  // namespace
@@ -84,8 +68,8 @@ WecomApi::WecomApi(HttpClient& http, std::string api_base, std::string corp_id, 
 net::awaitable<wechat::TokenResult> WecomApi::fetch_token(bool /*force: gettoken has none*/) {
     ClientRequest request;
     request.method = "GET";
-    request.url = api_base_ + "/cgi-bin/gettoken?corpid=" + query_escape(corp_id_) +
-                  "&corpsecret=" + query_escape(secret_);
+    request.url = api_base_ + "/cgi-bin/gettoken?corpid=" + http::percent_encode(corp_id_) +
+                  "&corpsecret=" + http::percent_encode(secret_);
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {

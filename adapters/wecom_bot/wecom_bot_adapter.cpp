@@ -4,8 +4,7 @@
 // messages that @-mention the bot). See adapters/wecom_bot/README.md.
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
-#include "bot/random_id.hpp"
-#include "wechat_common/callback_routes.hpp"
+#include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom_bot/stream_table.hpp"
 #include "wecom_bot/wecom_bot_codec.hpp"
@@ -27,12 +26,6 @@ using wechat::MessageCrypt;
 
 constexpr std::size_t kMaxStreamBytes = 20480;  // WeCom's limit for one stream's content
 constexpr auto kResponseUrlTtl = std::chrono::hours(1);
-
-std::string unix_now() {
-    return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
-}
 
 class WecomBotAdapter final : public Adapter {
 public:
@@ -116,17 +109,9 @@ private:
         return {{"Content-Type", "application/json"}};
     }
 
-    bool signed_by_wecom(const http::Request& request, std::string_view payload) const {
-        auto expected =
-            wechat::sha1_signature({token_, request.query_param("timestamp").value_or(""),
-                                    request.query_param("nonce").value_or(""), payload});
-        return wechat::signature_matches(request.query_param("msg_signature").value_or(""),
-                                         expected);
-    }
-
     net::awaitable<http::Response> verify_url(http::Request& request) {
         auto echostr = request.query_param("echostr", false).value_or("");
-        if (echostr.empty() || !signed_by_wecom(request, echostr)) {
+        if (echostr.empty() || !wechat::msg_signature_ok(request, token_, echostr)) {
             co_return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(echostr);
@@ -136,13 +121,10 @@ private:
     }
 
     http::Response encrypted(std::string_view json_text) const {
-        auto timestamp = unix_now();
-        auto nonce = random_hex(8);
-        auto encrypt = crypt_->encrypt(json_text);
-        auto signature = wechat::sha1_signature({token_, timestamp, nonce, encrypt});
+        auto sealed = wechat::seal_reply(*crypt_, token_, json_text);
         http::Response response;
         response.content_type = "application/json";
-        response.body = envelope(encrypt, signature, timestamp, nonce);
+        response.body = envelope(sealed.encrypt, sealed.signature, sealed.timestamp, sealed.nonce);
         return response;
     }
 
@@ -156,17 +138,13 @@ private:
             co_return http::Response::text(400, "expected {\"encrypt\": \"...\"}");
         }
         const auto& encrypt = field->get_ref<const std::string&>();
-        if (!signed_by_wecom(request, encrypt)) {
+        if (!wechat::msg_signature_ok(request, token_, encrypt)) {
             log_.warn("wecom_bot", "'", id_, "': callback with a wrong msg_signature from ",
                       request.remote);
             co_return http::Response::text(401, "bad msg_signature");
         }
         auto plain = crypt_->decrypt(encrypt);
-        if (!plain) {
-            bool foreign = plain.error() == wechat::CryptError::foreign_receive_id;
-            co_return http::Response::text(foreign ? 401 : 400,
-                                           std::string(wechat::describe(plain.error())));
-        }
+        if (!plain) co_return wechat::refused_ciphertext(plain.error());
         auto callback = parse_callback(*plain);
         if (!callback) co_return http::Response::text(400, "malformed callback JSON");
         if (!bot_id_.empty() && !callback->aibotid.empty() && callback->aibotid != bot_id_) {

@@ -48,6 +48,24 @@ std::string percent_decode(std::string_view text, bool plus_as_space) {
     return out;
 }
 
+std::string percent_encode(std::string_view text) {
+    static constexpr char kDigits[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(text.size());
+    for (unsigned char c : text) {
+        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
+        if (unreserved) {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(kDigits[c >> 4]);
+            out.push_back(kDigits[c & 0x0f]);
+        }
+    }
+    return out;
+}
+
 std::optional<std::string> Request::query_param(std::string_view name, bool plus_as_space) const {
     std::string_view rest = query;
     while (!rest.empty()) {

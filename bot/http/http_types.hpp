@@ -61,5 +61,7 @@ public:
 };
 
 std::string percent_decode(std::string_view text, bool plus_as_space = true);
+// Every byte but the unreserved A-Z a-z 0-9 - _ . ~ as %XX (for query values).
+std::string percent_encode(std::string_view text);
 
 }  // namespace bot::http

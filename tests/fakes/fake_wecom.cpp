@@ -174,18 +174,10 @@ std::size_t FakeWecomApi::rate_limit_violations() const {
 }
 
 std::string percent_encode(const std::string& text, bool escape_plus) {
-    static constexpr char kDigits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~';
-        if (unreserved || (c == '+' && !escape_plus)) {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += kDigits[c >> 4];
-            out += kDigits[c & 0x0f];
-        }
+    std::string out = http::percent_encode(text);
+    if (escape_plus) return out;
+    for (auto at = out.find("%2B"); at != std::string::npos; at = out.find("%2B", at + 1)) {
+        out.replace(at, 3, "+");
     }
     return out;
 }

@@ -29,20 +29,6 @@ struct Setup {
     std::unique_ptr<WecomBotClient> client;
 };
 
-std::string percent_encode(const std::string& text) {
-    std::string out;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out.push_back(static_cast<char>(c));
-        } else {
-            char buffer[4];
-            std::snprintf(buffer, sizeof buffer, "%%%02X", c);
-            out += buffer;
-        }
-    }
-    return out;
-}
-
 }  // namespace
 
 TEST_CASE("wecom_bot: URL verification decrypts the percent-encoded echostr", "[wecom_bot]") {
@@ -53,12 +39,12 @@ TEST_CASE("wecom_bot: URL verification decrypts the percent-encoded echostr", "[
     auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, echostr});
     auto ok = http_request(
         "GET", s.bot->url("/wecom/ai?msg_signature=" + signature + "&timestamp=" + timestamp +
-                          "&nonce=" + nonce + "&echostr=" + percent_encode(echostr)));
+                          "&nonce=" + nonce + "&echostr=" + bot::http::percent_encode(echostr)));
     CHECK(ok.status == 200);
     CHECK(ok.body == "8726354172635");
     auto forged = http_request("GET", s.bot->url("/wecom/ai?msg_signature=" + std::string(40, 'a') +
                                                  "&timestamp=" + timestamp + "&nonce=" + nonce +
-                                                 "&echostr=" + percent_encode(echostr)));
+                                                 "&echostr=" + bot::http::percent_encode(echostr)));
     CHECK(forged.status == 401);
 }
 
