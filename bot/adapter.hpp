@@ -18,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -141,6 +142,26 @@ public:
                                                               int max_turns) = 0;
 };
 
+// Small durable state an adapter keeps across restarts (bound accounts, poll cursors, reply
+// tokens), in the core's database. Keys are scoped to the adapter instance; values are opaque
+// text. Writes complete once committed.
+class AdapterState {
+public:
+    struct Entry {
+        std::string key;
+        std::string value;
+        std::int64_t version = 0;  // grows with every write, also another process's
+    };
+
+    virtual ~AdapterState() = default;
+    virtual net::awaitable<void> put(std::string kind, std::string key, std::string value) = 0;
+    virtual net::awaitable<std::optional<std::string>> get(std::string kind, std::string key) = 0;
+    // Entries of kind written after version (0: all), oldest write first.
+    virtual net::awaitable<std::vector<Entry>> changes(std::string kind,
+                                                       std::int64_t after_version) = 0;
+    virtual net::awaitable<void> erase(std::string kind, std::string key) = 0;
+};
+
 // Everything an adapter may use. The referenced services outlive the adapter.
 struct AdapterDeps {
     std::string id;       // the operator's name for this instance ("tg-main")
@@ -150,6 +171,7 @@ struct AdapterDeps {
     http::Router& routes;  // webhook adapters mount routes in their constructor
     HttpClient& http;
     Logger& log;
+    AdapterState& state;
     std::filesystem::path data_dir;  // where adapter state files may live
     bool validate_only = false;      // check-config: read the config, touch nothing else
 };

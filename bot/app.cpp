@@ -8,6 +8,7 @@
 #include "bot/outbox.hpp"
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
+#include "bot/store_adapter_state.hpp"
 #include "llm/openai_backend.hpp"
 #include "storage/sqlite_store.hpp"
 
@@ -20,6 +21,7 @@
 #include <boost/asio/use_future.hpp>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -40,6 +42,17 @@ public:
         co_return std::vector<HistoryEntry>{};
     }
 };
+class NullState final : public AdapterState {
+public:
+    net::awaitable<void> put(std::string, std::string, std::string) override { co_return; }
+    net::awaitable<std::optional<std::string>> get(std::string, std::string) override {
+        co_return std::nullopt;
+    }
+    net::awaitable<std::vector<Entry>> changes(std::string, std::int64_t) override {
+        co_return std::vector<Entry>{};
+    }
+    net::awaitable<void> erase(std::string, std::string) override { co_return; }
+};
 class NullHttpClient final : public HttpClient {
 public:
     net::awaitable<ClientResponse> request(ClientRequest) override {
@@ -53,6 +66,8 @@ struct AdapterServices {
     http::Router& routes;
     HttpClient& http;
     Logger& log;
+    // The state each adapter gets: one per adapter id, owned by the caller.
+    std::function<AdapterState&(const std::string& id)> state_for;
     std::filesystem::path data_dir;
     bool validate_only = false;
 };
@@ -84,6 +99,7 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services,
                                             .routes = services.routes,
                                             .http = services.http,
                                             .log = services.log,
+                                            .state = services.state_for(spec.id),
                                             .data_dir = services.data_dir,
                                             .validate_only = services.validate_only});
             if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
@@ -122,6 +138,7 @@ struct App::Parts {
     AppOptions options;
     std::unique_ptr<net::io_context> io;
     std::unique_ptr<storage::SqliteStore> store;
+    std::vector<std::unique_ptr<StoreAdapterState>> adapter_states;
     std::unique_ptr<CurlHttpClient> http_client;
     std::unique_ptr<llm::LlmBackend> backend;
     std::unique_ptr<ReplyTracker> tracker;
@@ -200,14 +217,19 @@ App::App(Config config, Logger& log, AppOptions options)
                                      static_cast<std::size_t>(p.config.bot.queue_limit));
     add_health_routes(p.router, p.ready);
     ConfigErrors errors;
-    p.adapters = build_adapters(p.config,
-                                AdapterServices{.executor = executor,
-                                                .sink = *p.dispatcher,
-                                                .routes = p.router,
-                                                .http = *p.http_client,
-                                                .log = log,
-                                                .data_dir = data_dir_of(p.config)},
-                                errors);
+    p.adapters =
+        build_adapters(p.config,
+                       AdapterServices{.executor = executor,
+                                       .sink = *p.dispatcher,
+                                       .routes = p.router,
+                                       .http = *p.http_client,
+                                       .log = log,
+                                       .state_for = [&p](const std::string& id) -> AdapterState& {
+                                           return *p.adapter_states.emplace_back(
+                                               std::make_unique<StoreAdapterState>(*p.store, id));
+                                       },
+                                       .data_dir = data_dir_of(p.config)},
+                       errors);
     if (!errors.empty()) throw ConfigError(errors);
 }
 
@@ -219,16 +241,19 @@ void App::validate(const Config& config, ConfigErrors& errors) {
     net::io_context io;
     NullSink sink;
     NullHttpClient client;
+    NullState state;
     http::Router router;
     Logger quiet(LogLevel::off);
     build_adapters(config,
-                   AdapterServices{.executor = io.get_executor(),
-                                   .sink = sink,
-                                   .routes = router,
-                                   .http = client,
-                                   .log = quiet,
-                                   .data_dir = data_dir_of(config),
-                                   .validate_only = true},
+                   AdapterServices{
+                       .executor = io.get_executor(),
+                       .sink = sink,
+                       .routes = router,
+                       .http = client,
+                       .log = quiet,
+                       .state_for = [&state](const std::string&) -> AdapterState& { return state; },
+                       .data_dir = data_dir_of(config),
+                       .validate_only = true},
                    errors);
 }
 

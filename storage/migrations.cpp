@@ -80,6 +80,19 @@ CREATE TABLE outbox (
 CREATE INDEX outbox_state ON outbox (state, id);
 CREATE INDEX outbox_user ON outbox (adapter_id, user_id);
 )sql"},
+    Migration{2, R"sql(
+CREATE TABLE adapter_state (
+    adapter_id  TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    version     INTEGER NOT NULL,   -- max(version) + 1 at each write: "changed since" queries
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (adapter_id, kind, key)
+) WITHOUT ROWID;
+CREATE INDEX adapter_state_changes ON adapter_state (adapter_id, kind, version);
+CREATE INDEX adapter_state_version ON adapter_state (version);
+)sql"},
 };
 
 }  // namespace

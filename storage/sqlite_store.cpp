@@ -4,6 +4,7 @@
 
 #include "storage/migrations.hpp"
 #include "storage/sqlite_db.hpp"
+#include "storage/state_rows.hpp"
 
 #include <boost/asio/any_completion_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
@@ -572,6 +573,40 @@ net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, st
         *writes_,
         [adapter_id = std::move(adapter_id), user_id = std::move(user_id), keep_inbox_id](
             Database& db) { return write_forget(db, adapter_id, user_id, keep_inbox_id); });
+}
+
+net::awaitable<void> SqliteStore::put_state(std::string adapter_id, std::string kind,
+                                            std::string key, std::string value) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), kind = std::move(kind),
+                                   key = std::move(key), value = std::move(value)](Database& db) {
+        write_state(db, adapter_id, kind, key, value, now_ms());
+    });
+}
+
+net::awaitable<std::optional<std::string>> SqliteStore::get_state(std::string adapter_id,
+                                                                  std::string kind,
+                                                                  std::string key) {
+    return submit<std::optional<std::string>>(
+        *reads_, [adapter_id = std::move(adapter_id), kind = std::move(kind), key = std::move(key)](
+                     Database& db) { return read_state(db, adapter_id, kind, key); });
+}
+
+net::awaitable<std::vector<StateEntry>> SqliteStore::list_state(std::string adapter_id,
+                                                                std::string kind,
+                                                                std::int64_t after_version) {
+    return submit<std::vector<StateEntry>>(
+        *reads_,
+        [adapter_id = std::move(adapter_id), kind = std::move(kind), after_version](Database& db) {
+            return read_state_changes(db, adapter_id, kind, after_version);
+        });
+}
+
+net::awaitable<void> SqliteStore::erase_state(std::string adapter_id, std::string kind,
+                                              std::string key) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), kind = std::move(kind),
+                                   key = std::move(key)](Database& db) {
+        erase_state_row(db, adapter_id, kind, key);
+    });
 }
 
 net::awaitable<std::vector<PendingInbound>> SqliteStore::unanswered() {

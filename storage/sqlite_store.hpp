@@ -54,6 +54,14 @@ public:
     net::awaitable<std::string> reset_conversation(ConversationKey key) override;
     net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                              std::int64_t keep_inbox_id) override;
+    net::awaitable<void> put_state(std::string adapter_id, std::string kind, std::string key,
+                                   std::string value) override;
+    net::awaitable<std::optional<std::string>> get_state(std::string adapter_id, std::string kind,
+                                                         std::string key) override;
+    net::awaitable<std::vector<StateEntry>> list_state(std::string adapter_id, std::string kind,
+                                                       std::int64_t after_version) override;
+    net::awaitable<void> erase_state(std::string adapter_id, std::string kind,
+                                     std::string key) override;
     net::awaitable<std::vector<PendingInbound>> unanswered() override;
     net::awaitable<std::vector<OutboxRow>> undelivered() override;
 

@@ -93,6 +93,15 @@ struct OutboxRow {
     int attempts = 0;
 };
 
+// A small piece of durable adapter state (accounts, cursors, tokens): opaque text under
+// (adapter id, kind, key). version grows with every write to the table, so "what changed since
+// version v" is one indexed query, also for writes made by another process (the CLI).
+struct StateEntry {
+    std::string key;
+    std::string value;
+    std::int64_t version = 0;
+};
+
 struct ForgetResult {
     int conversations = 0;
     int messages = 0;
@@ -131,6 +140,19 @@ public:
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
     virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                                      std::int64_t keep_inbox_id) = 0;
+
+    // Adapter state: put replaces the value (and gives it a new version).
+    virtual net::awaitable<void> put_state(std::string adapter_id, std::string kind,
+                                           std::string key, std::string value) = 0;
+    virtual net::awaitable<std::optional<std::string>> get_state(std::string adapter_id,
+                                                                 std::string kind,
+                                                                 std::string key) = 0;
+    // Entries of kind written after version (0: all), oldest write first.
+    virtual net::awaitable<std::vector<StateEntry>> list_state(std::string adapter_id,
+                                                               std::string kind,
+                                                               std::int64_t after_version) = 0;
+    virtual net::awaitable<void> erase_state(std::string adapter_id, std::string kind,
+                                             std::string key) = 0;
 
     // For start-up recovery, oldest first.
     virtual net::awaitable<std::vector<PendingInbound>> unanswered() = 0;

@@ -1,0 +1,49 @@
+#include "storage/state_rows.hpp"
+
+#include "storage/sqlite_db.hpp"
+
+namespace bot::storage {
+
+void write_state(Database& db, const std::string& adapter_id, const std::string& kind,
+                 const std::string& key, const std::string& value, std::int64_t now_ms) {
+    // The version is taken inside the write transaction, so two writers (this process and the
+    // CLI) can never hand out the same one.
+    db.run(R"sql(
+INSERT INTO adapter_state (adapter_id, kind, key, value, version, updated_at)
+VALUES (?1, ?2, ?3, ?4, (SELECT coalesce(max(version), 0) + 1 FROM adapter_state), ?5)
+ON CONFLICT (adapter_id, kind, key) DO UPDATE
+    SET value = excluded.value, version = excluded.version, updated_at = excluded.updated_at)sql",
+           adapter_id, kind, key, value, now_ms);
+}
+
+std::optional<std::string> read_state(Database& db, const std::string& adapter_id,
+                                      const std::string& kind, const std::string& key) {
+    auto query = db.prepare(
+        "SELECT value FROM adapter_state WHERE adapter_id = ?1 AND kind = ?2 AND key = ?3");
+    query->bind_all(adapter_id, kind, key);
+    if (!query->step()) return std::nullopt;
+    return query->column_text(0);
+}
+
+std::vector<StateEntry> read_state_changes(Database& db, const std::string& adapter_id,
+                                           const std::string& kind, std::int64_t after_version) {
+    auto query = db.prepare(
+        "SELECT key, value, version FROM adapter_state"
+        " WHERE adapter_id = ?1 AND kind = ?2 AND version > ?3 ORDER BY version");
+    query->bind_all(adapter_id, kind, after_version);
+    std::vector<StateEntry> entries;
+    while (query->step()) {
+        entries.push_back(StateEntry{.key = query->column_text(0),
+                                     .value = query->column_text(1),
+                                     .version = query->column_int64(2)});
+    }
+    return entries;
+}
+
+void erase_state_row(Database& db, const std::string& adapter_id, const std::string& kind,
+                     const std::string& key) {
+    db.run("DELETE FROM adapter_state WHERE adapter_id = ?1 AND kind = ?2 AND key = ?3", adapter_id,
+           kind, key);
+}
+
+}  // namespace bot::storage
