@@ -1,4 +1,5 @@
 // contactbot command line: run (default), check-config, chat.
+#include "bot/adapter_commands.hpp"
 #include "bot/app.hpp"
 #include "bot/config.hpp"
 #include "bot/log.hpp"
@@ -58,6 +59,13 @@ int main(int argc, char** argv) {
     auto* chat = cli.add_subcommand("chat", "talk to the bot in this terminal")->fallthrough();
     chat->add_option("-u,--user", user, "your user name (each has its own memory)")
         ->capture_default_str();
+    std::string adapter_id;
+    auto* ilink_login =
+        cli.add_subcommand("ilink-login",
+                           "bind a personal WeChat account to a wechat_ilink adapter (QR code)")
+            ->fallthrough();
+    ilink_login->add_option("-a,--adapter", adapter_id, "the wechat_ilink adapter's id")
+        ->required();
     cli.require_subcommand(0, 1);
     CLI11_PARSE(cli, argc, argv);
     (void)run;
@@ -82,6 +90,11 @@ int main(int argc, char** argv) {
     bot::Logger log(level);
     raise_descriptor_limit(log);
     try {
+        if (ilink_login->parsed()) {
+            const char* lang = std::getenv("LANG");
+            bool unicode = lang && std::string_view(lang).find("UTF-8") != std::string_view::npos;
+            return bot::run_ilink_login(config, adapter_id, log, std::cin, std::cout, unicode);
+        }
         if (chat->parsed()) {
             bot::App app(config, log, bot::AppOptions{.listen = false});
             bot::add_terminal_adapter(app, std::cout);

@@ -21,39 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
-}
-
-void replace_all(std::string& text, std::string_view from, std::string_view to) {
-    for (auto pos = text.find(from); pos != std::string::npos;
-         pos = text.find(from, pos + to.size())) {
-        text.replace(pos, from.size(), to);
-    }
-}
-
 // Token bucket: a burst of `burst` messages, refilled at `per_minute`.
 class RateLimiter {
 public:
@@ -141,27 +108,14 @@ private:
         nlohmann::json settings{
             {"title", title_}, {"wsPath", ws_path_}, {"maxMessageChars", max_message_chars_}};
         std::string json = settings.dump(-1, ' ', true);  // ASCII: safe in any page encoding
-        replace_all(json, "</", "<\\/");                  // cannot close the script element
+        http::replace_all(json, "</", "<\\/");            // cannot close the script element
         std::string page = kPageTemplate;
-        replace_all(page, "{{TITLE}}", html_escape(title_));
-        replace_all(page, "{{SETTINGS}}", json);
+        http::replace_all(page, "{{TITLE}}", http::html_escape(title_));
+        http::replace_all(page, "{{SETTINGS}}", json);
         return page;
     }
 
-    http::Response page_response() const {
-        http::Response response{.status = 200,
-                                .content_type = "text/html; charset=utf-8",
-                                .body = page_,
-                                .headers = {}};
-        response.headers.push_back({"Cache-Control", "no-cache"});
-        response.headers.push_back({"X-Content-Type-Options", "nosniff"});
-        response.headers.push_back({"Referrer-Policy", "no-referrer"});
-        response.headers.push_back(
-            {"Content-Security-Policy",
-             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-             "connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"});
-        return response;
-    }
+    http::Response page_response() const { return http::Response::page(page_); }
 
     // Browsers always send Origin with a websocket; another site's page must not talk to the
     // bot in the user's name. Without allowed_origins only the page's own origin is accepted.

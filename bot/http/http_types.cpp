@@ -30,6 +30,54 @@ std::string_view find_header(const std::vector<Header>& headers, std::string_vie
     return {};
 }
 
+std::string html_escape(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
+void replace_all(std::string& text, std::string_view from, std::string_view to) {
+    for (auto pos = text.find(from); pos != std::string::npos;
+         pos = text.find(from, pos + to.size())) {
+        text.replace(pos, from.size(), to);
+    }
+}
+
+Response Response::page(std::string html) {
+    Response response{.status = 200,
+                      .content_type = "text/html; charset=utf-8",
+                      .body = std::move(html),
+                      .headers = {}};
+    response.headers.push_back({"Cache-Control", "no-cache"});
+    response.headers.push_back({"X-Content-Type-Options", "nosniff"});
+    response.headers.push_back({"Referrer-Policy", "no-referrer"});
+    response.headers.push_back(
+        {"Content-Security-Policy",
+         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+         "connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"});
+    return response;
+}
+
 std::string percent_decode(std::string_view text, bool plus_as_space) {
     std::string out;
     out.reserve(text.size());

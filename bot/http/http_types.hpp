@@ -44,6 +44,9 @@ struct Response {
     static Response json(int status, const nlohmann::json& body);
     static Response error(int status, std::string_view message);  // {"error": message}
     static Response text(int status, std::string body);
+    // A self-contained HTML page (inline script and style, data: images, talks only to its own
+    // origin), with headers that keep it out of frames, caches and other sites' referrers.
+    static Response page(std::string html);
     // Close the connection without answering (the client is expected to retry elsewhere or
     // later; WeChat treats it like its own timeout).
     static Response drop() { return Response{.status = 0}; }
@@ -61,6 +64,9 @@ public:
 };
 
 std::string percent_decode(std::string_view text, bool plus_as_space = true);
+// & < > " ' as entities: text placed into HTML.
+std::string html_escape(std::string_view text);
+void replace_all(std::string& text, std::string_view from, std::string_view to);
 // Every byte but the unreserved A-Z a-z 0-9 - _ . ~ as %XX (for query values).
 std::string percent_encode(std::string_view text);
 

@@ -1,0 +1,217 @@
+#include "wechat_ilink/bind_service.hpp"
+
+#include "bot/log.hpp"
+#include "bot/random_id.hpp"
+#include "wechat_ilink/bind_page.hpp"
+#include "wechat_ilink/qr_code.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include <algorithm>
+
+namespace bot::adapters::wechat_ilink {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxLiveSessions = 200;  // logins in progress at once, all clients
+constexpr auto kKeepFinished = 10min;          // a finished session still answers status
+constexpr auto kCodeWait = 5min;               // for the user to type the verify code
+
+}  // namespace
+
+struct BindService::Session : LoginObserver {
+    explicit Session(net::any_io_executor executor) : code_ready(std::move(executor)) {}
+
+    void progress(const LoginProgress& update) override {
+        std::lock_guard lock(mutex);
+        if (update.qr_url != current.qr_url) {
+            auto code = QrCode::encode(update.qr_url);
+            svg = code ? qr_svg(*code) : "";
+        }
+        current = update;
+        ++version;
+    }
+
+    net::awaitable<std::string> verify_code(bool) override {
+        AsyncEvent ready(co_await net::this_coro::executor);
+        {
+            std::lock_guard lock(mutex);
+            code.clear();
+            code_ready = ready;
+        }
+        if (!co_await ready.wait_until(Clock::now() + kCodeWait)) co_return std::string();
+        std::lock_guard lock(mutex);
+        co_return code;
+    }
+
+    std::mutex mutex;
+    LoginProgress current;
+    std::string svg;  // of current.qr_url
+    std::int64_t version = 0;
+    std::string code;
+    AsyncEvent code_ready;
+    bool finished = false;
+    Clock::time_point started = Clock::now();
+    Clock::time_point ended;
+};
+
+BindService::BindService(std::string adapter_id, std::string title, net::any_io_executor executor,
+                         IlinkApi& api, const Settings& settings, Logger& log, BindHooks hooks)
+    : adapter_id_(std::move(adapter_id)),
+      page_(kBindPageTemplate),
+      executor_(std::move(executor)),
+      api_(api),
+      settings_(settings),
+      log_(log),
+      hooks_(std::move(hooks)) {
+    http::replace_all(page_, "{{TITLE}}", http::html_escape(title));
+}
+
+BindService::~BindService() = default;
+
+void BindService::mount(http::Router& routes) {
+    const std::string base = page_path();
+    routes.add("GET", base,
+               [this](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
+                   co_return http::Response::page(page_);
+               });
+    routes.add("POST", base + "/start",
+               [this](http::Request& request, http::ResponseStream&) { return start(request); });
+    routes.add(
+        "GET", base + "/status",
+        [this](http::Request& request, http::ResponseStream&) -> net::awaitable<http::Response> {
+            co_return status(request);
+        });
+    routes.add(
+        "POST", base + "/code",
+        [this](http::Request& request, http::ResponseStream&) -> net::awaitable<http::Response> {
+            co_return code(request);
+        });
+}
+
+void BindService::stop() {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    for (auto& [id, session] : sessions_) session->code_ready.set();  // unblock waiting logins
+}
+
+bool BindService::allow_start(const std::string& client) {
+    auto now = Clock::now();
+    auto& times = starts_[client];
+    std::erase_if(times, [&](auto at) { return now - at > 1h; });
+    if (times.size() >= static_cast<std::size_t>(settings_.bind_starts_per_hour)) return false;
+    times.push_back(now);
+    return true;
+}
+
+void BindService::forget_old_sessions() {
+    auto now = Clock::now();
+    std::erase_if(sessions_, [&](const auto& entry) {
+        std::lock_guard lock(entry.second->mutex);
+        return entry.second->finished && now - entry.second->ended > kKeepFinished;
+    });
+    std::erase_if(starts_, [&](const auto& entry) {
+        return entry.second.empty() || now - entry.second.back() > 1h;
+    });
+}
+
+net::awaitable<http::Response> BindService::start(const http::Request& request) {
+    if (hooks_.active_accounts() >= static_cast<std::size_t>(settings_.max_accounts)) {
+        co_return http::Response::error(
+            403, "This bot cannot take more WeChat accounts right now. (绑定名额已满)");
+    }
+    std::shared_ptr<Session> session;
+    std::string id;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) co_return http::Response::error(503, "The server is stopping.");
+        forget_old_sessions();
+        std::size_t live = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
+            std::lock_guard lock(e.second->mutex);
+            return !e.second->finished;
+        });
+        if (live >= kMaxLiveSessions || !allow_start(request.remote)) {
+            log_.warn("wechat_ilink", "binding page: refused a start from ", request.remote,
+                      " (rate limit)");
+            co_return http::Response::error(
+                429, "Too many attempts. Try again later. (尝试次数过多，请稍后再试)");
+        }
+        id = random_hex(16);
+        session = std::make_shared<Session>(executor_);
+        sessions_.emplace(id, session);
+    }
+    net::co_spawn(executor_, run(session), net::detached);
+    co_return http::Response::json(200, {{"session", id}});
+}
+
+net::awaitable<void> BindService::run(std::shared_ptr<Session> session) {
+    LoginOptions options{.api_base = settings_.api_base,
+                         .max_qr_refreshes = settings_.max_qr_refreshes,
+                         .deadline = settings_.login_deadline,
+                         .pause = settings_.login_poll_pause};
+    LoginOutcome outcome;
+    try {
+        outcome = co_await run_login(api_, options, hooks_.local_tokens(), *session);
+        if (outcome.state == LoginProgress::State::confirmed) {
+            co_await hooks_.bound(outcome.account);
+            log_.info("wechat_ilink", "binding page: account ", outcome.account.bot_id,
+                      " bound for ", outcome.account.owner);
+        }
+    } catch (const std::exception& error) {
+        log_.error("wechat_ilink", "binding page: login failed: ", error.what());
+        session->progress(LoginProgress{.state = LoginProgress::State::failed,
+                                        .text = "Something went wrong. Start again."});
+    }
+    std::lock_guard lock(session->mutex);
+    session->finished = true;
+    session->ended = Clock::now();
+}
+
+std::shared_ptr<BindService::Session> BindService::find(const http::Request& request) {
+    auto id = request.query_param("session");
+    if (!id) return nullptr;
+    std::lock_guard lock(mutex_);
+    auto found = sessions_.find(*id);
+    return found == sessions_.end() ? nullptr : found->second;
+}
+
+http::Response BindService::status(const http::Request& request) {
+    auto session = find(request);
+    if (!session) return http::Response::error(404, "This binding session has ended.");
+    std::lock_guard lock(session->mutex);
+    const auto& current = session->current;
+    nlohmann::json body{{"state", state_name(current.state)},
+                        {"text", current.text},
+                        {"version", session->version}};
+    if (!current.qr_url.empty() && !session->svg.empty()) {
+        body["qr_url"] = current.qr_url;
+        body["qr_svg"] = session->svg;
+    }
+    auto response = http::Response::json(200, body);
+    response.headers.push_back({"Cache-Control", "no-store"});
+    return response;
+}
+
+http::Response BindService::code(const http::Request& request) {
+    auto session = find(request);
+    if (!session) return http::Response::error(404, "This binding session has ended.");
+    auto body = nlohmann::json::parse(request.body, nullptr, false);
+    std::string digits = body.is_object() ? body.value("code", "") : "";
+    if (digits.empty() || digits.size() > 12 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        return http::Response::error(400, "Enter the digits shown on your phone.");
+    }
+    std::lock_guard lock(session->mutex);
+    if (session->current.state != LoginProgress::State::need_code) {
+        return http::Response::error(409, "No number is expected now.");
+    }
+    session->code = digits;
+    session->code_ready.set();
+    return http::Response::json(200, nlohmann::json::object());
+}
+
+}  // namespace bot::adapters::wechat_ilink

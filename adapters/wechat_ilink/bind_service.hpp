@@ -1,0 +1,60 @@
+// The self-service binding page (when self_service is on): GET /ilink/<id>/bind serves the page,
+// whose script drives a QR login through bind/start, bind/status and bind/code. Logins run on
+// the server (run_login); the browser only sees the QR code (SVG made here with libqrencode), the
+// status text and, when asked, sends the verify code. Starts are rate-limited per client
+// address and refused once max_accounts are bound. Tokens never reach the browser.
+#pragma once
+
+#include "bot/adapter.hpp"
+#include "wechat_ilink/ilink_login.hpp"
+#include "wechat_ilink/ilink_settings.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace bot::adapters::wechat_ilink {
+
+struct BindHooks {
+    std::function<std::size_t()> active_accounts;
+    std::function<std::vector<std::string>()> local_tokens;  // newest first, at most 10
+    // A confirmed login: store the account (the adapter starts polling it).
+    std::function<net::awaitable<void>(BoundAccount)> bound;
+};
+
+class BindService {
+public:
+    BindService(std::string adapter_id, std::string title, net::any_io_executor executor,
+                IlinkApi& api, const Settings& settings, Logger& log, BindHooks hooks);
+    ~BindService();
+    void mount(http::Router& routes);
+    void stop();
+
+    std::string page_path() const { return "/ilink/" + adapter_id_ + "/bind"; }
+
+    struct Session;
+
+private:
+    net::awaitable<http::Response> start(const http::Request& request);
+    http::Response status(const http::Request& request);
+    http::Response code(const http::Request& request);
+    std::shared_ptr<Session> find(const http::Request& request);
+    bool allow_start(const std::string& client);
+    void forget_old_sessions();
+    net::awaitable<void> run(std::shared_ptr<Session> session);
+
+    std::string adapter_id_;
+    std::string page_;
+    net::any_io_executor executor_;
+    IlinkApi& api_;
+    const Settings& settings_;
+    Logger& log_;
+    BindHooks hooks_;
+    std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
+    std::map<std::string, std::vector<std::chrono::steady_clock::time_point>, std::less<>> starts_;
+    bool stopping_ = false;
+};
+
+}  // namespace bot::adapters::wechat_ilink

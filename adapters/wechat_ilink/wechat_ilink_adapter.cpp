@@ -1,0 +1,202 @@
+// wechat_ilink: the bot as a contact ("微信ClawBot") in people's own WeChat, through Tencent's
+// iLink bot API (/work/shared/reference/ilink.md). Any number of WeChat accounts bind to one
+// adapter — from the terminal (`contactbot ilink-login`) or the self-service page — and each is
+// long-polled by its own AccountSession. Bindings made by another process are picked up from
+// the database without a restart. See adapters/wechat_ilink/README.md.
+#include "bot/adapter.hpp"
+#include "bot/log.hpp"
+#include "wechat_ilink/bind_service.hpp"
+#include "wechat_ilink/ilink_account.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+namespace bot::adapters::wechat_ilink {
+
+namespace {
+
+class IlinkAdapter final : public Adapter {
+public:
+    explicit IlinkAdapter(AdapterDeps deps)
+        : id_(deps.id),
+          executor_(deps.executor),
+          state_(deps.state),
+          log_(deps.log),
+          settings_(read_settings(deps.config)),
+          api_(deps.http, settings_.client),
+          services_{.adapter_id = id_,
+                    .executor = executor_,
+                    .api = api_,
+                    .sink = deps.sink,
+                    .state = state_,
+                    .log = log_,
+                    .settings = settings_,
+                    .on_ended = [this](BoundAccount account) { return record(account); }},
+          stopped_(executor_) {
+        deps.config.done();
+        if (!deps.config.errors().empty()) return;
+        if (settings_.self_service) {
+            bind_ = std::make_unique<BindService>(
+                id_, settings_.title, executor_, api_, settings_, log_,
+                BindHooks{.active_accounts = [this] { return active_accounts(); },
+                          .local_tokens = [this] { return local_tokens(); },
+                          .bound = [this](BoundAccount account) { return record(account); }});
+            bind_->mount(deps.routes);
+        }
+    }
+
+    Capabilities capabilities() const override {
+        // A whole reply in one send(): the session splits it at text_limit itself so it can
+        // keep within the sends WeChat allows per user message.
+        return {.max_text = {.max = settings_.text_limit *
+                                    static_cast<std::size_t>(settings_.max_sends_per_message),
+                             .unit = TextLimit::Unit::utf16_units}};
+    }
+
+    net::awaitable<SendResult> send(Outbound message) override {
+        auto chat = parse_chat_id(message.chat.chat_id);
+        auto session = chat ? find(chat->first) : nullptr;
+        if (!session) {
+            co_return SendError{
+                .kind = SendError::Kind::unauthorized,
+                .detail = "no bound WeChat account for chat " + message.chat.chat_id};
+        }
+        co_return co_await session->send(chat->second, message.reply_to, message.part,
+                                         message.part < message.parts, message.text);
+    }
+
+    net::awaitable<void> run() override {
+        co_await restore_contexts();
+        while (!stopped_.is_set()) {
+            co_await scan_accounts();
+            co_await stopped_.wait_until(std::chrono::steady_clock::now() + settings_.account_scan);
+        }
+    }
+
+    void stop() override {
+        stopped_.set();
+        if (bind_) bind_->stop();
+        std::lock_guard lock(mutex_);
+        for (auto& [bot_id, session] : sessions_) session->stop();
+    }
+
+private:
+    std::shared_ptr<AccountSession> find(const std::string& bot_id) const {
+        std::lock_guard lock(mutex_);
+        auto found = sessions_.find(bot_id);
+        return found == sessions_.end() ? nullptr : found->second;
+    }
+
+    std::size_t active_accounts() const {
+        std::lock_guard lock(mutex_);
+        return static_cast<std::size_t>(
+            std::count_if(sessions_.begin(), sessions_.end(),
+                          [](const auto& e) { return !e.second->stopped(); }));
+    }
+
+    // §3.1: up to 10 of the newest tokens, so iLink can answer binded_redirect.
+    std::vector<std::string> local_tokens() const {
+        std::vector<BoundAccount> accounts;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [bot_id, session] : sessions_) {
+                if (!session->stopped()) accounts.push_back(session->account());
+            }
+        }
+        std::sort(accounts.begin(), accounts.end(),
+                  [](const auto& a, const auto& b) { return a.bound_at_ms > b.bound_at_ms; });
+        std::vector<std::string> tokens;
+        for (std::size_t i = 0; i < accounts.size() && i < 10; ++i)
+            tokens.push_back(accounts[i].token);
+        return tokens;
+    }
+
+    // Writes an account record; scan_accounts() acts on it (also on records of other processes).
+    net::awaitable<void> record(BoundAccount account) {
+        co_await state_.put(kAccountKind, account.bot_id, encode_account(account));
+    }
+
+    net::awaitable<void> restore_contexts() {
+        for (auto& entry : co_await state_.changes(kContextKind, 0)) {
+            auto chat = parse_chat_id(entry.key);
+            auto context = decode_context(entry.value);
+            if (chat && context) contexts_[chat->first].emplace_back(chat->second, *context);
+        }
+    }
+
+    net::awaitable<void> scan_accounts() {
+        auto entries = co_await state_.changes(kAccountKind, seen_version_);
+        for (auto& entry : entries) {
+            seen_version_ = std::max(seen_version_, entry.version);
+            auto account = decode_account(entry.value);
+            if (!account) {
+                log_.warn("wechat_ilink", "ignoring an unreadable account record ", entry.key);
+                continue;
+            }
+            if (account->active()) {
+                co_await activate(std::move(*account));
+            } else if (auto session = find(account->bot_id)) {
+                session->stop();
+                session->update(std::move(*account));
+            }
+        }
+    }
+
+    net::awaitable<void> activate(BoundAccount account) {
+        log_.add_secret(account.token);
+        if (auto running = find(account.bot_id); running && !running->stopped()) {
+            running->update(std::move(account));  // bound again: a new token
+            co_return;
+        }
+        if (stopped_.is_set()) co_return;
+        auto cursor = co_await state_.get(kCursorKind, account.bot_id);
+        auto session = std::make_shared<AccountSession>(services_, account, cursor.value_or(""));
+        for (auto& [user, context] : contexts_[account.bot_id])
+            session->restore_context(user, context);
+        contexts_.erase(account.bot_id);
+        std::vector<std::shared_ptr<AccountSession>> replaced;
+        {
+            std::lock_guard lock(mutex_);
+            sessions_[account.bot_id] = session;
+            // One binding per WeChat user (§3.3): a new one retires the owner's older ones.
+            for (auto& [bot_id, other] : sessions_) {
+                if (other != session && !other->stopped() &&
+                    other->account().owner == account.owner)
+                    replaced.push_back(other);
+            }
+        }
+        for (auto& old : replaced) {
+            old->stop();
+            auto record_of = old->account();
+            record_of.status = BoundAccount::Status::replaced;
+            record_of.status_detail = "its owner bound " + account.bot_id;
+            co_await record(record_of);
+        }
+        log_.info("wechat_ilink", "account ", account.bot_id, " (owner ", account.owner,
+                  ") is polling");
+        net::co_spawn(executor_, session->poll(), net::detached);
+    }
+
+    std::string id_;
+    net::any_io_executor executor_;
+    AdapterState& state_;
+    Logger& log_;
+    Settings settings_;
+    IlinkApi api_;
+    AccountServices services_;
+    AsyncEvent stopped_;
+    std::unique_ptr<BindService> bind_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::shared_ptr<AccountSession>, std::less<>> sessions_;
+    // Only touched by run(): saved contexts waiting for their account's session.
+    std::map<std::string, std::vector<std::pair<std::string, ReplyContext>>> contexts_;
+    std::int64_t seen_version_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make(AdapterDeps deps) {
+    return std::make_unique<IlinkAdapter>(std::move(deps));
+}
+
+}  // namespace bot::adapters::wechat_ilink
