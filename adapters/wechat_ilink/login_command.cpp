@@ -78,13 +78,12 @@ net::awaitable<int> login_in_terminal(TerminalLogin login) {
 
     IlinkApi api(login.http, login.settings.client);
     TerminalObserver observer(login.in, login.out, login.unicode);
-    auto outcome =
-        co_await run_login(api,
-                           LoginOptions{.api_base = login.settings.api_base,
-                                        .max_qr_refreshes = login.settings.max_qr_refreshes,
-                                        .deadline = login.settings.login_deadline,
-                                        .pause = login.settings.login_poll_pause},
-                           std::move(tokens), observer);
+    // (Built outside the co_await: g++ 12 destroys aggregate temporaries there twice.)
+    LoginOptions options{.api_base = login.settings.api_base,
+                         .max_qr_refreshes = login.settings.max_qr_refreshes,
+                         .deadline = login.settings.login_deadline,
+                         .pause = login.settings.login_poll_pause};
+    auto outcome = co_await run_login(api, std::move(options), std::move(tokens), observer);
     if (outcome.reason == LoginOutcome::Reason::no_code ||
         outcome.reason == LoginOutcome::Reason::code_blocked) {
         co_return kNoVerifyCode;
