@@ -72,7 +72,7 @@ public:
         config.done();
         if (!config.errors().empty()) return;
 
-        page_ = render_page();
+        routes_ = &deps.routes;
         deps.routes.add(
             "GET", page_path,
             [this](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
@@ -105,8 +105,13 @@ public:
 
 private:
     std::string render_page() const {
-        nlohmann::json settings{
-            {"title", title_}, {"wsPath", ws_path_}, {"maxMessageChars", max_message_chars_}};
+        nlohmann::json links = nlohmann::json::array();
+        for (const auto& link : routes_->links())
+            links.push_back({{"label", link.label}, {"path", link.path}});
+        nlohmann::json settings{{"title", title_},
+                                {"wsPath", ws_path_},
+                                {"maxMessageChars", max_message_chars_},
+                                {"links", std::move(links)}};
         std::string json = settings.dump(-1, ' ', true);  // ASCII: safe in any page encoding
         http::replace_all(json, "</", "<\\/");            // cannot close the script element
         std::string page = kPageTemplate;
@@ -115,7 +120,11 @@ private:
         return page;
     }
 
-    http::Response page_response() const { return http::Response::page(page_); }
+    // Rendered at the first request, when every adapter has added its links.
+    http::Response page_response() {
+        std::call_once(page_rendered_, [this] { page_ = render_page(); });
+        return http::Response::page(page_);
+    }
 
     // Browsers always send Origin with a websocket; another site's page must not talk to the
     // bot in the user's name. Without allowed_origins only the page's own origin is accepted.
@@ -254,6 +263,8 @@ private:
     double messages_per_minute_ = 20;
     std::chrono::seconds reply_timeout_{300};
     int history_turns_ = 50;
+    http::Router* routes_ = nullptr;
+    std::once_flag page_rendered_;
     std::string page_;
     std::mutex mutex_;
     std::map<std::string, std::vector<std::weak_ptr<http::WebSocket>>> sockets_;

@@ -75,6 +75,7 @@ BindService::~BindService() = default;
 
 void BindService::mount(http::Router& routes) {
     const std::string base = page_path();
+    routes.add_link("Chat on WeChat (微信)", base);
     routes.add("GET", base,
                [this](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
                    co_return http::Response::page(page_);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace bot::http {
 
@@ -57,6 +58,17 @@ public:
     void add_websocket(std::string path, WebSocketHandler handler, UpgradeCheck check = {},
                        RouteOptions options = {});
 
+    // Pages people may want to reach from the bot's other pages (the web chat lists them):
+    // label and a path on this server.
+    struct PageLink {
+        std::string label;
+        std::string path;
+    };
+    void add_link(std::string label, std::string path) {
+        links_.push_back({std::move(label), std::move(path)});
+    }
+    const std::vector<PageLink>& links() const { return links_; }
+
     enum class Match { found, no_path, wrong_method };
     std::pair<Match, const Route*> find(std::string_view method, std::string_view path) const;
 
@@ -64,6 +76,7 @@ public:
     std::string allowed_methods(std::string_view path) const;
 
 private:
+    std::vector<PageLink> links_;
     const std::map<std::string, Route, std::less<>>* routes_for(std::string_view path) const;
 
     // path -> method -> route

@@ -229,6 +229,10 @@ TEST_CASE("ilink binding page: QR, verify code, bound, and the account is answer
     CHECK(page.body.find("bind/start") != std::string::npos);
     CHECK(page.body.find("Ada &lt;3") != std::string::npos);
     CHECK(page.headers.find("Content-Security-Policy") != std::string::npos);
+    auto chat_page = http_request("GET", bot.url("/"));  // the web chat links to the page
+    CHECK(chat_page.body.find(
+              R"x({"label":"Chat on WeChat (\u5fae\u4fe1)","path":"/ilink/wx/bind"})x") !=
+          std::string::npos);
 
     fake.script_next_login(script({"wait", "need_verifycode", "scaned", "confirmed"}));
     auto session = start_binding(bot).at("session").get<std::string>();
