@@ -34,7 +34,15 @@ using Clock = std::chrono::steady_clock;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 std::string to_string(Path path) {
-    return path == Path::http_api ? "http_api" : "telegram";
+    switch (path) {
+        case Path::http_api:
+            return "http_api";
+        case Path::telegram:
+            return "telegram";
+        case Path::ilink:
+            return "wechat_ilink";
+    }
+    return "?";
 }
 
 std::int64_t chat_id_of(int user) {

@@ -13,7 +13,8 @@
 
 namespace bench {
 
-enum class Path { http_api, telegram };
+// ilink: WeChat iLink accounts long-polling a fake iLink server (bench/ilink_bench.hpp).
+enum class Path { http_api, telegram, ilink };
 
 std::string to_string(Path path);
 

@@ -1,6 +1,7 @@
 // contactbot_bench: starts a fake LLM, a fake Telegram Bot API and the real contactbot binary,
 // plays users against it through the Telegram webhook and the http_api adapter, and prints
 // throughput, reply latency, memory, threads and CPU per scale point. See bench/README.md.
+#include "bench/ilink_bench.hpp"
 #include "bench/load.hpp"
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
@@ -33,6 +34,7 @@ struct Settings {
     int llm_delay_ms = 0;
     int inflight = 10000;
     int inflight_delay_ms = 2000;
+    IlinkSpec ilink;
     int server_threads = 0;
     int reply_timeout_s = 60;
     bool quick = false;
@@ -66,26 +68,6 @@ int default_messages(int users) {
     if (users <= 1000) return 20;
     return 3;
 }
-
-// A fresh directory per point (config, database, server log); kept when the point failed.
-class WorkDir {
-public:
-    WorkDir() {
-        std::string pattern = "/tmp/contactbot-bench-XXXXXX";
-        if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-        path_ = pattern;
-    }
-    ~WorkDir() {
-        std::error_code ignored;
-        if (!keep_) fs::remove_all(path_, ignored);
-    }
-    const fs::path& path() const { return path_; }
-    void keep() { keep_ = true; }
-
-private:
-    fs::path path_;
-    bool keep_ = false;
-};
 
 double own_cpu_seconds() {
     rusage usage{};
@@ -212,8 +194,14 @@ std::vector<Path> paths_of(const std::string& path) {
 int main(int argc, char** argv) {
     Settings s;
     CLI::App cli{"contactbot_bench: contactbot under load on loopback"};
-    cli.add_option("--scenario", s.scenario, "throughput, inflight or all")
-        ->check(CLI::IsMember({"throughput", "inflight", "all"}))
+    cli.add_option("--ilink-accounts", s.ilink.accounts, "ilink: bound accounts")
+        ->capture_default_str();
+    cli.add_option("--ilink-chatting", s.ilink.chatting, "ilink: accounts that chat")
+        ->capture_default_str();
+    cli.add_option("--ilink-messages", s.ilink.messages, "ilink: messages per chatting account")
+        ->capture_default_str();
+    cli.add_option("--scenario", s.scenario, "throughput, inflight, ilink or all")
+        ->check(CLI::IsMember({"throughput", "inflight", "ilink", "all"}))
         ->capture_default_str();
     cli.add_option("--path", s.path, "telegram (webhook), http_api or both")
         ->check(CLI::IsMember({"telegram", "http_api", "both"}))
@@ -248,7 +236,11 @@ int main(int argc, char** argv) {
         s.messages = 3;
         s.inflight = 50;
         s.inflight_delay_ms = 200;
+        s.ilink = IlinkSpec{
+            .accounts = 20, .chatting = 5, .messages = 2, .poll_hold_ms = 2000, .idle_s = 1};
     }
+    s.ilink.server_threads = s.server_threads;
+    s.ilink.reply_timeout_s = s.reply_timeout_s;
 
     ::signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -257,8 +249,9 @@ int main(int argc, char** argv) {
               << " cores, RLIMIT_NOFILE " << file_limit << "\n\n";
 
     bool all_ok = true;
-    bool throughput = s.scenario != "inflight";
-    bool inflight = s.scenario != "throughput";
+    bool throughput = s.scenario == "all" || s.scenario == "throughput";
+    bool inflight = s.scenario == "all" || s.scenario == "inflight";
+    bool ilink = s.scenario == "all" || s.scenario == "ilink";
     if (throughput) {
         std::vector<Point> points;
         for (Path path : paths_of(s.path)) {
@@ -300,6 +293,15 @@ int main(int argc, char** argv) {
         std::cout << "In flight (every conversation sends one message at once; the LLM streams "
                   << "each reply over " << s.inflight_delay_ms << " ms)\n\n";
         print_inflight(std::cout, points, s.markdown);
+        std::cout << "\n";
+    }
+    if (ilink) {
+        std::vector<IlinkPoint> points{run_ilink_point(s.server, s.keep, s.ilink)};
+        all_ok = all_ok && points.back().chat.ok();
+        std::cout << "WeChat iLink accounts (every account long-polls the fake, which parks empty "
+                  << "polls for " << s.ilink.poll_hold_ms / 1000.0 << " s; the chatting ones send "
+                  << "their next message after the previous reply)\n\n";
+        print_ilink(std::cout, points, s.markdown);
         std::cout << "\n";
     }
     std::cout << (all_ok ? "OK: nothing lost or duplicated\n"

@@ -1,5 +1,7 @@
 #include "bench/report.hpp"
 
+#include "bench/ilink_bench.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -113,6 +115,26 @@ void print_inflight(std::ostream& out, const std::vector<Point>& points, bool ma
              fixed(p.percentile_ms(0.50) / 1000.0, 2), fixed(p.percentile_ms(0.99) / 1000.0, 2),
              megabytes(p.peak_rss_kb), std::to_string(p.peak_threads), fixed(p.server_cpu_s, 2),
              fixed(p.bench_cpu_s, 2), status_of(p)});
+    }
+    print_table(out, rows, markdown);
+}
+
+void print_ilink(std::ostream& out, const std::vector<IlinkPoint>& points, bool markdown) {
+    std::vector<std::vector<std::string>> rows{
+        {"accounts", "all polling s", "idle RSS MB", "idle threads", "idle CPU %", "chatting",
+         "msgs/user", "msgs/s", "p50 ms", "p99 ms", "peak RSS MB", "peak threads",
+         "server CPU s/1k", "bench CPU s/1k", "lost", "dup", "status"}};
+    for (const auto& p : points) {
+        const Point& c = p.chat;
+        rows.push_back(
+            {std::to_string(p.accounts), fixed(p.all_polling_s, 1), megabytes(p.idle_rss_kb),
+             std::to_string(p.idle_threads), fixed(p.idle_cpu_per_s * 100, 1),
+             std::to_string(c.users), std::to_string(c.messages), fixed(c.messages_per_second(), 0),
+             fixed(c.percentile_ms(0.50), 2), fixed(c.percentile_ms(0.99), 2),
+             megabytes(c.peak_rss_kb), std::to_string(c.peak_threads),
+             fixed(c.cpu_per_1000(c.server_cpu_s), 3), fixed(c.cpu_per_1000(c.bench_cpu_s), 3),
+             std::to_string(c.load.lost + c.load.unexpected), std::to_string(c.load.duplicated),
+             status_of(c)});
     }
     print_table(out, rows, markdown);
 }

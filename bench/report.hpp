@@ -34,4 +34,7 @@ struct Point {
 void print_throughput(std::ostream& out, const std::vector<Point>& points, bool markdown);
 void print_inflight(std::ostream& out, const std::vector<Point>& points, bool markdown);
 
+struct IlinkPoint;
+void print_ilink(std::ostream& out, const std::vector<IlinkPoint>& points, bool markdown);
+
 }  // namespace bench

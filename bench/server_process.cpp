@@ -22,10 +22,24 @@ namespace bench {
 
 using nlohmann::json;
 
+WorkDir::WorkDir() {
+    std::string pattern = "/tmp/contactbot-bench-XXXXXX";
+    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+WorkDir::~WorkDir() {
+    std::error_code ignored;
+    if (!keep_) std::filesystem::remove_all(path_, ignored);
+}
+
 std::string make_config(const ServerSettings& s) {
     json adapters = json::object();
     if (s.path == Path::http_api) {
         adapters["api"] = {{"type", "http_api"}, {"token", kApiToken}};
+    } else if (s.path == Path::ilink) {
+        adapters[kIlinkAdapter] = {
+            {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};
     } else {
         adapters[kTelegramAdapter] = {{"type", "telegram"},
                                       {"bot_token", s.telegram_token},
@@ -90,6 +104,7 @@ ProcStats read_proc_stats(pid_t pid) {
     while (std::getline(status, line)) {
         auto value = [&] { return std::atol(line.c_str() + line.find(':') + 1); };
         if (line.starts_with("VmHWM:")) stats.hwm_kb = value();
+        if (line.starts_with("VmRSS:")) stats.rss_kb = value();
         if (line.starts_with("Threads:")) stats.threads = value();
     }
     // /proc/<pid>/stat: the command name may hold spaces, so count fields after its ')'.

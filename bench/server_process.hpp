@@ -18,6 +18,7 @@ namespace bench {
 inline constexpr const char* kApiToken = "bench-token-0123456789abcdef";
 inline constexpr const char* kSecretToken = "bench-secret-123";
 inline constexpr const char* kTelegramAdapter = "tg";
+inline constexpr const char* kIlinkAdapter = "wx";
 
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here
@@ -27,7 +28,23 @@ struct ServerSettings {
     std::string llm_base_url;
     std::string telegram_api_base;
     std::string telegram_token;
+    std::string ilink_api_base;
     int llm_concurrency = 0;  // llm max_concurrency; 0 = contactbot's default
+};
+
+// A fresh directory per point (config, database, server log); kept when the point failed.
+class WorkDir {
+public:
+    WorkDir();
+    ~WorkDir();
+    WorkDir(const WorkDir&) = delete;
+    WorkDir& operator=(const WorkDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    void keep() { keep_ = true; }
+
+private:
+    std::filesystem::path path_;
+    bool keep_ = false;
 };
 
 // The config file text (JSON) for these settings.
@@ -37,6 +54,7 @@ std::uint16_t free_port();
 
 struct ProcStats {
     long hwm_kb = 0;   // VmHWM: peak resident set since start
+    long rss_kb = 0;   // VmRSS: resident now
     long threads = 0;  // Threads
     double cpu_s = 0;  // utime + stime
 };

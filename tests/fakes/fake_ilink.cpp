@@ -282,6 +282,11 @@ bool FakeIlink::wait_for(const std::string& endpoint, std::size_t n,
     });
 }
 
+void FakeIlink::on_send(std::function<void(const nlohmann::json& msg)> hook) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->send_hook = std::move(hook);
+}
+
 void FakeIlink::record(bool on) {
     std::lock_guard lock(impl_->mutex);
     impl_->recording = on;

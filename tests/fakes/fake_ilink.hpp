@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -154,6 +155,9 @@ public:
                   std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     // false: stop storing calls and sent messages (counts go on), so benches stay flat.
     void record(bool on);
+    // Called with each accepted sendmessage's "msg" (on a server thread, no lock held; it may
+    // inject). Set before traffic starts; nullptr removes it.
+    void on_send(std::function<void(const nlohmann::json& msg)> hook);
 
 private:
     struct Impl;

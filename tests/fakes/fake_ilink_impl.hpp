@@ -11,6 +11,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -166,6 +167,7 @@ struct FakeIlink::Impl {
     std::vector<json> sent;
     std::size_t accepted_sends = 0;
     bool recording = true;
+    std::function<void(const json&)> send_hook;
     bool recognise_bound = false;
     int qr_count = 0;
     int account_count = 0;

@@ -395,19 +395,25 @@ http::Response FakeIlink::Impl::send_message(const std::string& token, const jso
     if (items == msg.end() || !items->is_array() || items->size() != 1)
         return rule_broken("msg.item_list must hold exactly one item");
     std::string context = msg.value("context_token", "");
-    std::lock_guard lock(mutex);
-    AccountState& account = accounts.at(token);
-    auto window = account.windows.find(msg["to_user_id"].get<std::string>());
-    bool open = window != account.windows.end() && !context.empty() &&
-                context == window->second.context_token &&
-                now_ms_locked() - window->second.opened_at_ms <= reply_window.count() &&
-                window->second.sends_left > 0;
-    if (!open) return answer(prepare_failed_body());
-    --window->second.sends_left;
-    std::uint64_t id = next_sent_id++;
-    if (recording) sent.push_back(msg);
-    ++accepted_sends;
-    changed.notify_all();
+    std::uint64_t id = 0;
+    std::function<void(const json&)> hook;
+    {
+        std::lock_guard lock(mutex);
+        AccountState& account = accounts.at(token);
+        auto window = account.windows.find(msg["to_user_id"].get<std::string>());
+        bool open = window != account.windows.end() && !context.empty() &&
+                    context == window->second.context_token &&
+                    now_ms_locked() - window->second.opened_at_ms <= reply_window.count() &&
+                    window->second.sends_left > 0;
+        if (!open) return answer(prepare_failed_body());
+        --window->second.sends_left;
+        id = next_sent_id++;
+        if (recording) sent.push_back(msg);
+        ++accepted_sends;
+        hook = send_hook;
+        changed.notify_all();
+    }
+    if (hook) hook(msg);
     return answer(json{{"ret", 0}, {"message_id", id}});
 }
 

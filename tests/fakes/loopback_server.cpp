@@ -19,6 +19,7 @@ struct LoopbackServer::Impl {
         http::ServerOptions options;
         options.port = 0;
         options.idle_timeout = std::chrono::seconds(600);
+        options.max_connections = 100000;  // the benches hold tens of thousands open
         server.emplace(io.get_executor(), router, log, options);
         server->start();
         thread = std::thread([this] { io.run(); });
