@@ -265,7 +265,9 @@ net::awaitable<void> AccountSession::typing(std::shared_ptr<AccountSession> self
     net::co_spawn(
         services_.executor,
         [](ReplyWatch watch, AsyncEvent done) -> net::awaitable<void> {
-            while ((co_await watch.next()).kind == ReplyEvent::Kind::delta) {
+            for (;;) {  // (g++ 12: no co_await inside a loop condition)
+                auto event = co_await watch.next();
+                if (event.kind != ReplyEvent::Kind::delta) break;
             }
             done.set();
         }(std::move(watch), done),
@@ -277,7 +279,9 @@ net::awaitable<void> AccountSession::typing(std::shared_ptr<AccountSession> self
                     kConfigTimeout);
     };
     co_await show(1);
-    while (!co_await done.wait_until(std::chrono::steady_clock::now() + kTypingKeepalive)) {
+    for (;;) {
+        auto keepalive = std::chrono::steady_clock::now() + kTypingKeepalive;
+        if (co_await done.wait_until(keepalive)) break;
         if (stopped()) co_return;
         co_await show(1);
     }

@@ -66,10 +66,17 @@ public:
     }
 
     net::awaitable<void> run() override {
-        co_await restore_contexts();
-        while (!stopped_.is_set()) {
+        co_await restore_saved_state();
+        co_await scan_accounts();
+        saved_cursors_.clear();  // later bindings are new accounts, or resume from their session
+        saved_contexts_.clear();
+        log_.info("wechat_ilink", "'", id_, "': ", active_accounts(), " WeChat accounts polling");
+        scanned_once_ = true;
+        for (;;) {
+            // (Not in the loop's condition: g++ 12 miscompiles a co_await there.)
+            auto next_scan = std::chrono::steady_clock::now() + settings_.account_scan;
+            if (co_await stopped_.wait_until(next_scan)) break;
             co_await scan_accounts();
-            co_await stopped_.wait_until(std::chrono::steady_clock::now() + settings_.account_scan);
         }
     }
 
@@ -116,12 +123,15 @@ private:
         co_await state_.put(kAccountKind, account.bot_id, encode_account(account));
     }
 
-    net::awaitable<void> restore_contexts() {
+    // What the previous run saved, read once up front instead of once per account.
+    net::awaitable<void> restore_saved_state() {
         for (auto& entry : co_await state_.changes(kContextKind, 0)) {
             auto chat = parse_chat_id(entry.key);
             auto context = decode_context(entry.value);
-            if (chat && context) contexts_[chat->first].emplace_back(chat->second, *context);
+            if (chat && context) saved_contexts_[chat->first].emplace_back(chat->second, *context);
         }
+        for (auto& entry : co_await state_.changes(kCursorKind, 0))
+            saved_cursors_[entry.key] = std::move(entry.value);
     }
 
     net::awaitable<void> scan_accounts() {
@@ -149,11 +159,16 @@ private:
             co_return;
         }
         if (stopped_.is_set()) co_return;
-        auto cursor = co_await state_.get(kCursorKind, account.bot_id);
-        auto session = std::make_shared<AccountSession>(services_, account, cursor.value_or(""));
-        for (auto& [user, context] : contexts_[account.bot_id])
+        std::string cursor;
+        if (auto saved = saved_cursors_.find(account.bot_id); saved != saved_cursors_.end()) {
+            cursor = saved->second;
+        } else if (scanned_once_) {  // bound again while running: its old cursor, if any
+            cursor = (co_await state_.get(kCursorKind, account.bot_id)).value_or("");
+        }
+        auto session = std::make_shared<AccountSession>(services_, account, std::move(cursor));
+        for (auto& [user, context] : saved_contexts_[account.bot_id])
             session->restore_context(user, context);
-        contexts_.erase(account.bot_id);
+        saved_contexts_.erase(account.bot_id);
         std::vector<std::shared_ptr<AccountSession>> replaced;
         {
             std::lock_guard lock(mutex_);
@@ -172,8 +187,10 @@ private:
             record_of.status_detail = "its owner bound " + account.bot_id;
             co_await record(record_of);
         }
-        log_.info("wechat_ilink", "account ", account.bot_id, " (owner ", account.owner,
-                  ") is polling");
+        if (scanned_once_) {  // (the first scan logs one line for all)
+            log_.info("wechat_ilink", "account ", account.bot_id, " (owner ", account.owner,
+                      ") is polling");
+        }
         net::co_spawn(executor_, session->poll(), net::detached);
     }
 
@@ -188,8 +205,10 @@ private:
     std::unique_ptr<BindService> bind_;
     mutable std::mutex mutex_;
     std::map<std::string, std::shared_ptr<AccountSession>, std::less<>> sessions_;
-    // Only touched by run(): saved contexts waiting for their account's session.
-    std::map<std::string, std::vector<std::pair<std::string, ReplyContext>>> contexts_;
+    // Only touched by run(): what the last run saved, until the first scan has used it.
+    std::map<std::string, std::vector<std::pair<std::string, ReplyContext>>> saved_contexts_;
+    std::map<std::string, std::string> saved_cursors_;
+    bool scanned_once_ = false;
     std::int64_t seen_version_ = 0;
 };
 
