@@ -163,12 +163,15 @@ net::awaitable<void> AccountSession::poll() {
             co_await pause(settings.poll_retry);
         }
     }
-    if (account().active()) {
-        if (auto stopped_call = co_await call("msg/notifystop", json::object(), kConfigTimeout);
-            !stopped_call.ok()) {
-            services_.log.debug("wechat_ilink", bot_id,
-                                ": notifystop failed: ", stopped_call.describe());
-        }
+}
+
+net::awaitable<void> AccountSession::notify_stop() {
+    auto self = shared_from_this();
+    if (!account().active()) co_return;
+    auto result = co_await call("msg/notifystop", json::object(), kConfigTimeout);
+    if (!result.ok()) {
+        services_.log.debug("wechat_ilink", account().bot_id,
+                            ": notifystop failed: ", result.describe());
     }
 }
 

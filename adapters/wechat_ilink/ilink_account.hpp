@@ -38,6 +38,8 @@ public:
     net::awaitable<void> poll();
     void stop();
     bool stopped() const;
+    // Tells iLink this client stops serving the account (§3.4); failures are only logged.
+    net::awaitable<void> notify_stop();
 
     BoundAccount account() const;
     // A newer record of this account (a new token after binding again).

@@ -11,9 +11,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
+#include <atomic>
+#include <thread>
+
 namespace bot::adapters::wechat_ilink {
 
 namespace {
+
+constexpr auto kNotifyStopWait = std::chrono::seconds(2);
 
 class IlinkAdapter final : public Adapter {
 public:
@@ -80,11 +85,27 @@ public:
         }
     }
 
+    // Blocks (at most kNotifyStopWait) while iLink is told which accounts stop: App::shutdown
+    // calls this before it cancels outbound calls.
     void stop() override {
         stopped_.set();
         if (bind_) bind_->stop();
-        std::lock_guard lock(mutex_);
-        for (auto& [bot_id, session] : sessions_) session->stop();
+        std::vector<std::shared_ptr<AccountSession>> running;
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [bot_id, session] : sessions_) {
+                if (!session->stopped()) running.push_back(session);
+                session->stop();
+            }
+        }
+        auto pending = std::make_shared<std::atomic<std::size_t>>(running.size());
+        for (auto& session : running) {
+            net::co_spawn(executor_, session->notify_stop(),
+                          [pending](std::exception_ptr) { --*pending; });
+        }
+        auto deadline = std::chrono::steady_clock::now() + kNotifyStopWait;
+        while (*pending > 0 && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 
 private:

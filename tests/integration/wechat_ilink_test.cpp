@@ -100,6 +100,8 @@ TEST_CASE("ilink: after a restart polling resumes from the stored cursor without
         REQUIRE(fake.wait_for_sends(1));
         REQUIRE(eventually([&] { return fake.pending_updates(account.token) == 0; }));
     }
+    CHECK(fake.count("msg/notifystart") == 1);
+    CHECK(fake.count("msg/notifystop") == 1);  // told while shutting down
     fake.inject_text(account.token, "carol@im.wechat", "while down");
     auto polls_before = fake.calls("getupdates").size();
     TestBot bot(llm, dir.path(), with_ilink(fake));
