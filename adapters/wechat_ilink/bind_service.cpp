@@ -42,10 +42,12 @@ struct BindService::Session : LoginObserver {
             std::lock_guard lock(mutex);
             code.clear();
             code_ready = ready;
+            awaiting_code = true;
         }
-        if (!co_await ready.wait_until(Clock::now() + kCodeWait)) co_return std::string();
+        bool given = co_await ready.wait_until(Clock::now() + kCodeWait);
         std::lock_guard lock(mutex);
-        co_return code;
+        awaiting_code = false;
+        co_return given ? code : std::string();
     }
 
     std::mutex mutex;
@@ -54,6 +56,7 @@ struct BindService::Session : LoginObserver {
     std::int64_t version = 0;
     std::string code;
     AsyncEvent code_ready;
+    bool awaiting_code = false;  // a verify_code() waits: the next number is taken
     bool finished = false;
     Clock::time_point started = Clock::now();
     Clock::time_point ended;
@@ -207,10 +210,11 @@ http::Response BindService::code(const http::Request& request) {
         return http::Response::error(400, "Enter the digits shown on your phone.");
     }
     std::lock_guard lock(session->mutex);
-    if (session->current.state != LoginProgress::State::need_code) {
+    if (!session->awaiting_code) {  // (e.g. the previous number is still being checked)
         return http::Response::error(409, "No number is expected now.");
     }
     session->code = digits;
+    session->awaiting_code = false;
     session->code_ready.set();
     return http::Response::json(200, nlohmann::json::object());
 }

@@ -1,13 +1,40 @@
-// Starts the real server (web chat + fake LLM) and runs the Chromium test against it.
+// Starts the real server (web chat + fake LLM, and the WeChat iLink adapter + FakeIlink) and
+// runs the Chromium tests against it.
 #include "integration/harness.hpp"
+#include "integration/ilink_support.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
 #include <filesystem>
+#include <string>
+#include <vector>
 
 using namespace bot::testing;
 using namespace std::chrono_literals;
+
+namespace {
+
+// The verify codes the adapter passed on to iLink, in order.
+std::vector<std::string> verify_codes(const FakeIlink& fake) {
+    std::vector<std::string> codes;
+    for (const auto& call : fake.calls("get_qrcode_status")) {
+        auto at = call.query.find("verify_code=");
+        if (at == std::string::npos) continue;
+        at += 12;
+        codes.push_back(call.query.substr(at, call.query.find('&', at) - at));
+    }
+    return codes;
+}
+
+bool polled_with(const FakeIlink& fake, const std::string& token) {
+    for (const auto& call : fake.calls("getupdates")) {
+        if (call.header("Authorization") == "Bearer " + token) return true;
+    }
+    return false;
+}
+
+}  // namespace
 
 TEST_CASE("the web chat works in a real browser", "[browser]") {
     const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
@@ -27,4 +54,47 @@ TEST_CASE("the web chat works in a real browser", "[browser]") {
     CHECK(status == 0);
     CHECK(std::filesystem::exists(shots + "/webchat-reply.png"));
     CHECK(llm.request_count() == 2);
+}
+
+TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {
+    const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
+    const std::filesystem::path script = source / "tests/browser/bind_page.test.mjs";
+    const char* chromium = std::getenv("CHROMIUM_PATH");
+    INFO("needs node, Chromium and tests/browser/node_modules: run deploy/install-deps.sh");
+    REQUIRE(std::filesystem::exists(chromium ? chromium : "/usr/bin/chromium"));
+    REQUIRE(std::filesystem::exists(source / "tests/browser/node_modules/playwright-core"));
+
+    TempDir dir;
+    FakeLlm llm;
+    FakeIlink fake;
+    fake.set_poll_hold(200ms);
+    // Status polls are long polls, as on iLink: every state lasts longer than the page's 1 s
+    // between polls, so the page shows each one.
+    fake.set_login_poll_hold(2s);
+    FakeIlink::LoginScript login;
+    login.statuses = {"wait", "need_verifycode", "scaned", "confirmed"};
+    login.verify_code = "1234";
+    fake.script_next_login(login);
+    TestBot bot(llm, dir.path(), with_ilink(fake, {{"self_service", true}}));
+
+    std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
+    for (const char* name : {"/bind-qr.png", "/bind-wrong-code.png", "/bind-done.png"})
+        std::filesystem::remove(shots + name);
+    std::string command =
+        "node '" + script.string() + "' '" + bot.url("/ilink/wx/bind") + "' '" + shots + "'";
+    int status = std::system(command.c_str());
+    CHECK(status == 0);
+    CHECK(std::filesystem::exists(shots + "/bind-qr.png"));
+    CHECK(std::filesystem::exists(shots + "/bind-done.png"));
+    CHECK(verify_codes(fake) == std::vector<std::string>{"1111", "1234"});
+
+    // Scanned on the page, then chatted with from WeChat: the server polls the new account.
+    auto accounts = fake.accounts();
+    REQUIRE(accounts.size() == 1);
+    const std::string token = accounts.front().token;
+    REQUIRE(eventually([&] { return polled_with(fake, token); }));
+    fake.inject_text(token, "owner@im.wechat", "hello from WeChat");
+    REQUIRE(fake.wait_for_sends(1));
+    CHECK(fake.sent_messages().at(0).at("item_list").at(0).at("text_item").at("text") ==
+          "echo: hello from WeChat");
 }

@@ -247,3 +247,63 @@ TEST_CASE("ilink: voice uses its transcript, media gets a notice, echoes are ign
     REQUIRE(fake.wait_for_sends(3));
     CHECK(sent_text(fake.sent_messages().at(2)) == "echo: > orig\nwhat about it");
 }
+
+TEST_CASE("ilink: failed polls wait poll_retry, and poll_backoff after three in a row",
+          "[wechat_ilink]") {
+    TempDir dir;
+    FakeLlm llm;
+    FakeIlink fake;
+    fake.set_poll_hold(100ms);
+    auto account = fake.add_account("jo@im.wechat");
+    store_account(dir.path(), fake, account);
+    fake.fail_next("getupdates", FakeIlink::Failure::busy, 2);
+    fake.fail_next("getupdates", FakeIlink::Failure::http_500, 1);
+    TestBot bot(llm, dir.path(),
+                with_ilink(fake, {{"poll_retry_ms", 50}, {"poll_backoff_ms", 2500}}));
+    REQUIRE(fake.wait_for("getupdates", 3));  // the three failures, 50 ms apart
+    auto after_failures = fake.count("getupdates");
+    std::this_thread::sleep_for(1500ms);
+    CHECK(fake.count("getupdates") == after_failures);  // backing off
+    REQUIRE(eventually([&] { return fake.count("getupdates") > after_failures; }, 5s));
+    fake.inject_text(account.token, "jo@im.wechat", "still there?");
+    REQUIRE(fake.wait_for_sends(1));
+}
+
+TEST_CASE("ilink: a send retried after a transport failure keeps its client_id", "[wechat_ilink]") {
+    TempDir dir;
+    FakeLlm llm;
+    FakeIlink fake;
+    fake.set_poll_hold(200ms);
+    auto account = fake.add_account("kim@im.wechat");
+    store_account(dir.path(), fake, account);
+    TestBot bot(llm, dir.path(), with_ilink(fake));
+    fake.fail_next("sendmessage", FakeIlink::Failure::http_500);
+    fake.inject_text(account.token, "kim@im.wechat", "retry me");
+    REQUIRE(fake.wait_for_sends(1, 15s));
+    REQUIRE(fake.wait_for("sendmessage", 2));
+    auto calls = fake.calls("sendmessage");
+    CHECK(calls.at(0).http_status == 500);
+    CHECK(calls.at(0).body.at("msg").at("client_id") == calls.at(1).body.at("msg").at("client_id"));
+    CHECK(fake.sent_messages().size() == 1);
+}
+
+TEST_CASE("ilink: iLink's own 24 h window refuses a late reply, which is not retried",
+          "[wechat_ilink]") {
+    TempDir dir;
+    FakeLlm llm;
+    llm.reply_delay(800ms);
+    FakeIlink fake;
+    fake.set_poll_hold(200ms);
+    auto account = fake.add_account("lee@im.wechat");
+    store_account(dir.path(), fake, account);
+    TestBot bot(llm, dir.path(), with_ilink(fake));
+    fake.inject_text(account.token, "lee@im.wechat", "answer tomorrow");
+    REQUIRE(eventually([&] { return llm.request_count() == 1; }));
+    fake.advance_clock(std::chrono::hours(25));  // the fake server's clock, not ours
+    REQUIRE(fake.wait_for("sendmessage", 1));
+    std::this_thread::sleep_for(1500ms);
+    CHECK(fake.count("sendmessage") == 1);
+    CHECK(fake.calls("sendmessage").at(0).ret == -2);
+    CHECK(fake.sent_messages().empty());
+    CHECK(bot.log_text().find("undeliverable") != std::string::npos);
+}
