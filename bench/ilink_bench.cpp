@@ -25,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 using bot::testing::FakeIlink;
 
 std::string owner_of(int user) {
-    return "u" + std::to_string(user) + "@im.wechat";
+    return std::string("u").append(std::to_string(user)).append("@im.wechat");
 }
 
 double own_cpu() {

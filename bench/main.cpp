@@ -200,6 +200,11 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cli.add_option("--ilink-messages", s.ilink.messages, "ilink: messages per chatting account")
         ->capture_default_str();
+    cli.add_option("--ilink-idle-s", s.ilink.idle_s, "ilink: idle time measured before chatting")
+        ->capture_default_str();
+    cli.add_option("--ilink-poll-hold-ms", s.ilink.poll_hold_ms,
+                   "ilink: how long the fake parks an empty poll")
+        ->capture_default_str();
     cli.add_option("--scenario", s.scenario, "throughput, inflight, ilink or all")
         ->check(CLI::IsMember({"throughput", "inflight", "ilink", "all"}))
         ->capture_default_str();

@@ -48,6 +48,8 @@ std::string message_id_of(const json& body) {
 AccountSession::AccountSession(AccountServices& services, BoundAccount account, std::string cursor)
     : services_(services),
       stop_(services.executor),
+      // Each account keeps to one connection pool: thousands of long polls spread over all.
+      pool_(static_cast<std::uint32_t>(std::hash<std::string>{}(account.bot_id))),
       account_(std::move(account)),
       cursor_(std::move(cursor)) {}
 
@@ -86,7 +88,7 @@ net::awaitable<ApiResult> AccountSession::call(std::string endpoint, json body,
         token = account_.token;
     }
     co_return co_await services_.api.post(std::move(base_url), std::move(token),
-                                          std::move(endpoint), std::move(body), timeout);
+                                          std::move(endpoint), std::move(body), timeout, pool_);
 }
 
 net::awaitable<void> AccountSession::pause(std::chrono::milliseconds duration) {

@@ -76,6 +76,7 @@ private:
 
     AccountServices& services_;
     AsyncEvent stop_;
+    const std::uint32_t pool_;
     mutable std::mutex mutex_;
     BoundAccount account_;
     std::string cursor_;

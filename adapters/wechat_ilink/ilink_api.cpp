@@ -139,7 +139,7 @@ ApiResult IlinkApi::interpret(const ClientResponse& response) {
 
 net::awaitable<ApiResult> IlinkApi::post(std::string base_url, std::string token,
                                          std::string endpoint, json body,
-                                         std::chrono::milliseconds timeout) {
+                                         std::chrono::milliseconds timeout, std::uint32_t pool) {
     json base_info{{"channel_version", info_.channel_version}};
     if (!info_.bot_agent.empty()) base_info["bot_agent"] = info_.bot_agent;
     body["base_info"] = std::move(base_info);
@@ -149,6 +149,7 @@ net::awaitable<ApiResult> IlinkApi::post(std::string base_url, std::string token
     request.headers = post_headers(token);
     request.body = body.dump();
     request.timeout = timeout;
+    request.pool = pool;
     auto response = co_await http_.request(std::move(request));
     co_return interpret(response);
 }

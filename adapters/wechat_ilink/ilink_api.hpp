@@ -56,9 +56,11 @@ class IlinkApi {
 public:
     IlinkApi(HttpClient& http, ClientInfo info);
 
-    // An authenticated POST to <base_url>/ilink/bot/<endpoint> with base_info added.
+    // An authenticated POST to <base_url>/ilink/bot/<endpoint> with base_info added. pool:
+    // the account's connection pool (ClientRequest::pool).
     net::awaitable<ApiResult> post(std::string base_url, std::string token, std::string endpoint,
-                                   json body, std::chrono::milliseconds timeout);
+                                   json body, std::chrono::milliseconds timeout,
+                                   std::uint32_t pool = 0);
 
     // QR login (§3): no token. local_tokens lets the server recognise a bot bound already.
     net::awaitable<ApiResult> get_qrcode(std::string base_url,

@@ -585,36 +585,43 @@ private:
 
 CurlHttpClient::CurlHttpClient(net::any_io_executor executor, Logger& logger) {
     init_curl_once();
-    engine_ = std::make_shared<Engine>(std::move(executor), logger);
+    engines_.reserve(kPools);
+    for (std::size_t i = 0; i < kPools; ++i)
+        engines_.push_back(std::make_shared<Engine>(executor, logger));
 }
 
 CurlHttpClient::~CurlHttpClient() {
     try {
         shutdown();
     } catch (...) {
-        // Posting failed (out of memory): the engine then cleans up when its last user goes.
+        // Posting failed (out of memory): the engines then clean up when their last user goes.
     }
 }
 
 void CurlHttpClient::shutdown() {
     // Always posted, never run inline: a body callback on the strand may be the caller, and
     // the multi handle must not be torn down under curl's feet.
-    net::post(engine_->strand(), [engine = engine_] { engine->close(true); });
+    for (auto& engine : engines_) net::post(engine->strand(), [engine] { engine->close(true); });
 }
 
 void CurlHttpClient::shutdown_and_wait(std::chrono::milliseconds limit) {
-    auto closed = std::make_shared<std::promise<void>>();
-    auto done = closed->get_future();
-    net::post(engine_->strand(), [engine = engine_, closed] {
-        engine->close(true);
-        closed->set_value();
-    });
-    done.wait_for(limit);
+    std::vector<std::future<void>> closed;
+    for (auto& engine : engines_) {
+        auto promise = std::make_shared<std::promise<void>>();
+        closed.push_back(promise->get_future());
+        net::post(engine->strand(), [engine, promise] {
+            engine->close(true);
+            promise->set_value();
+        });
+    }
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    for (auto& done : closed) done.wait_until(deadline);
 }
 
 net::awaitable<ClientResponse> CurlHttpClient::request(ClientRequest request) {
+    auto engine = engines_[request.pool % engines_.size()];
     return net::async_initiate<const net::use_awaitable_t<>, void(ClientResponse)>(
-        [engine = engine_](auto handler, ClientRequest request) {
+        [engine = std::move(engine)](auto handler, ClientRequest request) {
             // Outstanding work on the caller's executor keeps its io_context running until
             // the answer is delivered.
             net::any_io_executor executor = net::prefer(
