@@ -78,17 +78,12 @@ void AccountSession::restore_context(const std::string& user, ReplyContext conte
         state.context = std::move(context);
 }
 
+// Not a coroutine: its arguments go straight into the request (no frame per waiting poll).
 net::awaitable<ApiResult> AccountSession::call(std::string endpoint, json body,
                                                std::chrono::milliseconds timeout) {
-    std::string base_url;
-    std::string token;
-    {
-        std::lock_guard lock(mutex_);
-        base_url = account_.base_url;
-        token = account_.token;
-    }
-    co_return co_await services_.api.post(std::move(base_url), std::move(token),
-                                          std::move(endpoint), std::move(body), timeout, pool_);
+    std::lock_guard lock(mutex_);
+    return services_.api.post(account_.base_url, account_.token, std::move(endpoint),
+                              std::move(body), timeout, pool_);
 }
 
 net::awaitable<void> AccountSession::pause(std::chrono::milliseconds duration) {

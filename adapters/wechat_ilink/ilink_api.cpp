@@ -140,6 +140,8 @@ ApiResult IlinkApi::interpret(const ClientResponse& response) {
 net::awaitable<ApiResult> IlinkApi::post(std::string base_url, std::string token,
                                          std::string endpoint, json body,
                                          std::chrono::milliseconds timeout, std::uint32_t pool) {
+    // Not a coroutine itself: thousands of long polls wait in exchange(), whose frame holds
+    // only the request, not these arguments too.
     json base_info{{"channel_version", info_.channel_version}};
     if (!info_.bot_agent.empty()) base_info["bot_agent"] = info_.bot_agent;
     body["base_info"] = std::move(base_info);
@@ -150,6 +152,10 @@ net::awaitable<ApiResult> IlinkApi::post(std::string base_url, std::string token
     request.body = body.dump();
     request.timeout = timeout;
     request.pool = pool;
+    return exchange(std::move(request));
+}
+
+net::awaitable<ApiResult> IlinkApi::exchange(ClientRequest request) {
     auto response = co_await http_.request(std::move(request));
     co_return interpret(response);
 }
@@ -162,8 +168,7 @@ net::awaitable<ApiResult> IlinkApi::get_qrcode(std::string base_url,
     request.headers = post_headers("");
     request.body = json{{"local_token_list", std::move(local_tokens)}}.dump();
     request.timeout = kQrcodeTimeout;
-    auto response = co_await http_.request(std::move(request));
-    co_return interpret(response);
+    co_return co_await exchange(std::move(request));
 }
 
 net::awaitable<ApiResult> IlinkApi::qrcode_status(std::string base_url, std::string qrcode,
@@ -175,8 +180,7 @@ net::awaitable<ApiResult> IlinkApi::qrcode_status(std::string base_url, std::str
     if (!verify_code.empty()) request.url += "&verify_code=" + http::percent_encode(verify_code);
     request.headers = common_headers();
     request.timeout = timeout;
-    auto response = co_await http_.request(std::move(request));
-    co_return interpret(response);
+    co_return co_await exchange(std::move(request));
 }
 
 }  // namespace bot::adapters::wechat_ilink

@@ -74,6 +74,7 @@ public:
 private:
     std::vector<http::Header> common_headers() const;
     std::vector<http::Header> post_headers(const std::string& token) const;
+    net::awaitable<ApiResult> exchange(ClientRequest request);
     static ApiResult interpret(const ClientResponse& response);
 
     HttpClient& http_;

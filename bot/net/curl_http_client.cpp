@@ -27,10 +27,11 @@ namespace {
 using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
+constexpr long kSmallReceiveBufferBytes = 1024;  // CURL_MIN_READ_SIZE
 constexpr auto kMaxConnectTimeout = std::chrono::milliseconds(10s);
 constexpr long kReceiveBufferBytes = 4096;
 constexpr long kIdleConnections = 1024;
-constexpr std::size_t kIdleEasyHandles = 256;
+constexpr std::size_t kIdleEasyHandles = 32;  // per pool (5 KiB each)
 
 void init_curl_once() {
     static std::once_flag once;
@@ -195,6 +196,8 @@ public:
             return;
         }
         configure(*transfer);
+        // curl holds its own copy (the slist): thousands of parked long polls need not keep ours.
+        std::vector<http::Header>().swap(transfer->request.headers);
         CURL* easy = transfer->easy.get();
         if (auto code = curl_multi_add_handle(multi_.get(), easy); code != CURLM_OK) {
             complete(std::move(transfer),
@@ -236,8 +239,10 @@ private:
         curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
         // curl gives every transfer a receive buffer of this size (default 16 KiB). Thousands of
         // LLM streams are in flight at once and their chunks are small: 4 KiB saves ~12 KiB
-        // each (120 MB at 10,000) and larger bodies merely take a few more reads.
-        curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, kReceiveBufferBytes);
+        // each (120 MB at 10,000) and larger bodies merely take a few more reads. Collected
+        // bodies get curl's minimum: thousands of parked long polls hold one each.
+        curl_easy_setopt(easy, CURLOPT_BUFFERSIZE,
+                         request.on_body_chunk ? kReceiveBufferBytes : kSmallReceiveBufferBytes);
         const bool limited = request.timeout.count() > 0;  // 0 = no limit, as in curl
         if (limited) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, long(request.timeout.count()));
         const auto connect_limit =
