@@ -15,6 +15,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Runs tests/browser/<script> on the page at url with Node.js (playwright-core driving
+// Chromium); screenshots go to shots. Returns the exit status.
+int run_node(const std::string& script, const std::string& url, const std::string& shots) {
+    const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
+    const char* chromium = std::getenv("CHROMIUM_PATH");
+    INFO("needs node, Chromium and tests/browser/node_modules: run deploy/install-deps.sh");
+    REQUIRE(std::filesystem::exists(chromium ? chromium : "/usr/bin/chromium"));
+    REQUIRE(std::filesystem::exists(source / "tests/browser/node_modules/playwright-core"));
+    std::string command =
+        "node '" + (source / "tests/browser" / script).string() + "' '" + url + "' '" + shots + "'";
+    return std::system(command.c_str());
+}
+
 // The verify codes the adapter passed on to iLink, in order.
 std::vector<std::string> verify_codes(const FakeIlink& fake) {
     std::vector<std::string> codes;
@@ -27,43 +40,21 @@ std::vector<std::string> verify_codes(const FakeIlink& fake) {
     return codes;
 }
 
-bool polled_with(const FakeIlink& fake, const std::string& token) {
-    for (const auto& call : fake.calls("getupdates")) {
-        if (call.header("Authorization") == "Bearer " + token) return true;
-    }
-    return false;
-}
-
 }  // namespace
 
 TEST_CASE("the web chat works in a real browser", "[browser]") {
-    const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
-    const std::filesystem::path script = source / "tests/browser/webchat.test.mjs";
-    const char* chromium = std::getenv("CHROMIUM_PATH");
-    INFO("needs node, Chromium and tests/browser/node_modules: run deploy/install-deps.sh");
-    REQUIRE(std::filesystem::exists(chromium ? chromium : "/usr/bin/chromium"));
-    REQUIRE(std::filesystem::exists(source / "tests/browser/node_modules/playwright-core"));
-
     TempDir dir;
     FakeLlm llm;
     llm.chunk_delay(40ms);  // slow enough to watch the reply grow
     TestBot bot(llm, dir.path());
     std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
-    std::string command = "node '" + script.string() + "' '" + bot.url("/") + "' '" + shots + "'";
-    int status = std::system(command.c_str());
+    int status = run_node("webchat.test.mjs", bot.url("/"), shots);
     CHECK(status == 0);
     CHECK(std::filesystem::exists(shots + "/webchat-reply.png"));
     CHECK(llm.request_count() == 2);
 }
 
 TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {
-    const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
-    const std::filesystem::path script = source / "tests/browser/bind_page.test.mjs";
-    const char* chromium = std::getenv("CHROMIUM_PATH");
-    INFO("needs node, Chromium and tests/browser/node_modules: run deploy/install-deps.sh");
-    REQUIRE(std::filesystem::exists(chromium ? chromium : "/usr/bin/chromium"));
-    REQUIRE(std::filesystem::exists(source / "tests/browser/node_modules/playwright-core"));
-
     TempDir dir;
     FakeLlm llm;
     FakeIlink fake;
@@ -80,9 +71,7 @@ TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {
     std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
     for (const char* name : {"/bind-qr.png", "/bind-wrong-code.png", "/bind-done.png"})
         std::filesystem::remove(shots + name);
-    std::string command =
-        "node '" + script.string() + "' '" + bot.url("/ilink/wx/bind") + "' '" + shots + "'";
-    int status = std::system(command.c_str());
+    int status = run_node("bind_page.test.mjs", bot.url("/ilink/wx/bind"), shots);
     CHECK(status == 0);
     CHECK(std::filesystem::exists(shots + "/bind-qr.png"));
     CHECK(std::filesystem::exists(shots + "/bind-done.png"));

@@ -109,7 +109,7 @@ std::uint64_t FakeIlink::inject(const std::string& token, json message, bool dup
     if (!message.contains("from_user_id")) message["from_user_id"] = account.account.owner;
     if (!message.contains("to_user_id")) message["to_user_id"] = account.account.bot_id;
     if (!message.contains("create_time_ms")) message["create_time_ms"] = now;
-    if (!message.contains("session_id")) message["session_id"] = "s" + std::to_string(position);
+    if (!message.contains("session_id")) message["session_id"] = std::string("s").append(std::to_string(position));
     if (!message.contains("message_type")) message["message_type"] = 1;
     if (!message.contains("message_state")) message["message_state"] = 2;
     if (message["message_type"] == 1) {

@@ -50,7 +50,7 @@ std::optional<std::uint32_t> parse_uin(std::string_view header) {
 }
 
 std::string encode_cursor(std::uint64_t position) {
-    return wx::base64_encode("c" + std::to_string(position));
+    return wx::base64_encode(std::string("c").append(std::to_string(position)));
 }
 
 std::optional<std::uint64_t> decode_cursor(std::string_view cursor) {

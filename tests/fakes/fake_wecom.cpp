@@ -176,10 +176,16 @@ std::size_t FakeWecomApi::rate_limit_violations() const {
 std::string percent_encode(const std::string& text, bool escape_plus) {
     std::string out = http::percent_encode(text);
     if (escape_plus) return out;
-    for (auto at = out.find("%2B"); at != std::string::npos; at = out.find("%2B", at + 1)) {
-        out.replace(at, 3, "+");
+    std::string plain;  // (built anew: g++ 12 -O3 misreads replace() as overflowing)
+    for (std::size_t at = 0; at < out.size(); ++at) {
+        if (out.compare(at, 3, "%2B") == 0) {
+            plain += '+';
+            at += 2;
+        } else {
+            plain += out[at];
+        }
     }
-    return out;
+    return plain;
 }
 
 WecomCallbacks::WecomCallbacks(std::string url, std::string token, std::string corp_id,

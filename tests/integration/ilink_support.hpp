@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <optional>
 #include <thread>
 
 namespace bot::testing {
@@ -62,6 +63,42 @@ inline std::optional<adapters::wechat_ilink::BoundAccount> stored_account(
     auto value = run_blocking(store.get_state("wx", adapters::wechat_ilink::kAccountKind, bot_id));
     if (!value) return std::nullopt;
     return adapters::wechat_ilink::decode_account(*value);
+}
+
+// A Catch fixture: one bound account whose owner talks to the bot. The account is stored before
+// the bot starts; script the fakes, then start().
+struct IlinkChat {
+    static constexpr const char* kOwner = "owner@im.wechat";
+
+    IlinkChat() {
+        fake.set_poll_hold(std::chrono::milliseconds(200));
+        account = fake.add_account(kOwner);
+        store_account(dir.path(), fake, account);
+    }
+    TestBot& start(nlohmann::json extra = {}, int llm_timeout_s = 5) {
+        auto options = with_ilink(fake, std::move(extra));
+        options.llm_timeout_s = llm_timeout_s;
+        bot_.emplace(llm, dir.path(), options);
+        return *bot_;
+    }
+    void stop() { bot_.reset(); }
+    void say(const std::string& text) { fake.inject_text(account.token, kOwner, text); }
+
+    TempDir dir;
+    FakeLlm llm;
+    FakeIlink fake;
+    FakeIlink::Account account;
+
+private:
+    std::optional<TestBot> bot_;  // last: stops before the fakes
+};
+
+// Whether the server has polled getupdates with this account's token (it serves the account).
+inline bool polled_with(const FakeIlink& fake, const std::string& token) {
+    for (const auto& call : fake.calls("getupdates")) {
+        if (call.header("Authorization") == "Bearer " + token) return true;
+    }
+    return false;
 }
 
 template <class F>

@@ -31,13 +31,6 @@ LoginRun terminal_login(const FakeLlm& llm, const std::filesystem::path& dir,
     return run;
 }
 
-bool polled_with(const FakeIlink& fake, const std::string& token) {
-    for (const auto& call : fake.calls("getupdates")) {
-        if (call.header("Authorization") == "Bearer " + token) return true;
-    }
-    return false;
-}
-
 FakeIlink::LoginScript script(std::vector<std::string> statuses) {
     FakeIlink::LoginScript login;
     login.statuses = std::move(statuses);
