@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Drives the real contactbot binary: --version, check-config, chat in a pipe, run + SIGTERM.
+# Drives the real contactbot binary: --version, check-config, chat in a pipe, run + SIGTERM,
+# ilink-login's failures.
 # Usage: cli_test.sh <path to contactbot> <path to deploy/contactbot.example.json>
 set -u
 bin=$1
@@ -78,6 +79,22 @@ server=
 grep -q "stopped" "$work/run.log" || fail "no clean stop in the log"
 [ -e "$work/data/bot.db-wal" ] && [ -s "$work/data/bot.db-wal" ] && fail "WAL not checkpointed at close"
 [ "$(sqlite3 "$work/data/bot.db" 'PRAGMA integrity_check')" = ok ] || fail "database integrity"
+
+# ilink-login: a wrong --adapter, and an iLink that cannot be reached (port 9 is closed).
+cat > "$work/wx.json" <<JSON
+{
+  "storage": {"sqlite": {"path": "$work/wx/bot.db"}},
+  "adapters": {"wx": {"type": "wechat_ilink", "api_base": "http://127.0.0.1:9"}}
+}
+JSON
+out=$("$bin" ilink-login --config "$work/wx.json" --adapter nope < /dev/null 2>&1)
+rc=$?
+[ $rc -eq 2 ] || fail "ilink-login --adapter nope: exit status $rc, expected 2"
+expect_contains "$out" "adapters.nope is not configured" "ilink-login wrong adapter"
+out=$("$bin" ilink-login --config "$work/wx.json" --adapter wx < /dev/null 2>&1)
+rc=$?
+[ $rc -eq 1 ] || fail "ilink-login without iLink: exit status $rc, expected 1"
+expect_contains "$out" "Could not get a QR code" "ilink-login without iLink"
 
 if [ $failures -ne 0 ]; then
     echo "--- server log"; cat "$work/run.log" 2>/dev/null
