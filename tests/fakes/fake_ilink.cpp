@@ -46,7 +46,12 @@ std::string FakeIlink::Call::header(std::string_view name) const {
 }
 
 FakeIlink::FakeIlink() : impl_(std::make_unique<Impl>()) {}
-FakeIlink::~FakeIlink() = default;
+FakeIlink::~FakeIlink() {
+    // A poll parked at the end holds its timer here too: let only the parked handler own it,
+    // so the timer goes with that handler while the server's io_context still exists.
+    std::lock_guard lock(impl_->mutex);
+    for (auto& [token, account] : impl_->accounts) account.parked_poll.reset();
+}
 
 std::string FakeIlink::base_url() const {
     return impl_->server.base_url();
@@ -109,7 +114,8 @@ std::uint64_t FakeIlink::inject(const std::string& token, json message, bool dup
     if (!message.contains("from_user_id")) message["from_user_id"] = account.account.owner;
     if (!message.contains("to_user_id")) message["to_user_id"] = account.account.bot_id;
     if (!message.contains("create_time_ms")) message["create_time_ms"] = now;
-    if (!message.contains("session_id")) message["session_id"] = std::string("s").append(std::to_string(position));
+    if (!message.contains("session_id"))
+        message["session_id"] = std::string("s").append(std::to_string(position));
     if (!message.contains("message_type")) message["message_type"] = 1;
     if (!message.contains("message_state")) message["message_state"] = 2;
     if (message["message_type"] == 1) {

@@ -124,10 +124,10 @@ TEST_CASE_METHOD(IlinkChat,
                  "ilink: a reply needing more than 10 sends is cut to 10, and nothing more is sent",
                  "[wechat_ilink]") {
     llm.reply_with([](const json&) { return std::string(45000, 'x'); });
-    start();
+    start({}, /*llm_timeout_s=*/30);
 
     say("write a lot");
-    REQUIRE(fake.wait_for_sends(10));
+    REQUIRE(fake.wait_for_sends(10, 30s));  // (slow under ASan: 45,000 characters streamed)
     std::this_thread::sleep_for(500ms);
     auto sent = fake.sent_messages();
     REQUIRE(sent.size() == 10);
