@@ -15,7 +15,7 @@ struct IlinkSpec {
     int chatting = 1000;  // of those, each sending `messages`, the next after the previous reply
     int messages = 5;
     int poll_hold_ms = 25000;  // how long the fake parks an empty getupdates
-    int idle_s = 10;           // idle time measured once every account polls
+    int idle_s = 30;           // idle time measured once every account polls: one poll cycle
     int server_threads = 0;
     int reply_timeout_s = 60;
 };
