@@ -159,7 +159,10 @@ net::awaitable<void> BindService::run(std::shared_ptr<Session> session) {
                          .pause = settings_.login_poll_pause};
     LoginOutcome outcome;
     try {
-        outcome = co_await run_login(api_, options, hooks_.local_tokens(), *session);
+        // No local_token_list: whoever scans is unknown here, and other people's tokens must
+        // not make iLink answer binded_redirect to them (the operator's CLI sends its own).
+        std::vector<std::string> no_tokens;
+        outcome = co_await run_login(api_, options, std::move(no_tokens), *session);
         if (outcome.state == LoginProgress::State::confirmed) {
             co_await hooks_.bound(outcome.account);
             log_.info("wechat_ilink", "binding page: account ", outcome.account.bot_id,

@@ -18,7 +18,6 @@ namespace bot::adapters::wechat_ilink {
 
 struct BindHooks {
     std::function<std::size_t()> active_accounts;
-    std::function<std::vector<std::string>()> local_tokens;  // newest first, at most 10
     // A confirmed login: store the account (the adapter starts polling it).
     std::function<net::awaitable<void>(BoundAccount)> bound;
 };

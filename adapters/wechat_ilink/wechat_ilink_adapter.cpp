@@ -44,7 +44,6 @@ public:
             bind_ = std::make_unique<BindService>(
                 id_, settings_.title, executor_, api_, settings_, log_,
                 BindHooks{.active_accounts = [this] { return active_accounts(); },
-                          .local_tokens = [this] { return local_tokens(); },
                           .bound = [this](BoundAccount account) { return record(account); }});
             bind_->mount(deps.routes);
         }
@@ -120,23 +119,6 @@ private:
         return static_cast<std::size_t>(
             std::count_if(sessions_.begin(), sessions_.end(),
                           [](const auto& e) { return !e.second->stopped(); }));
-    }
-
-    // §3.1: up to 10 of the newest tokens, so iLink can answer binded_redirect.
-    std::vector<std::string> local_tokens() const {
-        std::vector<BoundAccount> accounts;
-        {
-            std::lock_guard lock(mutex_);
-            for (const auto& [bot_id, session] : sessions_) {
-                if (!session->stopped()) accounts.push_back(session->account());
-            }
-        }
-        std::sort(accounts.begin(), accounts.end(),
-                  [](const auto& a, const auto& b) { return a.bound_at_ms > b.bound_at_ms; });
-        std::vector<std::string> tokens;
-        for (std::size_t i = 0; i < accounts.size() && i < 10; ++i)
-            tokens.push_back(accounts[i].token);
-        return tokens;
     }
 
     // Writes an account record; scan_accounts() acts on it (also on records of other processes).
