@@ -10,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include <sys/resource.h>
 
 #include <condition_variable>
 #include <iostream>
@@ -26,13 +25,6 @@ using bot::testing::FakeIlink;
 
 std::string owner_of(int user) {
     return std::string("u").append(std::to_string(user)).append("@im.wechat");
-}
-
-double own_cpu() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
 // Every account as ilink-login stores it, in one transaction per batch of the store's writer.
@@ -189,13 +181,13 @@ IlinkPoint run_ilink_point(const std::string& server_binary, bool keep, const Il
             accounts.begin(), accounts.begin() + std::min(spec.chatting, spec.accounts));
         chat = std::make_unique<Chat>(fake, std::move(talkers), spec.messages);
         fake.on_send([sink = chat.get()](const nlohmann::json& msg) { sink->on_send(msg); });
-        double own_before = own_cpu();
+        double own_before = own_cpu_seconds();
         chat->start();
         point.chat.load = chat->wait(std::chrono::seconds(spec.reply_timeout_s));
         std::this_thread::sleep_for(std::chrono::seconds(1));  // stray duplicates
         auto after = read_proc_stats(server.pid());
         point.chat.server_cpu_s = after.cpu_s - idle_after.cpu_s;
-        point.chat.bench_cpu_s = own_cpu() - own_before;
+        point.chat.bench_cpu_s = own_cpu_seconds() - own_before;
         point.chat.peak_rss_kb = after.hwm_kb;
         point.chat.peak_threads = std::max(sampler.peak_threads(), after.threads);
         point.chat.exit_status = server.stop(std::chrono::seconds(30));

@@ -69,13 +69,6 @@ int default_messages(int users) {
     return 3;
 }
 
-double own_cpu_seconds() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
 // Soft limit up to the hard one: thousands of connections on each side of loopback. The server
 // inherits it. Returns the limit now in force.
 long long raise_file_limit() {

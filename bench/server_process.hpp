@@ -59,6 +59,8 @@ struct ProcStats {
     double cpu_s = 0;  // utime + stime
 };
 ProcStats read_proc_stats(pid_t pid);
+// This process's user + system CPU seconds (the generator and the fakes).
+double own_cpu_seconds();
 
 class ServerProcess {
 public:

@@ -72,10 +72,19 @@ void AccountSession::update(BoundAccount account) {
 }
 
 void AccountSession::restore_context(const std::string& user, ReplyContext context) {
+    adopt_context(user, context);
+}
+
+bool AccountSession::adopt_context(const std::string& user, const ReplyContext& context) {
     std::lock_guard lock(mutex_);
     auto& state = users_[user];
-    if (context.message_time_ms >= state.context.message_time_ms)
-        state.context = std::move(context);
+    // A redelivered older message must not bring back its older token.
+    if (context.message_time_ms < state.context.message_time_ms ||
+        context.token == state.context.token)
+        return false;
+    state.context = context;
+    state.sends = 0;
+    return true;
 }
 
 // Not a coroutine: its arguments go straight into the request (no frame per waiting poll).
@@ -185,19 +194,8 @@ net::awaitable<bool> AccountSession::handle(Updates updates) {
             ReplyContext context{.token = message.context_token,
                                  .received_at_ms = now_ms(),
                                  .message_time_ms = message.create_time_ms};
-            bool newer = false;
-            {
-                std::lock_guard lock(mutex_);
-                auto& user = users_[message.from];
-                // A redelivered older message must not bring back its older token.
-                if (context.message_time_ms >= user.context.message_time_ms &&
-                    context.token != user.context.token) {
-                    user.context = context;
-                    user.sends = 0;
-                    newer = true;
-                }
-            }
-            if (newer) co_await services_.state.put(kContextKind, chat, encode_context(context));
+            if (adopt_context(message.from, context))
+                co_await services_.state.put(kContextKind, chat, encode_context(context));
         }
         Inbound inbound{.chat = {.adapter_id = services_.adapter_id, .chat_id = chat},
                         .sender_id = message.from,

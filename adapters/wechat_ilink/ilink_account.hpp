@@ -65,6 +65,8 @@ private:
         std::string last_message_id;
     };
 
+    // Makes context the user's current one (fresh send budget) unless it is older or the same.
+    bool adopt_context(const std::string& user, const ReplyContext& context);
     net::awaitable<bool> handle(Updates updates);
     net::awaitable<void> typing(std::shared_ptr<AccountSession> self, std::string user,
                                 ReplyWatch watch);

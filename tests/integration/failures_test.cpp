@@ -31,17 +31,6 @@ bot::Inbound inbound_for(const std::string& adapter, const std::string& user,
                         .text = text,
                         .mentions_me = true};
 }
-
-// Polls until done or the deadline; condition checks state another thread changes.
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
 }  // namespace
 
 TEST_CASE("transient LLM errors are retried; persistent ones get a clear apology",

@@ -16,6 +16,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace bot::testing {
 
@@ -71,6 +72,17 @@ private:
     std::unique_ptr<App> app_;
     std::filesystem::path dir_;
 };
+
+// Polls condition (state another thread changes) until it holds or limit passes.
+template <class F>
+bool eventually(F condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return condition();
+}
 
 Config make_config(const std::string& llm_base_url, const std::filesystem::path& dir,
                    const BotOptions& options);

@@ -101,14 +101,4 @@ inline bool polled_with(const FakeIlink& fake, const std::string& token) {
     return false;
 }
 
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return condition();
-}
-
 }  // namespace bot::testing

@@ -67,16 +67,6 @@ std::vector<FakeTelegram::Call> sent_to(const FakeTelegram& telegram, std::int64
     return out;
 }
 
-template <class F>
-bool eventually(F condition, std::chrono::milliseconds limit = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return condition();
-}
-
 }  // namespace
 
 TEST_CASE("telegram webhook: registered, secret checked, private conversation with memory",
