@@ -1,6 +1,7 @@
 #include "llm/openai_backend.hpp"
 
 #include "bot/net/sse_parser.hpp"
+#include "llm/stream_chunk.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -142,24 +143,21 @@ struct StreamReader {
             done = true;
             return;
         }
-        auto chunk = json::parse(event.data, nullptr, false);
-        if (!chunk.is_object()) {
+        auto chunk = parse_stream_chunk(event.data);
+        if (!chunk) {
             malformed = "unparseable stream event: " + excerpt(event.data);
             return;
         }
-        if (chunk.contains("error")) {
-            stream_error = provider_message(chunk);
+        if (chunk->is_error) {
+            stream_error = provider_message_in(event.data);
             return;
         }
-        take_usage(chunk, reply);
-        const json* choice = first_choice(chunk);
-        if (!choice) return;  // e.g. the final usage-only chunk
-        if (auto reason = string_field(*choice, "finish_reason"); !reason.empty()) {
-            reply.finish_reason = std::move(reason);
+        if (chunk->has_usage) {
+            reply.prompt_tokens = chunk->prompt_tokens;
+            reply.completion_tokens = chunk->completion_tokens;
         }
-        auto delta = choice->find("delta");
-        if (delta == choice->end() || !delta->is_object()) return;
-        auto piece = string_field(*delta, "content");
+        if (!chunk->finish_reason.empty()) reply.finish_reason = std::move(chunk->finish_reason);
+        const std::string& piece = chunk->content;
         if (piece.empty()) return;
         reply.text += piece;
         delivered = true;

@@ -270,7 +270,9 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
     } else {
         out.ok = answer.value("ok", false) && http_status >= 200 && http_status < 300;
         if (out.ok) {
-            out.result = answer.value("result", json());
+            if (auto result = answer.find("result"); result != answer.end()) {
+                out.result = std::move(*result);  // not copied: a sent Message is a big tree
+            }
             out.error_code = 0;
             return out;
         }

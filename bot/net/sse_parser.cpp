@@ -7,7 +7,17 @@ namespace bot {
 
 namespace {
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
+
+// std::string_view::find_first_of calls memchr on the set for every byte; a stream parses
+// every token's event, so this scan is worth the loop.
+std::size_t line_end(std::string_view text, std::size_t pos) {
+    for (; pos < text.size(); ++pos) {
+        if (text[pos] == '\n' || text[pos] == '\r') return pos;
+    }
+    return std::string_view::npos;
 }
+
+}  // namespace
 
 SseParser::SseParser(std::size_t max_event_bytes) : max_event_bytes_(max_event_bytes) {}
 
@@ -24,32 +34,38 @@ void SseParser::feed(std::string_view chunk, const EventHandler& on_event) {
             ++pos;
             continue;
         }
-        const auto end = chunk.find_first_of("\r\n", pos);
+        const auto end = line_end(chunk, pos);
         const auto piece = chunk.substr(pos, end == std::string_view::npos ? end : end - pos);
         if (line_.size() + piece.size() + data_.size() > max_event_bytes_) {
             throw std::length_error("server-sent event larger than " +
                                     std::to_string(max_event_bytes_) + " bytes");
         }
-        line_.append(piece);
-        if (end == std::string_view::npos) return;  // the line continues in the next chunk
+        if (end == std::string_view::npos) {  // the line continues in the next chunk
+            line_.append(piece);
+            return;
+        }
         skip_leading_lf_ = chunk[end] == '\r';
         pos = end + 1;
-        take_line(on_event);
+        if (line_.empty()) {  // the whole line is in this chunk: no copy
+            take_line(piece, on_event);
+        } else {
+            line_.append(piece);
+            take_line(line_, on_event);
+            line_.clear();
+        }
     }
 }
 
-void SseParser::take_line(const EventHandler& on_event) {
-    std::string line = std::exchange(line_, {});
-    if (std::exchange(first_line_, false) && line.starts_with(kByteOrderMark)) {
-        line.erase(0, kByteOrderMark.size());
+void SseParser::take_line(std::string_view text, const EventHandler& on_event) {
+    if (std::exchange(first_line_, false) && text.starts_with(kByteOrderMark)) {
+        text.remove_prefix(kByteOrderMark.size());
     }
-    if (line.empty()) {
+    if (text.empty()) {
         dispatch(on_event);
         return;
     }
-    if (line.front() == ':') return;  // comment, typically a keep-alive
+    if (text.front() == ':') return;  // comment, typically a keep-alive
 
-    const std::string_view text = line;
     const auto colon = text.find(':');
     const auto field = text.substr(0, colon);
     auto value = colon == std::string_view::npos ? std::string_view{} : text.substr(colon + 1);

@@ -32,7 +32,7 @@ public:
     std::vector<SseEvent> feed(std::string_view chunk);
 
 private:
-    void take_line(const EventHandler& on_event);
+    void take_line(std::string_view line, const EventHandler& on_event);
     void dispatch(const EventHandler& on_event);
 
     std::size_t max_event_bytes_;

@@ -1,0 +1,67 @@
+// parse_stream_chunk against chunks as OpenAI-compatible servers send them.
+#include "llm/stream_chunk.hpp"
+
+#include <catch2/catch.hpp>
+
+using bot::llm::parse_stream_chunk;
+
+TEST_CASE("A content chunk gives its delta and no finish reason") {
+    auto chunk = parse_stream_chunk(
+        R"({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,)"
+        R"("model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,)"
+        R"("delta":{"content":" w\u00f6rld \"q\""},"logprobs":null,"finish_reason":null}]})");
+    REQUIRE(chunk);
+    CHECK(chunk->content == " w\xC3\xB6rld \"q\"");
+    CHECK(chunk->finish_reason.empty());
+    CHECK_FALSE(chunk->has_usage);
+    CHECK_FALSE(chunk->is_error);
+}
+
+TEST_CASE("The last chunks carry the finish reason and the usage") {
+    auto finish =
+        parse_stream_chunk(R"({"choices":[{"index":0,"delta":{},"finish_reason":"length"}]})");
+    REQUIRE(finish);
+    CHECK(finish->finish_reason == "length");
+    CHECK(finish->content.empty());
+
+    auto usage = parse_stream_chunk(
+        R"({"choices":[],"usage":{"prompt_tokens":31,"completion_tokens":7,"total_tokens":38}})");
+    REQUIRE(usage);
+    CHECK(usage->has_usage);
+    CHECK(usage->prompt_tokens == 31);
+    CHECK(usage->completion_tokens == 7);
+}
+
+TEST_CASE("Odd but valid chunks are read leniently") {
+    // Role-only first chunk (OpenAI), null content (tool calls), usage with absurd numbers.
+    auto role =
+        parse_stream_chunk(R"({"choices":[{"delta":{"role":"assistant","content":null}}]})");
+    REQUIRE(role);
+    CHECK(role->content.empty());
+    auto huge =
+        parse_stream_chunk(R"({"usage":{"prompt_tokens":1e3,"completion_tokens":99999999999}})");
+    REQUIRE(huge);
+    CHECK(huge->has_usage);
+    CHECK(huge->prompt_tokens == 0);
+    CHECK(huge->completion_tokens == 0);
+    auto not_object_choice = parse_stream_chunk(R"({"choices":["x"]})");
+    REQUIRE(not_object_choice);
+    CHECK(not_object_choice->content.empty());
+}
+
+TEST_CASE("An error event and non-objects are told apart") {
+    auto error = parse_stream_chunk(R"({"error":{"message":"overloaded","type":"server_error"}})");
+    REQUIRE(error);
+    CHECK(error->is_error);
+    CHECK_FALSE(parse_stream_chunk("[1,2]"));
+    CHECK_FALSE(parse_stream_chunk("{\"choices\":"));
+    CHECK_FALSE(parse_stream_chunk(""));
+    CHECK_FALSE(parse_stream_chunk("{} trailing"));
+}
+
+TEST_CASE("A chunk larger than the stack buffer is parsed through the heap") {
+    const std::string text(20000, 'x');
+    auto chunk = parse_stream_chunk(R"({"choices":[{"delta":{"content":")" + text + R"("}}]})");
+    REQUIRE(chunk);
+    CHECK(chunk->content == text);
+}
