@@ -166,7 +166,7 @@ public:
             params.erase("message_thread_id");
             result = co_await api_->call("sendMessage", std::move(params));
         }
-        if (result.ok) co_return std::to_string(result.result.value("message_id", 0LL));
+        if (result.ok) co_return std::to_string(result.message_id);
         if (result.error_code == 403) {
             log_.warn("telegram", "chat ", message.chat.chat_id,
                       " blocked the bot or removed it from the group: reply not delivered");

@@ -1,6 +1,12 @@
 #include "telegram/telegram_codec.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <vector>
 
@@ -262,28 +268,44 @@ ParsedUpdate parse_update(const json& update, const BotIdentity& me,
 
 ApiResult parse_api_answer(int http_status, std::string_view body,
                            std::string_view retry_after_header) {
+    namespace bj = boost::json;
     ApiResult out;
     out.error_code = http_status;
-    json answer = json::parse(body, nullptr, false);
-    if (answer.is_discarded() || !answer.is_object()) {
+    alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
+    bj::monotonic_resource arena(buffer.data(), buffer.size());
+    boost::system::error_code ec;
+    const bj::value answer = bj::parse(body, ec, &arena);
+    auto int_in = [](const bj::object& object, std::string_view key) -> std::int64_t {
+        const auto* found = object.if_contains(key);
+        return found && found->is_int64() ? found->get_int64() : 0;
+    };
+    if (ec || !answer.is_object()) {
         out.description = http_status == 0 ? "no answer" : "HTTP " + std::to_string(http_status);
     } else {
-        out.ok = answer.value("ok", false) && http_status >= 200 && http_status < 300;
+        const auto& object = answer.get_object();
+        const auto* ok = object.if_contains("ok");
+        out.ok = ok && ok->is_bool() && ok->get_bool() && http_status >= 200 && http_status < 300;
         if (out.ok) {
-            if (auto result = answer.find("result"); result != answer.end()) {
-                out.result = std::move(*result);  // not copied: a sent Message is a big tree
-            }
             out.error_code = 0;
+            const auto* result = object.if_contains("result");
+            if (result && result->is_object() && result->get_object().contains("message_id")) {
+                out.message_id = int_in(result->get_object(), "message_id");
+            } else if (result) {
+                out.result = json::parse(bj::serialize(*result), nullptr, false);
+            }
             return out;
         }
-        if (int code = static_cast<int>(int_field(answer, "error_code")); code != 0) {
+        if (int code = static_cast<int>(int_in(object, "error_code")); code != 0) {
             out.error_code = code;
         }
-        out.description = string_field(answer, "description");
-        if (auto parameters = answer.find("parameters");
-            parameters != answer.end() && parameters->is_object()) {
-            out.retry_after = std::chrono::seconds(int_field(*parameters, "retry_after"));
-            out.migrate_to_chat_id = int_field(*parameters, "migrate_to_chat_id");
+        if (const auto* description = object.if_contains("description");
+            description && description->is_string()) {
+            out.description = std::string(description->get_string());
+        }
+        if (const auto* parameters = object.if_contains("parameters");
+            parameters && parameters->is_object()) {
+            out.retry_after = std::chrono::seconds(int_in(parameters->get_object(), "retry_after"));
+            out.migrate_to_chat_id = int_in(parameters->get_object(), "migrate_to_chat_id");
         }
     }
     if (out.retry_after.count() == 0 && !retry_after_header.empty()) {

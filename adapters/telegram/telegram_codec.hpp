@@ -63,7 +63,11 @@ std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units);
 // One Bot API answer: {"ok": true, "result": ...} or {"ok": false, "error_code", ...}.
 struct ApiResult {
     bool ok = false;
+    // The result, except when it is a Message (sendMessage, editMessageText): then only its
+    // message_id is kept, below. Every reply is a sendMessage and a Message is a large object:
+    // not building a tree for it saves most of the answer's parse.
     nlohmann::json result;
+    std::int64_t message_id = 0;
     int error_code = 0;  // Telegram's error_code (or the HTTP status); 0 = no answer at all
     std::string description;
     std::chrono::seconds retry_after{0};  // 429

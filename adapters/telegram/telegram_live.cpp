@@ -152,8 +152,7 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
     }
     auto result = co_await api_.call(method, std::move(params), kCallTimeout);
     if (result.ok) {
-        if (method == "sendMessage")
-            reply.streamed_message_id = result.result.value("message_id", 0LL);
+        if (method == "sendMessage") reply.streamed_message_id = result.message_id;
         reply.shown = true;
         co_return;
     }

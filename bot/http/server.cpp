@@ -1,6 +1,7 @@
 #include "bot/http/server.hpp"
 
 #include "bot/http/websocket_session.hpp"
+#include "bot/http/wire.hpp"
 #include "bot/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -10,12 +11,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -39,33 +43,32 @@ public:
 
     net::awaitable<bool> begin(int status, std::vector<Header> headers) override {
         started_ = true;
-        bhttp::response<bhttp::empty_body> res{static_cast<bhttp::status>(status), 11};
-        res.set(bhttp::field::server, "contactbot");
-        for (auto& h : headers) res.set(h.name, h.value);
-        res.chunked(true);
-        res.keep_alive(keep_alive_);
-        bhttp::response_serializer<bhttp::empty_body> serializer{res};
-        stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await bhttp::async_write_header(stream_, serializer, use_tuple);
-        ok_ = !ec;
-        co_return ok_;
+        const std::string head = response_head({.status = status,
+                                                .keep_alive = keep_alive_,
+                                                .headers = &headers,
+                                                .content_length = std::nullopt});
+        // (Locals, not temporaries inside co_await: g++ 12 destroys those twice.)
+        const std::array buffers{net::const_buffer(head.data(), head.size())};
+        co_return co_await send(buffers);
     }
 
     net::awaitable<bool> write(std::string_view chunk) override {
         if (!ok_ || chunk.empty() || head_) co_return ok_;
-        stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await net::async_write(
-            stream_, bhttp::make_chunk(net::const_buffer(chunk.data(), chunk.size())), use_tuple);
-        ok_ = !ec;
-        co_return ok_;
+        std::array<char, 24> size_line;
+        const int length =
+            std::snprintf(size_line.data(), size_line.size(), "%zx\r\n", chunk.size());
+        const std::array buffers{net::const_buffer(size_line.data(), std::size_t(length)),
+                                 net::const_buffer(chunk.data(), chunk.size()),
+                                 net::const_buffer("\r\n", 2)};
+        co_return co_await send(buffers);
     }
 
     // True when the whole response went out and the connection may serve another request.
     net::awaitable<bool> finish() {
         if (!ok_) co_return false;
-        stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await net::async_write(stream_, bhttp::make_chunk_last(), use_tuple);
-        co_return !ec && keep_alive_;
+        const std::array buffers{net::const_buffer("0\r\n\r\n", 5)};
+        const bool sent = co_await send(buffers);
+        co_return sent&& keep_alive_;
     }
 
     bool started() const override { return started_; }
@@ -77,6 +80,14 @@ private:
     bool keep_alive_;
     bool started_ = false;
     bool ok_ = false;
+
+    template <std::size_t N>
+    net::awaitable<bool> send(const std::array<net::const_buffer, N>& buffers) {
+        stream_.expires_after(write_timeout_);
+        auto [ec, n] = co_await net::async_write(stream_, buffers, use_tuple);
+        ok_ = !ec;
+        co_return ok_;
+    }
 };
 
 Request to_request(const bhttp::request<bhttp::string_body>& req, std::string body,
@@ -195,20 +206,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
     net::awaitable<bool> write_response(beast::tcp_stream& stream, Response response,
                                         unsigned version, bool keep_alive, bool head) {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(response.status),
-                                                version};
-        res.set(bhttp::field::server, "contactbot");
-        res.set(bhttp::field::content_type, response.content_type);
-        for (auto& h : response.headers) res.set(h.name, h.value);
-        res.keep_alive(keep_alive);
-        if (head) {
-            res.content_length(response.body.size());
-        } else {
-            res.body() = std::move(response.body);
-            res.prepare_payload();
-        }
+        const std::string head_text = response_head({.status = response.status,
+                                                     .version = version,
+                                                     .keep_alive = keep_alive,
+                                                     .content_type = response.content_type,
+                                                     .headers = &response.headers,
+                                                     .content_length = response.body.size()});
+        const std::size_t body_bytes = head ? 0 : response.body.size();
         stream.expires_after(options.read_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream, res, use_tuple);
+        const std::array buffers{net::const_buffer(head_text.data(), head_text.size()),
+                                 net::const_buffer(response.body.data(), body_bytes)};
+        auto [ec, n] = co_await net::async_write(stream, buffers, use_tuple);
         co_return !ec && keep_alive;
     }
 

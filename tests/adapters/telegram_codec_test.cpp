@@ -140,7 +140,19 @@ TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
 TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
     auto ok = parse_api_answer(200, R"({"ok":true,"result":{"message_id":5}})", "");
     CHECK(ok.ok);
-    CHECK(ok.result["message_id"] == 5);
+    CHECK(ok.message_id == 5);
+    // Results that are not a Message keep their tree: getMe, getUpdates, setWebhook.
+    auto me =
+        parse_api_answer(200, R"({"ok":true,"result":{"id":7,"username":"contact_bot"}})", "");
+    CHECK(me.result.value("username", "") == "contact_bot");
+    CHECK(me.message_id == 0);
+    auto updates = parse_api_answer(200, R"({"ok":true,"result":[{"update_id":9}]})", "");
+    REQUIRE(updates.result.is_array());
+    CHECK(updates.result[0].value("update_id", 0) == 9);
+    auto done = parse_api_answer(200, R"({"ok":true,"result":true})", "");
+    CHECK(done.ok);
+    CHECK(done.result == true);
+    CHECK_FALSE(parse_api_answer(200, R"({"ok":"yes"})", "").ok);
 
     // The 429 answer of the Bot API server (Query.cpp).
     auto limited = parse_api_answer(
