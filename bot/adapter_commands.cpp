@@ -1,7 +1,7 @@
 #include "bot/adapter_commands.hpp"
 
 #include "bot/log.hpp"
-#include "bot/net/curl_http_client.hpp"
+#include "bot/net/http_client.hpp"
 #include "bot/store_adapter_state.hpp"
 #include "storage/sqlite_store.hpp"
 #include "wechat_ilink/login_command.hpp"
@@ -44,7 +44,8 @@ int run_ilink_login(const Config& config, const std::string& adapter_id, Logger&
     std::thread runner([&io] { io.run(); });
     int status = ilink::kLoginFailed;
     {
-        CurlHttpClient http(io.get_executor(), log);
+        auto http_client = make_http_client(io.get_executor(), log);
+        HttpClient& http = *http_client;
         try {
             status = net::co_spawn(io,
                                    ilink::login_in_terminal({.settings = settings,

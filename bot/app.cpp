@@ -4,7 +4,7 @@
 #include "bot/dispatcher.hpp"
 #include "bot/http/server.hpp"
 #include "bot/log.hpp"
-#include "bot/net/curl_http_client.hpp"
+#include "bot/net/http_client.hpp"
 #include "bot/outbox.hpp"
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
@@ -139,7 +139,7 @@ struct App::Parts {
     std::unique_ptr<net::io_context> io;
     std::unique_ptr<storage::SqliteStore> store;
     std::vector<std::unique_ptr<StoreAdapterState>> adapter_states;
-    std::unique_ptr<CurlHttpClient> http_client;
+    std::unique_ptr<HttpClient> http_client;
     std::unique_ptr<llm::LlmBackend> backend;
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
@@ -180,7 +180,7 @@ App::App(Config config, Logger& log, AppOptions options)
         storage::SqliteOptions{.path = p.config.storage.sqlite_path,
                                .synchronous_full = p.config.storage.synchronous_full,
                                .readers = p.config.storage.readers});
-    p.http_client = std::make_unique<CurlHttpClient>(executor, log);
+    p.http_client = make_http_client(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
         p.backend = std::make_unique<llm::OpenAiBackend>(
             llm::OpenAiOptions{.name = provider->name,

@@ -48,7 +48,7 @@ public:
     // shutdown(), then waits (at most limit) until it has run, so the cancelled requests'
     // completions are queued before the caller stops the io_context. Never call it from a
     // thread that runs that io_context.
-    void shutdown_and_wait(std::chrono::milliseconds limit);
+    void shutdown_and_wait(std::chrono::milliseconds limit) override;
 
     static constexpr std::size_t kMaxResponseBytes = std::size_t{64} << 20;
     static constexpr std::size_t kPools = 32;

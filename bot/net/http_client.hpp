@@ -1,12 +1,17 @@
 // Outbound HTTP, as an interface so adapters and LLM backends can be tested against fakes.
-// The production implementation is CurlHttpClient (libcurl multi driven by Asio).
+// Implementations: BeastHttpClient (the default) and CurlHttpClient (libcurl multi driven by
+// Asio, used when a proxy is configured).
 #pragma once
 
 #include "bot/http/http_types.hpp"
+#include "bot/log.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +52,15 @@ class HttpClient {
 public:
     virtual ~HttpClient() = default;
     virtual net::awaitable<ClientResponse> request(ClientRequest request) = 0;
+    // Cancels the requests in flight (they complete with Failure::cancelled) and refuses later
+    // ones, then waits at most `limit` for the cancelled ones' completions to be queued. Never
+    // called from a thread running the client's io_context.
+    virtual void shutdown_and_wait(std::chrono::milliseconds /*limit*/) {}
 };
+
+// The production client: BeastHttpClient, or CurlHttpClient when the environment names a
+// proxy (http_proxy, https_proxy/HTTPS_PROXY, all_proxy/ALL_PROXY, with no_proxy/NO_PROXY
+// exceptions), which libcurl honours as operators expect and the built-in client does not.
+std::unique_ptr<HttpClient> make_http_client(net::any_io_executor executor, Logger& logger);
 
 }  // namespace bot

@@ -1,0 +1,549 @@
+#include "bot/net/beast_http_client.hpp"
+
+#include "bot/net/client_wire.hpp"
+
+#include <sys/socket.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+#include <variant>
+
+namespace bot {
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+using Failure = ClientResponse::Failure;
+using namespace std::chrono_literals;
+
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr auto kMaxConnectTime = 10s;  // as CurlHttpClient: a connect never waits longer
+constexpr auto kResolveCacheTime = 60s;
+constexpr std::size_t kReadChunk = 4096;
+constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+
+ClientResponse failed(Failure failure, std::string error) {
+    ClientResponse response;
+    response.failure = failure;
+    response.error = std::move(error);
+    return response;
+}
+
+bool is_connect_error(const boost::system::error_code& ec) {
+    return ec == net::error::connection_refused || ec == net::error::host_unreachable ||
+           ec == net::error::network_unreachable || ec == net::error::host_not_found ||
+           ec == net::error::host_not_found_try_again || ec == net::error::no_data;
+}
+
+// The server closed a kept-alive connection while it sat in the pool.
+bool is_stale_error(const boost::system::error_code& ec) {
+    return ec == net::error::eof || ec == net::error::connection_reset ||
+           ec == net::error::broken_pipe || ec == bhttp::error::end_of_stream ||
+           ec == ssl::error::stream_truncated;
+}
+
+class Connection {
+public:
+    using Plain = beast::tcp_stream;
+    using Tls = beast::ssl_stream<beast::tcp_stream>;
+
+    template <class TlsContext>
+    Connection(net::any_io_executor io, TlsContext&& tls_context, const Origin& origin)
+        : strand(net::make_strand(io)), key(origin.key) {
+        if (origin.tls) {
+            stream.emplace<Tls>(strand, tls_context());
+        } else {
+            stream.emplace<Plain>(strand);
+        }
+    }
+
+    beast::tcp_stream& lowest() {
+        return std::visit(
+            [](auto& s) -> beast::tcp_stream& {
+                if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
+                    throw std::logic_error("connection without a stream");
+                } else {
+                    return beast::get_lowest_layer(s);
+                }
+            },
+            stream);
+    }
+
+    // The peer closed it, or sent something unasked: not reusable. For TLS a pending record
+    // (a session ticket) is normal and read by OpenSSL with the next answer.
+    bool still_open() {
+        char byte;
+        const auto n = ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0) return false;
+        if (n > 0) return std::holds_alternative<Tls>(stream);
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+
+    void close() {
+        boost::system::error_code ignored;
+        lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        lowest().close();
+    }
+
+    net::strand<net::any_io_executor> strand;
+    std::variant<std::monostate, Plain, Tls> stream;
+    beast::flat_buffer buffer;
+    std::string key;
+    bool connected = false;
+    Clock::time_point idle_since{};
+};
+
+// What one attempt on one connection produced.
+struct Attempt {
+    ClientResponse response;
+    bool keep = false;                // the connection can serve the next request
+    bool nothing_received = false;    // failed before any byte of the answer arrived
+    boost::system::error_code error;  // the transport error, if any
+};
+
+}  // namespace
+
+class BeastHttpClient::Pools {
+public:
+    Pools(net::any_io_executor executor, Logger& log, BeastHttpClientOptions opts)
+        : io(std::move(executor)), logger(log), options(std::move(opts)) {
+        if (!options.extra_ca_file.empty()) tls_context();  // a wrong file fails now
+    }
+
+    // Made at the first HTTPS connection: the system's CA bundle takes ~1 MB and ~50 ms to
+    // load, which a server talking only to local services over HTTP never needs.
+    ssl::context& tls_context() {
+        std::call_once(tls_made, [this] {
+            tls.emplace(ssl::context::tls_client);
+            tls->set_default_verify_paths();
+            tls->set_verify_mode(ssl::verify_peer);
+            SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
+            if (!options.extra_ca_file.empty()) {
+                boost::system::error_code ec;
+                tls->load_verify_file(options.extra_ca_file, ec);
+                if (ec) {
+                    throw std::runtime_error("cannot load CA file " + options.extra_ca_file + ": " +
+                                             ec.message());
+                }
+            }
+        });
+        return *tls;
+    }
+
+    // An idle connection to the origin (reused = true), or a new unconnected one; nullptr
+    // once shut down.
+    std::shared_ptr<Connection> acquire(const Origin& origin, bool& reused) {
+        // Outside the lock: the first call loads the system's CA bundle (~50 ms).
+        auto make_tls = [this]() -> auto& {
+            return tls_context();
+        };
+        if (origin.tls) make_tls();
+        std::lock_guard lock(mutex);
+        if (closed) return nullptr;
+        reused = false;
+        if (auto found = idle.find(origin.key); found != idle.end()) {
+            auto& list = found->second;
+            const auto now = Clock::now();
+            while (!list.empty()) {
+                auto connection = std::move(list.back());
+                list.pop_back();
+                --idle_count;
+                if (now - connection->idle_since < options.idle_lifetime &&
+                    connection->still_open()) {
+                    reused = true;
+                    return connection;
+                }
+                connection->close();  // unused by anyone: safe off its strand
+            }
+        }
+        auto connection = std::make_shared<Connection>(io, make_tls, origin);
+        if (live.size() >= live_sweep_at) {
+            std::erase_if(live, [](const auto& weak) { return weak.expired(); });
+            live_sweep_at = std::max<std::size_t>(64, live.size() * 2);
+        }
+        live.push_back(connection);
+        return connection;
+    }
+
+    void release(std::shared_ptr<Connection> connection) {
+        connection->idle_since = Clock::now();
+        std::lock_guard lock(mutex);
+        if (closed || idle_count >= options.max_idle_connections) {
+            connection->close();
+            return;
+        }
+        idle[connection->key].push_back(std::move(connection));
+        ++idle_count;
+    }
+
+    std::optional<tcp::resolver::results_type> cached_endpoints(const std::string& key) {
+        std::lock_guard lock(mutex);
+        auto found = resolved.find(key);
+        if (found == resolved.end() || found->second.second < Clock::now()) return std::nullopt;
+        return found->second.first;
+    }
+
+    void cache_endpoints(const std::string& key, const tcp::resolver::results_type& results) {
+        std::lock_guard lock(mutex);
+        resolved[key] = {results, Clock::now() + kResolveCacheTime};
+    }
+
+    bool is_closed() {
+        std::lock_guard lock(mutex);
+        return closed;
+    }
+
+    void shutdown() {
+        std::vector<std::shared_ptr<Connection>> open;
+        {
+            std::lock_guard lock(mutex);
+            closed = true;
+            for (auto& weak : live) {
+                if (auto connection = weak.lock()) open.push_back(std::move(connection));
+            }
+            live.clear();
+            idle.clear();
+            idle_count = 0;
+        }
+        // On each connection's strand: a request may be reading from it right now.
+        for (auto& connection : open) {
+            net::post(connection->strand, [connection] { connection->close(); });
+        }
+    }
+
+    void begin_request() {
+        std::lock_guard lock(mutex);
+        ++in_flight;
+    }
+
+    void end_request() {
+        std::lock_guard lock(mutex);
+        if (--in_flight == 0) drained.notify_all();
+    }
+
+    bool wait_drained(std::chrono::milliseconds limit) {
+        std::unique_lock lock(mutex);
+        return drained.wait_for(lock, limit, [this] { return in_flight == 0; });
+    }
+
+    net::any_io_executor io;
+    Logger& logger;
+    const BeastHttpClientOptions options;
+
+private:
+    std::once_flag tls_made;
+    std::optional<ssl::context> tls;
+    std::mutex mutex;
+    std::condition_variable drained;
+    std::unordered_map<std::string, std::vector<std::shared_ptr<Connection>>> idle;
+    std::size_t idle_count = 0;
+    std::vector<std::weak_ptr<Connection>> live;  // for shutdown
+    std::size_t live_sweep_at = 64;
+    std::unordered_map<std::string, std::pair<tcp::resolver::results_type, Clock::time_point>>
+        resolved;
+    std::size_t in_flight = 0;
+    bool closed = false;
+};
+
+namespace {
+
+using Pools = BeastHttpClient::Pools;
+
+struct Deadlines {
+    std::optional<Clock::time_point> transfer;  // none: no limit
+    Clock::time_point connect;
+};
+
+void expire(beast::tcp_stream& stream, const std::optional<Clock::time_point>& deadline) {
+    if (deadline) {
+        stream.expires_at(*deadline);
+    } else {
+        stream.expires_never();
+    }
+}
+
+Attempt failure_of(Pools& pools, const boost::system::error_code& ec, std::string_view stage) {
+    Attempt attempt;
+    attempt.error = ec;
+    if (pools.is_closed()) {
+        attempt.response = failed(Failure::cancelled, "client shut down");
+    } else if (ec == beast::error::timeout) {
+        attempt.response = failed(Failure::timeout, std::string(stage) + " timed out");
+    } else if (is_connect_error(ec)) {
+        attempt.response = failed(Failure::connect, std::string(stage) + ": " + ec.message());
+    } else {
+        attempt.response = failed(Failure::transport, std::string(stage) + ": " + ec.message());
+    }
+    return attempt;
+}
+
+net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& connection,
+                                                  const Origin& origin, Deadlines deadlines) {
+    boost::system::error_code ec;
+    tcp::resolver::results_type endpoints;
+    if (const auto literal = net::ip::make_address(origin.host, ec); !ec) {
+        endpoints = tcp::resolver::results_type::create(
+            tcp::endpoint(literal, static_cast<unsigned short>(std::stoul(origin.port))),
+            origin.host, origin.port);
+    } else if (auto cached = pools.cached_endpoints(origin.key)) {
+        endpoints = std::move(*cached);
+    } else {
+        tcp::resolver resolver(connection.strand);
+        auto [resolve_error, results] =
+            co_await resolver.async_resolve(origin.host, origin.port, use_tuple);
+        if (resolve_error) co_return resolve_error;
+        pools.cache_endpoints(origin.key, results);
+        endpoints = std::move(results);
+    }
+    // shutdown() closes the sockets it finds open; one still resolving has none yet. This check
+    // and the start of the connect run in one handler on the strand, so a later close() sees
+    // the socket open.
+    if (pools.is_closed()) co_return net::error::operation_aborted;
+    auto& lowest = connection.lowest();
+    lowest.expires_at(deadlines.connect);
+    auto [connect_error, endpoint] = co_await lowest.async_connect(endpoints, use_tuple);
+    if (connect_error) co_return connect_error;
+    lowest.socket().set_option(tcp::no_delay(true), ec);
+
+    if (auto* tls = std::get_if<Connection::Tls>(&connection.stream)) {
+        boost::system::error_code not_literal;
+        net::ip::make_address(origin.host, not_literal);
+        if (not_literal && !SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str())) {
+            co_return boost::system::error_code(static_cast<int>(::ERR_get_error()),
+                                                net::error::get_ssl_category());
+        }
+        tls->set_verify_callback(ssl::host_name_verification(origin.host));
+        auto [handshake_error] = co_await tls->async_handshake(ssl::stream_base::client, use_tuple);
+        if (handshake_error) co_return handshake_error;
+    }
+    connection.connected = true;
+    co_return boost::system::error_code{};
+}
+
+Attempt failed_attempt(std::string error) {
+    Attempt attempt;
+    attempt.response = failed(Failure::transport, std::move(error));
+    return attempt;
+}
+
+// Hands a body over as it arrives (a streamed 2xx) or collects it.
+class BodySink {
+public:
+    BodySink(const ClientRequest& request, ClientResponse& response, bool streamed)
+        : request_(request), response_(response), streamed_(streamed) {}
+
+    // Where the parser writes next.
+    std::pair<char*, std::size_t> space(boost::optional<std::uint64_t> remaining) {
+        const auto want =
+            remaining ? std::clamp<std::uint64_t>(*remaining, 1, 64 * 1024) : kReadChunk;
+        auto& target = streamed_ ? chunk_ : response_.body;
+        const auto used = streamed_ ? 0 : target.size();
+        target.resize(used + want);
+        return {target.data() + used, want};
+    }
+
+    // `left` bytes of the space were not written. Returns an error text or "".
+    std::string take(std::size_t asked, std::size_t left) {
+        const auto written = asked - left;
+        if (!streamed_) {
+            response_.body.resize(response_.body.size() - left);
+            if (response_.body.size() > BeastHttpClient::kMaxResponseBytes) {
+                return "response body larger than " +
+                       std::to_string(BeastHttpClient::kMaxResponseBytes) + " bytes";
+            }
+            return {};
+        }
+        if (written == 0) return {};
+        try {
+            request_.on_body_chunk(std::string_view(chunk_.data(), written));
+        } catch (const std::exception& error) {
+            return std::string("body callback failed: ") + error.what();
+        } catch (...) {
+            return "body callback failed";
+        }
+        return {};
+    }
+
+private:
+    const ClientRequest& request_;
+    ClientResponse& response_;
+    bool streamed_;
+    std::string chunk_;
+};
+
+template <class Stream>
+net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& connection,
+                                    const std::string& message, const ClientRequest& request,
+                                    Deadlines deadlines) {
+    expire(connection.lowest(), deadlines.transfer);
+    const net::const_buffer bytes(message.data(), message.size());
+    if (auto [ec, written] = co_await net::async_write(stream, bytes, use_tuple); ec) {
+        auto attempt = failure_of(pools, ec, "send");
+        attempt.nothing_received = true;
+        co_return attempt;
+    }
+    // Interim 1xx answers are skipped: only the final response's headers are kept.
+    std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+    for (;;) {
+        parser.emplace();
+        parser->header_limit(kHeaderLimit);
+        parser->body_limit(boost::none);  // collected bodies are capped by BodySink
+        if (request.method == "HEAD") parser->skip(true);
+        auto [ec, read] =
+            co_await bhttp::async_read_header(stream, connection.buffer, *parser, use_tuple);
+        if (ec) {
+            auto attempt = failure_of(pools, ec, "receive");
+            attempt.nothing_received = !parser->got_some() && connection.buffer.size() == 0;
+            co_return attempt;
+        }
+        const auto status = parser->get().result_int();
+        if (status < 100 || status >= 200 || status == 101) break;
+    }
+
+    Attempt attempt;
+    auto& response = attempt.response;
+    response.status = static_cast<int>(parser->get().result_int());
+    for (const auto& field : parser->get()) {
+        response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+    }
+    const bool streamed = request.on_body_chunk && response.status >= 200 && response.status < 300;
+    BodySink sink(request, response, streamed);
+    while (!parser->is_done()) {
+        const auto [data, size] = sink.space(parser->content_length_remaining());
+        parser->get().body().data = data;
+        parser->get().body().size = size;
+        auto [ec, read] =
+            co_await bhttp::async_read_some(stream, connection.buffer, *parser, use_tuple);
+        if (ec == bhttp::error::need_buffer) ec = {};
+        const auto problem = sink.take(size, parser->get().body().size);
+        if (ec) co_return failure_of(pools, ec, "receive");
+        if (!problem.empty()) co_return failed_attempt(problem);
+    }
+    attempt.keep = parser->keep_alive() && connection.buffer.size() == 0;
+    co_return attempt;
+}
+
+// Runs on the connection's strand.
+net::awaitable<Attempt> attempt_on(std::shared_ptr<Pools> pools,
+                                   std::shared_ptr<Connection> connection, const Origin* origin,
+                                   const std::string* message, const ClientRequest* request,
+                                   Deadlines deadlines) {
+    if (!connection->connected) {
+        if (auto ec = co_await connect(*pools, *connection, *origin, deadlines); ec) {
+            connection->close();
+            co_return failure_of(*pools, ec, "connect to " + origin->key);
+        }
+    }
+    Attempt attempt;
+    if (auto* tls = std::get_if<Connection::Tls>(&connection->stream)) {
+        attempt = co_await exchange_on(*pools, *tls, *connection, *message, *request, deadlines);
+    } else {
+        auto& plain = std::get<Connection::Plain>(connection->stream);
+        attempt = co_await exchange_on(*pools, plain, *connection, *message, *request, deadlines);
+    }
+    if (attempt.keep && !pools->is_closed()) {
+        connection->lowest().expires_never();
+        pools->release(std::move(connection));
+    } else {
+        connection->close();
+    }
+    co_return attempt;
+}
+
+// Decrements the in-flight count once the caller has its answer.
+struct InFlight {
+    explicit InFlight(Pools& p) : pools(p) { pools.begin_request(); }
+    ~InFlight() { pools.end_request(); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    Pools& pools;
+};
+
+}  // namespace
+
+BeastHttpClient::BeastHttpClient(net::any_io_executor executor, Logger& logger,
+                                 BeastHttpClientOptions options)
+    : pools_(std::make_shared<Pools>(std::move(executor), logger, std::move(options))) {}
+
+BeastHttpClient::~BeastHttpClient() {
+    shutdown();
+}
+
+void BeastHttpClient::shutdown() {
+    pools_->shutdown();
+}
+
+void BeastHttpClient::shutdown_and_wait(std::chrono::milliseconds limit) {
+    pools_->shutdown();
+    pools_->wait_drained(limit);
+}
+
+net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
+    auto pools = pools_;
+    InFlight counted(*pools);
+    const auto started = Clock::now();
+    const auto origin = parse_url(request.url);
+    if (!origin) co_return failed(Failure::transport, "malformed or unsupported URL");
+    Deadlines deadlines;
+    if (request.timeout.count() > 0) deadlines.transfer = started + request.timeout;
+    deadlines.connect = started + std::min<Clock::duration>(kMaxConnectTime,
+                                                            request.timeout.count() > 0
+                                                                ? Clock::duration(request.timeout)
+                                                                : Clock::duration(kMaxConnectTime));
+    const auto message = wire_request(request, *origin);
+    if (!message) co_return failed(Failure::transport, "line break in the method or a header");
+
+    Attempt attempt;
+    for (int tries = 0; tries < 2; ++tries) {
+        bool reused = false;
+        std::shared_ptr<Connection> connection;
+        try {
+            connection = pools->acquire(*origin, reused);
+        } catch (const std::exception& error) {  // the TLS context could not be set up
+            co_return failed(Failure::transport, error.what());
+        }
+        if (!connection) co_return failed(Failure::cancelled, "client shut down");
+        auto strand = connection->strand;
+        auto work =
+            attempt_on(pools, std::move(connection), &*origin, &*message, &request, deadlines);
+        attempt = co_await net::co_spawn(strand, std::move(work), net::use_awaitable);
+        // A kept-alive connection the server had closed: the request never reached it.
+        const bool stale = reused && attempt.nothing_received && is_stale_error(attempt.error);
+        if (!stale || pools->is_closed()) break;
+    }
+    if (pools->logger.enabled(LogLevel::debug)) {
+        const auto elapsed =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+        const auto& response = attempt.response;
+        pools->logger.debug(
+            "http-client", request.method, " ", origin->key, " -> ",
+            response.failure == Failure::none ? std::to_string(response.status) : response.error,
+            " in ", elapsed.count(), " ms");
+    }
+    co_return std::move(attempt.response);
+}
+
+}  // namespace bot

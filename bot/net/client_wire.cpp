@@ -1,0 +1,86 @@
+#include "bot/net/client_wire.hpp"
+
+#include "bot/http/wire.hpp"
+
+#include <boost/beast/core/string.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace bot {
+
+std::optional<Origin> parse_url(std::string_view url) {
+    Origin origin;
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return std::nullopt;
+    std::string scheme(url.substr(0, scheme_end));
+    std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (scheme != "http" && scheme != "https") return std::nullopt;
+    origin.tls = scheme == "https";
+    url.remove_prefix(scheme_end + 3);
+    if (const auto fragment = url.find('#'); fragment != std::string_view::npos) {
+        url = url.substr(0, fragment);
+    }
+    const auto authority_end = url.find_first_of("/?");
+    const auto authority = url.substr(0, authority_end);
+    if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
+    origin.authority = std::string(authority);
+    std::string_view host = authority;
+    std::string_view port;
+    if (host.front() == '[') {
+        const auto close = host.find(']');
+        if (close == std::string_view::npos) return std::nullopt;
+        if (close + 1 < host.size()) {
+            if (host[close + 1] != ':') return std::nullopt;
+            port = host.substr(close + 2);
+        }
+        host = host.substr(1, close - 1);
+    } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+        port = host.substr(colon + 1);
+        host = host.substr(0, colon);
+    }
+    if (host.empty() || !std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; })) {
+        return std::nullopt;
+    }
+    origin.host = std::string(host);
+    origin.port = port.empty() ? (origin.tls ? "443" : "80") : std::string(port);
+    const auto rest =
+        authority_end == std::string_view::npos ? std::string_view{} : url.substr(authority_end);
+    // (append, not operator+: g++ 12 warns falsely about the latter with -O3.)
+    origin.target = rest.starts_with('/') ? std::string(rest) : std::string("/").append(rest);
+    origin.key =
+        std::string(scheme).append("://").append(origin.host).append(":").append(origin.port);
+    return origin;
+}
+
+std::optional<std::string> wire_request(const ClientRequest& request, const Origin& origin) {
+    if (http::has_line_break(request.method) || request.method.find(' ') != std::string::npos) {
+        return std::nullopt;
+    }
+    std::string out;
+    out.reserve(256 + request.body.size());
+    out.append(request.method).append(" ").append(origin.target).append(" HTTP/1.1\r\n");
+    bool has_host = false;
+    bool has_accept = false;
+    bool has_length = false;
+    for (const auto& header : request.headers) {
+        if (http::has_line_break(header.name) || http::has_line_break(header.value)) {
+            return std::nullopt;
+        }
+        has_host = has_host || boost::beast::iequals(header.name, "Host");
+        has_accept = has_accept || boost::beast::iequals(header.name, "Accept");
+        has_length = has_length || boost::beast::iequals(header.name, "Content-Length");
+    }
+    if (!has_host) http::append_header(out, "Host", origin.authority);
+    for (const auto& header : request.headers) http::append_header(out, header.name, header.value);
+    if (!has_accept) http::append_header(out, "Accept", "*/*");
+    const bool bodiless = request.method == "GET" || request.method == "HEAD" ||
+                          request.method == "DELETE" || request.method == "OPTIONS";
+    if (!has_length && (!request.body.empty() || !bodiless)) {
+        http::append_header(out, "Content-Length", std::to_string(request.body.size()));
+    }
+    out.append("\r\n").append(request.body);
+    return out;
+}
+
+}  // namespace bot

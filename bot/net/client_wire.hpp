@@ -1,0 +1,30 @@
+// Where an outbound request goes and the bytes that carry it (BeastHttpClient's pure parts).
+#pragma once
+
+#include "bot/net/http_client.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bot {
+
+// The scheme://host:port a request is sent to, and the path it asks for.
+struct Origin {
+    bool tls = false;
+    std::string host;  // without brackets for IPv6
+    std::string port;
+    std::string authority;  // as written in the URL: the Host header
+    std::string target;     // path and query
+    std::string key;        // scheme://host:port, the pool's key
+};
+
+// http:// and https:// URLs; nullopt for other schemes, user info, a bad port or no host.
+std::optional<Origin> parse_url(std::string_view url);
+
+// The request as it goes on the wire: request line, Host (unless given), the headers, Accept
+// (unless given), Content-Length when there is a body or the method carries one, the body.
+// nullopt when the method or a header holds a line break (request splitting).
+std::optional<std::string> wire_request(const ClientRequest& request, const Origin& origin);
+
+}  // namespace bot
