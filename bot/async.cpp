@@ -1,9 +1,18 @@
 #include "bot/async.hpp"
 
+#include <boost/asio/io_context.hpp>
+
 #include <algorithm>
 #include <random>
 
 namespace bot {
+
+net::any_io_executor make_io_strand(const net::any_io_executor& executor) {
+    if (const auto* io = executor.target<net::io_context::executor_type>()) {
+        return net::make_strand(*io);
+    }
+    return net::make_strand(executor);
+}
 
 std::chrono::milliseconds backoff_delay(std::chrono::milliseconds first,
                                         std::chrono::milliseconds most, int attempt) {

@@ -23,6 +23,13 @@
 namespace bot {
 namespace net = boost::asio;
 
+// A strand over the executor, type-erased. When the executor is an io_context's (it always
+// is in the server), the strand is made over that concrete executor: it then fits inside
+// any_io_executor's small buffer, where a strand over an any_io_executor does not and becomes
+// a reference-counted heap object whose atomic count every asynchronous operation on the
+// strand touches (perf: ~6 % of the server's CPU under load).
+net::any_io_executor make_io_strand(const net::any_io_executor& executor);
+
 namespace detail {
 // Turns a completion handler into a copyable callable that posts the completion to the
 // handler's own executor (the awaiting coroutine's), never running it inline.
@@ -231,7 +238,7 @@ public:
 
 private:
     struct State {
-        explicit State(net::any_io_executor executor) : timer(net::make_strand(executor)) {}
+        explicit State(net::any_io_executor executor) : timer(make_io_strand(executor)) {}
         mutable std::mutex mutex;
         bool set = false;
         std::function<void(bool)> waiter;

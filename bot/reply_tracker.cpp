@@ -98,7 +98,7 @@ void ReplyTracker::abandon(const std::string& key) {
 
 ReplyWatch ReplyTracker::watch(const std::string& key, std::chrono::milliseconds wait, bool claim,
                                bool deltas) {
-    auto watcher = std::make_shared<Watcher>(net::make_strand(executor_));
+    auto watcher = std::make_shared<Watcher>(make_io_strand(executor_));
     watcher->claim = claim;
     watcher->deltas = deltas;
     {

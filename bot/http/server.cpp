@@ -1,5 +1,6 @@
 #include "bot/http/server.hpp"
 
+#include "bot/async.hpp"
 #include "bot/http/websocket_session.hpp"
 #include "bot/http/wire.hpp"
 #include "bot/log.hpp"
@@ -115,7 +116,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           router(r),
           log(l),
           options(std::move(o)),
-          acceptor(net::make_strand(executor)) {}
+          acceptor(make_io_strand(executor)) {}
 
     struct Connection {
         beast::tcp_stream* stream;
@@ -149,8 +150,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
     net::awaitable<void> accept_loop() {
         for (;;) {
-            auto [ec, socket] =
-                co_await acceptor.async_accept(net::make_strand(executor), use_tuple);
+            auto [ec, socket] = co_await acceptor.async_accept(make_io_strand(executor), use_tuple);
             if (stopping) co_return;
             if (ec) {
                 if (ec == net::error::operation_aborted) co_return;

@@ -1,5 +1,6 @@
 #include "bot/net/beast_http_client.hpp"
 
+#include "bot/async.hpp"
 #include "bot/net/client_wire.hpp"
 
 #include <sys/socket.h>
@@ -72,7 +73,7 @@ public:
 
     template <class TlsContext>
     Connection(net::any_io_executor io, TlsContext&& tls_context, const Origin& origin)
-        : strand(net::make_strand(io)), key(origin.key) {
+        : strand(make_io_strand(io)), key(origin.key) {
         if (origin.tls) {
             stream.emplace<Tls>(strand, tls_context());
         } else {
@@ -108,7 +109,7 @@ public:
         lowest().close();
     }
 
-    net::strand<net::any_io_executor> strand;
+    net::any_io_executor strand;  // make_io_strand
     std::variant<std::monostate, Plain, Tls> stream;
     beast::flat_buffer buffer;
     std::string key;
