@@ -28,9 +28,10 @@ struct ClientRequest {
     // When set, a 2xx response body is handed over chunk by chunk as it arrives instead of
     // being collected in ClientResponse::body. Called on the client's own strand: keep it short.
     std::function<void(std::string_view)> on_body_chunk;
-    // Requests of one pool share connections; 0 is the common pool. Callers holding thousands
-    // of long-lived requests to one host (long polls of many accounts) spread them over pools
-    // by a stable key: a pool's cost per new request grows with the connections it holds.
+    // A stable key for callers holding thousands of long-lived requests to one host (long polls
+    // of many accounts). CurlHttpClient spreads them over its multi handles by it (libcurl's
+    // cost per new request grows with the connections a handle holds); BeastHttpClient has no
+    // such cost and ignores it.
     std::uint32_t pool = 0;
 };
 
