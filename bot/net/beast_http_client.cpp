@@ -21,6 +21,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -301,14 +303,31 @@ Attempt failure_of(Pools& pools, const boost::system::error_code& ec, std::strin
     return attempt;
 }
 
+bool is_localhost(std::string_view host) {
+    auto lower = [](std::string_view text) {
+        std::string out(text);
+        std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
+        return out;
+    };
+    const std::string name = lower(host);
+    return name == "localhost" || name.ends_with(".localhost");
+}
+
 net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& connection,
                                                   const Origin& origin, Deadlines deadlines) {
     boost::system::error_code ec;
     tcp::resolver::results_type endpoints;
+    const auto port = static_cast<unsigned short>(std::stoul(origin.port));  // checked: 1-65535
     if (const auto literal = net::ip::make_address(origin.host, ec); !ec) {
-        endpoints = tcp::resolver::results_type::create(
-            tcp::endpoint(literal, static_cast<unsigned short>(std::stoul(origin.port))),
-            origin.host, origin.port);
+        endpoints = tcp::resolver::results_type::create(tcp::endpoint(literal, port), origin.host,
+                                                        origin.port);
+    } else if (is_localhost(origin.host)) {
+        // Loopback by definition (RFC 6761), as libcurl does: not left to /etc/hosts, which
+        // minimal containers lack, nor to a DNS server.
+        const std::array loopback{tcp::endpoint(net::ip::address_v4::loopback(), port),
+                                  tcp::endpoint(net::ip::address_v6::loopback(), port)};
+        endpoints = tcp::resolver::results_type::create(loopback.begin(), loopback.end(),
+                                                        origin.host, origin.port);
     } else if (auto cached = pools.cached_endpoints(origin.key)) {
         endpoints = std::move(*cached);
     } else {

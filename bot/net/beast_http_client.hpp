@@ -9,8 +9,8 @@
 //
 // Each connection has its own strand; a request runs on the strand of the connection it got
 // and resumes the caller on the caller's executor. No threads of its own, except the one Asio
-// uses for getaddrinfo when a host name (not an IP literal) has to be resolved; answers are
-// cached for a minute.
+// uses for getaddrinfo when a host name (not an IP literal, not "localhost") has to be
+// resolved; answers are cached for a minute.
 #pragma once
 
 #include "bot/log.hpp"
@@ -57,7 +57,8 @@ public:
     net::awaitable<ClientResponse> request(ClientRequest request) override;
 
     // Closes every connection: requests in flight complete with Failure::cancelled, later ones
-    // fail at once with it. Safe to call more than once and from any thread.
+    // fail at once with it (one still resolving a host name, once getaddrinfo returns). Safe
+    // to call more than once and from any thread.
     void shutdown();
     // shutdown(), then waits (at most limit) until the requests in flight have completed, so
     // their completions are queued before the caller stops the io_context. Never call it from

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 
 namespace bot {
 
@@ -39,8 +40,14 @@ std::optional<Origin> parse_url(std::string_view url) {
         port = host.substr(colon + 1);
         host = host.substr(0, colon);
     }
-    if (host.empty() || !std::ranges::all_of(port, [](char c) { return c >= '0' && c <= '9'; })) {
-        return std::nullopt;
+    if (host.empty()) return std::nullopt;
+    if (!port.empty()) {
+        unsigned number = 0;
+        const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+        if (error != std::errc() || end != port.data() + port.size() || number == 0 ||
+            number > 65535) {
+            return std::nullopt;
+        }
     }
     origin.host = std::string(host);
     origin.port = port.empty() ? (origin.tls ? "443" : "80") : std::string(port);

@@ -29,11 +29,14 @@ TEST_CASE("URLs give the origin, the pool key and the target") {
     CHECK(v6->authority == "[::1]:11434");
     CHECK(v6->target == "/?q");
     CHECK(parse_url("http://localhost")->target == "/");
+    CHECK(parse_url("http://localhost:65535/")->port == "65535");
 }
 
 TEST_CASE("URLs the client does not send to are refused") {
-    for (const char* url : {"ftp://host/", "host/path", "http://", "http://user:pw@host/",
-                            "http://host:80x/", "http://[::1/", "http://[::1]x/", "http://:80/"}) {
+    for (const char* url :
+         {"ftp://host/", "host/path", "http://", "http://user:pw@host/", "http://host:80x/",
+          "http://host:0/", "http://host:65536/", "http://host:99999999999999999999/",
+          "http://host:-1/", "http://[::1/", "http://[::1]x/", "http://:80/"}) {
         INFO(url);
         CHECK_FALSE(parse_url(url));
     }
