@@ -1,4 +1,5 @@
-// The production HttpClient: one libcurl multi handle driven by Asio (the asiohiper pattern).
+// The HttpClient used when a proxy is configured (make_http_client; BeastHttpClient otherwise):
+// libcurl multi handles driven by Asio (the asiohiper pattern).
 // curl never blocks a thread and never gets threads of its own for transfers: Asio waits on
 // the sockets curl opens, and every curl call runs on one strand of the given executor, so a
 // thousand requests in flight cost a thousand easy handles, not a thousand threads.
@@ -7,9 +8,9 @@
 // host. ClientRequest::pool picks one of kPools multi handles (each on its own strand):
 // libcurl 7.88 walks every connection of a multi handle to the host for each new request, and
 // every cached connection when the cache is over its limit, which made 10,000 open long polls
-// cost ~1.5 ms of CPU per poll on one handle. Name resolution uses libcurl's resolver: with the threaded resolver of Debian's
-// libcurl a lookup of a host name (not of an IP literal or "localhost") runs on a short-lived
-// helper thread, and the answer is cached for a minute.
+// cost ~1.5 ms of CPU per poll on one handle. Name resolution uses libcurl's resolver: with the
+// threaded resolver of Debian's libcurl a lookup of a host name (not of an IP literal or
+// "localhost") runs on a short-lived helper thread, and the answer is cached for a minute.
 #pragma once
 
 #include <chrono>
