@@ -7,7 +7,6 @@
 
 namespace bot::http {
 
-namespace {
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return std::tolower(static_cast<unsigned char>(x)) ==
@@ -15,6 +14,7 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
+namespace {
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

@@ -18,6 +18,9 @@ struct Header {
     std::string value;
 };
 
+// ASCII case-insensitive equality (header names, host names).
+bool iequals(std::string_view a, std::string_view b);
+
 // Case-insensitive lookup; empty view when absent.
 std::string_view find_header(const std::vector<Header>& headers, std::string_view name);
 

@@ -8,12 +8,6 @@ namespace bot::http {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);  // header names are ASCII tokens
-           });
-}
-
 bool overridden(const std::vector<Header>* headers, std::string_view name) {
     return headers && std::ranges::any_of(*headers, [&](const Header& header) {
                return iequals(header.name, name);

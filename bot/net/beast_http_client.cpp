@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <mutex>
@@ -48,13 +49,6 @@ constexpr auto kResolveCacheTime = 60s;
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
-ClientResponse failed(Failure failure, std::string error) {
-    ClientResponse response;
-    response.failure = failure;
-    response.error = std::move(error);
-    return response;
-}
-
 bool is_connect_error(const boost::system::error_code& ec) {
     return ec == net::error::connection_refused || ec == net::error::host_unreachable ||
            ec == net::error::network_unreachable || ec == net::error::host_not_found ||
@@ -72,27 +66,18 @@ class Connection {
 public:
     using Plain = beast::tcp_stream;
     using Tls = beast::ssl_stream<beast::tcp_stream>;
+    using Stream = std::variant<Plain, Tls>;
 
-    template <class TlsContext>
-    Connection(net::any_io_executor io, TlsContext&& tls_context, const Origin& origin)
-        : strand(make_io_strand(io)), key(origin.key) {
-        if (origin.tls) {
-            stream.emplace<Tls>(strand, tls_context());
-        } else {
-            stream.emplace<Plain>(strand);
-        }
-    }
+    // tls_context is set for an https origin only.
+    Connection(const net::any_io_executor& io, ssl::context* tls_context, const Origin& origin)
+        : strand(make_io_strand(io)),
+          stream(tls_context ? Stream(std::in_place_type<Tls>, strand, *tls_context)
+                             : Stream(std::in_place_type<Plain>, strand)),
+          key(origin.key) {}
 
     beast::tcp_stream& lowest() {
-        return std::visit(
-            [](auto& s) -> beast::tcp_stream& {
-                if constexpr (std::is_same_v<std::decay_t<decltype(s)>, std::monostate>) {
-                    throw std::logic_error("connection without a stream");
-                } else {
-                    return beast::get_lowest_layer(s);
-                }
-            },
-            stream);
+        return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                          stream);
     }
 
     // The peer closed it, or sent something unasked: not reusable. For TLS a pending record
@@ -112,7 +97,7 @@ public:
     }
 
     net::any_io_executor strand;  // make_io_strand
-    std::variant<std::monostate, Plain, Tls> stream;
+    Stream stream;
     beast::flat_buffer buffer;
     std::string key;
     bool connected = false;
@@ -160,10 +145,7 @@ public:
     // once shut down.
     std::shared_ptr<Connection> acquire(const Origin& origin, bool& reused) {
         // Outside the lock: the first call loads the system's CA bundle (~50 ms).
-        auto make_tls = [this]() -> auto& {
-            return tls_context();
-        };
-        if (origin.tls) make_tls();
+        ssl::context* tls = origin.tls ? &tls_context() : nullptr;
         std::lock_guard lock(mutex);
         if (closed) return nullptr;
         reused = false;
@@ -182,7 +164,7 @@ public:
                 connection->close();  // unused by anyone: safe off its strand
             }
         }
-        auto connection = std::make_shared<Connection>(io, make_tls, origin);
+        auto connection = std::make_shared<Connection>(io, tls, origin);
         if (live.size() >= live_sweep_at) {
             std::erase_if(live, [](const auto& weak) { return weak.expired(); });
             live_sweep_at = std::max<std::size_t>(64, live.size() * 2);
@@ -214,10 +196,7 @@ public:
         resolved[key] = {results, Clock::now() + kResolveCacheTime};
     }
 
-    bool is_closed() {
-        std::lock_guard lock(mutex);
-        return closed;
-    }
+    bool is_closed() const { return closed; }
 
     void shutdown() {
         std::vector<std::shared_ptr<Connection>> open;
@@ -237,14 +216,15 @@ public:
         }
     }
 
-    void begin_request() {
-        std::lock_guard lock(mutex);
-        ++in_flight;
-    }
+    // Counted without the mutex (twice per request); the last one takes it to notify, so a
+    // waiter between its check and its wait cannot miss the wake-up.
+    void begin_request() { ++in_flight; }
 
     void end_request() {
-        std::lock_guard lock(mutex);
-        if (--in_flight == 0) drained.notify_all();
+        if (--in_flight == 0) {
+            std::lock_guard lock(mutex);
+            drained.notify_all();
+        }
     }
 
     bool wait_drained(std::chrono::milliseconds limit) {
@@ -267,8 +247,8 @@ private:
     std::size_t live_sweep_at = 64;
     std::unordered_map<std::string, std::pair<tcp::resolver::results_type, Clock::time_point>>
         resolved;
-    std::size_t in_flight = 0;
-    bool closed = false;
+    std::atomic<std::size_t> in_flight{0};
+    std::atomic<bool> closed{false};  // written under the mutex, read anywhere
 };
 
 namespace {
@@ -292,36 +272,30 @@ Attempt failure_of(Pools& pools, const boost::system::error_code& ec, std::strin
     Attempt attempt;
     attempt.error = ec;
     if (pools.is_closed()) {
-        attempt.response = failed(Failure::cancelled, "client shut down");
+        attempt.response = ClientResponse::failed(Failure::cancelled, "client shut down");
     } else if (ec == beast::error::timeout) {
-        attempt.response = failed(Failure::timeout, std::string(stage) + " timed out");
+        attempt.response =
+            ClientResponse::failed(Failure::timeout, std::string(stage) + " timed out");
     } else if (is_connect_error(ec)) {
-        attempt.response = failed(Failure::connect, std::string(stage) + ": " + ec.message());
+        attempt.response =
+            ClientResponse::failed(Failure::connect, std::string(stage) + ": " + ec.message());
     } else {
-        attempt.response = failed(Failure::transport, std::string(stage) + ": " + ec.message());
+        attempt.response =
+            ClientResponse::failed(Failure::transport, std::string(stage) + ": " + ec.message());
     }
     return attempt;
 }
 
-bool is_localhost(std::string_view host) {
-    auto lower = [](std::string_view text) {
-        std::string out(text);
-        std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-        return out;
-    };
-    const std::string name = lower(host);
-    return name == "localhost" || name.ends_with(".localhost");
-}
-
 net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& connection,
                                                   const Origin& origin, Deadlines deadlines) {
-    boost::system::error_code ec;
+    boost::system::error_code not_literal;
+    const auto literal = net::ip::make_address(origin.host, not_literal);
     tcp::resolver::results_type endpoints;
     const auto port = static_cast<unsigned short>(std::stoul(origin.port));  // checked: 1-65535
-    if (const auto literal = net::ip::make_address(origin.host, ec); !ec) {
+    if (!not_literal) {
         endpoints = tcp::resolver::results_type::create(tcp::endpoint(literal, port), origin.host,
                                                         origin.port);
-    } else if (is_localhost(origin.host)) {
+    } else if (is_localhost(origin)) {
         // Loopback by definition (RFC 6761), as libcurl does: not left to /etc/hosts, which
         // minimal containers lack, nor to a DNS server.
         const std::array loopback{tcp::endpoint(net::ip::address_v4::loopback(), port),
@@ -346,11 +320,10 @@ net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& conn
     lowest.expires_at(deadlines.connect);
     auto [connect_error, endpoint] = co_await lowest.async_connect(endpoints, use_tuple);
     if (connect_error) co_return connect_error;
-    lowest.socket().set_option(tcp::no_delay(true), ec);
+    boost::system::error_code ignored;
+    lowest.socket().set_option(tcp::no_delay(true), ignored);
 
     if (auto* tls = std::get_if<Connection::Tls>(&connection.stream)) {
-        boost::system::error_code not_literal;
-        net::ip::make_address(origin.host, not_literal);
         if (not_literal && !SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str())) {
             co_return boost::system::error_code(static_cast<int>(::ERR_get_error()),
                                                 net::error::get_ssl_category());
@@ -365,7 +338,7 @@ net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& conn
 
 Attempt failed_attempt(std::string error) {
     Attempt attempt;
-    attempt.response = failed(Failure::transport, std::move(error));
+    attempt.response = ClientResponse::failed(Failure::transport, std::move(error));
     return attempt;
 }
 
@@ -526,15 +499,16 @@ net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
     InFlight counted(*pools);
     const auto started = Clock::now();
     const auto origin = parse_url(request.url);
-    if (!origin) co_return failed(Failure::transport, "malformed or unsupported URL");
+    if (!origin)
+        co_return ClientResponse::failed(Failure::transport, "malformed or unsupported URL");
     Deadlines deadlines;
     if (request.timeout.count() > 0) deadlines.transfer = started + request.timeout;
-    deadlines.connect = started + std::min<Clock::duration>(kMaxConnectTime,
-                                                            request.timeout.count() > 0
-                                                                ? Clock::duration(request.timeout)
-                                                                : Clock::duration(kMaxConnectTime));
+    deadlines.connect =
+        std::min(started + kMaxConnectTime, deadlines.transfer.value_or(Clock::time_point::max()));
     const auto message = wire_request(request, *origin);
-    if (!message) co_return failed(Failure::transport, "line break in the method or a header");
+    if (!message)
+        co_return ClientResponse::failed(Failure::transport,
+                                         "line break in the method or a header");
 
     Attempt attempt;
     for (int tries = 0; tries < 2; ++tries) {
@@ -543,9 +517,9 @@ net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
         try {
             connection = pools->acquire(*origin, reused);
         } catch (const std::exception& error) {  // the TLS context could not be set up
-            co_return failed(Failure::transport, error.what());
+            co_return ClientResponse::failed(Failure::transport, error.what());
         }
-        if (!connection) co_return failed(Failure::cancelled, "client shut down");
+        if (!connection) co_return ClientResponse::failed(Failure::cancelled, "client shut down");
         auto strand = connection->strand;
         auto work =
             attempt_on(pools, std::move(connection), &*origin, &*message, &request, deadlines);

@@ -2,20 +2,25 @@
 
 #include "bot/http/wire.hpp"
 
-#include <boost/beast/core/string.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 
 namespace bot {
 
+namespace {
+std::string lowered(std::string_view text) {
+    std::string out(text);
+    std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+}  // namespace
+
 std::optional<Origin> parse_url(std::string_view url) {
     Origin origin;
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos) return std::nullopt;
-    std::string scheme(url.substr(0, scheme_end));
-    std::ranges::transform(scheme, scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string scheme = lowered(url.substr(0, scheme_end));
     if (scheme != "http" && scheme != "https") return std::nullopt;
     origin.tls = scheme == "https";
     url.remove_prefix(scheme_end + 3);
@@ -49,7 +54,7 @@ std::optional<Origin> parse_url(std::string_view url) {
             return std::nullopt;
         }
     }
-    origin.host = std::string(host);
+    origin.host = lowered(host);
     origin.port = port.empty() ? (origin.tls ? "443" : "80") : std::string(port);
     const auto rest =
         authority_end == std::string_view::npos ? std::string_view{} : url.substr(authority_end);
@@ -58,6 +63,10 @@ std::optional<Origin> parse_url(std::string_view url) {
     origin.key =
         std::string(scheme).append("://").append(origin.host).append(":").append(origin.port);
     return origin;
+}
+
+bool is_localhost(const Origin& origin) {
+    return origin.host == "localhost" || origin.host.ends_with(".localhost");
 }
 
 std::optional<std::string> wire_request(const ClientRequest& request, const Origin& origin) {
@@ -74,9 +83,9 @@ std::optional<std::string> wire_request(const ClientRequest& request, const Orig
         if (http::has_line_break(header.name) || http::has_line_break(header.value)) {
             return std::nullopt;
         }
-        has_host = has_host || boost::beast::iequals(header.name, "Host");
-        has_accept = has_accept || boost::beast::iequals(header.name, "Accept");
-        has_length = has_length || boost::beast::iequals(header.name, "Content-Length");
+        has_host = has_host || http::iequals(header.name, "Host");
+        has_accept = has_accept || http::iequals(header.name, "Accept");
+        has_length = has_length || http::iequals(header.name, "Content-Length");
     }
     if (!has_host) http::append_header(out, "Host", origin.authority);
     for (const auto& header : request.headers) http::append_header(out, header.name, header.value);

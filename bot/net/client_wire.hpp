@@ -12,7 +12,7 @@ namespace bot {
 // The scheme://host:port a request is sent to, and the path it asks for.
 struct Origin {
     bool tls = false;
-    std::string host;  // without brackets for IPv6
+    std::string host;  // lower case, without brackets for IPv6
     std::string port;
     std::string authority;  // as written in the URL: the Host header
     std::string target;     // path and query
@@ -21,6 +21,9 @@ struct Origin {
 
 // http:// and https:// URLs; nullopt for other schemes, user info, a bad port or no host.
 std::optional<Origin> parse_url(std::string_view url);
+
+// "localhost" and "*.localhost": loopback by definition (RFC 6761).
+bool is_localhost(const Origin& origin);
 
 // The request as it goes on the wire: request line, Host (unless given), the headers, Accept
 // (unless given), Content-Length when there is a body or the method carries one, the body.

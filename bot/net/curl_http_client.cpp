@@ -86,13 +86,6 @@ ClientResponse::Failure failure_for(CURLcode code) {
     return ClientResponse::Failure::transport;
 }
 
-ClientResponse failed(ClientResponse::Failure failure, std::string error) {
-    ClientResponse response;
-    response.failure = failure;
-    response.error = std::move(error);
-    return response;
-}
-
 // The caller's completion handler and the executor it resumes on. The executor is taken
 // before type erasure: any_completion_handler's own (any_completion_executor in Boost 1.81)
 // cannot be posted to, and running the caller inline on our strand is not an option.
@@ -180,7 +173,8 @@ public:
     void start(ClientRequest request, Completion completion) {
         if (!multi_) {
             std::move(completion)
-                .post(failed(ClientResponse::Failure::cancelled, "client shut down"));
+                .post(
+                    ClientResponse::failed(ClientResponse::Failure::cancelled, "client shut down"));
             return;
         }
         auto transfer = std::make_unique<Transfer>(std::move(request), std::move(completion));
@@ -191,8 +185,8 @@ public:
             idle_easy_.pop_back();
         }
         if (!transfer->easy) {
-            complete(std::move(transfer),
-                     failed(ClientResponse::Failure::transport, "curl_easy_init failed"));
+            complete(std::move(transfer), ClientResponse::failed(ClientResponse::Failure::transport,
+                                                                 "curl_easy_init failed"));
             return;
         }
         configure(*transfer);
@@ -200,8 +194,8 @@ public:
         std::vector<http::Header>().swap(transfer->request.headers);
         CURL* easy = transfer->easy.get();
         if (auto code = curl_multi_add_handle(multi_.get(), easy); code != CURLM_OK) {
-            complete(std::move(transfer),
-                     failed(ClientResponse::Failure::transport, curl_multi_strerror(code)));
+            complete(std::move(transfer), ClientResponse::failed(ClientResponse::Failure::transport,
+                                                                 curl_multi_strerror(code)));
             return;
         }
         transfers_.emplace(easy, std::move(transfer));
@@ -214,8 +208,9 @@ public:
         for (auto& [easy, transfer] : transfers) {
             curl_multi_remove_handle(multi_.get(), easy);
             if (notify) {
-                complete(std::move(transfer),
-                         failed(ClientResponse::Failure::cancelled, "client shut down"));
+                complete(
+                    std::move(transfer),
+                    ClientResponse::failed(ClientResponse::Failure::cancelled, "client shut down"));
             }
         }
         transfers.clear();
@@ -541,15 +536,16 @@ private:
         if (result == CURLE_OK) {
             response.status = transfer->status_so_far();
         } else if (transfer->body_too_large) {
-            response =
-                failed(ClientResponse::Failure::transport,
-                       "response body larger than " + std::to_string(kMaxResponseBytes) + " bytes");
+            response = ClientResponse::failed(
+                ClientResponse::Failure::transport,
+                "response body larger than " + std::to_string(kMaxResponseBytes) + " bytes");
         } else if (!transfer->callback_error.empty()) {
-            response = failed(ClientResponse::Failure::transport,
-                              "body callback failed: " + transfer->callback_error);
+            response = ClientResponse::failed(ClientResponse::Failure::transport,
+                                              "body callback failed: " + transfer->callback_error);
         } else {
             const char* detail = transfer->error[0] ? transfer->error.data() : nullptr;
-            response = failed(failure_for(result), detail ? detail : curl_easy_strerror(result));
+            response = ClientResponse::failed(failure_for(result),
+                                              detail ? detail : curl_easy_strerror(result));
         }
         if (logger_.enabled(LogLevel::debug)) {
             const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -43,6 +43,14 @@ struct ClientResponse {
     std::vector<http::Header> headers;
     std::string body;
 
+    // A response that failed before any HTTP answer (failure != none).
+    static ClientResponse failed(Failure failure, std::string error) {
+        ClientResponse response;
+        response.failure = failure;
+        response.error = std::move(error);
+        return response;
+    }
+
     bool ok() const { return failure == Failure::none && status >= 200 && status < 300; }
     std::string_view header(std::string_view name) const {
         return http::find_header(headers, name);

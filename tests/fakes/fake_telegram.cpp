@@ -289,7 +289,8 @@ struct FakeTelegram::Impl {
             .append(R"(,"text":)")
             .append(json(text).dump())
             .append("}}");
-        return http::Response{.status = 200, .content_type = "application/json", .body = body};
+        return http::Response{
+            .status = 200, .content_type = "application/json", .body = std::move(body)};
     }
 
     // Updates >= offset, up to limit (the caller holds the mutex).

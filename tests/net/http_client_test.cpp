@@ -100,23 +100,7 @@ TEMPLATE_TEST_CASE("HttpClient hands a 2xx body over chunk by chunk as it arrive
                    bot::CurlHttpClient, bot::BeastHttpClient) {
     TestServer server;
     ClientHarness<TestType> harness;
-    std::vector<std::pair<Clock::time_point, std::string>> chunks;
-    ClientRequest request = get(server.url("/stream"));
-    request.on_body_chunk = [&chunks](std::string_view chunk) {
-        chunks.emplace_back(Clock::now(), std::string(chunk));
-    };
-    auto response = harness.fetch(request);
-    const auto finished = Clock::now();
-
-    INFO(response.error);
-    REQUIRE(response.ok());
-    CHECK(response.body.empty());
-    REQUIRE(chunks.size() >= 3);
-    std::string joined;
-    for (auto& [when, text] : chunks) joined += text;
-    CHECK(joined == "onetwothree");
-    // Three pauses of 150 ms: the first piece must not have waited for the end.
-    CHECK(finished - chunks.front().first >= 250ms);
+    check_streamed_in_pieces(harness, server.url("/stream"));
 }
 
 TEMPLATE_TEST_CASE("HttpClient collects a non-2xx body even with a chunk callback", "[http-client]",

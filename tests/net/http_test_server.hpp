@@ -146,4 +146,40 @@ bot::ClientRequest get(std::string url);
 // The same as a POST carrying body.
 bot::ClientRequest post(std::string url, std::string body);
 
+// Fetches the server's /stream route at url and checks that its 2xx body reached the chunk
+// callback piece by piece as the server sent it, none of it in the collected body.
+template <class Harness>
+void check_streamed_in_pieces(Harness& harness, const std::string& url) {
+    using Clock = std::chrono::steady_clock;
+    std::vector<std::pair<Clock::time_point, std::string>> chunks;
+    bot::ClientRequest request = get(url);
+    request.on_body_chunk = [&chunks](std::string_view chunk) {
+        chunks.emplace_back(Clock::now(), std::string(chunk));
+    };
+    auto response = harness.fetch(request);
+    const auto finished = Clock::now();
+
+    INFO(response.error);
+    REQUIRE(response.ok());
+    CHECK(response.body.empty());
+    REQUIRE(chunks.size() >= 3);
+    std::string joined;
+    for (auto& [when, text] : chunks) joined += text;
+    CHECK(joined == "onetwothree");
+    // Three pauses of 150 ms: the first piece must not have waited for the end.
+    CHECK(finished - chunks.front().first >= std::chrono::milliseconds(250));
+}
+
+// A request over a connection whose certificate failed verification: refused before any
+// HTTP status, with a reason, and nothing reached the server's /echo route.
+inline void check_refused_unverified(const bot::ClientResponse& response,
+                                     const TestServer& server) {
+    INFO(response.error);
+    CHECK((response.failure == bot::ClientResponse::Failure::transport ||
+           response.failure == bot::ClientResponse::Failure::connect));
+    CHECK(response.status == 0);
+    CHECK_FALSE(response.error.empty());
+    CHECK(server.count("/echo") == 0);  // nothing went out over the unverified connection
+}
+
 }  // namespace bot::testing
