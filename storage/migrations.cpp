@@ -93,6 +93,16 @@ CREATE TABLE adapter_state (
 CREATE INDEX adapter_state_changes ON adapter_state (adapter_id, kind, version);
 CREATE INDEX adapter_state_version ON adapter_state (version);
 )sql"},
+    Migration{3, R"sql(
+-- Rows are looked up by state only while pending (state 0, recovery at start-up). Partial
+-- indexes hold just those: answering or delivering a message removes an entry instead of moving
+-- it to another key, and the indexes stay as small as the backlog. An inbound message's later
+-- states (delivered, failed) are read from its outbox row.
+DROP INDEX inbox_state;
+CREATE INDEX inbox_pending ON inbox (state) WHERE state = 0;
+DROP INDEX outbox_state;
+CREATE INDEX outbox_pending ON outbox (state) WHERE state = 0;
+)sql"},
 };
 
 }  // namespace

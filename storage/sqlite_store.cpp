@@ -216,12 +216,12 @@ ConversationRef start_conversation(Database& db, const ConversationKey& key, std
     return conversation;
 }
 
-void append_turn(Database& db, std::int64_t conversation_id, const char* role,
-                 const std::string& content, std::int64_t inbox_id, std::int64_t now) {
+void append_exchange(Database& db, std::int64_t conversation_id, const std::string& question,
+                     const std::string& answer, std::int64_t inbox_id, std::int64_t now) {
     db.run(
         "INSERT INTO messages (conversation_id, role, content, inbox_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?)",
-        conversation_id, role, content, inbox_id, now);
+        "VALUES (?1, 'user', ?2, ?4, ?5), (?1, 'assistant', ?3, ?4, ?5)",
+        conversation_id, question, answer, inbox_id, now);
 }
 
 AcceptResult insert_inbound(Database& db, const InboundRecord& record) {
@@ -233,8 +233,11 @@ AcceptResult insert_inbound(Database& db, const InboundRecord& record) {
         record.user_name, record.is_group, record.text, record.received_at_ms, now_ms());
     if (inserted == 1) return {db.last_insert_rowid(), false, InboxState::received};
 
-    auto existing =
-        db.prepare("SELECT id, state FROM inbox WHERE adapter_id = ? AND message_id = ?");
+    // Delivery is recorded on the outbox row only (one write instead of two per message).
+    auto existing = db.prepare(
+        "SELECT inbox.id, CASE outbox.state WHEN 1 THEN 2 WHEN 2 THEN 3 ELSE inbox.state END "
+        "FROM inbox LEFT JOIN outbox ON outbox.inbox_id = inbox.id "
+        "WHERE inbox.adapter_id = ? AND inbox.message_id = ?");
     existing->bind_all(record.key.adapter_id, record.message_id);
     if (!existing->step()) throw std::logic_error("inbox insert ignored but no row conflicts");
     return {existing->column_int64(0), true, static_cast<InboxState>(existing->column_int(1))};
@@ -269,8 +272,8 @@ CompletionResult write_completion(Database& db, const Completion& completion) {
     std::optional<ConversationRef> conversation = find_active_conversation(db, completion.key);
     if (completion.remember) {
         if (!conversation) conversation = start_conversation(db, completion.key, now);
-        append_turn(db, conversation->id, "user", completion.user_text, completion.inbox_id, now);
-        append_turn(db, conversation->id, "assistant", completion.reply, completion.inbox_id, now);
+        append_exchange(db, conversation->id, completion.user_text, completion.reply,
+                        completion.inbox_id, now);
     }
     const std::string public_id = conversation ? conversation->public_id : std::string();
 
@@ -307,27 +310,16 @@ void write_parts_sent(Database& db, std::int64_t outbox_id, int parts_sent) {
 }
 
 void write_delivered(Database& db, std::int64_t outbox_id) {
-    const std::int64_t now = now_ms();
-    db.run("UPDATE outbox SET state = 1, updated_at = ? WHERE id = ?", now, outbox_id);
-    db.run(
-        "UPDATE inbox SET state = 2, updated_at = ? "
-        "WHERE id = (SELECT inbox_id FROM outbox WHERE id = ?)",
-        now, outbox_id);
+    db.run("UPDATE outbox SET state = 1, updated_at = ? WHERE id = ?", now_ms(), outbox_id);
 }
 
 void write_attempt_failed(Database& db, std::int64_t outbox_id, const std::string& error,
                           bool permanent) {
-    const std::int64_t now = now_ms();
     // Only a pending row can fail for good: a late error must not undo a delivery.
     db.run(
         "UPDATE outbox SET attempts = attempts + 1, last_error = ?, updated_at = ?, "
         "state = CASE WHEN ? AND state = 0 THEN 2 ELSE state END WHERE id = ?",
-        error, now, permanent, outbox_id);
-    if (!permanent) return;
-    db.run(
-        "UPDATE inbox SET state = 3, updated_at = ? "
-        "WHERE id = (SELECT inbox_id FROM outbox WHERE id = ? AND state = 2)",
-        now, outbox_id);
+        error, now_ms(), permanent, outbox_id);
 }
 
 std::string write_reset(Database& db, const ConversationKey& key) {

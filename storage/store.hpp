@@ -16,7 +16,8 @@ namespace bot::storage {
 namespace net = boost::asio;
 
 // An inbound message moves received -> answered -> delivered (or failed when the reply could
-// not be delivered for good).
+// not be delivered for good). The inbox row stores the first two; the last two are its outbox
+// row's state, so delivering writes one row.
 enum class InboxState { received = 0, answered = 1, delivered = 2, failed = 3 };
 enum class OutboxState { pending = 0, delivered = 1, failed = 2 };
 
@@ -126,7 +127,7 @@ public:
     virtual net::awaitable<std::optional<StoredReply>> reply_for(std::int64_t inbox_id) = 0;
 
     virtual net::awaitable<void> mark_parts_sent(std::int64_t outbox_id, int parts_sent) = 0;
-    // Outbox row delivered and its inbox row delivered.
+    // Outbox row delivered (its inbound message counts as delivered from then on).
     virtual net::awaitable<void> mark_delivered(std::int64_t outbox_id) = 0;
     // Counts a failed attempt; with permanent set the row is failed for good.
     virtual net::awaitable<void> mark_attempt_failed(std::int64_t outbox_id, std::string error,

@@ -18,6 +18,13 @@ std::int64_t count_rows(Database& db, const std::string& table) {
     return count.column_int64(0);
 }
 
+std::string query_plan(Database& db, const std::string& sql) {
+    Statement plan(db.handle(), "EXPLAIN QUERY PLAN " + sql, false);
+    std::string details;
+    while (plan.step()) details.append(plan.column_text(3)).append("\n");
+    return details;
+}
+
 }  // namespace
 
 TEST_CASE("SqliteError carries SQLite's message and the statement's first words", "[sqlite]") {
@@ -135,6 +142,38 @@ TEST_CASE("Migrations build the schema once and record the version", "[sqlite][m
     CHECK_NOTHROW(migrate(reopened));  // already current: nothing re-run, nothing lost
     CHECK(schema_version(reopened) == latest_schema_version());
     CHECK(count_rows(reopened, "inbox") == 1);
+}
+
+TEST_CASE("Migration 3 keeps only pending rows indexed by state, on new and upgraded files",
+          "[sqlite][migrations]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    migrate(db);
+    // A version 2 file: full state indexes, a delivered message, a pending one.
+    db.exec(
+        "DROP INDEX inbox_pending; DROP INDEX outbox_pending;"
+        "CREATE INDEX inbox_state ON inbox (state, id);"
+        "CREATE INDEX outbox_state ON outbox (state, id);"
+        "INSERT INTO inbox (id, adapter_id, message_id, chat_id, user_id, text, state, "
+        "received_at, updated_at) VALUES (1, 'a', 'm1', 'c', 'u', 'hi', 2, 1, 1),"
+        "(2, 'a', 'm2', 'c', 'u', 'again', 0, 2, 2);"
+        "INSERT INTO outbox (inbox_id, adapter_id, chat_id, user_id, text, state, created_at, "
+        "updated_at) VALUES (1, 'a', 'c', 'u', 'hello', 1, 1, 1);"
+        "PRAGMA user_version = 2");
+    migrate(db);
+    CHECK(schema_version(db) == latest_schema_version());
+    CHECK(count_rows(db, "inbox") == 2);
+    // Start-up recovery finds pending rows through the partial indexes, in arrival order.
+    for (const std::string table : {"inbox", "outbox"}) {
+        const auto plan =
+            query_plan(db, "SELECT id, text FROM " + table + " WHERE state = 0 ORDER BY id");
+        INFO(plan);
+        CHECK(plan.find("USING INDEX " + table + "_pending (state=?)") != std::string::npos);
+        CHECK(plan.find("ORDER BY") == std::string::npos);  // no sorting step
+    }
+    Statement pending(db.handle(), "SELECT group_concat(id) FROM inbox WHERE state = 0", false);
+    REQUIRE(pending.step());
+    CHECK(pending.column_text(0) == "2");
 }
 
 TEST_CASE("Migrations refuse a file from a newer build", "[sqlite][migrations]") {
