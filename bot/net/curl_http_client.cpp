@@ -1,6 +1,7 @@
 #include "bot/net/curl_http_client.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,9 +128,15 @@ struct Transfer {
 
 // A socket curl told us about. Connections come from our open-socket callback and are owned
 // here; other descriptors (the threaded resolver's wake-up socket) are only watched.
+//
+// Asio watches an owned connection through a duplicate of the descriptor curl uses. curl 7.88
+// closes a connection's descriptor itself, without the close-socket callback, when a handle is
+// removed while it connects (shutdown). Closing or deregistering that number afterwards would
+// hit whatever socket another thread opened under it meanwhile (seen as "Bad file descriptor"
+// on other connections); the duplicate's number stays ours until we close it.
 struct WatchedSocket {
     std::uint64_t id = 0;  // descriptor numbers are recycled; ids tell stale handlers apart
-    std::optional<tcp::socket> owned;
+    std::optional<tcp::socket> owned;  // the duplicate
     std::optional<net::posix::stream_descriptor> foreign;
     int wanted = 0;                       // CURL_POLL_IN / CURL_POLL_OUT as last requested by curl
     std::array<bool, 2> waiting{};        // an async_wait is queued for the direction
@@ -363,17 +370,24 @@ private:
                                     address.socktype == SOCK_STREAM &&
                                     (address.family == AF_INET || address.family == AF_INET6);
         if (!tcp_connection) return CURL_SOCKET_BAD;
-        // Created by hand, then adopted, so a stale entry for a recycled descriptor number can
-        // be dropped before Asio registers the new socket with the reactor.
+        // Created by hand, so a stale entry under the same number (curl closed it without
+        // telling us) can be dropped first: that closes only its duplicate.
         const int fd = ::socket(address.family, SOCK_STREAM | SOCK_CLOEXEC, address.protocol);
         if (fd < 0) return CURL_SOCKET_BAD;
         forget(fd);
+        const int duplicate = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+        if (duplicate < 0) {
+            ::close(fd);
+            return CURL_SOCKET_BAD;
+        }
         auto watched = std::make_unique<WatchedSocket>();
         watched->id = next_socket_id_++;
         watched->owned.emplace(strand_);
         boost::system::error_code error;
-        watched->owned->assign(address.family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, error);
+        watched->owned->assign(address.family == AF_INET6 ? tcp::v6() : tcp::v4(), duplicate,
+                               error);
         if (error) {
+            ::close(duplicate);
             ::close(fd);
             logger_.warn("http-client", "cannot watch a new socket: ", error.message());
             return CURL_SOCKET_BAD;
@@ -383,10 +397,8 @@ private:
     }
 
     void close_socket(curl_socket_t fd) {
-        auto found = sockets_.find(fd);
-        const bool owned = found != sockets_.end() && found->second->owned;
-        forget(fd);  // closes an owned socket, aborting its waits
-        if (!owned) ::close(fd);
+        forget(fd);  // closes an owned socket's duplicate, aborting its waits
+        ::close(fd);
     }
 
     void forget(curl_socket_t fd) {

@@ -15,6 +15,7 @@
 #include <boost/asio/use_future.hpp>
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <future>
@@ -200,7 +201,8 @@ TEMPLATE_TEST_CASE("HttpClient reuses one connection for sequential requests", "
     TestServer server;
     ClientHarness<TestType> harness;
     for (int i = 0; i < 5; ++i) {
-        auto response = harness.fetch(post(server.url("/echo"), "n" + std::to_string(i)));
+        auto response =
+            harness.fetch(post(server.url("/echo"), std::string("n").append(std::to_string(i))));
         REQUIRE(response.ok());
         CHECK(response.body == "POST\nn" + std::to_string(i));
     }
@@ -278,13 +280,28 @@ TEMPLATE_TEST_CASE("HttpClient shutdown cancels a request that is still connecti
                    "[http-client]", bot::CurlHttpClient, bot::BeastHttpClient) {
     // shutdown() lands at varying points of a fresh client's first request (before or while it
     // resolves and connects): the request must not go out afterwards. /slow answers after
-    // 300 ms, so no request can have completed before shutdown() was called.
+    // 300 ms, so no request can have completed before shutdown() was called. Meanwhile a
+    // bystander client opens a new connection per request: tearing the others down must never
+    // touch its descriptors (libcurl closes some connections behind our back at shutdown).
     TestServer server;
     net::io_context io;
     auto work = net::make_work_guard(io);
     std::vector<std::thread> threads;
     for (int i = 0; i < 2; ++i) threads.emplace_back([&io] { io.run(); });
     bot::Logger logger(bot::LogLevel::off);
+    std::atomic<bool> racing{true};
+    std::vector<std::string> bystander_failures;
+    int bystander_requests = 0;
+    std::thread bystander([&] {
+        TestType client(io.get_executor(), logger);
+        while (racing) {
+            auto response =
+                net::co_spawn(io, client.request(get(server.url("/until-close"))), net::use_future)
+                    .get();
+            ++bystander_requests;
+            if (!response.ok()) bystander_failures.push_back(response.error);
+        }
+    });
     int answered = 0;
     int cancelled = 0;
     std::vector<std::string> others;  // reported when the count is off
@@ -303,11 +320,16 @@ TEMPLATE_TEST_CASE("HttpClient shutdown cancels a request that is still connecti
         if (response.failure != ClientResponse::Failure::cancelled)
             others.push_back(std::to_string(i) + ": " + response.error);
     }
+    racing = false;
+    bystander.join();
     work.reset();
     for (auto& thread : threads) thread.join();
     CHECK(answered == 0);
     INFO(Catch::Detail::stringify(others));
     CHECK(cancelled == kTries);
+    INFO(Catch::Detail::stringify(bystander_failures));
+    CHECK(bystander_requests > 0);
+    CHECK(bystander_failures.empty());
 }
 
 TEMPLATE_TEST_CASE("HttpClient shutdown_and_wait returns once requests in flight are cancelled",
