@@ -204,7 +204,10 @@ private:
             if (failure) *failure = std::to_string(result.error_code) + " " + result.description;
             co_return std::nullopt;
         }
-        me_.username = result.result.value("username", "");
+        const auto* about = result.result.if_object();
+        const auto* username = about ? about->if_contains("username") : nullptr;
+        me_.username =
+            username && username->is_string() ? std::string(username->get_string()) : std::string();
         log_.info("telegram", "adapter '", id_, "' is @", me_.username);
         co_return me_;
     }
@@ -212,6 +215,11 @@ private:
     std::optional<BotIdentity> cached_identity() {
         std::lock_guard lock(mutex_);
         if (me_.username.empty()) return std::nullopt;
+        return me_;
+    }
+
+    BotIdentity identity_so_far() {
+        std::lock_guard lock(mutex_);
         return me_;
     }
 
@@ -254,9 +262,11 @@ private:
             }
             failures = 0;
             if (!result.result.is_array()) continue;
-            for (const auto& update : result.result) {
-                co_await accept(update);
-                offset = std::max(offset, update.value("update_id", std::int64_t{0}) + 1);
+            for (const auto& update : result.result.get_array()) {
+                ParsedUpdate parsed = parse_update(update, identity_so_far(), id_);
+                const std::int64_t next = parsed.update_id + 1;
+                co_await accept(std::move(parsed));
+                offset = std::max(offset, next);
             }
         }
     }
@@ -267,28 +277,21 @@ private:
                       "': webhook request without the right secret token rejected");
             co_return http::Response::error(401, "missing or wrong secret token");
         }
-        json update = json::parse(request.body, nullptr, false);
-        if (update.is_discarded() || !update.is_object()) {
-            co_return http::Response::error(400, "body must be a JSON Update object");
-        }
-        if (!co_await identity()) {
+        const auto me = co_await identity();
+        if (!me) {
             // Telegram retries: by then getMe has most likely worked.
             auto response = http::Response::error(503, "bot identity not known yet");
             response.headers.push_back({"Retry-After", "5"});
             co_return response;
         }
-        co_await accept(update);
+        auto parsed = parse_update(std::string_view(request.body), *me, id_);
+        if (!parsed) co_return http::Response::error(400, "body must be a JSON Update object");
+        co_await accept(std::move(*parsed));
         co_return http::Response::json(200, json::object());
     }
 
     // Hands one update to the core; returns once it is stored (or recognised or ignored).
-    net::awaitable<void> accept(const json& update) {
-        BotIdentity me;
-        {
-            std::lock_guard lock(mutex_);
-            me = me_;
-        }
-        ParsedUpdate parsed = parse_update(update, me, id_);
+    net::awaitable<void> accept(ParsedUpdate parsed) {
         if (parsed.kind == ParsedUpdate::Kind::ignored) {
             log_.debug("telegram", "update ", parsed.update_id, " ignored: ", parsed.reason);
             co_return;

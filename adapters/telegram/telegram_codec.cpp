@@ -2,7 +2,6 @@
 
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
-#include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
 #include <algorithm>
@@ -15,6 +14,7 @@ namespace bot::adapters::telegram {
 namespace {
 
 using nlohmann::json;
+namespace bj = boost::json;
 
 // Content kinds a message can carry instead of text.
 constexpr std::string_view kMediaKinds[] = {
@@ -28,14 +28,31 @@ std::optional<std::int64_t> to_int(std::string_view text) {
     return value;
 }
 
-std::int64_t int_field(const json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
+// Fields of the wrong type read as absent: a malformed update is ignored, never an exception.
+std::int64_t int_field(const bj::object& object, std::string_view key) {
+    const auto* found = object.if_contains(key);
+    if (!found) return 0;
+    if (const auto* value = found->if_int64()) return *value;
+    if (const auto* value = found->if_uint64(); value && *value <= INT64_MAX) {
+        return static_cast<std::int64_t>(*value);
+    }
+    return 0;
 }
 
-std::string string_field(const json& object, const char* key) {
-    auto it = object.find(key);
-    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+std::string string_field(const bj::object& object, std::string_view key) {
+    const auto* found = object.if_contains(key);
+    const auto* text = found ? found->if_string() : nullptr;
+    return text ? std::string(*text) : std::string();
+}
+
+bool bool_field(const bj::object& object, std::string_view key) {
+    const auto* found = object.if_contains(key);
+    return found && found->is_bool() && found->get_bool();
+}
+
+const bj::object* object_field(const bj::object& object, std::string_view key) {
+    const auto* found = object.if_contains(key);
+    return found ? found->if_object() : nullptr;
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -45,7 +62,7 @@ bool iequals(std::string_view a, std::string_view b) {
            });
 }
 
-std::string display_name(const json& from) {
+std::string display_name(const bj::object& from) {
     std::string name = string_field(from, "first_name");
     std::string last = string_field(from, "last_name");
     if (!last.empty()) name += (name.empty() ? "" : " ") + last;
@@ -65,11 +82,13 @@ struct Addressing {
     std::vector<Span> my_mentions;
 };
 
-Addressing read_entities(const std::string& text, const json& entities, const BotIdentity& me) {
+Addressing read_entities(const std::string& text, const bj::value* entities,
+                         const BotIdentity& me) {
     Addressing out;
-    if (!entities.is_array()) return out;
-    for (const auto& entity : entities) {
-        if (!entity.is_object()) continue;
+    if (!entities || !entities->is_array()) return out;
+    for (const auto& item : entities->get_array()) {
+        if (!item.is_object()) continue;
+        const bj::object& entity = item.get_object();
         std::string type = string_field(entity, "type");
         auto offset =
             static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(entity, "offset")));
@@ -84,8 +103,8 @@ Addressing read_entities(const std::string& text, const json& entities, const Bo
                 out.my_mentions.push_back(span);
             }
         } else if (type == "text_mention") {
-            auto user = entity.find("user");
-            if (user != entity.end() && user->is_object() && int_field(*user, "id") == me.id) {
+            if (const auto* user = object_field(entity, "user");
+                user && int_field(*user, "id") == me.id) {
                 out.mentioned = true;
             }
         } else if (type == "bot_command" && offset == 0) {
@@ -186,23 +205,25 @@ std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {
     return prefix_within(text, TextLimit{.max = units, .unit = TextLimit::Unit::utf16_units});
 }
 
-ParsedUpdate parse_update(const json& update, const BotIdentity& me,
+ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
                           const std::string& adapter_id) {
-    if (!update.is_object()) return ignored(0, "not an object");
-    std::int64_t update_id = int_field(update, "update_id");
-    auto found = update.find("message");
-    if (found == update.end()) {
+    const bj::object* update = value.if_object();
+    if (!update) return ignored(0, "not an object");
+    std::int64_t update_id = int_field(*update, "update_id");
+    const auto* found = update->if_contains("message");
+    if (!found) {
         // Edits are not answered again: the bot already replied to what was first written.
-        if (update.contains("edited_message")) return ignored(update_id, "edited message");
+        if (update->contains("edited_message")) return ignored(update_id, "edited message");
         return ignored(update_id, "not a message");
     }
-    const json& message = *found;
-    if (!message.is_object()) return ignored(update_id, "malformed message");
-    auto chat = message.find("chat");
-    auto from = message.find("from");
-    if (chat == message.end() || !chat->is_object()) return ignored(update_id, "no chat");
-    if (from == message.end() || !from->is_object()) return ignored(update_id, "no sender");
-    if (from->value("is_bot", false)) return ignored(update_id, "from a bot");
+    const bj::object* message_object = found->if_object();
+    if (!message_object) return ignored(update_id, "malformed message");
+    const bj::object& message = *message_object;
+    const bj::object* chat = object_field(message, "chat");
+    const bj::object* from = object_field(message, "from");
+    if (!chat) return ignored(update_id, "no chat");
+    if (!from) return ignored(update_id, "no sender");
+    if (bool_field(*from, "is_bot")) return ignored(update_id, "from a bot");
 
     std::string chat_type = string_field(*chat, "type");
     bool is_group = chat_type == "group" || chat_type == "supergroup";
@@ -215,7 +236,8 @@ ParsedUpdate parse_update(const json& update, const BotIdentity& me,
         return ignored(update_id, "missing ids");
     }
 
-    bool has_text = message.contains("text") && message["text"].is_string();
+    const auto* text_value = message.if_contains("text");
+    bool has_text = text_value && text_value->is_string();
     std::string unsupported;
     if (!has_text) {
         for (auto kind : kMediaKinds) {
@@ -228,23 +250,21 @@ ParsedUpdate parse_update(const json& update, const BotIdentity& me,
         if (unsupported.empty()) return ignored(update_id, "service message");
     }
     std::string text =
-        has_text ? message["text"].get<std::string>() : string_field(message, "caption");
-    auto entities = message.value(has_text ? "entities" : "caption_entities", json());
-    Addressing addressing = read_entities(text, entities, me);
+        has_text ? std::string(text_value->get_string()) : string_field(message, "caption");
+    Addressing addressing =
+        read_entities(text, message.if_contains(has_text ? "entities" : "caption_entities"), me);
 
     bool reply_to_me = false;
-    if (auto replied = message.find("reply_to_message");
-        replied != message.end() && replied->is_object()) {
-        auto author = replied->find("from");
-        reply_to_me =
-            author != replied->end() && author->is_object() && int_field(*author, "id") == me.id;
+    if (const auto* replied = object_field(message, "reply_to_message")) {
+        const auto* author = object_field(*replied, "from");
+        reply_to_me = author && int_field(*author, "id") == me.id;
     }
 
     ParsedUpdate out;
     out.kind = ParsedUpdate::Kind::message;
     out.update_id = update_id;
     ChatAddress address{.chat_id = chat_id, .thread_id = 0};
-    if (is_group && message.value("is_topic_message", false)) {
+    if (is_group && bool_field(message, "is_topic_message")) {
         address.thread_id = int_field(message, "message_thread_id");
     }
     Inbound& inbound = out.inbound;
@@ -266,19 +286,25 @@ ParsedUpdate parse_update(const json& update, const BotIdentity& me,
     return out;
 }
 
+std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentity& me,
+                                         const std::string& adapter_id) {
+    // An update is read once and dropped: its tree lives in this frame, not on the heap.
+    alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
+    bj::monotonic_resource arena(buffer.data(), buffer.size());
+    boost::system::error_code ec;
+    const bj::value update = bj::parse(body, ec, &arena);
+    if (ec || !update.is_object()) return std::nullopt;
+    return parse_update(update, me, adapter_id);
+}
+
 ApiResult parse_api_answer(int http_status, std::string_view body,
                            std::string_view retry_after_header) {
-    namespace bj = boost::json;
     ApiResult out;
     out.error_code = http_status;
     alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
     bj::monotonic_resource arena(buffer.data(), buffer.size());
     boost::system::error_code ec;
     const bj::value answer = bj::parse(body, ec, &arena);
-    auto int_in = [](const bj::object& object, std::string_view key) -> std::int64_t {
-        const auto* found = object.if_contains(key);
-        return found && found->is_int64() ? found->get_int64() : 0;
-    };
     if (ec || !answer.is_object()) {
         out.description = http_status == 0 ? "no answer" : "HTTP " + std::to_string(http_status);
     } else {
@@ -289,13 +315,13 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
             out.error_code = 0;
             const auto* result = object.if_contains("result");
             if (result && result->is_object() && result->get_object().contains("message_id")) {
-                out.message_id = int_in(result->get_object(), "message_id");
+                out.message_id = int_field(result->get_object(), "message_id");
             } else if (result) {
-                out.result = json::parse(bj::serialize(*result), nullptr, false);
+                out.result = bj::value(*result, bj::storage_ptr());  // out of the arena
             }
             return out;
         }
-        if (int code = static_cast<int>(int_in(object, "error_code")); code != 0) {
+        if (int code = static_cast<int>(int_field(object, "error_code")); code != 0) {
             out.error_code = code;
         }
         if (const auto* description = object.if_contains("description");
@@ -304,8 +330,9 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
         }
         if (const auto* parameters = object.if_contains("parameters");
             parameters && parameters->is_object()) {
-            out.retry_after = std::chrono::seconds(int_in(parameters->get_object(), "retry_after"));
-            out.migrate_to_chat_id = int_in(parameters->get_object(), "migrate_to_chat_id");
+            out.retry_after =
+                std::chrono::seconds(int_field(parameters->get_object(), "retry_after"));
+            out.migrate_to_chat_id = int_field(parameters->get_object(), "migrate_to_chat_id");
         }
     }
     if (out.retry_after.count() == 0 && !retry_after_header.empty()) {

@@ -4,6 +4,7 @@
 
 #include "bot/adapter.hpp"
 
+#include <boost/json/value.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -54,8 +55,12 @@ struct ParsedUpdate {
 // of its messages, or a command (a "/cmd@other_bot" is for another bot and does not count).
 // The bot's own @mention is removed from the text. Media without text becomes `unsupported`;
 // edits, service messages, channel posts and messages from bots are ignored.
-ParsedUpdate parse_update(const nlohmann::json& update, const BotIdentity& me,
+ParsedUpdate parse_update(const boost::json::value& update, const BotIdentity& me,
                           const std::string& adapter_id);
+// The same from a webhook body; nullopt when the body is not a JSON object. Boost.JSON into a
+// stack buffer: a nlohmann tree of each incoming update cost ~25K instructions per message.
+std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentity& me,
+                                         const std::string& adapter_id);
 
 // Byte offset in UTF-8 text of a position counted in UTF-16 code units (entity offsets).
 std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units);
@@ -66,7 +71,7 @@ struct ApiResult {
     // The result, except when it is a Message (sendMessage, editMessageText): then only its
     // message_id is kept, below. Every reply is a sendMessage and a Message is a large object:
     // not building a tree for it saves most of the answer's parse.
-    nlohmann::json result;
+    boost::json::value result;
     std::int64_t message_id = 0;
     int error_code = 0;  // Telegram's error_code (or the HTTP status); 0 = no answer at all
     std::string description;

@@ -1,24 +1,28 @@
 #include "telegram/telegram_codec.hpp"
 
+#include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <sstream>
 
 using namespace bot::adapters::telegram;
-using nlohmann::json;
+namespace bj = boost::json;
 
 namespace {
 
 const BotIdentity kMe{.id = 123456, .username = "contact_test_bot"};
 
-json fixture(const std::string& name) {
+std::string fixture_text(const std::string& name) {
     std::ifstream in(std::string(TESTDATA_DIR) + "/telegram/" + name);
     REQUIRE(in);
     std::stringstream text;
     text << in.rdbuf();
-    return json::parse(text.str());
+    return text.str();
+}
+
+bj::value fixture(const std::string& name) {
+    return bj::parse(fixture_text(name));
 }
 
 ParsedUpdate parse(const std::string& name) {
@@ -106,9 +110,40 @@ TEST_CASE("telegram: media, edits, service messages, channels and bots", "[teleg
         CHECK_FALSE(parsed.reason.empty());
     }
     CHECK(parse("edited_message.json").update_id == 10002);
-    CHECK(parse_update(json::array(), kMe, "tg").kind == ParsedUpdate::Kind::ignored);
-    CHECK(parse_update(json{{"update_id", 1}, {"message", "x"}}, kMe, "tg").kind ==
+    CHECK(parse_update(bj::array(), kMe, "tg").kind == ParsedUpdate::Kind::ignored);
+    CHECK(parse_update(bj::value{{"update_id", 1}, {"message", "x"}}, kMe, "tg").kind ==
           ParsedUpdate::Kind::ignored);
+    // Fields of the wrong type read as absent instead of throwing.
+    auto odd = fixture("private_text.json");
+    odd.at("message").at("from").as_object()["is_bot"] = "yes";
+    odd.at("message").as_object()["entities"] = "none";
+    CHECK(parse_update(odd, kMe, "tg").kind == ParsedUpdate::Kind::message);
+    odd.at("message").at("chat").as_object()["id"] = "12";
+    CHECK(parse_update(odd, kMe, "tg").reason == "missing ids");
+}
+
+TEST_CASE("telegram: a webhook body is read as one Update object", "[telegram]") {
+    const auto body = fixture_text("group_mention.json");
+    auto from_body = parse_update(std::string_view(body), kMe, "tg");
+    REQUIRE(from_body);
+    auto from_tree = parse("group_mention.json");
+    CHECK(from_body->kind == ParsedUpdate::Kind::message);
+    CHECK(from_body->update_id == from_tree.update_id);
+    CHECK(from_body->inbound.text == from_tree.inbound.text);
+    CHECK(from_body->inbound.mentions_me);
+    CHECK(from_body->inbound.message_id == from_tree.inbound.message_id);
+    // Larger than the stack buffer: the parse continues on the heap.
+    std::string long_text(20000, 'x');
+    auto big = parse_update(
+        std::string_view(
+            R"({"update_id":5,"message":{"message_id":1,"date":1,"chat":{"id":7,"type":"private"},"from":{"id":7,"first_name":"A"},"text":")" +
+            long_text + R"("}})"),
+        kMe, "tg");
+    REQUIRE(big);
+    CHECK(big->inbound.text == long_text);
+    CHECK_FALSE(parse_update(std::string_view("not json"), kMe, "tg"));
+    CHECK_FALSE(parse_update(std::string_view("[1, 2]"), kMe, "tg"));
+    CHECK_FALSE(parse_update(std::string_view(R"({"update_id": 1)"), kMe, "tg"));
 }
 
 TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
@@ -144,11 +179,11 @@ TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
     // Results that are not a Message keep their tree: getMe, getUpdates, setWebhook.
     auto me =
         parse_api_answer(200, R"({"ok":true,"result":{"id":7,"username":"contact_bot"}})", "");
-    CHECK(me.result.value("username", "") == "contact_bot");
+    CHECK(me.result.at("username") == "contact_bot");
     CHECK(me.message_id == 0);
     auto updates = parse_api_answer(200, R"({"ok":true,"result":[{"update_id":9}]})", "");
     REQUIRE(updates.result.is_array());
-    CHECK(updates.result[0].value("update_id", 0) == 9);
+    CHECK(updates.result.at(0).at("update_id") == 9);
     auto done = parse_api_answer(200, R"({"ok":true,"result":true})", "");
     CHECK(done.ok);
     CHECK(done.result == true);
