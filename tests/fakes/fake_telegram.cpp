@@ -80,7 +80,7 @@ std::optional<json> parse_params(const http::Request& request) {
     }
     json parsed = json::parse(body, nullptr, false);
     if (parsed.is_discarded() || !parsed.is_object()) return std::nullopt;
-    for (auto& [key, value] : parsed.items()) params[key] = value;
+    for (auto& [key, value] : parsed.items()) params[key] = std::move(value);
     return params;
 }
 
