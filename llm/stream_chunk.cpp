@@ -1,65 +1,44 @@
 #include "llm/stream_chunk.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include "bot/json_fields.hpp"
 
-#include <array>
 #include <limits>
 
 namespace bot::llm {
 
 namespace {
 
-namespace bj = boost::json;
-
-std::string string_at(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    return found && found->is_string() ? std::string(found->get_string()) : std::string();
-}
-
-int int_at(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    if (!found) return 0;
-    if (found->is_int64()) {
-        const auto value = found->get_int64();
-        return value >= 0 && value <= std::numeric_limits<int>::max() ? int(value) : 0;
-    }
-    if (found->is_uint64()) {
-        const auto value = found->get_uint64();
-        return value <= std::uint64_t(std::numeric_limits<int>::max()) ? int(value) : 0;
-    }
-    return 0;
+// Token counts are ints; anything out of range reads as absent.
+int count_field(const boost::json::object& object, std::string_view key) {
+    const auto value = int_field(object, key);
+    return value >= 0 && value <= std::numeric_limits<int>::max() ? int(value) : 0;
 }
 
 }  // namespace
 
 std::optional<StreamChunk> parse_stream_chunk(std::string_view data) {
-    // Larger chunks spill over into the heap through the resource's upstream.
-    alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
-    bj::monotonic_resource arena(buffer.data(), buffer.size());
-    boost::system::error_code ec;
-    const bj::value parsed = bj::parse(data, ec, &arena);
-    if (ec || !parsed.is_object()) return std::nullopt;
-    const auto& object = parsed.get_object();
+    ScratchJson parsed;  // the usual 150-400 byte chunk needs no allocation
+    const auto* found = parsed.parse_object(data);
+    if (!found) return std::nullopt;
+    const auto& object = *found;
 
     StreamChunk chunk;
     if (object.contains("error")) {
         chunk.is_error = true;
         return chunk;
     }
-    if (const auto* usage = object.if_contains("usage"); usage && usage->is_object()) {
+    if (const auto* usage = object_field(object, "usage")) {
         chunk.has_usage = true;
-        chunk.prompt_tokens = int_at(usage->get_object(), "prompt_tokens");
-        chunk.completion_tokens = int_at(usage->get_object(), "completion_tokens");
+        chunk.prompt_tokens = count_field(*usage, "prompt_tokens");
+        chunk.completion_tokens = count_field(*usage, "completion_tokens");
     }
     const auto* choices = object.if_contains("choices");
     if (!choices || !choices->is_array() || choices->get_array().empty()) return chunk;
     const auto& choice = choices->get_array().front();
     if (!choice.is_object()) return chunk;
-    chunk.finish_reason = string_at(choice.get_object(), "finish_reason");
-    if (const auto* delta = choice.get_object().if_contains("delta"); delta && delta->is_object()) {
-        chunk.content = string_at(delta->get_object(), "content");
+    chunk.finish_reason = string_field(choice.get_object(), "finish_reason");
+    if (const auto* delta = object_field(choice.get_object(), "delta")) {
+        chunk.content = string_field(*delta, "content");
     }
     return chunk;
 }

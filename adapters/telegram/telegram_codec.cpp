@@ -1,11 +1,9 @@
 #include "telegram/telegram_codec.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include "bot/http/http_types.hpp"
+#include "bot/json_fields.hpp"
 
 #include <algorithm>
-#include <array>
 #include <charconv>
 #include <vector>
 
@@ -26,40 +24,6 @@ std::optional<std::int64_t> to_int(std::string_view text) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
     return value;
-}
-
-// Fields of the wrong type read as absent: a malformed update is ignored, never an exception.
-std::int64_t int_field(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    if (!found) return 0;
-    if (const auto* value = found->if_int64()) return *value;
-    if (const auto* value = found->if_uint64(); value && *value <= INT64_MAX) {
-        return static_cast<std::int64_t>(*value);
-    }
-    return 0;
-}
-
-std::string string_field(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    const auto* text = found ? found->if_string() : nullptr;
-    return text ? std::string(*text) : std::string();
-}
-
-bool bool_field(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    return found && found->is_bool() && found->get_bool();
-}
-
-const bj::object* object_field(const bj::object& object, std::string_view key) {
-    const auto* found = object.if_contains(key);
-    return found ? found->if_object() : nullptr;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
 }
 
 std::string display_name(const bj::object& from) {
@@ -98,7 +62,7 @@ Addressing read_entities(const std::string& text, const bj::value* entities,
         std::string_view value = std::string_view(text).substr(span.begin, span.end - span.begin);
         if (type == "mention") {
             if (value.starts_with('@') && !me.username.empty() &&
-                iequals(value.substr(1), me.username)) {
+                http::iequals(value.substr(1), me.username)) {
                 out.mentioned = true;
                 out.my_mentions.push_back(span);
             }
@@ -109,7 +73,7 @@ Addressing read_entities(const std::string& text, const bj::value* entities,
             }
         } else if (type == "bot_command" && offset == 0) {
             auto at = value.find('@');
-            if (at == std::string_view::npos || iequals(value.substr(at + 1), me.username)) {
+            if (at == std::string_view::npos || http::iequals(value.substr(at + 1), me.username)) {
                 out.command_for_me = true;
             } else {
                 out.command_for_other = true;
@@ -288,32 +252,24 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
 
 std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentity& me,
                                          const std::string& adapter_id) {
-    // An update is read once and dropped: its tree lives in this frame, not on the heap.
-    alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
-    bj::monotonic_resource arena(buffer.data(), buffer.size());
-    boost::system::error_code ec;
-    const bj::value update = bj::parse(body, ec, &arena);
-    if (ec || !update.is_object()) return std::nullopt;
-    return parse_update(update, me, adapter_id);
+    ScratchJson update;  // read once and dropped: the tree lives in this frame
+    const bj::value* parsed = update.parse(body);
+    if (!parsed || !parsed->is_object()) return std::nullopt;
+    return parse_update(*parsed, me, adapter_id);
 }
 
 ApiResult parse_api_answer(int http_status, std::string_view body,
                            std::string_view retry_after_header) {
     ApiResult out;
     out.error_code = http_status;
-    alignas(std::max_align_t) std::array<unsigned char, 4096> buffer;
-    bj::monotonic_resource arena(buffer.data(), buffer.size());
-    boost::system::error_code ec;
-    const bj::value answer = bj::parse(body, ec, &arena);
-    if (ec || !answer.is_object()) {
+    ScratchJson answer;
+    if (const bj::object* object = answer.parse_object(body); !object) {
         out.description = http_status == 0 ? "no answer" : "HTTP " + std::to_string(http_status);
     } else {
-        const auto& object = answer.get_object();
-        const auto* ok = object.if_contains("ok");
-        out.ok = ok && ok->is_bool() && ok->get_bool() && http_status >= 200 && http_status < 300;
+        out.ok = bool_field(*object, "ok") && http_status >= 200 && http_status < 300;
         if (out.ok) {
             out.error_code = 0;
-            const auto* result = object.if_contains("result");
+            const auto* result = object->if_contains("result");
             if (result && result->is_object() && result->get_object().contains("message_id")) {
                 out.message_id = int_field(result->get_object(), "message_id");
             } else if (result) {
@@ -321,18 +277,13 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
             }
             return out;
         }
-        if (int code = static_cast<int>(int_field(object, "error_code")); code != 0) {
+        if (int code = static_cast<int>(int_field(*object, "error_code")); code != 0) {
             out.error_code = code;
         }
-        if (const auto* description = object.if_contains("description");
-            description && description->is_string()) {
-            out.description = std::string(description->get_string());
-        }
-        if (const auto* parameters = object.if_contains("parameters");
-            parameters && parameters->is_object()) {
-            out.retry_after =
-                std::chrono::seconds(int_field(parameters->get_object(), "retry_after"));
-            out.migrate_to_chat_id = int_field(parameters->get_object(), "migrate_to_chat_id");
+        out.description = string_field(*object, "description");
+        if (const auto* parameters = object_field(*object, "parameters")) {
+            out.retry_after = std::chrono::seconds(int_field(*parameters, "retry_after"));
+            out.migrate_to_chat_id = int_field(*parameters, "migrate_to_chat_id");
         }
     }
     if (out.retry_after.count() == 0 && !retry_after_header.empty()) {

@@ -69,7 +69,8 @@ public:
         if (!ok_) co_return false;
         const std::array buffers{net::const_buffer("0\r\n\r\n", 5)};
         const bool sent = co_await send(buffers);
-        co_return keep_alive_&& sent;
+        const bool reusable = sent && keep_alive_;
+        co_return reusable;
     }
 
     bool started() const override { return started_; }

@@ -5,6 +5,8 @@
 
 #include "bot/http/http_types.hpp"
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>

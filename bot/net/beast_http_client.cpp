@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -44,7 +43,6 @@ using Failure = ClientResponse::Failure;
 using namespace std::chrono_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr auto kMaxConnectTime = 10s;  // as CurlHttpClient: a connect never waits longer
 constexpr auto kResolveCacheTime = 60s;
 constexpr std::size_t kReadChunk = 4096;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;

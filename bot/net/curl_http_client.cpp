@@ -29,7 +29,6 @@ using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr long kSmallReceiveBufferBytes = 1024;  // CURL_MIN_READ_SIZE
-constexpr auto kMaxConnectTimeout = std::chrono::milliseconds(10s);
 constexpr long kReceiveBufferBytes = 4096;
 constexpr long kIdleConnections = 1024;
 constexpr std::size_t kIdleEasyHandles = 32;  // per pool (5 KiB each)
@@ -248,7 +247,7 @@ private:
         const bool limited = request.timeout.count() > 0;  // 0 = no limit, as in curl
         if (limited) curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, long(request.timeout.count()));
         const auto connect_limit =
-            limited ? std::min(request.timeout, kMaxConnectTimeout) : kMaxConnectTimeout;
+            limited ? std::min(request.timeout, kMaxConnectTime) : kMaxConnectTime;
         curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, long(connect_limit.count()));
 
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Engine::on_body);

@@ -19,6 +19,10 @@
 namespace bot {
 namespace net = boost::asio;
 
+// Both clients give up connecting (resolving, TCP and TLS) after this, whatever the request's
+// own timeout allows.
+inline constexpr std::chrono::milliseconds kMaxConnectTime{10'000};
+
 struct ClientRequest {
     std::string method = "GET";
     std::string url;

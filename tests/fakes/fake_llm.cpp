@@ -2,6 +2,7 @@
 
 #include "bot/async.hpp"
 #include "bot/http/server.hpp"
+#include "bot/json_fields.hpp"
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 
@@ -9,12 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cctype>
 #include <optional>
@@ -24,14 +21,6 @@ namespace bot::testing {
 
 namespace net = boost::asio;
 using nlohmann::json;
-
-std::string echo_reply(const json& request) {
-    std::string last;
-    for (const auto& message : request.at("messages")) {
-        if (message.at("role") == "user") last = message.at("content").get<std::string>();
-    }
-    return "echo: " + last;
-}
 
 namespace {
 
@@ -59,8 +48,9 @@ std::string chunk_event(const std::string& quoted_model, const std::string& piec
         .append("}}]}\n\n");
 }
 
-// What answering takes from a request. Read with Boost.JSON unless the request is recorded or
-// a scripted reply needs the whole tree (the benchmark: long histories, thousands per second).
+// What answering takes from a request, read with Boost.JSON (the benchmark sends thousands of
+// long histories a second); a nlohmann tree is built only to record a request or to hand it
+// to a test's reply function.
 struct RequestFacts {
     bool valid = false;  // a JSON object with "messages"
     std::string model;
@@ -69,33 +59,20 @@ struct RequestFacts {
 };
 
 RequestFacts quick_facts(std::string_view body) {
-    namespace bj = boost::json;
     RequestFacts facts;
-    // Nothing of the tree outlives this call: it goes to a stack buffer (long histories carry
-    // on in heap blocks) and is dropped without a walk over its nodes.
-    alignas(std::max_align_t) std::array<unsigned char, 16384> buffer;
-    bj::monotonic_resource arena(buffer.data(), buffer.size());
-    boost::system::error_code ec;
-    const bj::value parsed = bj::parse(body, ec, &arena);
-    if (ec || !parsed.is_object()) return facts;
-    const auto& request = parsed.get_object();
-    const auto* messages = request.if_contains("messages");
+    ScratchJson<16384> parsed;
+    const boost::json::object* request = parsed.parse_object(body);
+    if (!request) return facts;
+    const auto* messages = request->if_contains("messages");
     facts.valid = messages != nullptr;
-    if (const auto* model = request.if_contains("model"); model && model->is_string()) {
-        facts.model = std::string(model->get_string());
-    }
-    if (const auto* stream = request.if_contains("stream"); stream && stream->is_bool()) {
-        facts.stream = stream->get_bool();
-    }
+    facts.model = string_field(*request, "model");
+    facts.stream = bool_field(*request, "stream");
     if (messages && messages->is_array()) {
         for (const auto& message : messages->get_array()) {
-            const auto* role =
-                message.is_object() ? message.get_object().if_contains("role") : nullptr;
-            const auto* content =
-                message.is_object() ? message.get_object().if_contains("content") : nullptr;
-            if (role && role->is_string() && role->get_string() == "user" && content &&
-                content->is_string()) {
-                facts.last_user = std::string(content->get_string());
+            const auto* fields = message.if_object();
+            if (fields && string_field(*fields, "role") == "user") {
+                const auto* content = fields->if_contains("content");
+                if (content && content->is_string()) facts.last_user = content->get_string();
             }
         }
     }
@@ -187,23 +164,15 @@ struct FakeLlm::Impl {
             total = total_delay;
             make_reply = reply;
         }
-        RequestFacts facts;
-        std::string text;
+        const RequestFacts facts = quick_facts(request.body);
+        std::string text = "echo: " + facts.last_user;
         if (record_this || make_reply) {
             json body = json::parse(request.body, nullptr, false);
+            if (make_reply && facts.valid) text = make_reply(body);
             if (record_this) {
                 std::lock_guard lock(mutex);
-                recorded.push_back(body);
+                recorded.push_back(std::move(body));
             }
-            facts.valid = !body.is_discarded() && body.contains("messages");
-            if (facts.valid) {
-                facts.model = body.value("model", "");
-                facts.stream = body.value("stream", false);
-                text = make_reply ? make_reply(body) : echo_reply(body);
-            }
-        } else {
-            facts = quick_facts(request.body);
-            text = "echo: " + facts.last_user;
         }
         if (scripted) co_await sleep_for(scripted->delay);
         if (scripted && scripted->status != 200) {

@@ -55,7 +55,4 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-// The default reply for a request: "echo: " + the last user message.
-std::string echo_reply(const nlohmann::json& request);
-
 }  // namespace bot::testing

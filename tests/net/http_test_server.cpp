@@ -65,7 +65,7 @@ net::awaitable<void> pause(Stream& stream, std::chrono::milliseconds duration) {
 }  // namespace
 
 std::string testdata(std::string_view name) {
-    return std::string(NET_TESTDATA_DIR) + "/" + std::string(name);
+    return std::string(NET_TESTDATA_DIR).append("/").append(name);
 }
 
 ClientRequest get(std::string url) {
