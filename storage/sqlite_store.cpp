@@ -206,8 +206,9 @@ std::optional<ConversationRef> find_active_conversation(Database& db, const Conv
     return ConversationRef{query->column_int64(0), query->column_text(1)};
 }
 
-ConversationRef start_conversation(Database& db, const ConversationKey& key, std::int64_t now) {
-    ConversationRef conversation{0, random_public_id()};
+ConversationRef start_conversation(Database& db, const ConversationKey& key, std::int64_t now,
+                                   std::string public_id = random_public_id()) {
+    ConversationRef conversation{0, std::move(public_id)};
     db.run(
         "INSERT INTO conversations (public_id, adapter_id, chat_id, user_id, active, created_at) "
         "VALUES (?, ?, ?, ?, 1, ?)",
@@ -260,35 +261,39 @@ Context read_context(Database& db, const ConversationKey& key, int max_turns) {
 }
 
 CompletionResult write_completion(Database& db, const Completion& completion) {
-    {
-        // Recovery may complete the same inbound twice; the first reply stands.
-        auto existing =
-            db.prepare("SELECT id, conversation_public_id FROM outbox WHERE inbox_id = ?");
-        existing->bind_all(completion.inbox_id);
-        if (existing->step()) return {existing->column_int64(0), existing->column_text(1), false};
-    }
-
     const std::int64_t now = now_ms();
-    std::optional<ConversationRef> conversation = find_active_conversation(db, completion.key);
-    if (completion.remember) {
-        if (!conversation) conversation = start_conversation(db, completion.key, now);
-        append_exchange(db, conversation->id, completion.user_text, completion.reply,
-                        completion.inbox_id, now);
-    }
-    const std::string public_id = conversation ? conversation->public_id : std::string();
+    const std::optional<ConversationRef> active = find_active_conversation(db, completion.key);
+    // A conversation this reply starts is created only once the reply is known to be the first.
+    const bool starts_conversation = completion.remember && !active;
+    const std::string public_id = active                ? active->public_id
+                                  : starts_conversation ? random_public_id()
+                                                        : std::string();
 
-    // Addressed from the inbox row: the reply goes back where the message came from.
+    // Addressed from the inbox row: the reply goes back where the message came from. Recovery
+    // may complete the same inbound twice; the first reply stands.
     const std::int64_t inserted = db.run(
         "INSERT INTO outbox (inbox_id, conversation_public_id, adapter_id, chat_id, user_id, "
         "is_group, reply_to, text, state, created_at, updated_at) "
         "SELECT id, ?, adapter_id, chat_id, user_id, is_group, ?, ?, 0, ?, ? "
-        "FROM inbox WHERE id = ?",
+        "FROM inbox WHERE id = ? ON CONFLICT (inbox_id) DO NOTHING",
         public_id, completion.reply_to, completion.reply, now, now, completion.inbox_id);
-    if (inserted != 1)
+    if (inserted != 1) {
+        auto existing =
+            db.prepare("SELECT id, conversation_public_id FROM outbox WHERE inbox_id = ?");
+        existing->bind_all(completion.inbox_id);
+        if (existing->step()) return {existing->column_int64(0), existing->column_text(1), false};
         throw std::invalid_argument("complete: no inbox row " +
                                     std::to_string(completion.inbox_id));
+    }
     const std::int64_t outbox_id = db.last_insert_rowid();
 
+    if (completion.remember) {
+        const std::int64_t conversation_id =
+            starts_conversation ? start_conversation(db, completion.key, now, public_id).id
+                                : active->id;
+        append_exchange(db, conversation_id, completion.user_text, completion.reply,
+                        completion.inbox_id, now);
+    }
     db.run("UPDATE inbox SET state = 1, updated_at = ? WHERE id = ? AND state = 0", now,
            completion.inbox_id);
     return {outbox_id, public_id, completion.remember};
@@ -346,10 +351,8 @@ ForgetResult write_forget(Database& db, const std::string& adapter_id, const std
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
 
-    // The kept request keeps its outbox row too: that is the confirmation still to be sent.
-    db.run("DELETE FROM outbox WHERE adapter_id = ? AND user_id = ? AND inbox_id <> ?", adapter_id,
-           user_id, keep_inbox_id);
-
+    // Their outbox rows go with them (ON DELETE CASCADE). The kept request keeps its outbox
+    // row too: that is the confirmation still to be sent.
     result.inbox = static_cast<int>(
         db.run("DELETE FROM inbox WHERE adapter_id = ? AND user_id = ? AND id <> ?", adapter_id,
                user_id, keep_inbox_id));

@@ -144,16 +144,18 @@ TEST_CASE("Migrations build the schema once and record the version", "[sqlite][m
     CHECK(count_rows(reopened, "inbox") == 1);
 }
 
-TEST_CASE("Migration 3 keeps only pending rows indexed by state, on new and upgraded files",
+TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new and upgraded files",
           "[sqlite][migrations]") {
     TempDir dir;
     Database db(dir.file("t.db"), Database::Mode::read_write_create);
     migrate(db);
-    // A version 2 file: full state indexes, a delivered message, a pending one.
+    // A version 2 file: full state indexes, the outbox indexed by user, a delivered message
+    // and a pending one.
     db.exec(
         "DROP INDEX inbox_pending; DROP INDEX outbox_pending;"
         "CREATE INDEX inbox_state ON inbox (state, id);"
         "CREATE INDEX outbox_state ON outbox (state, id);"
+        "CREATE INDEX outbox_user ON outbox (adapter_id, user_id);"
         "INSERT INTO inbox (id, adapter_id, message_id, chat_id, user_id, text, state, "
         "received_at, updated_at) VALUES (1, 'a', 'm1', 'c', 'u', 'hi', 2, 1, 1),"
         "(2, 'a', 'm2', 'c', 'u', 'again', 0, 2, 2);"
@@ -163,6 +165,11 @@ TEST_CASE("Migration 3 keeps only pending rows indexed by state, on new and upgr
     migrate(db);
     CHECK(schema_version(db) == latest_schema_version());
     CHECK(count_rows(db, "inbox") == 2);
+    Statement outbox_indexes(
+        db.handle(), "SELECT group_concat(name) FROM sqlite_master WHERE tbl_name = 'outbox'",
+        false);
+    REQUIRE(outbox_indexes.step());
+    CHECK(outbox_indexes.column_text(0) == "outbox,sqlite_autoindex_outbox_1,outbox_pending");
     // Start-up recovery finds pending rows through the partial indexes, in arrival order.
     for (const std::string table : {"inbox", "outbox"}) {
         const auto plan =
