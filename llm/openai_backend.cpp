@@ -130,7 +130,7 @@ struct StreamReader {
         if (done || !malformed.empty()) return;
         if (events == 0 && unframed.size() < kMaxUnframedBytes) unframed.append(chunk);
         try {
-            parser.feed(chunk, [this](SseEvent event) { on_event(event); });
+            parser.feed(chunk, [this](const SseEvent& event) { on_event(event); });
         } catch (const std::length_error& error) {
             malformed = error.what();
         }

@@ -1,45 +1,245 @@
 #include "llm/stream_chunk.hpp"
 
-#include "bot/json_fields.hpp"
+#include <boost/json/basic_parser_impl.hpp>
 
+#include <array>
+#include <cstdint>
 #include <limits>
 
 namespace bot::llm {
 
 namespace {
 
-// Token counts are ints; anything out of range reads as absent.
-int count_field(const boost::json::object& object, std::string_view key) {
-    const auto value = int_field(object, key);
-    return value >= 0 && value <= std::numeric_limits<int>::max() ? int(value) : 0;
+using boost::json::string_view;
+using boost::system::error_code;
+
+// Where the parser is, as far as a chunk's fields are concerned.
+enum class Place : std::uint8_t { other, top, usage, choices, choice, delta };
+
+// What the next value is to us: from its key in an object, or its index in "choices".
+enum class Field : std::uint8_t {
+    other,
+    root,
+    error,
+    usage,
+    choices,
+    first_choice,
+    finish_reason,
+    delta,
+    content,
+    prompt_tokens,
+    completion_tokens,
+};
+
+Field field_named(Place place, std::string_view key) {
+    switch (place) {
+        case Place::top:
+            if (key == "choices") return Field::choices;
+            if (key == "usage") return Field::usage;
+            if (key == "error") return Field::error;
+            break;
+        case Place::usage:
+            if (key == "prompt_tokens") return Field::prompt_tokens;
+            if (key == "completion_tokens") return Field::completion_tokens;
+            break;
+        case Place::choice:
+            if (key == "delta") return Field::delta;
+            if (key == "finish_reason") return Field::finish_reason;
+            break;
+        case Place::delta:
+            if (key == "content") return Field::content;
+            break;
+        default:
+            break;
+    }
+    return Field::other;
 }
+
+// Boost.JSON's push parser calls these as it reads; the chunk's few fields are picked out on
+// the way, with no tree built (a tree cost three times the parse itself: every object hashed
+// its keys). A field of the wrong type reads as absent, and the last of repeated keys wins,
+// as the tree gave.
+class ChunkHandler {
+public:
+    static constexpr std::size_t max_array_size = -1;
+    static constexpr std::size_t max_object_size = -1;
+    static constexpr std::size_t max_string_size = -1;
+    static constexpr std::size_t max_key_size = -1;
+
+    explicit ChunkHandler(StreamChunk& chunk) : chunk_(chunk) {}
+    bool top_is_object() const { return top_is_object_; }
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_object_begin(error_code& ec) { return open(true, ec); }
+    bool on_object_end(std::size_t, error_code&) { return close(); }
+    bool on_array_begin(error_code& ec) { return open(false, ec); }
+    bool on_array_end(std::size_t, error_code&) { return close(); }
+
+    bool on_key_part(string_view part, std::size_t, error_code&) {
+        key_.append(part);
+        return true;
+    }
+    bool on_key(string_view last, std::size_t, error_code&) {
+        Level& level = levels_[depth_ - 1];
+        if (key_.empty()) {
+            level.field = field_named(level.place, last);
+        } else {
+            key_.append(last);
+            level.field = field_named(level.place, key_);
+            key_.clear();
+        }
+        return true;
+    }
+
+    bool on_string_part(string_view part, std::size_t size_so_far, error_code&) {
+        if (size_so_far == part.size()) target_ = begin_string();  // the first part
+        if (target_) target_->append(part);
+        return true;
+    }
+    bool on_string(string_view last, std::size_t size, error_code&) {
+        if (size == last.size()) target_ = begin_string();  // the whole string at once
+        if (target_) target_->append(last);
+        target_ = nullptr;
+        return ended();
+    }
+
+    bool on_number_part(string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t value, string_view, error_code&) { return count(value); }
+    bool on_uint64(std::uint64_t value, string_view, error_code&) {
+        return count(value <= std::uint64_t(std::numeric_limits<int>::max()) ? int(value) : -1);
+    }
+    bool on_double(double, string_view, error_code&) { return count(-1); }
+    bool on_bool(bool, error_code&) { return scalar(); }
+    bool on_null(error_code&) { return scalar(); }
+    bool on_comment_part(string_view, error_code&) { return true; }
+    bool on_comment(string_view, error_code&) { return true; }
+
+private:
+    struct Level {
+        Place place = Place::other;
+        Field field = Field::other;  // of the value that comes next (objects)
+        bool is_array = false;
+        std::uint32_t index = 0;  // of the value that comes next (arrays)
+    };
+
+    Field slot() const {
+        if (depth_ == 0) return Field::root;
+        const Level& level = levels_[depth_ - 1];
+        if (!level.is_array) return level.field;
+        return level.place == Place::choices && level.index == 0 ? Field::first_choice
+                                                                 : Field::other;
+    }
+
+    // Every value resets the field its slot names, so a repeated key's last value stands and
+    // a value of the wrong type reads as absent.
+    void starting() {
+        switch (slot()) {
+            case Field::error:
+                chunk_.is_error = true;
+                break;
+            case Field::content:
+                chunk_.content.clear();
+                break;
+            case Field::finish_reason:
+                chunk_.finish_reason.clear();
+                break;
+            case Field::prompt_tokens:
+                chunk_.prompt_tokens = 0;
+                break;
+            case Field::completion_tokens:
+                chunk_.completion_tokens = 0;
+                break;
+            default:
+                break;
+        }
+    }
+
+    // Where a string in the current slot goes, if anywhere.
+    std::string* begin_string() {
+        const Field field = slot();
+        starting();
+        if (field == Field::content) return &chunk_.content;
+        if (field == Field::finish_reason) return &chunk_.finish_reason;
+        return nullptr;
+    }
+
+    bool scalar() {
+        starting();
+        return ended();
+    }
+
+    // A token count: one out of an int's range reads as absent (0).
+    bool count(std::int64_t value) {
+        const Field field = slot();
+        starting();
+        const int tokens = value >= 0 && value <= std::numeric_limits<int>::max() ? int(value) : 0;
+        if (field == Field::prompt_tokens) chunk_.prompt_tokens = tokens;
+        if (field == Field::completion_tokens) chunk_.completion_tokens = tokens;
+        return ended();
+    }
+
+    bool open(bool is_object, error_code& ec) {
+        if (depth_ == levels_.size()) {
+            ec = boost::json::error::too_deep;
+            return false;
+        }
+        const Field field = slot();
+        starting();
+        Place place = Place::other;
+        if (is_object) {
+            if (field == Field::root) {
+                place = Place::top;
+                top_is_object_ = true;
+            } else if (field == Field::usage) {
+                place = Place::usage;
+                chunk_.has_usage = true;
+            } else if (field == Field::first_choice) {
+                place = Place::choice;
+            } else if (field == Field::delta) {
+                place = Place::delta;
+            }
+        } else if (field == Field::choices) {
+            place = Place::choices;
+        }
+        levels_[depth_++] = Level{place, Field::other, !is_object, 0};
+        return true;
+    }
+
+    bool close() {
+        --depth_;
+        return ended();
+    }
+
+    // The value in the current slot is complete: move to the next key or index.
+    bool ended() {
+        if (depth_ > 0) {
+            Level& level = levels_[depth_ - 1];
+            if (level.is_array)
+                ++level.index;
+            else
+                level.field = Field::other;
+        }
+        return true;
+    }
+
+    StreamChunk& chunk_;
+    std::array<Level, 64> levels_{};  // deeper than Boost.JSON's default limit of 32
+    std::size_t depth_ = 0;
+    bool top_is_object_ = false;
+    std::string key_;                // a key arriving in parts
+    std::string* target_ = nullptr;  // the field a string arriving in parts goes to
+};
 
 }  // namespace
 
 std::optional<StreamChunk> parse_stream_chunk(std::string_view data) {
-    ScratchJson parsed;  // the usual 150-400 byte chunk needs no allocation
-    const auto* found = parsed.parse_object(data);
-    if (!found) return std::nullopt;
-    const auto& object = *found;
-
     StreamChunk chunk;
-    if (object.contains("error")) {
-        chunk.is_error = true;
-        return chunk;
-    }
-    if (const auto* usage = object_field(object, "usage")) {
-        chunk.has_usage = true;
-        chunk.prompt_tokens = count_field(*usage, "prompt_tokens");
-        chunk.completion_tokens = count_field(*usage, "completion_tokens");
-    }
-    const auto* choices = object.if_contains("choices");
-    if (!choices || !choices->is_array() || choices->get_array().empty()) return chunk;
-    const auto& choice = choices->get_array().front();
-    if (!choice.is_object()) return chunk;
-    chunk.finish_reason = string_field(choice.get_object(), "finish_reason");
-    if (const auto* delta = object_field(choice.get_object(), "delta")) {
-        chunk.content = string_field(*delta, "content");
-    }
+    boost::json::basic_parser<ChunkHandler> parser(boost::json::parse_options(), chunk);
+    error_code ec;
+    const std::size_t used = parser.write_some(false, data.data(), data.size(), ec);
+    if (ec || used != data.size() || !parser.handler().top_is_object()) return std::nullopt;
+    if (chunk.is_error) return StreamChunk{.is_error = true};
     return chunk;
 }
 

@@ -1,8 +1,8 @@
 // One event of an OpenAI-compatible streamed chat completion ("chat.completion.chunk").
 //
 // A reply streams one event per token or few, so this parse runs hundreds of times per reply:
-// it uses Boost.JSON into a stack buffer (no allocation for the usual 150-400 byte chunk),
-// ~6× faster than building a nlohmann tree (0.5 against 3 µs per chunk measured here).
+// it reads the few fields it needs while Boost.JSON's push parser goes through the text, with
+// no tree and no allocation for the usual 150-400 byte chunk.
 #pragma once
 
 #include <optional>

@@ -23,7 +23,7 @@ SseParser::SseParser(std::size_t max_event_bytes) : max_event_bytes_(max_event_b
 
 std::vector<SseEvent> SseParser::feed(std::string_view chunk) {
     std::vector<SseEvent> events;
-    feed(chunk, [&events](SseEvent event) { events.push_back(std::move(event)); });
+    feed(chunk, [&events](const SseEvent& event) { events.push_back(event); });
     return events;
 }
 
@@ -36,7 +36,7 @@ void SseParser::feed(std::string_view chunk, const EventHandler& on_event) {
         }
         const auto end = line_end(chunk, pos);
         const auto piece = chunk.substr(pos, end == std::string_view::npos ? end : end - pos);
-        if (line_.size() + piece.size() + data_.size() > max_event_bytes_) {
+        if (line_.size() + piece.size() + current_.data.size() > max_event_bytes_) {
             throw std::length_error("server-sent event larger than " +
                                     std::to_string(max_event_bytes_) + " bytes");
         }
@@ -72,12 +72,12 @@ void SseParser::take_line(std::string_view text, const EventHandler& on_event) {
     if (value.starts_with(' ')) value.remove_prefix(1);
 
     if (field == "data") {
-        data_.append(value);
-        data_.push_back('\n');
+        current_.data.append(value);
+        current_.data.push_back('\n');
     } else if (field == "event") {
-        event_.assign(value);
+        current_.event.assign(value);
     } else if (field == "id") {
-        if (value.find('\0') == std::string_view::npos) last_id_.assign(value);
+        if (value.find('\0') == std::string_view::npos) current_.id.assign(value);
     }
     // "retry" and unknown fields are ignored, as the standard asks.
 }
@@ -85,13 +85,12 @@ void SseParser::take_line(std::string_view text, const EventHandler& on_event) {
 void SseParser::dispatch(const EventHandler& on_event) {
     // An event without any data: line is not delivered (the standard's rule); its event name
     // does not leak into the next event.
-    if (data_.empty()) {
-        event_.clear();
-        return;
+    if (!current_.data.empty()) {
+        current_.data.pop_back();  // the '\n' appended after the last data: line
+        on_event(current_);
     }
-    data_.pop_back();  // the '\n' appended after the last data: line
-    SseEvent event{std::exchange(event_, {}), std::exchange(data_, {}), last_id_};
-    on_event(std::move(event));
+    current_.event.clear();
+    current_.data.clear();
 }
 
 std::string format_sse(std::string_view event, std::string_view data) {

@@ -21,7 +21,9 @@ struct SseEvent {
 // one parser per stream.
 class SseParser {
 public:
-    using EventHandler = std::function<void(SseEvent)>;
+    // The event is the parser's own: valid during the call only (its buffers are reused, so a
+    // stream of events allocates nothing once they have grown).
+    using EventHandler = std::function<void(const SseEvent&)>;
 
     // A peer that never ends a line or an event must not make us buffer without bound.
     static constexpr std::size_t kDefaultMaxEventBytes = std::size_t{8} << 20;
@@ -39,9 +41,7 @@ private:
     std::string line_;              // the unfinished line carried over from the previous chunk
     bool skip_leading_lf_ = false;  // the previous chunk ended in CR: an LF now completes CRLF
     bool first_line_ = true;        // a UTF-8 byte order mark may precede the first line
-    std::string event_;
-    std::string data_;
-    std::string last_id_;
+    SseEvent current_;              // its id is the last one seen: it persists across events
 };
 
 // One event in wire format. Multi-line data becomes several data: lines; line breaks in the

@@ -49,6 +49,21 @@ TEST_CASE("Odd but valid chunks are read leniently") {
     CHECK(not_object_choice->content.empty());
 }
 
+TEST_CASE("Only the first choice's own fields count, and a repeated key's last value") {
+    auto chunk = parse_stream_chunk(
+        R"({"choices":[{"delta":{"extra":{"content":"nested"},"content":"first"},)"
+        R"("finish_reason":"stop","finish_reason":null},{"delta":{"content":"second"}}],)"
+        R"("usage":{"prompt_tokens":5,"prompt_tokens":"6","completion_tokens":2}})");
+    REQUIRE(chunk);
+    CHECK(chunk->content == "first");
+    CHECK(chunk->finish_reason.empty());
+    CHECK(chunk->prompt_tokens == 0);
+    CHECK(chunk->completion_tokens == 2);
+    auto escaped_key = parse_stream_chunk(R"({"choices":[{"delta":{"con\u0074ent":"hi"}}]})");
+    REQUIRE(escaped_key);
+    CHECK(escaped_key->content == "hi");
+}
+
 TEST_CASE("An error event and non-objects are told apart") {
     auto error = parse_stream_chunk(R"({"error":{"message":"overloaded","type":"server_error"}})");
     REQUIRE(error);
@@ -59,9 +74,18 @@ TEST_CASE("An error event and non-objects are told apart") {
     CHECK_FALSE(parse_stream_chunk("{} trailing"));
 }
 
-TEST_CASE("A chunk larger than the stack buffer is parsed through the heap") {
+TEST_CASE("Long strings, with and without escapes, are read whole") {
     const std::string text(20000, 'x');
     auto chunk = parse_stream_chunk(R"({"choices":[{"delta":{"content":")" + text + R"("}}]})");
     REQUIRE(chunk);
     CHECK(chunk->content == text);
+
+    std::string escaped;
+    for (int i = 0; i < 5000; ++i) escaped += "a\\n\\u00e9";
+    std::string expected;
+    for (int i = 0; i < 5000; ++i) expected += "a\n\xC3\xA9";
+    auto long_escaped =
+        parse_stream_chunk(R"({"choices":[{"delta":{"content":")" + escaped + R"("}}]})");
+    REQUIRE(long_escaped);
+    CHECK(long_escaped->content == expected);
 }
