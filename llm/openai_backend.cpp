@@ -1,5 +1,6 @@
 #include "llm/openai_backend.hpp"
 
+#include "bot/json_text.hpp"
 #include "bot/net/sse_parser.hpp"
 #include "llm/stream_chunk.hpp"
 
@@ -289,30 +290,21 @@ std::string OpenAiBackend::request_body(const ChatRequest& request) const {
     for (const auto& message : request.messages) size += message.content.size() + 40;
     std::string out;
     out.reserve(size + size / 8);
-    // Chat text comes from users and platforms: invalid UTF-8 is replaced, not fatal.
-    nlohmann::detail::serializer<json> writer(nlohmann::detail::output_adapter<char>(out), ' ',
-                                              json::error_handler_t::replace);
-    json text;
-    auto write_string = [&](const std::string& value) {
-        text = value;
-        writer.dump(text, false, false, 0);
-    };
     out += R"({"model":)";
-    write_string(options_.model);
+    append_json_string(out, options_.model);
     out += R"(,"messages":[)";
     for (std::size_t i = 0; i < request.messages.size(); ++i) {
         out += i == 0 ? R"({"role":)" : R"(,{"role":)";
-        write_string(request.messages[i].role);
+        append_json_string(out, request.messages[i].role);
         out += R"(,"content":)";
-        write_string(request.messages[i].content);
+        append_json_string(out, request.messages[i].content);
         out += '}';
     }
     out += request.stream ? R"(],"stream":true)" : R"(],"stream":false)";
     const int max_tokens = request.max_tokens > 0 ? request.max_tokens : options_.reply_tokens;
     if (max_tokens > 0) out.append(R"(,"max_tokens":)").append(std::to_string(max_tokens));
     if (options_.temperature) {
-        out += R"(,"temperature":)";
-        writer.dump(json(*options_.temperature), false, false, 0);
+        out.append(R"(,"temperature":)").append(json(*options_.temperature).dump());
     }
     if (request.stream) out += R"(,"stream_options":{"include_usage":true})";
     out += '}';

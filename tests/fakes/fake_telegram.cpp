@@ -1,5 +1,6 @@
 #include "fakes/fake_telegram.hpp"
 
+#include "bot/json_text.hpp"
 #include "bot/text_split.hpp"
 
 #include "bot/http/server.hpp"
@@ -286,9 +287,9 @@ struct FakeTelegram::Impl {
             .append(bot_user_json)
             .append(R"(,"message_id":)")
             .append(std::to_string(message_id))
-            .append(R"(,"text":)")
-            .append(json(text).dump())
-            .append("}}");
+            .append(R"(,"text":)");
+        append_json_string(body, text);
+        body.append("}}");
         return http::Response{
             .status = 200, .content_type = "application/json", .body = std::move(body)};
     }
