@@ -1,5 +1,6 @@
 #include "bot/net/sse_parser.hpp"
 
+#include <cstring>
 #include <stdexcept>
 #include <utility>
 
@@ -8,13 +9,22 @@ namespace bot {
 namespace {
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
 
-// std::string_view::find_first_of calls memchr on the set for every byte; a stream parses
-// every token's event, so this scan is worth the loop.
-std::size_t line_end(std::string_view text, std::size_t pos) {
-    for (; pos < text.size(); ++pos) {
-        if (text[pos] == '\n' || text[pos] == '\r') return pos;
-    }
-    return std::string_view::npos;
+constexpr auto npos = std::string_view::npos;
+
+// The first LF at or after pos, or npos.
+std::size_t next_lf(std::string_view text, std::size_t pos) {
+    const auto* found =
+        static_cast<const char*>(std::memchr(text.data() + pos, '\n', text.size() - pos));
+    return found ? std::size_t(found - text.data()) : npos;
+}
+
+// Where the line starting at pos ends (LF, CR or CRLF), given the next LF. Servers send LF,
+// which memchr finds a vector at a time; a CR is looked for only before it (find_first_of
+// would call memchr on the set for every byte).
+std::size_t line_end(std::string_view text, std::size_t pos, std::size_t lf) {
+    const std::size_t limit = lf == npos ? text.size() : lf;
+    const auto* cr = static_cast<const char*>(std::memchr(text.data() + pos, '\r', limit - pos));
+    return cr ? std::size_t(cr - text.data()) : lf;
 }
 
 }  // namespace
@@ -28,19 +38,23 @@ std::vector<SseEvent> SseParser::feed(std::string_view chunk) {
 }
 
 void SseParser::feed(std::string_view chunk, const EventHandler& on_event) {
+    if (chunk.empty()) return;
     std::size_t pos = 0;
+    // Searched again only once passed, so text with CR line ends is not rescanned per line.
+    std::size_t lf = next_lf(chunk, 0);
     while (pos < chunk.size()) {
         if (std::exchange(skip_leading_lf_, false) && chunk[pos] == '\n') {
             ++pos;
             continue;
         }
-        const auto end = line_end(chunk, pos);
-        const auto piece = chunk.substr(pos, end == std::string_view::npos ? end : end - pos);
+        if (lf != npos && lf < pos) lf = next_lf(chunk, pos);
+        const auto end = line_end(chunk, pos, lf);
+        const auto piece = chunk.substr(pos, end == npos ? end : end - pos);
         if (line_.size() + piece.size() + current_.data.size() > max_event_bytes_) {
             throw std::length_error("server-sent event larger than " +
                                     std::to_string(max_event_bytes_) + " bytes");
         }
-        if (end == std::string_view::npos) {  // the line continues in the next chunk
+        if (end == npos) {  // the line continues in the next chunk
             line_.append(piece);
             return;
         }
@@ -107,7 +121,7 @@ std::string format_sse(std::string_view event, std::string_view data) {
     while (true) {
         const auto end = data.find_first_of("\r\n", pos);
         out += "data: ";
-        out.append(data.substr(pos, end == std::string_view::npos ? end : end - pos));
+        out.append(data.substr(pos, end == npos ? end : end - pos));
         out += '\n';
         if (end == std::string_view::npos) break;
         pos = end + 1;
