@@ -6,12 +6,12 @@
 
 #include "bot/adapter.hpp"
 #include "bot/pipeline.hpp"
+#include "bot/string_map.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <string>
 
@@ -55,7 +55,7 @@ private:
     Logger& log_;
     std::size_t queue_limit_;
     std::mutex mutex_;
-    std::map<std::string, Queue, std::less<>> queues_;
+    StringMap<Queue> queues_;
     std::atomic<std::size_t> in_flight_{0};
 };
 

@@ -4,11 +4,11 @@
 #pragma once
 
 #include "bot/adapter.hpp"
+#include "bot/string_map.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -60,7 +60,7 @@ private:
 
     net::any_io_executor executor_;
     mutable std::mutex mutex_;
-    std::map<std::string, Entry, std::less<>> entries_;
+    StringMap<Entry> entries_;
 };
 
 }  // namespace bot

@@ -6,11 +6,11 @@
 #pragma once
 
 #include "bot/adapter.hpp"
+#include "bot/string_map.hpp"
 #include "telegram/telegram_api.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,7 +76,7 @@ private:
     std::atomic<bool> drafts_unsupported_{false};
     std::atomic<std::int64_t> next_draft_id_;
     mutable std::mutex mutex_;
-    std::map<std::string, std::shared_ptr<Reply>, std::less<>> replies_;
+    StringMap<std::shared_ptr<Reply>> replies_;
 };
 
 }  // namespace bot::adapters::telegram
