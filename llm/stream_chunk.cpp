@@ -56,9 +56,9 @@ Field field_named(Place place, std::string_view key) {
 }
 
 // Boost.JSON's push parser calls these as it reads; the chunk's few fields are picked out on
-// the way, with no tree built (a tree cost three times the parse itself: every object hashed
-// its keys). A field of the wrong type reads as absent, and the last of repeated keys wins,
-// as the tree gave.
+// the way, with no tree built (building one, which hashed every object's keys, cost more than
+// the parse itself). A field of the wrong type reads as absent, and the last of repeated keys
+// wins, as the tree gave.
 class ChunkHandler {
 public:
     static constexpr std::size_t max_array_size = -1;

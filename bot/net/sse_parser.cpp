@@ -123,7 +123,7 @@ std::string format_sse(std::string_view event, std::string_view data) {
         out += "data: ";
         out.append(data.substr(pos, end == npos ? end : end - pos));
         out += '\n';
-        if (end == std::string_view::npos) break;
+        if (end == npos) break;
         pos = end + 1;
         if (data[end] == '\r' && pos < data.size() && data[pos] == '\n') ++pos;
     }
