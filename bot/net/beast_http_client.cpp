@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
@@ -45,6 +46,8 @@ using namespace std::chrono_literals;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto kResolveCacheTime = 60s;
 constexpr std::size_t kReadChunk = 4096;
+// The most one read of a response body asks the socket for (as Beast's own reads).
+constexpr std::size_t kMaxRead = 64 * 1024;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 bool is_connect_error(const boost::system::error_code& ec) {
@@ -422,13 +425,31 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
     }
     const bool streamed = request.on_body_chunk && response.status >= 200 && response.status < 300;
     BodySink sink(request, response, streamed);
+    // The body is read with the stream's own read and handed to the parser here, rather than
+    // through Beast's composed http::async_read_some: a streamed reply arrives one chunk per
+    // read, and those layers of handlers cost more per chunk than the parse.
+    bool need_input = connection.buffer.size() == 0;
     while (!parser->is_done()) {
         const auto [data, size] = sink.space(parser->content_length_remaining());
         parser->get().body().data = data;
         parser->get().body().size = size;
-        auto [ec, read] =
-            co_await bhttp::async_read_some(stream, connection.buffer, *parser, use_tuple);
-        if (ec == bhttp::error::need_buffer) ec = {};
+        boost::system::error_code ec;
+        if (need_input) {
+            auto [read_error, read] = co_await stream.async_read_some(
+                connection.buffer.prepare(beast::read_size(connection.buffer, kMaxRead)),
+                use_tuple);
+            connection.buffer.commit(read);
+            if (read_error == net::error::eof) {
+                parser->put_eof(ec);  // ends a body delimited by the close; else partial_message
+            } else {
+                ec = read_error;
+            }
+        }
+        if (!ec && connection.buffer.size() > 0) {
+            connection.buffer.consume(parser->put(connection.buffer.data(), ec));
+        }
+        need_input = ec == bhttp::error::need_more || connection.buffer.size() == 0;
+        if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
         const auto problem = sink.take(size, parser->get().body().size);
         if (ec) co_return failure_of(pools, ec, "receive");
         if (!problem.empty()) co_return failed_attempt(problem);
