@@ -1,7 +1,7 @@
-// Hash maps keyed by std::string and looked up by std::string_view without building a string.
-// For the per-message tables (replies being tracked, conversation queues): under load they hold
-// one entry per message in flight, and a std::map's lookups then compared ~10 long keys with
-// a shared prefix (the adapter id) each.
+// Hash maps keyed by std::string and looked up by std::string_view without building a string:
+// the per-message tables (replies being tracked, conversation queues), which under load hold
+// one entry per message in flight (a std::map's lookups then compared ~10 long keys with a
+// shared prefix each), and each SQLite connection's statement cache.
 #pragma once
 
 #include <cstddef>

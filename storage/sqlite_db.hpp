@@ -3,16 +3,16 @@
 // Every failure throws SqliteError. Nothing here is thread-safe: one thread per connection.
 #pragma once
 
+#include "bot/string_map.hpp"
+
 #include <sqlite3.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 namespace bot::storage {
 
@@ -134,16 +134,9 @@ private:
     struct Close {
         void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
     };
-    struct SqlHash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view sql) const noexcept {
-            return std::hash<std::string_view>{}(sql);
-        }
-    };
-
     // Declared before the cache so the statements are finalized before the connection closes.
     std::unique_ptr<sqlite3, Close> db_;
-    std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> cache_;
+    StringMap<std::unique_ptr<Statement>> cache_;  // looked up by the SQL's string_view
 };
 
 // BEGIN ... COMMIT; rolls back on destruction unless committed.

@@ -198,7 +198,8 @@ struct FakeLlm::Impl {
         auto pieces = tokenize(text);
         auto spread = pieces.empty() ? total : total / static_cast<int>(pieces.size());
         if (pieces.empty()) co_await sleep_for(total);
-        const std::string quoted_model = json(model).dump();
+        std::string quoted_model;
+        append_json_string(quoted_model, model);
         for (const auto& piece : pieces) {
             co_await sleep_for(per_chunk + spread);
             std::string event = chunk_event(quoted_model, piece);
