@@ -25,12 +25,18 @@ namespace {
 using namespace bench;
 namespace fs = std::filesystem;
 
+// LLM calls in flight at once during the throughput runs. The default (64) suits a hosted API's
+// rate limit; an instant self-hosted model takes as many as the load offers, and with 64 the
+// figures would measure the queue in front of the LLM, not contactbot.
+constexpr int kThroughputLlmConcurrency = 1000;
+
 struct Settings {
     std::string scenario = "all";
     std::string path = "both";
     std::vector<int> users{1, 10, 100, 1000, 10000};
     int messages = 0;     // per user; 0 = by scale
     int concurrency = 0;  // 0 = min(users, 1000)
+    int llm_concurrency = kThroughputLlmConcurrency;
     int llm_delay_ms = 0;
     int inflight = 10000;
     int inflight_delay_ms = 2000;
@@ -42,11 +48,6 @@ struct Settings {
     bool keep = false;
     std::string server = CONTACTBOT_BINARY;
 };
-
-// LLM calls in flight at once during the throughput runs. The default (64) suits a hosted API's
-// rate limit; an instant self-hosted model takes as many as the load offers, and with 64 the
-// figures would measure the queue in front of the LLM, not contactbot.
-constexpr int kThroughputLlmConcurrency = 1000;
 
 struct Spec {
     Path path;
@@ -209,6 +210,10 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, 1000000));
     cli.add_option("--messages", s.messages, "messages per user (default: by scale)")
         ->check(CLI::Range(1, 1000000));
+    cli.add_option("--llm-concurrency", s.llm_concurrency,
+                   "throughput: the LLM provider's max_concurrency")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
     cli.add_option("--concurrency", s.concurrency,
                    "connections and messages in flight (default: min(users, 1000))")
         ->check(CLI::Range(1, 100000));
@@ -258,7 +263,7 @@ int main(int argc, char** argv) {
                 int connections =
                     s.concurrency > 0 ? std::min(s.concurrency, users) : std::min(users, 1000);
                 points.push_back(run_point(s, Spec{path, users, messages, connections, connections,
-                                                   s.llm_delay_ms, kThroughputLlmConcurrency}));
+                                                   s.llm_delay_ms, s.llm_concurrency}));
                 all_ok = all_ok && points.back().ok();
             }
         }

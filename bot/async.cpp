@@ -9,6 +9,9 @@ namespace bot {
 
 net::any_io_executor make_io_strand(const net::any_io_executor& executor) {
     if (const auto* io = executor.target<net::io_context::executor_type>()) {
+        // No public accessor; io_context_impl is the scheduler the context itself runs.
+        if (net::use_service<net::detail::io_context_impl>(io->context()).concurrency_hint() == 1)
+            return executor;
         return net::make_strand(*io);
     }
     return net::make_strand(executor);

@@ -27,7 +27,8 @@ namespace net = boost::asio;
 // is in the server), the strand is made over that concrete executor: it then fits inside
 // any_io_executor's small buffer, where a strand over an any_io_executor does not and becomes
 // a reference-counted heap object whose atomic count every asynchronous operation on the
-// strand touches (perf: ~6 % of the server's CPU under load).
+// strand touches (perf: ~6 % of the server's CPU under load). An io_context made for one thread
+// (concurrency hint 1) gets no strand at all: its handlers never run concurrently anyway.
 net::any_io_executor make_io_strand(const net::any_io_executor& executor);
 
 namespace detail {

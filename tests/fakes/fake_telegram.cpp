@@ -358,7 +358,7 @@ struct FakeTelegram::Impl {
     const std::int64_t bot_id;
     const std::string bot_user_json = bot_user().dump();
 
-    net::io_context io;
+    net::io_context io{1};  // one thread: the server then needs no strands
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
     Logger log;
     http::Router router;

@@ -31,7 +31,7 @@ struct LoopbackServer::Impl {
         thread.join();
     }
 
-    net::io_context io;
+    net::io_context io{1};  // one thread: the server then needs no strands
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
     Logger log;
     http::Router router;

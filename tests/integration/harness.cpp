@@ -25,7 +25,7 @@ Config make_config(const std::string& llm_base_url, const std::filesystem::path&
     nlohmann::json json = {
         {"server",
          {{"listen", "127.0.0.1:0"},
-          {"threads", 2},
+          {"threads", options.threads},
           {"shutdown_grace_s", options.shutdown_grace_s},
           {"header_timeout_s", options.header_timeout_s}}},
         {"storage", {{"sqlite", {{"path", (dir / "bot.db").string()}}}}},

@@ -42,6 +42,7 @@ struct BotOptions {
     int shutdown_grace_s = 5;
     int header_timeout_s = 10;
     int webchat_per_minute = 600;
+    int threads = 2;                                     // server.threads; 1 runs without strands
     std::function<void(App&)> before_start;              // e.g. add a FakeAdapter
     nlohmann::json adapters = nlohmann::json::object();  // more adapter sections (id -> section)
     std::string persona = "You are a test bot.";

@@ -74,7 +74,9 @@ TEST_CASE("telegram webhook: registered, secret checked, private conversation wi
     FakeLlm llm;
     FakeTelegram telegram;
     TempDir dir;
-    TestBot bot(llm, dir.path(), with_telegram(telegram, "webhook"));
+    BotOptions options = with_telegram(telegram, "webhook");
+    options.threads = GENERATE(1, 2);  // one I/O thread runs without strands (make_io_strand)
+    TestBot bot(llm, dir.path(), options);
 
     REQUIRE(eventually([&] { return !telegram.webhook_url().empty(); }));
     CHECK(telegram.webhook_url() == "https://bot.example.com/telegram/tg");
@@ -311,12 +313,13 @@ TEST_CASE("telegram: typing, then the reply streams as drafts in private chats",
     llm.reply_delay(1500ms);  // streamed evenly over ~1.5 s
     FakeTelegram telegram;
     TempDir dir;
-    TestBot bot(llm, dir.path(),
-                with_telegram(telegram, "webhook",
-                              {{"typing", true},
-                               {"typing_after_ms", 0},
-                               {"streaming", "auto"},
-                               {"stream_interval_ms", 300}}));
+    BotOptions options = with_telegram(telegram, "webhook",
+                                       {{"typing", true},
+                                        {"typing_after_ms", 0},
+                                        {"streaming", "auto"},
+                                        {"stream_interval_ms", 300}});
+    options.threads = GENERATE(1, 2);
+    TestBot bot(llm, dir.path(), options);
 
     CHECK(post_update(bot, message_update(1, 1100, 1100, 1, "stream")) == 200);
     REQUIRE(telegram.wait_for("sendMessage", 1));
