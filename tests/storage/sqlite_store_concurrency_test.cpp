@@ -127,8 +127,8 @@ TEST_CASE("A failing operation rolls back alone and its batch still commits",
         good.push_back(net::co_spawn(
             io, store.accept_inbound(inbound("alice", std::string("g").append(std::to_string(i)))),
             net::use_future));
-    // No inbox row 987654: this completion fails, after it already created bob's conversation
-    // and wrote two turns, all of which its savepoint must undo.
+    // No inbox row 987654: this completion fails. Its batch is then run again with a savepoint
+    // per operation, and the others in it must still commit, once each.
     const ConversationKey bob{"tg", "bob", "bob"};
     auto failing =
         net::co_spawn(io, store.complete(Completion{987654, bob, "x", "question", "answer", true}),
