@@ -200,6 +200,14 @@ struct FakeLlm::Impl {
         if (pieces.empty()) co_await sleep_for(total);
         std::string quoted_model;
         append_json_string(quoted_model, model);
+        if (per_chunk + spread == std::chrono::milliseconds::zero()) {
+            // An instant model: the whole stream in one write.
+            std::string events;
+            for (const auto& piece : pieces) events += chunk_event(quoted_model, piece);
+            events += final_event(quoted_model);
+            co_await stream.write(events);
+            co_return http::Response{};
+        }
         for (const auto& piece : pieces) {
             co_await sleep_for(per_chunk + spread);
             std::string event = chunk_event(quoted_model, piece);
