@@ -157,14 +157,15 @@ public:
                 // (Deleted meanwhile, too old to edit...: send it as a new message.)
             }
         }
-        json params = chat_params(*chat);
-        params["text"] = message.text;
-        if (message.chat.is_group && message.part == 1) quote(params, message.reply_to);
-        auto result = co_await api_->call("sendMessage", params);
+        const std::string_view quoted =
+            message.chat.is_group && message.part == 1 ? message.reply_to : std::string_view();
+        auto result = co_await api_->call_with_body("sendMessage",
+                                                    send_message_body(*chat, message.text, quoted));
         if (!result.ok && result.migrate_to_chat_id != 0) {
-            params["chat_id"] = result.migrate_to_chat_id;  // the group became a supergroup
-            params.erase("message_thread_id");
-            result = co_await api_->call("sendMessage", std::move(params));
+            // The group became a supergroup (which has no topics yet).
+            const ChatAddress migrated{.chat_id = result.migrate_to_chat_id, .thread_id = 0};
+            result = co_await api_->call_with_body(
+                "sendMessage", send_message_body(migrated, message.text, quoted));
         }
         if (result.ok) co_return std::to_string(result.message_id);
         if (result.error_code == 403) {

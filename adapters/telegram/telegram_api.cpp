@@ -10,6 +10,10 @@ std::vector<http::Header> json_headers() {
 
 }  // namespace
 
+std::string to_json_text(const nlohmann::json& params) {
+    return params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 BotApi::BotApi(HttpClient& http, std::string api_base, std::string token) : http_(http) {
     while (api_base.ends_with('/')) api_base.pop_back();
     method_url_prefix_ = std::move(api_base) + "/bot" + token + "/";
@@ -17,11 +21,16 @@ BotApi::BotApi(HttpClient& http, std::string api_base, std::string token) : http
 
 net::awaitable<ApiResult> BotApi::call(std::string method, nlohmann::json params,
                                        std::chrono::milliseconds timeout) {
+    return call_with_body(std::move(method), to_json_text(params), timeout);
+}
+
+net::awaitable<ApiResult> BotApi::call_with_body(std::string method, std::string json_body,
+                                                 std::chrono::milliseconds timeout) {
     ClientRequest request;
     request.method = "POST";
     request.url = method_url_prefix_ + method;
     request.headers = json_headers();
-    request.body = params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    request.body = std::move(json_body);
     request.timeout = timeout;
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {

@@ -13,12 +13,19 @@
 
 namespace bot::adapters::telegram {
 
+// Parameters as JSON text; invalid UTF-8 in strings is replaced rather than thrown on.
+std::string to_json_text(const nlohmann::json& params);
+
 class BotApi {
 public:
     BotApi(HttpClient& http, std::string api_base, std::string token);
 
     net::awaitable<ApiResult> call(std::string method, nlohmann::json params,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    // The same with the parameters already written as a JSON object (send_message_body).
+    net::awaitable<ApiResult> call_with_body(
+        std::string method, std::string json_body,
+        std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 private:
     HttpClient& http_;

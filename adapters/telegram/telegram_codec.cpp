@@ -2,6 +2,7 @@
 
 #include "bot/http/http_types.hpp"
 #include "bot/json_fields.hpp"
+#include "bot/json_text.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -158,11 +159,19 @@ std::optional<std::int64_t> message_number(std::string_view stored_id) {
     return to_int(stored_id.substr(colon + 1));
 }
 
-void quote(json& params, std::string_view stored_message_id) {
-    if (auto number = message_number(stored_message_id)) {
-        params["reply_parameters"] = {{"message_id", *number},
-                                      {"allow_sending_without_reply", true}};
+std::string send_message_body(ChatAddress chat, std::string_view text,
+                              std::string_view quoted_message_id) {
+    std::string body = std::string(R"({"chat_id":)").append(std::to_string(chat.chat_id));
+    if (chat.thread_id != 0)
+        body.append(R"(,"message_thread_id":)").append(std::to_string(chat.thread_id));
+    body.append(R"(,"text":)");
+    append_json_string(body, text);
+    if (auto number = message_number(quoted_message_id)) {
+        body.append(R"(,"reply_parameters":{"message_id":)")
+            .append(std::to_string(*number))
+            .append(R"(,"allow_sending_without_reply":true})");
     }
+    return body.append("}");
 }
 
 std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {

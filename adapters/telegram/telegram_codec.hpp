@@ -38,9 +38,11 @@ std::optional<ChatAddress> parse_chat(std::string_view text);
 // stable when Telegram redelivers an update (the dedupe key).
 std::string format_message_id(std::int64_t chat_id, std::int64_t message_id);
 std::optional<std::int64_t> message_number(std::string_view stored_id);  // the part after ':'
-// Makes a send quote the message it answers (groups: who is answered); still sent when that
-// message was deleted meanwhile.
-void quote(nlohmann::json& params, std::string_view stored_message_id);
+// A sendMessage body (JSON text, written directly: it goes out with every reply). With a stored
+// message id, the reply quotes that message (groups: who is answered), and is still sent when
+// that message was deleted meanwhile.
+std::string send_message_body(ChatAddress chat, std::string_view text,
+                              std::string_view quoted_message_id = {});
 
 struct ParsedUpdate {
     enum class Kind { message, ignored };

@@ -137,20 +137,25 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
                   (options_.streaming == LiveOptions::Streaming::automatic && !reply.is_group));
     std::string preview = preview_of(text, draft ? "" : " …");
     if (preview.empty()) co_return;
-    json params = chat_params(reply.chat);
-    params["text"] = std::move(preview);
     std::string method;
-    if (draft) {
-        method = "sendMessageDraft";
-        params["draft_id"] = reply.draft_id;
-    } else if (reply.streamed_message_id == 0) {
+    std::string body;
+    if (!draft && reply.streamed_message_id == 0) {
         method = "sendMessage";
-        if (reply.is_group) quote(params, reply.message_id);
+        body = send_message_body(reply.chat, preview,
+                                 reply.is_group ? std::string_view(reply.message_id) : "");
     } else {
-        method = "editMessageText";
-        params["message_id"] = reply.streamed_message_id;
+        json params = chat_params(reply.chat);
+        params["text"] = std::move(preview);
+        if (draft) {
+            method = "sendMessageDraft";
+            params["draft_id"] = reply.draft_id;
+        } else {
+            method = "editMessageText";
+            params["message_id"] = reply.streamed_message_id;
+        }
+        body = to_json_text(params);
     }
-    auto result = co_await api_.call(method, std::move(params), kCallTimeout);
+    auto result = co_await api_.call_with_body(method, std::move(body), kCallTimeout);
     if (result.ok) {
         if (method == "sendMessage") reply.streamed_message_id = result.message_id;
         reply.shown = true;

@@ -7,6 +7,7 @@
 #include <sstream>
 
 using namespace bot::adapters::telegram;
+using nlohmann::json;
 namespace bj = boost::json;
 
 namespace {
@@ -170,6 +171,24 @@ TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
     CHECK(utf16_to_byte_offset(text, 3) == 5);
     CHECK(utf16_to_byte_offset(text, 4) == 8);
     CHECK(utf16_to_byte_offset(text, 99) == text.size());
+}
+
+TEST_CASE("telegram: a sendMessage body addresses the chat and topic, and quotes in groups",
+          "[telegram]") {
+    const std::string text = "line \"one\"\n😀 你好 \\ end";
+    auto plain = json::parse(send_message_body({.chat_id = 500, .thread_id = 0}, text));
+    CHECK(plain == json{{"chat_id", 500}, {"text", text}});
+
+    auto quoted =
+        json::parse(send_message_body({.chat_id = -100123, .thread_id = 45}, text, "-100123:84"));
+    CHECK(quoted ==
+          json{{"chat_id", -100123},
+               {"message_thread_id", 45},
+               {"text", text},
+               {"reply_parameters", {{"message_id", 84}, {"allow_sending_without_reply", true}}}});
+    // Not a stored Telegram message id: nothing to quote.
+    CHECK_FALSE(json::parse(send_message_body({.chat_id = 1, .thread_id = 0}, "x", "auto-12"))
+                    .contains("reply_parameters"));
 }
 
 TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
