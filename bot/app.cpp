@@ -129,7 +129,7 @@ void add_health_routes(http::Router& router, const std::atomic<bool>& ready) {
 
 // By default one I/O thread per core but one: the storage writer is a busy thread of its own
 // under load. On two cores that leaves one I/O thread, whose io_context then needs no strands
-// (make_io_strand), which measured 10-25 % less CPU per message than two threads there.
+// (make_io_strand): less CPU per message than two threads there (bench/RESULTS.md).
 int io_threads(const Config& config) {
     if (config.server.threads > 0) return config.server.threads;
     return std::max(static_cast<int>(std::thread::hardware_concurrency()) - 1, 1);
