@@ -158,31 +158,45 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 log.warn("http", "accept failed: ", ec.message());
                 continue;
             }
-            if (connection_count.load() >= options.max_connections) {
-                socket.close();  // shed load rather than exhaust file descriptors
-                continue;
+            admit(std::move(socket));
+            // Then every connection already waiting (the acceptor is non-blocking). Taking one
+            // per completion, each behind every other ready handler, left the last of a burst
+            // of new connections under load a second or two in the kernel's queue.
+            while (!stopping) {
+                tcp::socket next(make_io_strand(executor));
+                acceptor.accept(next, ec);
+                if (ec) break;  // would_block: none left; a real error shows at the next wait
+                admit(std::move(next));
             }
-            // Streamed replies (SSE, chunked LLM-style bodies, websocket frames) are small writes
-            // in a row: without this, Nagle's algorithm holds each one for the peer's delayed
-            // ACK, up to 40 ms.
-            boost::system::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            auto ex = socket.get_executor();
-            net::co_spawn(ex, session(shared_from_this(), std::move(socket)),
-                          [self = shared_from_this()](std::exception_ptr e) {
-                              if (!e) return;
-                              try {
-                                  std::rethrow_exception(e);
-                              } catch (const std::exception& err) {
-                                  self->log.error("http", "connection failed: ", err.what());
-                              }
-                          });
         }
+    }
+
+    void admit(tcp::socket socket) {
+        if (connection_count.load() >= options.max_connections) {
+            socket.close();  // shed load rather than exhaust file descriptors
+            return;
+        }
+        // Streamed replies (SSE, chunked LLM-style bodies, websocket frames) are small writes
+        // in a row: without this, Nagle's algorithm holds each one for the peer's delayed
+        // ACK, up to 40 ms.
+        boost::system::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        ++connection_count;  // here, not in the session: a whole backlog is admitted at once
+        auto ex = socket.get_executor();
+        net::co_spawn(ex, session(shared_from_this(), std::move(socket)),
+                      [self = shared_from_this()](std::exception_ptr e) {
+                          --self->connection_count;
+                          if (!e) return;
+                          try {
+                              std::rethrow_exception(e);
+                          } catch (const std::exception& err) {
+                              self->log.error("http", "connection failed: ", err.what());
+                          }
+                      });
     }
 
     // One connection: read requests, route them, write responses, until close or timeout.
     static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket) {
-        ++self->connection_count;
         std::string remote;
         {
             boost::system::error_code ec;
@@ -202,7 +216,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         boost::system::error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         stream.close();
-        --self->connection_count;
     }
 
     net::awaitable<bool> write_response(beast::tcp_stream& stream, Response response,
@@ -373,6 +386,7 @@ void Server::start() {
         impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
         impl_->acceptor.bind(endpoint);
         impl_->acceptor.listen(net::socket_base::max_listen_connections);
+        impl_->acceptor.non_blocking(true);  // accept_loop drains the backlog without blocking
     } catch (const boost::system::system_error& e) {
         throw std::runtime_error("cannot listen on " + where + ": " + e.code().message());
     } catch (const std::exception& e) {
