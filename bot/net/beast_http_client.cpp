@@ -2,6 +2,7 @@
 
 #include "bot/async.hpp"
 #include "bot/net/client_wire.hpp"
+#include "bot/net/response_parser.hpp"
 
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
@@ -17,7 +18,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
@@ -45,7 +45,6 @@ using namespace std::chrono_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto kResolveCacheTime = 60s;
-constexpr std::size_t kReadChunk = 4096;
 // The most one read of a response body asks the socket for (as Beast's own reads).
 constexpr std::size_t kMaxRead = 64 * 1024;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
@@ -343,51 +342,6 @@ Attempt failed_attempt(std::string error) {
     return attempt;
 }
 
-// Hands a body over as it arrives (a streamed 2xx) or collects it.
-class BodySink {
-public:
-    BodySink(const ClientRequest& request, ClientResponse& response, bool streamed)
-        : request_(request), response_(response), streamed_(streamed) {}
-
-    // Where the parser writes next.
-    std::pair<char*, std::size_t> space(boost::optional<std::uint64_t> remaining) {
-        const auto want =
-            remaining ? std::clamp<std::uint64_t>(*remaining, 1, 64 * 1024) : kReadChunk;
-        auto& target = streamed_ ? chunk_ : response_.body;
-        const auto used = streamed_ ? 0 : target.size();
-        target.resize(used + want);
-        return {target.data() + used, want};
-    }
-
-    // `left` bytes of the space were not written. Returns an error text or "".
-    std::string take(std::size_t asked, std::size_t left) {
-        const auto written = asked - left;
-        if (!streamed_) {
-            response_.body.resize(response_.body.size() - left);
-            if (response_.body.size() > BeastHttpClient::kMaxResponseBytes) {
-                return "response body larger than " +
-                       std::to_string(BeastHttpClient::kMaxResponseBytes) + " bytes";
-            }
-            return {};
-        }
-        if (written == 0) return {};
-        try {
-            request_.on_body_chunk(std::string_view(chunk_.data(), written));
-        } catch (const std::exception& error) {
-            return std::string("body callback failed: ") + error.what();
-        } catch (...) {
-            return "body callback failed";
-        }
-        return {};
-    }
-
-private:
-    const ClientRequest& request_;
-    ClientResponse& response_;
-    bool streamed_;
-    std::string chunk_;
-};
-
 template <class Stream>
 net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& connection,
                                     const std::string& message, const ClientRequest& request,
@@ -400,39 +354,29 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         co_return attempt;
     }
     // Interim 1xx answers are skipped: only the final response's headers are kept.
-    std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+    Attempt attempt;
+    auto& response = attempt.response;
+    std::optional<ResponseParser> parser;
     for (;;) {
-        parser.emplace();
+        parser.emplace(request, response, BeastHttpClient::kMaxResponseBytes);
         parser->header_limit(kHeaderLimit);
-        parser->body_limit(boost::none);  // collected bodies are capped by BodySink
+        parser->body_limit(boost::none);  // the parser caps collected bodies itself
         if (request.method == "HEAD") parser->skip(true);
         auto [ec, read] =
             co_await bhttp::async_read_header(stream, connection.buffer, *parser, use_tuple);
         if (ec) {
-            auto attempt = failure_of(pools, ec, "receive");
-            attempt.nothing_received = !parser->got_some() && connection.buffer.size() == 0;
-            co_return attempt;
+            auto failed = failure_of(pools, ec, "receive");
+            failed.nothing_received = !parser->got_some() && connection.buffer.size() == 0;
+            co_return failed;
         }
-        const auto status = parser->get().result_int();
-        if (status < 100 || status >= 200 || status == 101) break;
+        if (response.status < 100 || response.status >= 200 || response.status == 101) break;
     }
-
-    Attempt attempt;
-    auto& response = attempt.response;
-    response.status = static_cast<int>(parser->get().result_int());
-    for (const auto& field : parser->get()) {
-        response.headers.push_back({std::string(field.name_string()), std::string(field.value())});
-    }
-    const bool streamed = request.on_body_chunk && response.status >= 200 && response.status < 300;
-    BodySink sink(request, response, streamed);
     // The body is read with the stream's own read and handed to the parser here, rather than
     // through Beast's composed http::async_read_some: a streamed reply arrives one chunk per
     // read, and those layers of handlers cost more per chunk than the parse.
+    parser->eager(true);
     bool need_input = connection.buffer.size() == 0;
     while (!parser->is_done()) {
-        const auto [data, size] = sink.space(parser->content_length_remaining());
-        parser->get().body().data = data;
-        parser->get().body().size = size;
         boost::system::error_code ec;
         if (need_input) {
             auto [read_error, read] = co_await stream.async_read_some(
@@ -449,10 +393,9 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
             connection.buffer.consume(parser->put(connection.buffer.data(), ec));
         }
         need_input = ec == bhttp::error::need_more || connection.buffer.size() == 0;
-        if (ec == bhttp::error::need_more || ec == bhttp::error::need_buffer) ec = {};
-        const auto problem = sink.take(size, parser->get().body().size);
+        if (ec == bhttp::error::need_more) ec = {};
+        if (!parser->problem().empty()) co_return failed_attempt(parser->problem());
         if (ec) co_return failure_of(pools, ec, "receive");
-        if (!problem.empty()) co_return failed_attempt(problem);
     }
     attempt.keep = parser->keep_alive() && connection.buffer.size() == 0;
     co_return attempt;
