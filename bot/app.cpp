@@ -356,6 +356,14 @@ void App::shutdown() {
         while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < unwind) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
+        // The answers those jobs' callers get (an HTTP API call waiting for its reply hears
+        // "not ready yet") are written before the io_context stops: the server closes each
+        // connection once its response is out, and stopped ones are counted as closed.
+        auto answered = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (p.server && p.server->open_connections() > 0 &&
+               std::chrono::steady_clock::now() < answered) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         p.work.reset();
         p.io->stop();
         for (auto& thread : p.threads) thread.join();
