@@ -225,7 +225,8 @@ int main(int argc, char** argv) {
     cli.add_option("--inflight-delay-ms", s.inflight_delay_ms,
                    "inflight: fake LLM time per reply, streamed")
         ->capture_default_str();
-    cli.add_option("--server-threads", s.server_threads, "server.threads (0 = one per core)")
+    cli.add_option("--server-threads", s.server_threads,
+                   "server.threads (0 = one per core but one)")
         ->capture_default_str();
     cli.add_option("--reply-timeout-s", s.reply_timeout_s, "a later reply counts as lost")
         ->capture_default_str();

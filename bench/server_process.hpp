@@ -23,7 +23,7 @@ inline constexpr const char* kIlinkAdapter = "wx";
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here
     std::uint16_t port = 0;
-    int threads = 0;             // server.threads; 0 = one per core
+    int threads = 0;             // server.threads; 0 = one per core but one
     Path path = Path::http_api;  // which adapter to configure
     std::string llm_base_url;
     std::string telegram_api_base;

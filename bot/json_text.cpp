@@ -45,6 +45,10 @@ void append_replacing(std::string& out, std::string_view text) {
 
 }  // namespace
 
+std::string dump_json(const nlohmann::json& value) {
+    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 void append_json_string(std::string& out, std::string_view text) {
     static constexpr char hex[] = "0123456789abcdef";
     const std::size_t start = out.size();

@@ -2,6 +2,8 @@
 // conversation, so this runs over every turn of every message).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -12,5 +14,9 @@ namespace bot {
 // quote, the backslash and control characters are escaped, and invalid UTF-8 (chat text comes
 // from users and platforms) is replaced with U+FFFD rather than being an error.
 void append_json_string(std::string& out, std::string_view text);
+
+// A whole value as compact JSON text, with the same replacement of invalid UTF-8: what every
+// body, frame and event built as a nlohmann value is sent as.
+std::string dump_json(const nlohmann::json& value);
 
 }  // namespace bot

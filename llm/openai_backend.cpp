@@ -53,7 +53,7 @@ std::string provider_message(const json& body) {
         }
         if (auto message = string_field(body, "message"); !message.empty()) return message;
     }
-    return body.dump(-1, ' ', false, json::error_handler_t::replace);
+    return dump_json(body);
 }
 
 std::string provider_message_in(std::string_view body) {

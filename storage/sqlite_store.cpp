@@ -207,7 +207,7 @@ BatchOutcome commit_batch(Database& db, std::vector<detail::JobPtr>& batch) {
     return commit_isolated(db, batch);
 }
 
-// --- Operations. Each runs on a storage thread; writes inside the batch's savepoint. ---
+// --- Operations. Each runs on a storage thread; writes inside the batch's transaction. ---
 
 struct ConversationRef {
     std::int64_t id = 0;

@@ -5,6 +5,7 @@
 // With "Accept: text/event-stream" the reply streams as SSE (event: delta ... event: done).
 // See adapters/http_api/README.md.
 #include "bot/adapter.hpp"
+#include "bot/json_text.hpp"
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 #include "bot/secret_file.hpp"
@@ -20,7 +21,7 @@ using nlohmann::json;
 constexpr std::size_t kMaxIdLength = 256;
 
 std::string sse(std::string_view event, const json& data) {
-    return format_sse(event, data.dump(-1, ' ', false, json::error_handler_t::replace));
+    return format_sse(event, dump_json(data));
 }
 
 // Length-prefixed, so no (user, id) pair can collide with another.

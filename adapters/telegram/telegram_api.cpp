@@ -1,4 +1,5 @@
 #include "telegram/telegram_api.hpp"
+#include "bot/json_text.hpp"
 
 namespace bot::adapters::telegram {
 
@@ -10,10 +11,6 @@ std::vector<http::Header> json_headers() {
 
 }  // namespace
 
-std::string to_json_text(const nlohmann::json& params) {
-    return params.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 BotApi::BotApi(HttpClient& http, std::string api_base, std::string token) : http_(http) {
     while (api_base.ends_with('/')) api_base.pop_back();
     method_url_prefix_ = std::move(api_base) + "/bot" + token + "/";
@@ -21,7 +18,7 @@ BotApi::BotApi(HttpClient& http, std::string api_base, std::string token) : http
 
 net::awaitable<ApiResult> BotApi::call(std::string method, nlohmann::json params,
                                        std::chrono::milliseconds timeout) {
-    return call_with_body(std::move(method), to_json_text(params), timeout);
+    return call_with_body(std::move(method), dump_json(params), timeout);
 }
 
 net::awaitable<ApiResult> BotApi::call_with_body(std::string method, std::string json_body,

@@ -13,9 +13,6 @@
 
 namespace bot::adapters::telegram {
 
-// Parameters as JSON text; invalid UTF-8 in strings is replaced rather than thrown on.
-std::string to_json_text(const nlohmann::json& params);
-
 class BotApi {
 public:
     BotApi(HttpClient& http, std::string api_base, std::string token);

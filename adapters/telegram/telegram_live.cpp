@@ -1,4 +1,5 @@
 #include "telegram/telegram_live.hpp"
+#include "bot/json_text.hpp"
 
 #include "bot/log.hpp"
 #include "bot/text_split.hpp"
@@ -153,7 +154,7 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
             method = "editMessageText";
             params["message_id"] = reply.streamed_message_id;
         }
-        body = to_json_text(params);
+        body = dump_json(params);
     }
     auto result = co_await api_.call_with_body(method, std::move(body), kCallTimeout);
     if (result.ok) {

@@ -1,4 +1,5 @@
 #include "webchat/webchat_codec.hpp"
+#include "bot/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -8,10 +9,6 @@ namespace bot::adapters::webchat {
 
 namespace {
 using nlohmann::json;
-
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
-}
 
 bool all_of(std::string_view text, bool (*allowed)(char)) {
     return std::all_of(text.begin(), text.end(), allowed);
@@ -57,21 +54,22 @@ ClientFrame parse_client_frame(std::string_view text) {
 std::string render_ready(std::string_view greeting, const std::vector<Turn>& history) {
     json turns = json::array();
     for (const auto& turn : history) turns.push_back({{"role", turn.role}, {"text", turn.text}});
-    return dump({{"type", "ready"}, {"greeting", greeting}, {"history", std::move(turns)}});
+    return bot::dump_json(
+        {{"type", "ready"}, {"greeting", greeting}, {"history", std::move(turns)}});
 }
 
 std::string render_delta(std::string_view id, std::string_view text) {
-    return dump({{"type", "delta"}, {"id", id}, {"text", text}});
+    return bot::dump_json({{"type", "delta"}, {"id", id}, {"text", text}});
 }
 
 std::string render_done(std::string_view id, std::string_view text) {
-    return dump({{"type", "done"}, {"id", id}, {"text", text}});
+    return bot::dump_json({{"type", "done"}, {"id", id}, {"text", text}});
 }
 
 std::string render_error(std::string_view id, std::string_view code, std::string_view message) {
     json frame{{"type", "error"}, {"code", code}, {"error", message}};
     if (!id.empty()) frame["id"] = id;
-    return dump(frame);
+    return bot::dump_json(frame);
 }
 
 }  // namespace bot::adapters::webchat

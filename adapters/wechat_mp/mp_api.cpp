@@ -1,4 +1,5 @@
 #include "wechat_mp/mp_api.hpp"
+#include "bot/json_text.hpp"
 
 #include "bot/log.hpp"
 #include "wechat_common/api_call.hpp"
@@ -62,8 +63,7 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
 net::awaitable<boost::system::result<MpApi::Sent, SendError>> MpApi::send_text(
     const std::string& openid, const std::string& text) {
     std::string payload =
-        json{{"touser", openid}, {"msgtype", "text"}, {"text", {{"content", text}}}}.dump(
-            -1, ' ', false, json::error_handler_t::replace);
+        dump_json(json{{"touser", openid}, {"msgtype", "text"}, {"text", {{"content", text}}}});
     auto answer =
         co_await wechat::post_with_token(http_, token_, api_base_ + "/cgi-bin/message/custom/send",
                                          std::move(payload), "custom/send");

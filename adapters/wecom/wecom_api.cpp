@@ -1,4 +1,5 @@
 #include "wecom/wecom_api.hpp"
+#include "bot/json_text.hpp"
 
 #include "bot/log.hpp"
 #include "wechat_common/api_call.hpp"
@@ -96,12 +97,10 @@ net::awaitable<wechat::TokenResult> WecomApi::fetch_token(bool /*force: gettoken
 
 net::awaitable<SendResult> WecomApi::send_text(const std::string& user_id,
                                                const std::string& text) {
-    std::string payload = json{
-        {"touser", user_id},
-        {"msgtype", "text"},
-        {"agentid", agent_id_},
-        {"text",
-         {{"content", text}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string payload = dump_json(json{{"touser", user_id},
+                                         {"msgtype", "text"},
+                                         {"agentid", agent_id_},
+                                         {"text", {{"content", text}}}});
     auto answer = co_await wechat::post_with_token(
         http_, token_, api_base_ + "/cgi-bin/message/send", std::move(payload), "message/send");
     if (!answer) co_return answer.error();

@@ -1,4 +1,5 @@
 #include "wecom_bot/wecom_bot_codec.hpp"
+#include "bot/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -17,10 +18,6 @@ const json& object_at(const json& object, const char* key) {
     static const json empty = json::object();
     auto it = object.find(key);
     return it != object.end() && it->is_object() ? *it : empty;
-}
-
-std::string dump(const json& value) {
-    return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 // "@RobotA hello" -> "hello": in groups WeCom only delivers messages that @-mention the bot,
@@ -64,25 +61,26 @@ std::optional<BotCallback> parse_callback(std::string_view json_text) {
 }
 
 std::string stream_frame(std::string_view stream_id, std::string_view content, bool finish) {
-    return dump({{"msgtype", "stream"},
-                 {"stream", {{"id", stream_id}, {"finish", finish}, {"content", content}}}});
+    return bot::dump_json(
+        {{"msgtype", "stream"},
+         {"stream", {{"id", stream_id}, {"finish", finish}, {"content", content}}}});
 }
 
 std::string welcome_text(std::string_view content) {
-    return dump({{"msgtype", "text"}, {"text", {{"content", content}}}});
+    return bot::dump_json({{"msgtype", "text"}, {"text", {{"content", content}}}});
 }
 
 std::string envelope(std::string_view encrypt, std::string_view signature,
                      std::string_view timestamp, std::string_view nonce) {
     // The official template writes the timestamp as a string.
-    return dump({{"encrypt", encrypt},
-                 {"msgsignature", signature},
-                 {"timestamp", timestamp},
-                 {"nonce", nonce}});
+    return bot::dump_json({{"encrypt", encrypt},
+                           {"msgsignature", signature},
+                           {"timestamp", timestamp},
+                           {"nonce", nonce}});
 }
 
 std::string markdown_message(std::string_view content) {
-    return dump({{"msgtype", "markdown"}, {"markdown", {{"content", content}}}});
+    return bot::dump_json({{"msgtype", "markdown"}, {"markdown", {{"content", content}}}});
 }
 
 }  // namespace bot::adapters::wecom_bot

@@ -1,4 +1,5 @@
 #include "bot/http/http_types.hpp"
+#include "bot/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -134,7 +135,7 @@ std::optional<std::string> Request::query_param(std::string_view name, bool plus
 Response Response::json(int status, const nlohmann::json& body) {
     return Response{.status = status,
                     .content_type = "application/json",
-                    .body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                    .body = dump_json(body),
                     .headers = {}};
 }
 

@@ -30,7 +30,7 @@ void ResponseParser::on_body_init_impl(const boost::optional<std::uint64_t>& con
                                        error_code& ec) {
     if (streamed_ || !content_length) return;
     if (*content_length > body_cap_) {
-        refuse("response body larger than " + std::to_string(body_cap_) + " bytes", ec);
+        refuse_too_large(ec);
         return;
     }
     // What the server announces, up to a limit: it need not be telling the truth.
@@ -56,7 +56,7 @@ void ResponseParser::deliver(string_view body, error_code& ec) {
     if (body.empty()) return;
     if (!streamed_) {
         if (response_.body.size() + body.size() > body_cap_) {
-            refuse("response body larger than " + std::to_string(body_cap_) + " bytes", ec);
+            refuse_too_large(ec);
             return;
         }
         response_.body.append(body.data(), body.size());
@@ -69,6 +69,10 @@ void ResponseParser::deliver(string_view body, error_code& ec) {
     } catch (...) {
         refuse("body callback failed", ec);
     }
+}
+
+void ResponseParser::refuse_too_large(error_code& ec) {
+    refuse("response body larger than " + std::to_string(body_cap_) + " bytes", ec);
 }
 
 void ResponseParser::refuse(std::string problem, error_code& ec) {

@@ -41,6 +41,7 @@ private:
 
     void deliver(string_view body, error_code& ec);
     void refuse(std::string problem, error_code& ec);
+    void refuse_too_large(error_code& ec);
 
     const ClientRequest& request_;
     ClientResponse& response_;
