@@ -10,6 +10,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -18,8 +19,10 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -117,7 +120,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           router(r),
           log(l),
           options(std::move(o)),
-          acceptor(make_io_strand(executor)) {}
+          acceptor(make_io_strand(executor)),
+          accept_pause(acceptor.get_executor()) {}
+
+    static constexpr std::chrono::milliseconds kFirstAcceptPause{10};
+    static constexpr std::chrono::milliseconds kMostAcceptPause{1000};
 
     struct Connection {
         beast::tcp_stream* stream;
@@ -129,6 +136,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     Logger& log;
     ServerOptions options;
     tcp::acceptor acceptor;
+    net::steady_timer accept_pause;  // after a failed accept; on the acceptor's executor
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> connection_count{0};
     mutable std::mutex connections_mutex;
@@ -149,24 +157,40 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         connections.erase(id);
     }
 
-    net::awaitable<void> accept_loop() {
+    // Holds the Impl: the loop's last completion may run after the Server is gone.
+    static net::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+        std::chrono::milliseconds pause{0};
         for (;;) {
-            auto [ec, socket] = co_await acceptor.async_accept(make_io_strand(executor), use_tuple);
-            if (stopping) co_return;
+            auto [ec, socket] =
+                co_await self->acceptor.async_accept(make_io_strand(self->executor), use_tuple);
+            if (self->stopping) co_return;
             if (ec) {
                 if (ec == net::error::operation_aborted) co_return;
-                log.warn("http", "accept failed: ", ec.message());
+                // Out of file descriptors or memory: the connection stays queued in the kernel
+                // and the next accept would fail at once, so retrying at once would spin a core
+                // and flood the log. Pause, longer while it lasts; warn once per episode.
+                if (pause.count() == 0)
+                    self->log.warn("http", "accept failed: ", ec.message(),
+                                   "; pausing new connections until it succeeds");
+                pause = std::clamp(pause * 2, kFirstAcceptPause, kMostAcceptPause);
+                self->accept_pause.expires_after(pause);
+                co_await self->accept_pause.async_wait(use_tuple);
+                if (self->stopping) co_return;
                 continue;
             }
-            admit(std::move(socket));
+            if (pause.count() != 0) {
+                self->log.info("http", "accepting connections again");
+                pause = {};
+            }
+            self->admit(std::move(socket));
             // Then every connection already waiting (the acceptor is non-blocking). Taking one
             // per completion, each behind every other ready handler, left the last of a burst
             // of new connections under load a second or two in the kernel's queue.
-            while (!stopping) {
-                tcp::socket next(make_io_strand(executor));
-                acceptor.accept(next, ec);
+            while (!self->stopping) {
+                tcp::socket next(make_io_strand(self->executor));
+                self->acceptor.accept(next, ec);
                 if (ec) break;  // would_block: none left; a real error shows at the next wait
-                admit(std::move(next));
+                self->admit(std::move(next));
             }
         }
     }
@@ -392,7 +416,7 @@ void Server::start() {
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot listen on " + where + ": " + e.what());
     }
-    net::co_spawn(impl_->acceptor.get_executor(), impl_->accept_loop(), net::detached);
+    net::co_spawn(impl_->acceptor.get_executor(), Impl::accept_loop(impl_), net::detached);
 }
 
 std::uint16_t Server::port() const {
@@ -407,6 +431,7 @@ void Server::stop() {
     net::post(impl_->acceptor.get_executor(), [impl = impl_] {
         boost::system::error_code ignored;
         impl->acceptor.close(ignored);
+        impl->accept_pause.cancel();
     });
     std::lock_guard lock(impl_->connections_mutex);
     for (auto& [id, socket] : impl_->websockets) {
