@@ -146,7 +146,11 @@ TEMPLATE_TEST_CASE("HttpClient fails a body over kMaxResponseBytes unless it str
                    "[http-client]", bot::CurlHttpClient, bot::BeastHttpClient) {
     TestServer server;
     ClientHarness<TestType> harness;
-    ClientRequest collect = get(server.url("/huge"));
+    // Framed by a Content-Length (refused before the body is read), in chunks, or by the end
+    // of the connection (both counted as they arrive).
+    const std::string path = GENERATE("/huge", "/huge-chunked", "/huge-until-close");
+    INFO(path);
+    ClientRequest collect = get(server.url(path));
     collect.timeout = 60s;
     auto collected = harness.fetch(collect);
     CHECK(collected.failure == ClientResponse::Failure::transport);

@@ -191,17 +191,27 @@ net::awaitable<bool> TestServer::respond(Stream& stream, const ServerRequest& re
         for (std::size_t i = 0; i < body.size(); i += 1000) body[i] = char('a' + i / 1000 % 26);
         co_return co_await send(stream, response_text(200, body));
     }
-    if (request.path == "/huge") {
-        if (!co_await send(stream, "HTTP/1.1 200 OK\r\nContent-Length: " +
-                                       std::to_string(kHugeBodyBytes) + "\r\n\r\n")) {
-            co_return false;
-        }
+    if (request.path == "/huge" || request.path == "/huge-chunked" ||
+        request.path == "/huge-until-close") {
+        // kHugeBodyBytes framed by a Content-Length, in chunks, or by closing the connection.
+        const bool chunked = request.path == "/huge-chunked";
+        const bool until_close = request.path == "/huge-until-close";
+        const std::string head = chunked ? "Transfer-Encoding: chunked\r\n"
+                                 : until_close
+                                     ? "Connection: close\r\n"
+                                     : "Content-Length: " + std::to_string(kHugeBodyBytes) + "\r\n";
+        if (!co_await send(stream, "HTTP/1.1 200 OK\r\n" + head + "\r\n")) co_return false;
         const std::string piece(1 << 20, 'h');
         for (std::size_t sent = 0; sent < kHugeBodyBytes; sent += piece.size()) {
             const auto size = std::min(piece.size(), kHugeBodyBytes - sent);
-            if (!co_await send(stream, piece.substr(0, size))) co_return false;
+            std::ostringstream framed;
+            if (chunked) framed << std::hex << size << "\r\n";
+            framed << std::string_view(piece).substr(0, size);
+            if (chunked) framed << "\r\n";
+            if (!co_await send(stream, framed.str())) co_return false;
         }
-        co_return true;
+        if (chunked) co_return co_await send(stream, "0\r\n\r\n");
+        co_return !until_close;
     }
     if (request.path == "/head") {
         // A HEAD answer announces the body's length but carries none; the connection stays
