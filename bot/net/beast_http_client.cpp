@@ -12,6 +12,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -28,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_map>
 #include <variant>
 
@@ -62,7 +64,7 @@ bool is_stale_error(const boost::system::error_code& ec) {
            ec == ssl::error::stream_truncated;
 }
 
-class Connection {
+class Connection : public std::enable_shared_from_this<Connection> {
 public:
     using Plain = beast::tcp_stream;
     using Tls = beast::ssl_stream<beast::tcp_stream>;
@@ -73,7 +75,8 @@ public:
         : strand(make_io_strand(io)),
           stream(tls_context ? Stream(std::in_place_type<Tls>, strand, *tls_context)
                              : Stream(std::in_place_type<Plain>, strand)),
-          key(origin.key) {}
+          key(origin.key),
+          body_timer(strand) {}
 
     beast::tcp_stream& lowest() {
         return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
@@ -102,7 +105,70 @@ public:
     std::string key;
     bool connected = false;
     Clock::time_point idle_since{};
+    // The deadline of a response body's reads (BodyDeadline). A wait that completes after its
+    // body was read finds body_reads moved on and does nothing.
+    net::steady_timer body_timer;
+    std::uint64_t body_reads = 0;
+    bool body_timed_out = false;
 };
+
+// One deadline for all reads of a response body, armed when the first read must wait:
+// tcp_stream arms and cancels its timer around every read, which for a streamed reply is
+// every chunk. On expiry the socket's operations are cancelled and the body fails as timed out.
+class BodyDeadline {
+public:
+    BodyDeadline(Connection& connection, std::optional<Clock::time_point> deadline)
+        : connection_(connection), deadline_(deadline) {
+        connection_.body_timed_out = false;
+        connection_.lowest().expires_never();
+    }
+    ~BodyDeadline() {
+        ++connection_.body_reads;
+        if (armed_) connection_.body_timer.cancel();
+    }
+    BodyDeadline(const BodyDeadline&) = delete;
+    BodyDeadline& operator=(const BodyDeadline&) = delete;
+
+    void arm() {
+        if (armed_ || !deadline_) return;
+        armed_ = true;
+        connection_.body_timer.expires_at(*deadline_);
+        connection_.body_timer.async_wait(
+            [weak = connection_.weak_from_this(),
+             reads = connection_.body_reads](const boost::system::error_code& ec) {
+                auto connection = weak.lock();
+                if (ec || !connection || connection->body_reads != reads) return;
+                connection->body_timed_out = true;
+                boost::system::error_code ignored;
+                connection->lowest().socket().cancel(ignored);
+            });
+    }
+
+    // True once the deadline passed. Checked before each read too: it may pass between two
+    // reads, when there is no read for the expiry to cancel.
+    bool passed() const { return connection_.body_timed_out; }
+
+    // What a read failed with, as the caller should see it.
+    boost::system::error_code explain(const boost::system::error_code& ec) const {
+        return ec && passed() ? beast::error::timeout : ec;
+    }
+
+private:
+    Connection& connection_;
+    std::optional<Clock::time_point> deadline_;
+    bool armed_ = false;
+};
+
+// Where a body's bytes are read from: a plain connection's socket itself, past tcp_stream's
+// per-operation timer (BodyDeadline keeps the time instead).
+template <class Stream>
+auto& body_source(Stream& stream) {
+    if constexpr (std::is_same_v<Stream, Connection::Plain>) {
+        return stream.socket();
+    } else {
+        return stream;
+    }
+}
 
 // What one attempt on one connection produced.
 struct Attempt {
@@ -371,22 +437,26 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         }
         if (response.status < 100 || response.status >= 200 || response.status == 101) break;
     }
-    // The body is read with the stream's own read and handed to the parser here, rather than
-    // through Beast's composed http::async_read_some: a streamed reply arrives one chunk per
-    // read, and those layers of handlers cost more per chunk than the parse.
+    // The body is read with the stream's own read (a plain connection's socket's) against one
+    // deadline, and handed to the parser here, rather than through Beast's composed
+    // http::async_read_some: a streamed reply arrives one chunk per read, and those layers of
+    // handlers and timers cost more per chunk than the parse.
     parser->eager(true);
     bool need_input = connection.buffer.size() == 0;
+    BodyDeadline deadline(connection, deadlines.transfer);
     while (!parser->is_done()) {
         boost::system::error_code ec;
         if (need_input) {
-            auto [read_error, read] = co_await stream.async_read_some(
+            if (deadline.passed()) co_return failure_of(pools, beast::error::timeout, "receive");
+            deadline.arm();
+            auto [read_error, read] = co_await body_source(stream).async_read_some(
                 connection.buffer.prepare(beast::read_size(connection.buffer, kMaxRead)),
                 use_tuple);
             connection.buffer.commit(read);
             if (read_error == net::error::eof) {
                 parser->put_eof(ec);  // ends a body delimited by the close; else partial_message
             } else {
-                ec = read_error;
+                ec = deadline.explain(read_error);
             }
         }
         if (!ec && connection.buffer.size() > 0) {

@@ -189,6 +189,12 @@ TEST_CASE("BeastHttpClient hands a 2xx body over HTTPS chunk by chunk as it arri
     check_streamed_in_pieces(harness, server.url("/stream", "localhost"));
 }
 
+TEST_CASE("BeastHttpClient times out an HTTPS body that stops arriving") {
+    TestServer server(TestServer::Tls::on);
+    BeastHarness harness(trusting_test_ca());
+    check_body_stall_times_out(harness, server.url("/stall-body", "localhost"));
+}
+
 TEST_CASE("BeastHttpClient reads a large body over HTTPS completely") {
     TestServer server(TestServer::Tls::on);
     BeastHarness harness(trusting_test_ca());

@@ -185,6 +185,16 @@ TEMPLATE_TEST_CASE("HttpClient times out a request that gets no answer", "[http-
     CHECK(server.count("/hang") == 1);  // a timed-out request is not sent again
 }
 
+TEMPLATE_TEST_CASE("HttpClient times out a body that stops arriving, and recovers", "[http-client]",
+                   bot::CurlHttpClient, bot::BeastHttpClient) {
+    TestServer server;
+    ClientHarness<TestType> harness;
+    check_body_stall_times_out(harness, server.url("/stall-body"));
+    auto next = harness.fetch(get(server.url("/echo")));
+    INFO(next.error);
+    CHECK(next.ok());
+}
+
 TEMPLATE_TEST_CASE("HttpClient reports a refused connection as a connect failure", "[http-client]",
                    bot::CurlHttpClient, bot::BeastHttpClient) {
     unsigned short port = 0;

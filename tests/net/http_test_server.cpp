@@ -182,6 +182,16 @@ net::awaitable<bool> TestServer::respond(Stream& stream, const ServerRequest& re
         co_await pause(stream, 300ms);
         co_return co_await send(stream, response_text(200, "slow"));
     }
+    if (request.path == "/stall-body") {
+        // The head and a first chunk of a streamed body, then nothing.
+        if (!co_await send(stream,
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5\r\nstart\r\n")) {
+            co_return false;
+        }
+        co_await pause(stream, 20s);
+        co_return false;
+    }
     if (request.path == "/hang") {
         co_await pause(stream, 20s);
         co_return false;

@@ -170,6 +170,22 @@ void check_streamed_in_pieces(Harness& harness, const std::string& url) {
     CHECK(finished - chunks.front().first >= std::chrono::milliseconds(250));
 }
 
+// Fetches the server's /stall-body route at url with a 300 ms timeout: the part of the body
+// that came is streamed, then the request fails as timed out, soon after the deadline.
+template <class Harness>
+void check_body_stall_times_out(Harness& harness, const std::string& url) {
+    std::string streamed;
+    bot::ClientRequest request = get(url);
+    request.timeout = std::chrono::milliseconds(300);
+    request.on_body_chunk = [&streamed](std::string_view chunk) { streamed += chunk; };
+    const auto started = std::chrono::steady_clock::now();
+    auto response = harness.fetch(request);
+    INFO(response.error);
+    CHECK(response.failure == bot::ClientResponse::Failure::timeout);
+    CHECK(streamed == "start");
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(3));
+}
+
 // A request over a connection whose certificate failed verification: refused before any
 // HTTP status, with a reason, and nothing reached the server's /echo route.
 inline void check_refused_unverified(const bot::ClientResponse& response,
