@@ -471,7 +471,7 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
     co_return attempt;
 }
 
-// Runs on the connection's strand.
+// Runs on the connection's strand (make_io_strand).
 net::awaitable<Attempt> attempt_on(std::shared_ptr<Pools> pools,
                                    std::shared_ptr<Connection> connection, const Origin* origin,
                                    const std::string* message, const ClientRequest* request,
@@ -555,7 +555,14 @@ net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
         auto strand = connection->strand;
         auto work =
             attempt_on(pools, std::move(connection), &*origin, &*message, &request, deadlines);
-        attempt = co_await net::co_spawn(strand, std::move(work), net::use_awaitable);
+        // Already on the connection's executor (one I/O thread, where strands are not needed),
+        // the attempt runs as part of this coroutine: co_spawn would add a coroutine thread
+        // and a post to get there.
+        if (strand == co_await net::this_coro::executor) {
+            attempt = co_await std::move(work);
+        } else {
+            attempt = co_await net::co_spawn(strand, std::move(work), net::use_awaitable);
+        }
         // A kept-alive connection the server had closed: the request never reached it.
         const bool stale = reused && attempt.nothing_received && is_stale_error(attempt.error);
         if (!stale || pools->is_closed()) break;

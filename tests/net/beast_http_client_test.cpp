@@ -53,6 +53,21 @@ TEST_CASE("BeastHttpClient sends a request dropped on a reused connection once m
     CHECK(server.connections() == 2);
 }
 
+TEST_CASE("BeastHttpClient on a one-thread io_context: round trips, streaming, timeouts") {
+    // Requests then run their attempts inside the caller's coroutine instead of a co_spawn.
+    TestServer server;
+    ClientHarness<bot::BeastHttpClient, 1> harness;
+    for (int i = 0; i < 2; ++i) {
+        auto response = harness.fetch(post(server.url("/echo"), "body " + std::to_string(i)));
+        INFO(response.error);
+        REQUIRE(response.ok());
+        CHECK(response.body == "POST\nbody " + std::to_string(i));
+    }
+    CHECK(server.connections() == 1);
+    check_streamed_in_pieces(harness, server.url("/stream"));
+    check_body_stall_times_out(harness, server.url("/stall-body"));
+}
+
 TEST_CASE("BeastHttpClient keeps at most max_idle_connections for at most idle_lifetime") {
     TestServer server;
     SECTION("no idle connection kept") {

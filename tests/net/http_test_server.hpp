@@ -108,10 +108,11 @@ private:
     std::thread thread_;
 };
 
-// The client under test on a multi-threaded io_context, as in production.
-template <class Client>
+// The client under test on an io_context run by `threads` threads, made for that many as in
+// production (with one, make_io_strand hands out no strands).
+template <class Client, int threads_ = 2>
 struct ClientHarness {
-    boost::asio::io_context io;
+    boost::asio::io_context io{threads_ == 1 ? 1 : BOOST_ASIO_CONCURRENCY_HINT_DEFAULT};
     boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
         boost::asio::make_work_guard(io);
     bot::Logger logger{bot::LogLevel::off};
@@ -122,7 +123,7 @@ struct ClientHarness {
     template <class... Options>
     explicit ClientHarness(Options&&... options)
         : client(io.get_executor(), logger, std::forward<Options>(options)...) {
-        for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+        for (int i = 0; i < threads_; ++i) threads.emplace_back([this] { io.run(); });
     }
     ~ClientHarness() {
         client.shutdown();
