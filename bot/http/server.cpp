@@ -1,6 +1,7 @@
 #include "bot/http/server.hpp"
 
 #include "bot/async.hpp"
+#include "bot/http/request_parser.hpp"
 #include "bot/http/websocket_session.hpp"
 #include "bot/http/wire.hpp"
 #include "bot/log.hpp"
@@ -15,6 +16,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -95,21 +97,49 @@ private:
     }
 };
 
-Request to_request(const bhttp::request<bhttp::string_body>& req, std::string body,
-                   const std::string& remote) {
-    Request out;
-    out.method = std::string(req.method_string());
-    out.target = std::string(req.target());
-    auto q = out.target.find('?');
-    out.path = out.target.substr(0, q);
-    if (q != std::string::npos) out.query = out.target.substr(q + 1);
-    out.headers.reserve(8);
-    for (const auto& field : req) {
-        out.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+// The Beast message a websocket handshake answers, rebuilt from the parsed request (upgrades
+// are rare; every other request is parsed into a Request only).
+detail::UpgradeRequest upgrade_message(const Request& request, unsigned version) {
+    detail::UpgradeRequest message;
+    message.method_string(request.method);
+    message.target(request.target);
+    message.version(version);
+    for (const auto& header : request.headers) message.insert(header.name, header.value);
+    return message;
+}
+
+enum class ReadUntil { header, end };
+
+// Feeds the parser what the buffer holds, then what the connection brings, until the header
+// (or the whole request) is parsed. Reads with the stream's own read rather than Beast's
+// composed http::async_read, whose layers of handlers cost more than the parse.
+net::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream,
+                                                       beast::flat_buffer& buffer,
+                                                       RequestParser& parser, ReadUntil until) {
+    constexpr std::size_t kMaxRead = 64 * 1024;
+    parser.eager(until == ReadUntil::end);
+    for (;;) {
+        if (buffer.size() > 0) {
+            boost::system::error_code ec;
+            const std::size_t used = parser.put(buffer.data(), ec);
+            buffer.consume(used);
+            if (ec && ec != bhttp::error::need_more) co_return ec;
+            const bool done =
+                until == ReadUntil::header ? parser.is_header_done() : parser.is_done();
+            if (done) co_return boost::system::error_code{};
+            if (!ec && used > 0 && buffer.size() > 0) continue;  // more to parse
+        }
+        auto [ec, read] = co_await stream.async_read_some(
+            buffer.prepare(beast::read_size(buffer, kMaxRead)), use_tuple);
+        buffer.commit(read);
+        if (ec == net::error::eof) {
+            if (!parser.got_some()) co_return bhttp::error::end_of_stream;
+            boost::system::error_code end;
+            parser.put_eof(end);  // a request cut short: partial_message
+            co_return end ? end : bhttp::error::partial_message;
+        }
+        if (ec) co_return ec;
     }
-    out.body = std::move(body);
-    out.remote = remote;
-    return out;
 }
 
 }  // namespace
@@ -259,20 +289,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // A websocket route: refuse plain requests and failed checks, else hand the connection over.
-    net::awaitable<bool> upgrade(beast::tcp_stream& stream,
-                                 bhttp::request_parser<bhttp::string_body>& parser,
-                                 const Route& route, const std::string& remote) {
-        auto message = parser.release();
+    net::awaitable<bool> upgrade(beast::tcp_stream& stream, Request request, unsigned version,
+                                 const Route& route) {
+        auto message = upgrade_message(request, version);
         if (!beast::websocket::is_upgrade(message)) {
             co_await write_response(stream, Response::error(426, "websocket upgrade required"),
-                                    message.version(), false, false);
+                                    version, false, false);
             co_return false;
         }
-        Request request = to_request(message, {}, remote);
         if (route.check) {
             if (auto refused = route.check(request)) {
-                co_await write_response(stream, std::move(*refused), message.version(), false,
-                                        false);
+                co_await write_response(stream, std::move(*refused), version, false, false);
                 co_return false;
             }
         }
@@ -297,14 +324,15 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
     net::awaitable<bool> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
                                    const std::string& remote, std::uint64_t id, bool first) {
-        bhttp::request_parser<bhttp::string_body> parser;
+        Request request;
+        RequestParser parser(request);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(boost::none);  // the route's limit applies once the path is known
 
         set_idle(id, true);
         if (stopping) co_return false;
         stream.expires_after(first ? options.header_timeout : options.idle_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
+        auto ec = co_await read_request(stream, buffer, parser, ReadUntil::header);
         set_idle(id, false);
         if (ec) {
             if (ec == bhttp::error::header_limit) {
@@ -319,14 +347,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             co_return false;
         }
 
-        auto& header = parser.get();
-        unsigned version = header.version();
-        std::string method(header.method_string());
-        std::string_view target = header.target();
-        std::string path(target.substr(0, target.find('?')));
-        bool head = method == "HEAD";
-
-        auto [match, route] = router.find(method, path);
+        const unsigned version = parser.version();
+        const bool head = request.method == "HEAD";
+        auto [match, route] = router.find(request.method, request.path);
         if (match != Router::Match::found) {
             // Answer without reading the body; the connection closes so no stray body bytes
             // are read as the next request.
@@ -334,17 +357,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                ? Response::error(404, "not found")
                                : Response::error(405, "method not allowed");
             if (match == Router::Match::wrong_method) {
-                res.headers.push_back({"Allow", router.allowed_methods(path)});
+                res.headers.push_back({"Allow", router.allowed_methods(request.path)});
             }
             co_await write_response(stream, std::move(res), version, false, head);
             co_return false;
         }
 
+        request.remote = remote;
         if (route->websocket) {
             // The connection may stay open for hours: give back the request buffer first.
             buffer.clear();
             buffer.shrink_to_fit();
-            co_return co_await upgrade(stream, parser, *route, remote);
+            co_return co_await upgrade(stream, std::move(request), version, *route);
         }
 
         std::size_t limit =
@@ -355,7 +379,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                     false, head);
             co_return false;
         }
-        if (header[bhttp::field::expect] == "100-continue") {
+        if (parser.expects_continue()) {
             bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
             stream.expires_after(options.read_timeout);
             auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
@@ -363,26 +387,23 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         }
         if (!parser.is_done()) {
             stream.expires_after(options.read_timeout);
-            auto [bec, bn] = co_await bhttp::async_read(stream, buffer, parser, use_tuple);
-            if (bec == bhttp::error::body_limit) {
+            auto body_error = co_await read_request(stream, buffer, parser, ReadUntil::end);
+            if (body_error == bhttp::error::body_limit) {
                 co_await write_response(stream, Response::error(413, "request body too large"),
                                         version, false, head);
                 co_return false;
             }
-            if (bec) co_return false;
+            if (body_error) co_return false;
         }
 
-        bool keep_alive = parser.keep_alive() && !stopping;
-        auto message = parser.release();
-        std::string body = std::move(message.body());
-        Request request = to_request(message, std::move(body), remote);
+        const bool keep_alive = parser.keep_alive() && !stopping;
         ChunkedStream streamer(stream, options.read_timeout, head, keep_alive);
         Response response;
         try {
             stream.expires_never();  // handlers may wait for an LLM; writes set their own expiry
             response = co_await route->handler(request, streamer);
         } catch (const std::exception& e) {
-            log.error("http", method, " ", path, " failed: ", e.what());
+            log.error("http", request.method, " ", request.path, " failed: ", e.what());
             if (streamer.started()) co_return false;
             response = Response::error(500, "internal error");
         }
