@@ -1,5 +1,8 @@
 #include "bot/context_cache.hpp"
 
+#include <iterator>
+#include <utility>
+
 namespace bot {
 
 namespace {
@@ -33,7 +36,7 @@ std::optional<ContextCache::Entry> ContextCache::get(const storage::Conversation
     auto found = index_.find(key_of(key));
     if (found == index_.end()) return std::nullopt;
     lru_.splice(lru_.begin(), lru_, found->second);
-    return found->second->entry;
+    return Entry{.conversation_id = found->second->conversation_id, .turns = found->second->turns};
 }
 
 void ContextCache::put(const storage::ConversationKey& key, std::string conversation_id,
@@ -48,15 +51,40 @@ void ContextCache::put(const storage::ConversationKey& key, std::string conversa
     auto found = index_.find(slot_key);
     if (found != index_.end()) erase_locked(found->second);
     if (generation != generation_ || bytes > max_bytes_) return;
-    lru_.push_front(Slot{
-        .key = std::move(slot_key),
-        .conversation = key,
-        .entry = {.conversation_id = std::move(conversation_id),
-                  .turns = std::make_shared<const std::vector<storage::Turn>>(std::move(turns))},
-        .bytes = bytes});
+    lru_.push_front(Slot{.key = std::move(slot_key),
+                         .conversation = key,
+                         .conversation_id = std::move(conversation_id),
+                         .turns = std::make_shared<std::vector<storage::Turn>>(std::move(turns)),
+                         .bytes = bytes});
     index_.emplace(lru_.front().key, lru_.begin());
     bytes_ += bytes;
     evict_locked();
+}
+
+void ContextCache::append(const storage::ConversationKey& key, std::string conversation_id,
+                          Turns used, std::vector<storage::Turn> added, std::uint64_t generation) {
+    if (max_bytes_ == 0) return;
+    std::shared_ptr<std::vector<storage::Turn>> own;  // the same vector as `used`, if cached
+    {
+        std::lock_guard lock(mutex_);
+        auto found = index_.find(key_of(key));
+        if (found != index_.end() && used && found->second->turns.get() == used.get()) {
+            own = std::move(found->second->turns);
+            erase_locked(found->second);
+        }
+    }
+    std::vector<storage::Turn> turns;
+    if (own) {
+        // Copies of a cached snapshot are taken from the cache only, under the lock: out of the
+        // cache, a use count of one means no one else holds it or can take it.
+        used.reset();
+        turns = own.use_count() == 1 ? std::move(*own) : *own;
+    } else if (used) {
+        turns = *used;  // loaded from the store, or replaced in the cache meanwhile
+    }
+    turns.insert(turns.end(), std::make_move_iterator(added.begin()),
+                 std::make_move_iterator(added.end()));
+    put(key, std::move(conversation_id), std::move(turns), generation);
 }
 
 void ContextCache::erase(const storage::ConversationKey& key) {

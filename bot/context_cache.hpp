@@ -39,6 +39,11 @@ public:
     // The conversation's context after a message, unless a /forget ran since `generation`.
     void put(const storage::ConversationKey& key, std::string conversation_id,
              std::vector<storage::Turn> turns, std::uint64_t generation);
+    // The same as put(key, id, *used + added, generation), but a long conversation's turns are
+    // moved rather than copied when `used` is the snapshot get() returned and nobody else holds
+    // it any more, which is the rule: one message at a time per conversation.
+    void append(const storage::ConversationKey& key, std::string conversation_id, Turns used,
+                std::vector<storage::Turn> added, std::uint64_t generation);
     void erase(const storage::ConversationKey& key);
     // Around /forget of (adapter, user): before the store deletes, and after it committed.
     void forget_user(const std::string& adapter_id, const std::string& user_id);
@@ -50,7 +55,9 @@ private:
     struct Slot {
         std::string key;
         storage::ConversationKey conversation;
-        Entry entry;
+        std::string conversation_id;
+        // Not const here: append() may take a snapshot apart once it is the only owner.
+        std::shared_ptr<std::vector<storage::Turn>> turns;
         std::size_t bytes = 0;
     };
     void evict_locked();

@@ -156,7 +156,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
 }
 
 net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool remember,
-                                      const UsedContext* used) {
+                                      UsedContext* used) {
     const auto& inbound = job.inbound;
     auto key = conversation_key(inbound);
     // Named, not a temporary inside co_await: see Dispatcher::submit.
@@ -169,12 +169,9 @@ net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool re
     auto stored = co_await store_.complete(std::move(completion));
     if (used && stored.appended) {
         if (used->conversation_id.empty() || used->conversation_id == stored.conversation_id) {
-            std::vector<storage::Turn> next;
-            next.reserve(used->turns->size() + 2);
-            next.insert(next.end(), used->turns->begin(), used->turns->end());
-            next.push_back({"user", inbound.text});
-            next.push_back({"assistant", reply});
-            cache_.put(key, stored.conversation_id, std::move(next), used->generation);
+            std::vector<storage::Turn> added{{"user", inbound.text}, {"assistant", reply}};
+            cache_.append(key, stored.conversation_id, std::move(used->turns), std::move(added),
+                          used->generation);
         } else {
             cache_.erase(key);  // the conversation changed under us (a /forget elsewhere)
         }

@@ -62,9 +62,10 @@ private:
 
     net::awaitable<void> answer_command(const Job& job, std::string_view command);
     net::awaitable<void> answer_with_llm(const Job& job);
-    // Stores the reply (with the turns when remember is set) and delivers it.
+    // Stores the reply (with the turns when remember is set) and delivers it. The context
+    // cache takes used->turns over.
     net::awaitable<void> finish(const Job& job, std::string reply, bool remember,
-                                const UsedContext* used = nullptr);
+                                UsedContext* used = nullptr);
 
     std::string help_text() const;
 

@@ -14,9 +14,11 @@
 namespace bot::llm {
 namespace net = boost::asio;
 
+// Views, not copies: a request carries a conversation's whole history every message. The
+// caller keeps the texts alive until complete() has returned.
 struct ChatMessage {
-    std::string role;  // "system" | "user" | "assistant"
-    std::string content;
+    std::string_view role;  // "system" | "user" | "assistant"
+    std::string_view content;
 };
 
 struct ChatRequest {

@@ -60,3 +60,44 @@ TEST_CASE("forget_user clears every chat of the user and stale puts are dropped"
     cache.put(there, "c9", turns(2), cache.generation());
     CHECK(cache.get(there));
 }
+
+TEST_CASE("append adds a message's turns to the context it was answered from", "[cache]") {
+    ContextCache cache(1 << 20, 6);
+    ConversationKey alice{"tg", "1", "alice"};
+    cache.put(alice, "c1", turns(4, 100), cache.generation());
+    const std::vector<Turn> added{{"user", "question"}, {"assistant", "answer"}};
+
+    SECTION("a snapshot only the caller holds is moved, not copied") {
+        auto used = cache.get(alice)->turns;
+        const char* first_text = used->front().content.data();  // on the heap: 100 bytes
+        cache.append(alice, "c1", std::move(used), added, cache.generation());
+        auto after = cache.get(alice);
+        REQUIRE(after);
+        REQUIRE(after->turns->size() == 6);
+        CHECK(after->turns->at(4).content == "question");
+        CHECK(after->turns->at(5).content == "answer");
+        CHECK(after->turns->front().content.data() == first_text);  // moved, not copied
+    }
+    SECTION("a snapshot someone else still reads is copied and left as it was") {
+        auto used = cache.get(alice)->turns;
+        auto reader = used;
+        cache.append(alice, "c1", std::move(used), added, cache.generation());
+        CHECK(reader->size() == 4);
+        CHECK(cache.get(alice)->turns->size() == 6);
+    }
+    SECTION("a context loaded from the store is copied; trimming keeps the newest") {
+        auto loaded = std::make_shared<const std::vector<Turn>>(turns(6));
+        cache.append(alice, "c1", loaded, added, cache.generation());
+        CHECK(loaded->size() == 6);
+        auto after = cache.get(alice);
+        REQUIRE(after->turns->size() == 6);
+        CHECK(after->turns->back().content == "answer");
+    }
+    SECTION("a /forget since the context was read drops the append") {
+        auto generation = cache.generation();
+        auto used = cache.get(alice)->turns;
+        cache.forget_user("tg", "alice");
+        cache.append(alice, "c1", std::move(used), added, generation);
+        CHECK_FALSE(cache.get(alice));
+    }
+}
