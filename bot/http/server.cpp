@@ -5,6 +5,7 @@
 #include "bot/http/websocket_session.hpp"
 #include "bot/http/wire.hpp"
 #include "bot/log.hpp"
+#include "bot/net/write_now.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -91,8 +92,7 @@ private:
     template <std::size_t N>
     net::awaitable<bool> send(const std::array<net::const_buffer, N>& buffers) {
         stream_.expires_after(write_timeout_);
-        auto [ec, n] = co_await net::async_write(stream_, buffers, use_tuple);
-        ok_ = !ec;
+        ok_ = !co_await write_now_or_wait(stream_, buffers);
         co_return ok_;
     }
 };
@@ -284,7 +284,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         stream.expires_after(options.read_timeout);
         const std::array buffers{net::const_buffer(head_text.data(), head_text.size()),
                                  net::const_buffer(response.body.data(), body_bytes)};
-        auto [ec, n] = co_await net::async_write(stream, buffers, use_tuple);
+        const auto ec = co_await write_now_or_wait(stream, buffers);
         co_return !ec && keep_alive;
     }
 

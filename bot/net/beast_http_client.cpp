@@ -3,6 +3,7 @@
 #include "bot/async.hpp"
 #include "bot/net/client_wire.hpp"
 #include "bot/net/response_parser.hpp"
+#include "bot/net/write_now.hpp"
 
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
@@ -414,8 +415,14 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
                                     Deadlines deadlines) {
     expire(connection.lowest(), deadlines.transfer);
     const net::const_buffer bytes(message.data(), message.size());
-    if (auto [ec, written] = co_await net::async_write(stream, bytes, use_tuple); ec) {
-        auto attempt = failure_of(pools, ec, "send");
+    boost::system::error_code sent;
+    if constexpr (std::is_same_v<Stream, Connection::Plain>) {
+        sent = co_await write_now_or_wait(stream, bytes);
+    } else {
+        sent = std::get<0>(co_await net::async_write(stream, bytes, use_tuple));
+    }
+    if (sent) {
+        auto attempt = failure_of(pools, sent, "send");
         attempt.nothing_received = true;
         co_return attempt;
     }

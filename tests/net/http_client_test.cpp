@@ -84,6 +84,18 @@ TEMPLATE_TEST_CASE("HttpClient GET and POST round trips carry headers and bodies
     CHECK(seen[2].method == "PUT");
 }
 
+TEMPLATE_TEST_CASE("HttpClient sends a request body larger than the socket takes at once",
+                   "[http-client]", bot::CurlHttpClient, bot::BeastHttpClient) {
+    TestServer server;
+    ClientHarness<TestType> harness;
+    std::string body(6 << 20, '.');
+    for (std::size_t i = 0; i < body.size(); i += 4096) body[i] = char('a' + i / 4096 % 26);
+    auto response = harness.fetch(post(server.url("/echo"), body));
+    INFO(response.error);
+    REQUIRE(response.ok());
+    CHECK(response.body == "POST\n" + body);
+}
+
 TEMPLATE_TEST_CASE("HttpClient keeps only the final response's headers", "[http-client]",
                    bot::CurlHttpClient, bot::BeastHttpClient) {
     TestServer server;

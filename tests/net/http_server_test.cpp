@@ -116,8 +116,15 @@ TEST_CASE("Out of descriptors, the server pauses accepting instead of spinning, 
 
 namespace {
 
+// 8 MiB that show where a piece went missing or came twice.
+std::string big_body() {
+    std::string body(8 << 20, '.');
+    for (std::size_t i = 0; i < body.size(); i += 4096) body[i] = char('a' + i / 4096 % 26);
+    return body;
+}
+
 // A server on its own thread with two routes: POST /echo answers with the method, the
-// X-Test header and the body; its body limit is 64 bytes.
+// X-Test header and the body (its body limit is 64 bytes); GET /big answers big_body().
 struct EchoServer {
     net::io_context io{1};
     bot::Logger log{bot::LogLevel::off};
@@ -135,6 +142,11 @@ struct EchoServer {
                              request.query + "|" + request.body);
             },
             bot::http::RouteOptions{.body_limit = 64});
+        router.add("GET", "/big",
+                   [](bot::http::Request&,
+                      bot::http::ResponseStream&) -> net::awaitable<bot::http::Response> {
+                       co_return bot::http::Response::text(200, big_body());
+                   });
         bot::http::ServerOptions options;
         options.port = 0;
         options.header_limit = 1024;
@@ -254,4 +266,22 @@ TEST_CASE("The server sends 100 Continue before reading a body the client holds 
     boost::system::error_code ec;
     net::read(socket, net::dynamic_buffer(answer), ec);
     CHECK((interim + answer).ends_with("POST|||body"));
+}
+
+TEST_CASE("The server writes a response larger than the socket takes at once, in full") {
+    EchoServer echo;
+    net::io_context client_io;
+    tcp::socket socket(client_io);
+    socket.connect(tcp::endpoint(net::ip::address_v4::loopback(), echo.server->port()));
+    net::write(socket, net::buffer(std::string("GET /big HTTP/1.1\r\nHost: x\r\n"
+                                               "Connection: close\r\n\r\n")));
+    // Not reading for a while: the server's first write fills the socket and the rest waits.
+    std::this_thread::sleep_for(200ms);
+    std::string answer;
+    boost::system::error_code ec;
+    net::read(socket, net::dynamic_buffer(answer), ec);
+    const auto body_start = answer.find("\r\n\r\n");
+    REQUIRE(body_start != std::string::npos);
+    CHECK(answer.starts_with("HTTP/1.1 200"));
+    CHECK(answer.substr(body_start + 4) == big_body());
 }
