@@ -42,32 +42,17 @@ std::optional<ContextCache::Entry> ContextCache::get(const storage::Conversation
 void ContextCache::put(const storage::ConversationKey& key, std::string conversation_id,
                        std::vector<storage::Turn> turns, std::uint64_t generation) {
     if (max_bytes_ == 0) return;
-    if (turns.size() > max_turns_) {
-        turns.erase(turns.begin(), turns.end() - static_cast<std::ptrdiff_t>(max_turns_));
-    }
-    std::string slot_key = key_of(key);
-    std::size_t bytes = size_of(turns) + 3 * slot_key.size() + 256;
-    std::lock_guard lock(mutex_);
-    auto found = index_.find(slot_key);
-    if (found != index_.end()) erase_locked(found->second);
-    if (generation != generation_ || bytes > max_bytes_) return;
-    lru_.push_front(Slot{.key = std::move(slot_key),
-                         .conversation = key,
-                         .conversation_id = std::move(conversation_id),
-                         .turns = std::make_shared<std::vector<storage::Turn>>(std::move(turns)),
-                         .bytes = bytes});
-    index_.emplace(lru_.front().key, lru_.begin());
-    bytes_ += bytes;
-    evict_locked();
+    insert(key, key_of(key), std::move(conversation_id), std::move(turns), generation);
 }
 
 void ContextCache::append(const storage::ConversationKey& key, std::string conversation_id,
                           Turns used, std::vector<storage::Turn> added, std::uint64_t generation) {
     if (max_bytes_ == 0) return;
+    std::string slot_key = key_of(key);
     std::shared_ptr<std::vector<storage::Turn>> own;  // the same vector as `used`, if cached
     {
         std::lock_guard lock(mutex_);
-        auto found = index_.find(key_of(key));
+        auto found = index_.find(slot_key);
         if (found != index_.end() && used && found->second->turns.get() == used.get()) {
             own = std::move(found->second->turns);
             erase_locked(found->second);
@@ -84,7 +69,28 @@ void ContextCache::append(const storage::ConversationKey& key, std::string conve
     }
     turns.insert(turns.end(), std::make_move_iterator(added.begin()),
                  std::make_move_iterator(added.end()));
-    put(key, std::move(conversation_id), std::move(turns), generation);
+    insert(key, std::move(slot_key), std::move(conversation_id), std::move(turns), generation);
+}
+
+void ContextCache::insert(const storage::ConversationKey& key, std::string slot_key,
+                          std::string conversation_id, std::vector<storage::Turn> turns,
+                          std::uint64_t generation) {
+    if (turns.size() > max_turns_) {
+        turns.erase(turns.begin(), turns.end() - static_cast<std::ptrdiff_t>(max_turns_));
+    }
+    const std::size_t bytes = size_of(turns) + 3 * slot_key.size() + 256;
+    std::lock_guard lock(mutex_);
+    auto found = index_.find(slot_key);
+    if (found != index_.end()) erase_locked(found->second);
+    if (generation != generation_ || bytes > max_bytes_) return;
+    lru_.push_front(Slot{.key = std::move(slot_key),
+                         .conversation = key,
+                         .conversation_id = std::move(conversation_id),
+                         .turns = std::make_shared<std::vector<storage::Turn>>(std::move(turns)),
+                         .bytes = bytes});
+    index_.emplace(lru_.front().key, lru_.begin());
+    bytes_ += bytes;
+    evict_locked();
 }
 
 void ContextCache::erase(const storage::ConversationKey& key) {

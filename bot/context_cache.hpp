@@ -60,6 +60,10 @@ private:
         std::shared_ptr<std::vector<storage::Turn>> turns;
         std::size_t bytes = 0;
     };
+    // put() under the slot key it and append() computed: trims, replaces, evicts.
+    void insert(const storage::ConversationKey& key, std::string slot_key,
+                std::string conversation_id, std::vector<storage::Turn> turns,
+                std::uint64_t generation);
     void evict_locked();
     void erase_locked(std::list<Slot>::iterator slot);
 

@@ -16,7 +16,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -415,13 +414,7 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
                                     Deadlines deadlines) {
     expire(connection.lowest(), deadlines.transfer);
     const net::const_buffer bytes(message.data(), message.size());
-    boost::system::error_code sent;
-    if constexpr (std::is_same_v<Stream, Connection::Plain>) {
-        sent = co_await write_now_or_wait(stream, bytes);
-    } else {
-        sent = std::get<0>(co_await net::async_write(stream, bytes, use_tuple));
-    }
-    if (sent) {
+    if (const auto sent = co_await write_now_or_wait(stream, bytes); sent) {
         auto attempt = failure_of(pools, sent, "send");
         attempt.nothing_received = true;
         co_return attempt;
