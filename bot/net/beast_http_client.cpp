@@ -19,7 +19,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/error.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
@@ -47,8 +47,13 @@ using namespace std::chrono_literals;
 
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto kResolveCacheTime = 60s;
-// The most one read of a response body asks the socket for (as Beast's own reads).
+// The most one read of a response asks the socket for (as Beast's own reads).
 constexpr std::size_t kMaxRead = 64 * 1024;
+// What a connection's buffer holds at least when a response is read: the head and a short
+// body of a typical answer (an API's JSON, an SSE stream's first events) arrive in one read.
+// Beast's 512 bytes split most answers into two reads, each a system call and a pass through
+// the scheduler.
+constexpr std::size_t kFirstRead = 2048;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 bool is_connect_error(const boost::system::error_code& ec) {
@@ -60,8 +65,7 @@ bool is_connect_error(const boost::system::error_code& ec) {
 // The server closed a kept-alive connection while it sat in the pool.
 bool is_stale_error(const boost::system::error_code& ec) {
     return ec == net::error::eof || ec == net::error::connection_reset ||
-           ec == net::error::broken_pipe || ec == bhttp::error::end_of_stream ||
-           ec == ssl::error::stream_truncated;
+           ec == net::error::broken_pipe || ec == ssl::error::stream_truncated;
 }
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -76,7 +80,7 @@ public:
           stream(tls_context ? Stream(std::in_place_type<Tls>, strand, *tls_context)
                              : Stream(std::in_place_type<Plain>, strand)),
           key(origin.key),
-          body_timer(strand) {}
+          read_timer(strand) {}
 
     beast::tcp_stream& lowest() {
         return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
@@ -105,40 +109,40 @@ public:
     std::string key;
     bool connected = false;
     Clock::time_point idle_since{};
-    // The deadline of a response body's reads (BodyDeadline). A wait that completes after its
-    // body was read finds body_reads moved on and does nothing.
-    net::steady_timer body_timer;
-    std::uint64_t body_reads = 0;
-    bool body_timed_out = false;
+    // The deadline of a response's reads (ResponseDeadline). A wait that completes after its
+    // response was read finds responses_read moved on and does nothing.
+    net::steady_timer read_timer;
+    std::uint64_t responses_read = 0;
+    bool read_timed_out = false;
 };
 
-// One deadline for all reads of a response body, armed when the first read must wait:
-// tcp_stream arms and cancels its timer around every read, which for a streamed reply is
-// every chunk. On expiry the socket's operations are cancelled and the body fails as timed out.
-class BodyDeadline {
+// One deadline for all reads of a response, armed when the first read must wait: tcp_stream
+// arms and cancels its timer around every read, which for a streamed reply is every chunk. On
+// expiry the socket's operations are cancelled and the response fails as timed out.
+class ResponseDeadline {
 public:
-    BodyDeadline(Connection& connection, std::optional<Clock::time_point> deadline)
+    ResponseDeadline(Connection& connection, std::optional<Clock::time_point> deadline)
         : connection_(connection), deadline_(deadline) {
-        connection_.body_timed_out = false;
+        connection_.read_timed_out = false;
         connection_.lowest().expires_never();
     }
-    ~BodyDeadline() {
-        ++connection_.body_reads;
-        if (armed_) connection_.body_timer.cancel();
+    ~ResponseDeadline() {
+        ++connection_.responses_read;
+        if (armed_) connection_.read_timer.cancel();
     }
-    BodyDeadline(const BodyDeadline&) = delete;
-    BodyDeadline& operator=(const BodyDeadline&) = delete;
+    ResponseDeadline(const ResponseDeadline&) = delete;
+    ResponseDeadline& operator=(const ResponseDeadline&) = delete;
 
     void arm() {
         if (armed_ || !deadline_) return;
         armed_ = true;
-        connection_.body_timer.expires_at(*deadline_);
-        connection_.body_timer.async_wait(
+        connection_.read_timer.expires_at(*deadline_);
+        connection_.read_timer.async_wait(
             [weak = connection_.weak_from_this(),
-             reads = connection_.body_reads](const boost::system::error_code& ec) {
+             reads = connection_.responses_read](const boost::system::error_code& ec) {
                 auto connection = weak.lock();
-                if (ec || !connection || connection->body_reads != reads) return;
-                connection->body_timed_out = true;
+                if (ec || !connection || connection->responses_read != reads) return;
+                connection->read_timed_out = true;
                 boost::system::error_code ignored;
                 connection->lowest().socket().cancel(ignored);
             });
@@ -146,7 +150,7 @@ public:
 
     // True once the deadline passed. Checked before each read too: it may pass between two
     // reads, when there is no read for the expiry to cancel.
-    bool passed() const { return connection_.body_timed_out; }
+    bool passed() const { return connection_.read_timed_out; }
 
     // What a read failed with, as the caller should see it.
     boost::system::error_code explain(const boost::system::error_code& ec) const {
@@ -159,10 +163,10 @@ private:
     bool armed_ = false;
 };
 
-// Where a body's bytes are read from: a plain connection's socket itself, past tcp_stream's
-// per-operation timer (BodyDeadline keeps the time instead).
+// Where a response's bytes are read from: a plain connection's socket itself, past
+// tcp_stream's per-operation timer (ResponseDeadline keeps the time instead).
 template <class Stream>
-auto& body_source(Stream& stream) {
+auto& read_source(Stream& stream) {
     if constexpr (std::is_same_v<Stream, Connection::Plain>) {
         return stream.socket();
     } else {
@@ -419,41 +423,35 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         attempt.nothing_received = true;
         co_return attempt;
     }
-    // Interim 1xx answers are skipped: only the final response's headers are kept.
+    // The response is read with the stream's own read (a plain connection's socket's) against
+    // one deadline and handed to the parser here, rather than through Beast's composed
+    // http::async_read_header and async_read_some: their layers of handlers and tcp_stream's
+    // timer per read cost more than the parse, for the head and for every chunk of a streamed
+    // reply. Interim 1xx answers are skipped: only the final response's headers are kept.
     Attempt attempt;
     auto& response = attempt.response;
     std::optional<ResponseParser> parser;
-    for (;;) {
+    const auto start_parser = [&] {
         parser.emplace(request, response, BeastHttpClient::kMaxResponseBytes);
         parser->header_limit(kHeaderLimit);
         parser->body_limit(boost::none);  // the parser caps collected bodies itself
+        parser->eager(true);              // the body too, as far as the bytes at hand go
         if (request.method == "HEAD") parser->skip(true);
-        auto [ec, read] =
-            co_await bhttp::async_read_header(stream, connection.buffer, *parser, use_tuple);
-        if (ec) {
-            auto failed = failure_of(pools, ec, "receive");
-            failed.nothing_received = !parser->got_some() && connection.buffer.size() == 0;
-            co_return failed;
-        }
-        if (response.status < 100 || response.status >= 200 || response.status == 101) break;
-    }
-    // The body is read with the stream's own read (a plain connection's socket's) against one
-    // deadline, and handed to the parser here, rather than through Beast's composed
-    // http::async_read_some: a streamed reply arrives one chunk per read, and those layers of
-    // handlers and timers cost more per chunk than the parse.
-    parser->eager(true);
+    };
+    start_parser();
+    if (connection.buffer.capacity() < kFirstRead) connection.buffer.reserve(kFirstRead);
     bool need_input = connection.buffer.size() == 0;
-    BodyDeadline deadline(connection, deadlines.transfer);
-    while (!parser->is_done()) {
+    ResponseDeadline deadline(connection, deadlines.transfer);
+    for (;;) {
         boost::system::error_code ec;
         if (need_input) {
             if (deadline.passed()) co_return failure_of(pools, beast::error::timeout, "receive");
             deadline.arm();
-            auto [read_error, read] = co_await body_source(stream).async_read_some(
+            auto [read_error, read] = co_await read_source(stream).async_read_some(
                 connection.buffer.prepare(beast::read_size(connection.buffer, kMaxRead)),
                 use_tuple);
             connection.buffer.commit(read);
-            if (read_error == net::error::eof) {
+            if (read_error == net::error::eof && parser->got_some()) {
                 parser->put_eof(ec);  // ends a body delimited by the close; else partial_message
             } else {
                 ec = deadline.explain(read_error);
@@ -465,7 +463,15 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         need_input = ec == bhttp::error::need_more || connection.buffer.size() == 0;
         if (ec == bhttp::error::need_more) ec = {};
         if (!parser->problem().empty()) co_return failed_attempt(parser->problem());
-        if (ec) co_return failure_of(pools, ec, "receive");
+        if (ec) {
+            auto failed = failure_of(pools, ec, "receive");
+            failed.nothing_received = !parser->got_some() && connection.buffer.size() == 0;
+            co_return failed;
+        }
+        if (!parser->is_done()) continue;
+        if (response.status < 100 || response.status >= 200 || response.status == 101) break;
+        start_parser();  // an interim answer: the final one follows
+        need_input = connection.buffer.size() == 0;
     }
     attempt.keep = parser->keep_alive() && connection.buffer.size() == 0;
     co_return attempt;

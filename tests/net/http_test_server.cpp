@@ -161,6 +161,14 @@ net::awaitable<bool> TestServer::respond(Stream& stream, const ServerRequest& re
         co_return co_await send(stream, "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n" +
                                             response_text(201, "final", "X-Final: 1\r\n"));
     }
+    if (request.path == "/interim-apart") {
+        // The interim answer alone first: the client has to read again for the final one.
+        if (!co_await send(stream, "HTTP/1.1 103 Early Hints\r\nX-Interim: 1\r\n\r\n")) {
+            co_return false;
+        }
+        co_await pause(stream, 100ms);
+        co_return co_await send(stream, response_text(201, "final", "X-Final: 1\r\n"));
+    }
     if (request.path == "/stream") {
         if (!co_await send(stream,
                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
