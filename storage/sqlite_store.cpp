@@ -108,12 +108,17 @@ class Operation final : public Job {
 public:
     using Handler = net::any_completion_handler<SignatureFor<T>>;
 
-    Operation(Work work, Handler handler)
-        : work_(std::move(work)),
-          handler_(std::move(handler)),
-          // Tracked, so the caller's io_context does not run out of work while we are away.
-          executor_(net::prefer(net::get_associated_executor(handler_, net::system_executor()),
-                                net::execution::outstanding_work.tracked)) {}
+    explicit Operation(Work&& work) : work_(std::move(work)) {}
+
+    // The caller's completion, once the operation is initiated.
+    void complete_with(Handler handler) {
+        // Not handler_ = std::move(handler): Asio 1.81's move assignment wraps the handler in
+        // another any_completion_handler, which recurses without end.
+        handler.swap(handler_);
+        // Tracked, so the caller's io_context does not run out of work while we are away.
+        executor_ = net::prefer(net::get_associated_executor(handler_, net::system_executor()),
+                                net::execution::outstanding_work.tracked);
+    }
 
     void run(Database& db) override {
         if constexpr (std::is_void_v<T>)
@@ -524,14 +529,18 @@ void SqliteStore::close() {
 }
 
 template <class T, class Work>
-net::awaitable<T> SqliteStore::submit(detail::JobQueue& queue, Work work) {
+net::awaitable<T> SqliteStore::submit(detail::JobQueue& queue, Work&& work) {
     using Signature = detail::SignatureFor<T>;
+    using Op = detail::Operation<T, std::decay_t<Work>>;
+    // The operation is made first and only its pointer travels through async_initiate, which
+    // moves its arguments several times: the work holds a message's texts.
+    auto operation = std::make_unique<Op>(std::forward<Work>(work));
     return net::async_initiate<const net::use_awaitable_t<>, Signature>(
-        [&queue](net::any_completion_handler<Signature> handler, Work work) {
-            queue.push(
-                std::make_unique<detail::Operation<T, Work>>(std::move(work), std::move(handler)));
+        [&queue](net::any_completion_handler<Signature> handler, std::unique_ptr<Op> operation) {
+            operation->complete_with(std::move(handler));
+            queue.push(std::move(operation));
         },
-        net::use_awaitable, std::move(work));
+        net::use_awaitable, std::move(operation));
 }
 
 net::awaitable<AcceptResult> SqliteStore::accept_inbound(InboundRecord record) {

@@ -76,7 +76,7 @@ public:
 private:
     // Queues work(Database&) -> T on the writer or the reader pool and awaits its result.
     template <class T, class Work>
-    net::awaitable<T> submit(detail::JobQueue& queue, Work work);
+    net::awaitable<T> submit(detail::JobQueue& queue, Work&& work);
 
     void open_connections();
     void start_threads();

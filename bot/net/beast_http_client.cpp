@@ -4,6 +4,7 @@
 #include "bot/net/client_wire.hpp"
 #include "bot/net/response_parser.hpp"
 #include "bot/net/write_now.hpp"
+#include "bot/string_map.hpp"
 
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>
@@ -302,6 +303,20 @@ public:
         return drained.wait_for(lock, limit, [this] { return in_flight == 0; });
     }
 
+    // A URL's parsed origin; nullptr when it is not an http(s) URL the client sends to. Kept
+    // by the URL's origin part as written: a client talks to a handful of origins, and parsing
+    // and normalising each request's URL cost more than the lookup.
+    std::shared_ptr<const Origin> origin_of(std::string_view url) {
+        const auto part = origin_part(url);
+        std::lock_guard lock(mutex);
+        if (auto found = origins.find(part); found != origins.end()) return found->second;
+        auto parsed = parse_origin(part);
+        if (!parsed) return nullptr;
+        if (origins.size() >= kMaxKeptOrigins) origins.clear();  // URLs from elsewhere: bounded
+        return origins.emplace(part, std::make_shared<const Origin>(std::move(*parsed)))
+            .first->second;
+    }
+
     net::any_io_executor io;
     Logger& logger;
     const BeastHttpClientOptions options;
@@ -317,6 +332,8 @@ private:
     std::size_t live_sweep_at = 64;
     std::unordered_map<std::string, std::pair<tcp::resolver::results_type, Clock::time_point>>
         resolved;
+    static constexpr std::size_t kMaxKeptOrigins = 256;
+    StringMap<std::shared_ptr<const Origin>> origins;
     std::atomic<std::size_t> in_flight{0};
     std::atomic<bool> closed{false};  // written under the mutex, read anywhere
 };
@@ -536,14 +553,14 @@ net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
     auto pools = pools_;
     InFlight counted(*pools);
     const auto started = Clock::now();
-    const auto origin = parse_url(request.url);
+    const auto origin = pools->origin_of(request.url);
     if (!origin)
         co_return ClientResponse::failed(Failure::transport, "malformed or unsupported URL");
     Deadlines deadlines;
     if (request.timeout.count() > 0) deadlines.transfer = started + request.timeout;
     deadlines.connect =
         std::min(started + kMaxConnectTime, deadlines.transfer.value_or(Clock::time_point::max()));
-    const auto message = wire_request(request, *origin);
+    const auto message = wire_request(request, *origin, url_target(request.url));
     if (!message)
         co_return ClientResponse::failed(Failure::transport,
                                          "line break in the method or a header");
@@ -560,7 +577,7 @@ net::awaitable<ClientResponse> BeastHttpClient::request(ClientRequest request) {
         if (!connection) co_return ClientResponse::failed(Failure::cancelled, "client shut down");
         auto strand = connection->strand;
         auto work =
-            attempt_on(pools, std::move(connection), &*origin, &*message, &request, deadlines);
+            attempt_on(pools, std::move(connection), origin.get(), &*message, &request, deadlines);
         // Already on the connection's executor (one I/O thread, where strands are not needed),
         // the attempt runs as part of this coroutine: co_spawn would add a coroutine thread
         // and a post to get there.

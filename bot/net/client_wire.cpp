@@ -16,19 +16,29 @@ std::string lowered(std::string_view text) {
 }
 }  // namespace
 
-std::optional<Origin> parse_url(std::string_view url) {
+std::string_view origin_part(std::string_view url) {
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string_view::npos) return {};
+    const auto end =
+        std::find_if(url.begin() + static_cast<std::ptrdiff_t>(scheme_end) + 3, url.end(),
+                     [](char c) { return c == '/' || c == '?' || c == '#'; });
+    return url.substr(0, static_cast<std::size_t>(end - url.begin()));
+}
+
+std::string_view url_target(std::string_view url) {
+    url.remove_prefix(origin_part(url).size());
+    return url.substr(0, url.find('#'));
+}
+
+std::optional<Origin> parse_origin(std::string_view url) {
     Origin origin;
+    url = origin_part(url);
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string_view::npos) return std::nullopt;
     const std::string scheme = lowered(url.substr(0, scheme_end));
     if (scheme != "http" && scheme != "https") return std::nullopt;
     origin.tls = scheme == "https";
-    url.remove_prefix(scheme_end + 3);
-    if (const auto fragment = url.find('#'); fragment != std::string_view::npos) {
-        url = url.substr(0, fragment);
-    }
-    const auto authority_end = url.find_first_of("/?");
-    const auto authority = url.substr(0, authority_end);
+    const auto authority = url.substr(scheme_end + 3);
     if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
     origin.authority = std::string(authority);
     std::string_view host = authority;
@@ -56,10 +66,6 @@ std::optional<Origin> parse_url(std::string_view url) {
     }
     origin.host = lowered(host);
     origin.port = port.empty() ? (origin.tls ? "443" : "80") : std::string(port);
-    const auto rest =
-        authority_end == std::string_view::npos ? std::string_view{} : url.substr(authority_end);
-    // (append, not operator+: g++ 12 warns falsely about the latter with -O3.)
-    origin.target = rest.starts_with('/') ? std::string(rest) : std::string("/").append(rest);
     origin.key =
         std::string(scheme).append("://").append(origin.host).append(":").append(origin.port);
     return origin;
@@ -69,13 +75,15 @@ bool is_localhost(const Origin& origin) {
     return origin.host == "localhost" || origin.host.ends_with(".localhost");
 }
 
-std::optional<std::string> wire_request(const ClientRequest& request, const Origin& origin) {
+std::optional<std::string> wire_request(const ClientRequest& request, const Origin& origin,
+                                        std::string_view target) {
     if (http::has_line_break(request.method) || request.method.find(' ') != std::string::npos) {
         return std::nullopt;
     }
     std::string out;
     out.reserve(256 + request.body.size());
-    out.append(request.method).append(" ").append(origin.target).append(" HTTP/1.1\r\n");
+    out.append(request.method).append(target.starts_with('/') ? " " : " /");
+    out.append(target).append(" HTTP/1.1\r\n");
     bool has_host = false;
     bool has_accept = false;
     bool has_length = false;
