@@ -109,35 +109,33 @@ void Dispatcher::enqueue(Job job) {
     bool start = false, busy = false;
     {
         std::lock_guard lock(mutex_);
-        auto& queue = queues_[key];
-        if (queue.jobs.size() >= queue_limit_ && !job.redeliver) {
+        auto [queue, idle] = queues_.try_emplace(key);
+        if (idle) {
+            start = true;  // nothing runs for this conversation: the job starts now
+        } else if (queue->second.waiting.size() >= queue_limit_ && !job.redeliver) {
             busy = true;
         } else {
-            queue.jobs.push_back(std::move(job));
-            start = !std::exchange(queue.running, true);
+            queue->second.waiting.push_back(std::move(job));
         }
     }
     if (busy) {
         net::co_spawn(executor_, run_job(std::move(job), true), net::detached);
     } else if (start) {
-        net::co_spawn(executor_, drain(std::move(key)), net::detached);
+        net::co_spawn(executor_, drain(std::move(key), std::move(job)), net::detached);
     }
 }
 
-net::awaitable<void> Dispatcher::drain(std::string key) {
+net::awaitable<void> Dispatcher::drain(std::string key, Job job) {
     for (;;) {
-        Job job;
-        {
-            std::lock_guard lock(mutex_);
-            auto it = queues_.find(key);
-            if (it->second.jobs.empty()) {
-                queues_.erase(it);
-                co_return;
-            }
-            job = std::move(it->second.jobs.front());
-            it->second.jobs.pop_front();
-        }
         co_await run_job(std::move(job), false);
+        std::lock_guard lock(mutex_);
+        auto it = queues_.find(key);
+        if (it->second.waiting.empty()) {
+            queues_.erase(it);
+            co_return;
+        }
+        job = std::move(it->second.waiting.front());
+        it->second.waiting.pop_front();
     }
 }
 

@@ -11,7 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <atomic>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <string>
 
@@ -37,14 +37,15 @@ public:
     std::size_t in_flight() const { return in_flight_.load(); }
 
 private:
+    // A conversation's messages waiting behind the one running. It exists while one runs; a
+    // list, unlike a deque, allocates nothing while nothing waits, which is the usual case.
     struct Queue {
-        std::deque<Job> jobs;
-        bool running = false;
+        std::list<Job> waiting;
     };
 
     static std::string queue_key(const storage::ConversationKey& key);
     void enqueue(Job job);
-    net::awaitable<void> drain(std::string key);
+    net::awaitable<void> drain(std::string key, Job first);
     net::awaitable<void> run_job(Job job, bool busy);
 
     net::any_io_executor executor_;

@@ -288,7 +288,7 @@ private:
         auto parsed = parse_update(std::string_view(request.body), *me, id_);
         if (!parsed) co_return http::Response::error(400, "body must be a JSON Update object");
         co_await accept(std::move(*parsed));
-        co_return http::Response::json(200, json::object());
+        co_return http::Response::json_text(200, "{}");
     }
 
     // Hands one update to the core; returns once it is stored (or recognised or ignored).

@@ -219,7 +219,7 @@ http::Response BindService::code(const http::Request& request) {
     session->code = digits;
     session->awaiting_code = false;
     session->code_ready.set();
-    return http::Response::json(200, nlohmann::json::object());
+    return http::Response::json_text(200, "{}");
 }
 
 }  // namespace bot::adapters::wechat_ilink

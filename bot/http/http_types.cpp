@@ -133,9 +133,13 @@ std::optional<std::string> Request::query_param(std::string_view name, bool plus
 }
 
 Response Response::json(int status, const nlohmann::json& body) {
+    return json_text(status, dump_json(body));
+}
+
+Response Response::json_text(int status, std::string body) {
     return Response{.status = status,
                     .content_type = "application/json",
-                    .body = dump_json(body),
+                    .body = std::move(body),
                     .headers = {}};
 }
 

@@ -45,6 +45,8 @@ struct Response {
     std::vector<Header> headers;
 
     static Response json(int status, const nlohmann::json& body);
+    // JSON already serialised (an acknowledgement's constant "{}").
+    static Response json_text(int status, std::string body);
     static Response error(int status, std::string_view message);  // {"error": message}
     static Response text(int status, std::string body);
     // A self-contained HTML page (inline script and style, data: images, talks only to its own
