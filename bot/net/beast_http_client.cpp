@@ -435,7 +435,10 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
                                     Deadlines deadlines) {
     expire(connection.lowest(), deadlines.transfer);
     const net::const_buffer bytes(message.data(), message.size());
-    if (const auto sent = co_await write_now_or_wait(stream, bytes); sent) {
+    boost::system::error_code sent;
+    const std::size_t written = write_now(stream, bytes, sent);
+    if (!sent && written < bytes.size()) sent = co_await write_rest(stream, bytes, written);
+    if (sent) {
         auto attempt = failure_of(pools, sent, "send");
         attempt.nothing_received = true;
         co_return attempt;
