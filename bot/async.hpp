@@ -153,6 +153,16 @@ public:
     };
 
     net::awaitable<Permit> acquire() {
+        // A free permit is taken on the spot: no completion to allocate and post.
+        bool taken = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (available_ > 0) {
+                --available_;
+                taken = true;
+            }
+        }
+        if (taken) co_return Permit(this);
         co_await net::async_initiate<const net::use_awaitable_t<>, void()>(
             [this](auto handler) {
                 auto complete = detail::make_posting_completion<>(std::move(handler));
