@@ -50,10 +50,11 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 constexpr auto kResolveCacheTime = 60s;
 // The most one read of a response asks the socket for (as Beast's own reads).
 constexpr std::size_t kMaxRead = 64 * 1024;
-// What a connection's buffer holds at least when a response is read: the head and a short
-// body of a typical answer (an API's JSON, an SSE stream's first events) arrive in one read.
-// Beast's 512 bytes split most answers into two reads, each a system call and a pass through
-// the scheduler.
+// What a connection's buffer grows to once an answer on it took more than one read: the head
+// and a short body of a typical answer (an API's JSON, an SSE stream's first events) then
+// arrive in one read. Beast's first 512 bytes split most answers into two reads, each a system
+// call and a pass through the scheduler. Not reserved up front: thousands of parked long polls
+// with small answers would each hold it while they wait.
 constexpr std::size_t kFirstRead = 2048;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
@@ -459,7 +460,7 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         if (request.method == "HEAD") parser->skip(true);
     };
     start_parser();
-    if (connection.buffer.capacity() < kFirstRead) connection.buffer.reserve(kFirstRead);
+    int reads = 0;
     bool need_input = connection.buffer.size() == 0;
     ResponseDeadline deadline(connection, deadlines.transfer);
     for (;;) {
@@ -467,6 +468,7 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         if (need_input) {
             if (deadline.passed()) co_return failure_of(pools, beast::error::timeout, "receive");
             deadline.arm();
+            ++reads;
             auto [read_error, read] = co_await read_source(stream).async_read_some(
                 connection.buffer.prepare(beast::read_size(connection.buffer, kMaxRead)),
                 use_tuple);
@@ -494,6 +496,8 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         need_input = connection.buffer.size() == 0;
     }
     attempt.keep = parser->keep_alive() && connection.buffer.size() == 0;
+    if (reads > 1 && connection.buffer.capacity() < kFirstRead)
+        connection.buffer.reserve(kFirstRead);
     co_return attempt;
 }
 
