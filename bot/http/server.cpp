@@ -15,7 +15,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -93,10 +92,7 @@ private:
     net::awaitable<bool> send(const std::array<net::const_buffer, N>& buffers) {
         stream_.expires_after(write_timeout_);
         boost::system::error_code ec;
-        const std::size_t written = write_now(stream_, buffers, ec);
-        if (!ec && written < beast::buffer_bytes(buffers)) {
-            ec = co_await write_rest(stream_, buffers, written);
-        }
+        if (auto rest = write_now(stream_, buffers, ec)) ec = co_await write_rest(stream_, *rest);
         ok_ = !ec;
         co_return ok_;
     }
@@ -290,10 +286,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         const std::array buffers{net::const_buffer(head_text.data(), head_text.size()),
                                  net::const_buffer(response.body.data(), body_bytes)};
         boost::system::error_code ec;
-        const std::size_t written = write_now(stream, buffers, ec);
-        if (!ec && written < head_text.size() + body_bytes) {
-            ec = co_await write_rest(stream, buffers, written);
-        }
+        if (auto rest = write_now(stream, buffers, ec)) ec = co_await write_rest(stream, *rest);
         co_return !ec && keep_alive;
     }
 

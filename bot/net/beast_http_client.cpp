@@ -55,7 +55,7 @@ constexpr std::size_t kMaxRead = 64 * 1024;
 // arrive in one read. Beast's first 512 bytes split most answers into two reads, each a system
 // call and a pass through the scheduler. Not reserved up front: thousands of parked long polls
 // with small answers would each hold it while they wait.
-constexpr std::size_t kFirstRead = 2048;
+constexpr std::size_t kGrownReadBuffer = 2048;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
 
 bool is_connect_error(const boost::system::error_code& ec) {
@@ -437,8 +437,7 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
     expire(connection.lowest(), deadlines.transfer);
     const net::const_buffer bytes(message.data(), message.size());
     boost::system::error_code sent;
-    const std::size_t written = write_now(stream, bytes, sent);
-    if (!sent && written < bytes.size()) sent = co_await write_rest(stream, bytes, written);
+    if (auto rest = write_now(stream, bytes, sent)) sent = co_await write_rest(stream, *rest);
     if (sent) {
         auto attempt = failure_of(pools, sent, "send");
         attempt.nothing_received = true;
@@ -496,8 +495,8 @@ net::awaitable<Attempt> exchange_on(Pools& pools, Stream& stream, Connection& co
         need_input = connection.buffer.size() == 0;
     }
     attempt.keep = parser->keep_alive() && connection.buffer.size() == 0;
-    if (reads > 1 && connection.buffer.capacity() < kFirstRead)
-        connection.buffer.reserve(kFirstRead);
+    if (reads > 1 && connection.buffer.capacity() < kGrownReadBuffer)
+        connection.buffer.reserve(kGrownReadBuffer);
     co_return attempt;
 }
 

@@ -6,46 +6,48 @@
 // stream's expiry as before:
 //
 //     boost::system::error_code ec;
-//     const std::size_t written = write_now(stream, buffers, ec);
-//     if (!ec && written < buffer_bytes(buffers)) ec = co_await write_rest(stream, buffers,
-//     written);
+//     if (auto rest = write_now(stream, buffers, ec)) ec = co_await write_rest(stream, *rest);
 #pragma once
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffer_traits.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <optional>
 #include <type_traits>
 
 namespace bot {
 
-// What the socket takes now, without waiting: the bytes written. A socket that takes nothing
-// now is no error. Other streams (TLS) write nothing here and leave it all to write_rest.
+// Writes what the socket takes now, without waiting, and returns what is left: nothing when
+// all of it went or the write failed (ec). A socket that takes nothing now is no error. Other
+// streams (TLS) write nothing here and leave it all to write_rest.
 template <class Stream, class Buffers>
-std::size_t write_now(Stream& stream, const Buffers& buffers, boost::system::error_code& ec) {
+std::optional<boost::beast::buffers_suffix<Buffers>> write_now(Stream& stream,
+                                                               const Buffers& buffers,
+                                                               boost::system::error_code& ec) {
     namespace net = boost::asio;
+    boost::beast::buffers_suffix<Buffers> rest(buffers);
     if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
         auto& socket = stream.socket();
         // Non-blocking for our own writes too: a full send buffer then says would_block.
         if (!socket.non_blocking()) socket.non_blocking(true, ec);
         const std::size_t written = ec ? 0 : socket.write_some(buffers, ec);
         if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
-        return written;
-    } else {
-        return 0;
+        if (ec || written == boost::beast::buffer_bytes(buffers)) return std::nullopt;
+        rest.consume(written);
     }
+    return rest;
 }
 
-// The rest of buffers after their first `written` bytes, through the stream's own write.
+// What write_now left, through the stream's own write.
 template <class Stream, class Buffers>
-boost::asio::awaitable<boost::system::error_code> write_rest(Stream& stream, const Buffers& buffers,
-                                                             std::size_t written) {
+boost::asio::awaitable<boost::system::error_code> write_rest(
+    Stream& stream, boost::beast::buffers_suffix<Buffers> rest) {
     namespace net = boost::asio;
-    boost::beast::buffers_suffix<Buffers> rest(buffers);
-    rest.consume(written);
     auto [error, sent] = co_await net::async_write(stream, rest, net::as_tuple(net::use_awaitable));
     co_return error;
 }
