@@ -109,6 +109,18 @@ CREATE INDEX outbox_pending ON outbox (state) WHERE state = 0;
 -- by user (a page of its own in each commit) and served no query.
 DROP INDEX outbox_user;
 )sql"},
+    Migration{5, R"sql(
+-- The index by user cost every message an insert into a leaf chosen by user: a WAL frame of its
+-- own in each commit, for /forget alone. /forget now finds a user's inbox rows three ways:
+-- remembered ones through their turns (messages.inbox_id), unanswered ones through
+-- inbox_pending, and only those answered without being remembered (commands, apologies) through
+-- a partial index by user. remembered is 1 until an answer says otherwise.
+ALTER TABLE inbox ADD COLUMN remembered INTEGER NOT NULL DEFAULT 1;
+UPDATE inbox SET remembered = 0
+    WHERE state <> 0 AND id NOT IN (SELECT inbox_id FROM messages WHERE inbox_id IS NOT NULL);
+DROP INDEX inbox_user;
+CREATE INDEX inbox_unremembered ON inbox (adapter_id, user_id) WHERE remembered = 0;
+)sql"},
 };
 
 }  // namespace

@@ -75,8 +75,8 @@ void Statement::bind(int index, std::int64_t value) {
 void Statement::bind(int index, std::string_view value) {
     // A non-null pointer even for "" so the value binds as empty text, not NULL.
     const char* data = value.data() ? value.data() : "";
-    if (int rc = sqlite3_bind_text64(statement_, index, data, value.size(), SQLITE_TRANSIENT,
-                                     SQLITE_UTF8);
+    if (int rc =
+            sqlite3_bind_text64(statement_, index, data, value.size(), SQLITE_STATIC, SQLITE_UTF8);
         rc != SQLITE_OK)
         fail(rc);
 }

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace bot::storage {
 
@@ -36,7 +37,9 @@ public:
     Statement(const Statement&) = delete;
     Statement& operator=(const Statement&) = delete;
 
-    // Parameters are 1-based, as in SQLite. Text is copied (SQLITE_TRANSIENT).
+    // Parameters are 1-based, as in SQLite. Text is not copied (SQLITE_STATIC): it must stay
+    // alive until the statement is reset, which a StatementLease does when it ends. Copying
+    // cost the writer an allocation and a copy of every text it stored.
     void bind(int index, std::int64_t value);
     void bind(int index, int value) { bind(index, std::int64_t{value}); }
     void bind(int index, bool value) { bind(index, std::int64_t{value ? 1 : 0}); }
@@ -45,9 +48,13 @@ public:
     void bind(int index, const char* value) { bind(index, std::string_view(value)); }
     void bind(int index, std::nullptr_t);
 
-    // Binds the arguments to parameters 1..N in order.
+    // Binds the arguments to parameters 1..N in order. A temporary string would be gone before
+    // the statement steps, so none is accepted.
     template <class... Args>
-    Statement& bind_all(const Args&... args) {
+    Statement& bind_all(Args&&... args) {
+        static_assert(!(... || (std::is_rvalue_reference_v<Args&&> &&
+                                std::is_same_v<std::remove_cvref_t<Args>, std::string>)),
+                      "bind_all: a temporary string would dangle; bind a named one");
         int index = 0;
         (bind(++index, args), ...);
         return *this;

@@ -316,8 +316,8 @@ CompletionResult write_completion(Database& db, const Completion& completion) {
         append_exchange(db, conversation_id, completion.user_text, completion.reply,
                         completion.inbox_id, now);
     }
-    db.run("UPDATE inbox SET state = 1, updated_at = ? WHERE id = ? AND state = 0", now,
-           completion.inbox_id);
+    db.run("UPDATE inbox SET state = 1, remembered = ?, updated_at = ? WHERE id = ? AND state = 0",
+           completion.remember, now, completion.inbox_id);
     return {outbox_id, public_id, completion.remember};
 }
 
@@ -370,14 +370,21 @@ ForgetResult write_forget(Database& db, const std::string& adapter_id, const std
         count->step();
         result.messages = static_cast<int>(count->column_int64(0));
     }
+    // The user's inbox rows, found the three ways migration 5 describes; the remembered ones
+    // before their turns go. Their outbox rows go with them (ON DELETE CASCADE). The kept
+    // request keeps its outbox row too: that is the confirmation still to be sent.
+    for (std::string_view sql : {
+             "DELETE FROM inbox WHERE id IN (SELECT inbox_id FROM messages WHERE conversation_id "
+             "IN (SELECT id FROM conversations WHERE adapter_id = ?1 AND user_id = ?2)) "
+             "AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3",
+             "DELETE FROM inbox INDEXED BY inbox_unremembered "
+             "WHERE adapter_id = ?1 AND user_id = ?2 AND remembered = 0 AND id <> ?3",
+             "DELETE FROM inbox INDEXED BY inbox_pending "
+             "WHERE state = 0 AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3",
+         })
+        result.inbox += static_cast<int>(db.run(sql, adapter_id, user_id, keep_inbox_id));
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
-
-    // Their outbox rows go with them (ON DELETE CASCADE). The kept request keeps its outbox
-    // row too: that is the confirmation still to be sent.
-    result.inbox = static_cast<int>(
-        db.run("DELETE FROM inbox WHERE adapter_id = ? AND user_id = ? AND id <> ?", adapter_id,
-               user_id, keep_inbox_id));
 
     // Scoped to the same user, so a wrong keep id can never erase someone else's message.
     db.run(

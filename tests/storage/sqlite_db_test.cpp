@@ -72,7 +72,8 @@ TEST_CASE("Empty strings bind as text and not as NULL", "[sqlite]") {
     Database db(dir.file("t.db"), Database::Mode::read_write_create);
     db.exec("CREATE TABLE t (v TEXT NOT NULL)");
     auto insert = db.prepare("INSERT INTO t VALUES (?)");
-    insert->bind_all(std::string());
+    const std::string empty;
+    insert->bind_all(empty);
     CHECK_NOTHROW(insert->run());
     CHECK(count_rows(db, "t") == 1);
 }
@@ -149,10 +150,12 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     TempDir dir;
     Database db(dir.file("t.db"), Database::Mode::read_write_create);
     migrate(db);
-    // A version 2 file: full state indexes, the outbox indexed by user, a delivered message
-    // and a pending one.
+    // A version 2 file: full state indexes, the outbox and the inbox indexed by user, a
+    // delivered message and a pending one.
     db.exec(
         "DROP INDEX inbox_pending; DROP INDEX outbox_pending;"
+        "DROP INDEX inbox_unremembered; ALTER TABLE inbox DROP COLUMN remembered;"
+        "CREATE INDEX inbox_user ON inbox (adapter_id, user_id);"
         "CREATE INDEX inbox_state ON inbox (state, id);"
         "CREATE INDEX outbox_state ON outbox (state, id);"
         "CREATE INDEX outbox_user ON outbox (adapter_id, user_id);"
@@ -181,6 +184,46 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     Statement pending(db.handle(), "SELECT group_concat(id) FROM inbox WHERE state = 0", false);
     REQUIRE(pending.step());
     CHECK(pending.column_text(0) == "2");
+}
+
+TEST_CASE("Migration 5 indexes by user only the inbox rows answered without being remembered",
+          "[sqlite][migrations]") {
+    TempDir dir;
+    Database db(dir.file("t.db"), Database::Mode::read_write_create);
+    migrate(db);
+    // A version 4 file: a remembered answer (its turns name it), an answer not remembered (a
+    // command) and an unanswered message.
+    db.exec(
+        "DROP INDEX inbox_unremembered; ALTER TABLE inbox DROP COLUMN remembered;"
+        "CREATE INDEX inbox_user ON inbox (adapter_id, user_id);"
+        "INSERT INTO inbox (id, adapter_id, message_id, chat_id, user_id, text, state, "
+        "received_at, updated_at) VALUES (1, 'a', 'm1', 'c', 'u', 'hi', 1, 1, 1),"
+        "(2, 'a', 'm2', 'c', 'u', '/help', 1, 2, 2), (3, 'a', 'm3', 'c', 'u', 'new', 0, 3, 3);"
+        "INSERT INTO conversations (id, public_id, adapter_id, chat_id, user_id, created_at) "
+        "VALUES (1, 'p', 'a', 'c', 'u', 1);"
+        "INSERT INTO messages (conversation_id, role, content, inbox_id, created_at) "
+        "VALUES (1, 'user', 'hi', 1, 1), (1, 'assistant', 'hello', 1, 1);"
+        "PRAGMA user_version = 4");
+    migrate(db);
+    CHECK(schema_version(db) == latest_schema_version());
+    Statement remembered(db.handle(), "SELECT group_concat(remembered) FROM inbox ORDER BY id",
+                         false);
+    REQUIRE(remembered.step());
+    CHECK(remembered.column_text(0) == "1,0,1");
+    Statement inbox_indexes(
+        db.handle(),
+        "SELECT group_concat(name) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'inbox'",
+        false);
+    REQUIRE(inbox_indexes.step());
+    CHECK(inbox_indexes.column_text(0) ==
+          "sqlite_autoindex_inbox_1,inbox_pending,inbox_unremembered");
+    // /forget reaches remembered rows through the turns, by index at every step.
+    const auto plan = query_plan(
+        db,
+        "SELECT id FROM inbox WHERE id IN (SELECT inbox_id FROM messages WHERE conversation_id "
+        "IN (SELECT id FROM conversations WHERE adapter_id = 'a' AND user_id = 'u'))");
+    INFO(plan);
+    CHECK(plan.find("SCAN") == std::string::npos);
 }
 
 TEST_CASE("Migrations refuse a file from a newer build", "[sqlite][migrations]") {

@@ -198,6 +198,7 @@ TEST_CASE("Forget deletes one user's data in every chat and nobody else's", "[st
     exchange(store, alice, "a2", "more", "ok");
     exchange(store, alice_in_group, "a3", "group talk", "sure");
     run(store.accept_inbound(inbound(alice, "a4", "unanswered secret")));
+    exchange(store, alice_in_group, "a6", "/help", "help text", false);  // not remembered
     exchange(store, bob_in_group, "b1", "bob's question", "bob's answer");
     exchange(store, alice_elsewhere, "s1", "slack secret", "fine");
     const AcceptResult request = run(store.accept_inbound(inbound(alice, "a5", "/forget")));
@@ -205,7 +206,7 @@ TEST_CASE("Forget deletes one user's data in every chat and nobody else's", "[st
     const ForgetResult forgotten = run(store.forget_user("tg", "alice", request.inbox_id));
     CHECK(forgotten.conversations == 2);
     CHECK(forgotten.messages == 6);
-    CHECK(forgotten.inbox == 4);
+    CHECK(forgotten.inbox == 5);
 
     CHECK(run(store.load_context(alice, 10)).conversation_id.empty());
     CHECK(run(store.load_context(alice_in_group, 10)).conversation_id.empty());
