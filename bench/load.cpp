@@ -131,6 +131,15 @@ private:
     bool open_ = false;
 };
 
+// The data of a server-sent event stream's "done" event: the finished reply.
+std::string_view done_event(std::string_view stream) {
+    constexpr std::string_view kDone = "event: done\ndata: ";
+    auto start = stream.rfind(kDone);
+    if (start == std::string_view::npos) return {};
+    auto data = stream.substr(start + kDone.size());
+    return data.substr(0, data.find('\n'));
+}
+
 // What one user is waiting for (telegram: the reply comes from another thread).
 struct Slot {
     int k = -1;  // the message waiting for its reply, -1 when none
@@ -218,6 +227,7 @@ struct Load::Impl {
         if (plan.path == Path::http_api) {
             bot::http::append_header(request, "Authorization",
                                      std::string("Bearer ").append(plan.api_token));
+            if (plan.stream) bot::http::append_header(request, "Accept", "text/event-stream");
         } else {
             bot::http::append_header(request, "X-Telegram-Bot-Api-Secret-Token", plan.secret_token);
         }
@@ -240,7 +250,8 @@ struct Load::Impl {
         auto now = Clock::now();
         std::string text;
         if (reply && reply->status == 200) {
-            auto json = nlohmann::json::parse(reply->body, nullptr, false);
+            auto json = nlohmann::json::parse(plan.stream ? done_event(reply->body) : reply->body,
+                                              nullptr, false);
             if (json.is_object()) text = json.value("reply", std::string());
         }
         std::lock_guard lock(mutex);

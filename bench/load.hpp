@@ -28,6 +28,7 @@ struct LoadPlan {
     std::string api_token;     // http_api bearer token
     std::string webhook_path;  // telegram: /telegram/<adapter id>
     std::string secret_token;  // telegram: X-Telegram-Bot-Api-Secret-Token
+    bool stream = false;       // http_api: ask for the reply as server-sent events
     std::chrono::seconds reply_timeout{60};  // a reply later than this counts as lost
     std::chrono::milliseconds settle{1000};  // telegram: wait for stray duplicates at the end
 };

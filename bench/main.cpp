@@ -43,6 +43,7 @@ struct Settings {
     IlinkSpec ilink;
     int server_threads = 0;
     int reply_timeout_s = 60;
+    bool stream = false;  // throughput: replies stream to the user (in flight always stream)
     bool quick = false;
     bool markdown = false;
     bool keep = false;
@@ -57,6 +58,7 @@ struct Spec {
     int in_flight;
     int llm_delay_ms;
     int llm_concurrency;  // the provider's max_concurrency; 0 = contactbot's default (64)
+    bool stream;          // the user watches the reply grow, so the LLM streams it
 };
 
 // Enough messages for steady figures, few enough that 10,000 users take seconds, not minutes.
@@ -101,7 +103,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
     point.llm_delay_ms = spec.llm_delay_ms;
     std::cerr << "bench: " << to_string(spec.path) << " users=" << spec.users
               << " msgs/user=" << spec.messages << " conns=" << spec.connections
-              << " in_flight=" << spec.in_flight << " llm_delay_ms=" << spec.llm_delay_ms << "\n";
+              << " in_flight=" << spec.in_flight << " llm_delay_ms=" << spec.llm_delay_ms
+              << (spec.stream ? " streamed" : "") << "\n";
 
     WorkDir dir;
     std::unique_ptr<Load> load;  // outlives the fakes: their threads report into it
@@ -119,7 +122,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .llm_base_url = llm.base_url(),
                                        .telegram_api_base = telegram.api_base(),
                                        .telegram_token = telegram.token(),
-                                       .llm_concurrency = spec.llm_concurrency};
+                                       .llm_concurrency = spec.llm_concurrency,
+                                       .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
         server.wait_ready(std::chrono::seconds(30));
         std::cerr << "bench:   contactbot pid " << server.pid() << " on port "
@@ -138,6 +142,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                      .api_token = kApiToken,
                      .webhook_path = std::string("/telegram/").append(kTelegramAdapter),
                      .secret_token = kSecretToken,
+                     .stream = spec.stream,
                      .reply_timeout = std::chrono::seconds(settings.reply_timeout_s)});
         telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
             if (call.method != "sendMessage") return;
@@ -231,6 +236,9 @@ int main(int argc, char** argv) {
     cli.add_option("--reply-timeout-s", s.reply_timeout_s, "a later reply counts as lost")
         ->capture_default_str();
     cli.add_option("--server", s.server, "the contactbot binary")->capture_default_str();
+    cli.add_flag("--stream", s.stream,
+                 "throughput: users watch replies grow (Telegram live drafts, http_api SSE), so "
+                 "the LLM streams; otherwise replies come whole (in flight always streams)");
     cli.add_flag("--quick", s.quick, "smoke test: users 1,10, 3 messages, inflight 50");
     cli.add_flag("--markdown", s.markdown, "print Markdown tables");
     cli.add_flag("--keep", s.keep, "keep every point's work directory");
@@ -264,12 +272,13 @@ int main(int argc, char** argv) {
                 int connections =
                     s.concurrency > 0 ? std::min(s.concurrency, users) : std::min(users, 1000);
                 points.push_back(run_point(s, Spec{path, users, messages, connections, connections,
-                                                   s.llm_delay_ms, s.llm_concurrency}));
+                                                   s.llm_delay_ms, s.llm_concurrency, s.stream}));
                 all_ok = all_ok && points.back().ok();
             }
         }
-        std::cout << "Throughput (LLM delay " << s.llm_delay_ms << " ms; each user sends its next "
-                  << "message after the previous reply)\n\n";
+        std::cout << "Throughput (LLM delay " << s.llm_delay_ms << " ms; "
+                  << (s.stream ? "replies streamed to the user and from the LLM; " : "")
+                  << "each user sends its next message after the previous reply)\n\n";
         print_throughput(std::cout, points, s.markdown);
         std::cout << "\n" << std::flush;
     }
@@ -290,8 +299,8 @@ int main(int argc, char** argv) {
                 }
                 connections = users;
             }
-            points.push_back(
-                run_point(s, Spec{path, users, 1, connections, users, s.inflight_delay_ms, users}));
+            points.push_back(run_point(
+                s, Spec{path, users, 1, connections, users, s.inflight_delay_ms, users, true}));
             all_ok = all_ok && points.back().ok();
         }
         std::cout << "In flight (every conversation sends one message at once; the LLM streams "

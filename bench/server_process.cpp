@@ -49,7 +49,7 @@ std::string make_config(const ServerSettings& s) {
                                       {"secret_token", kSecretToken},
                                       {"api_base", s.telegram_api_base},
                                       {"typing", false},
-                                      {"streaming", "off"}};
+                                      {"streaming", s.stream ? "auto" : "off"}};
     }
     json config = {
         {"server",

@@ -30,6 +30,7 @@ struct ServerSettings {
     std::string telegram_token;
     std::string ilink_api_base;
     int llm_concurrency = 0;  // llm max_concurrency; 0 = contactbot's default
+    bool stream = false;      // telegram: live replies ("streaming": "auto"), else "off"
 };
 
 // A fresh directory per point (config, database, server log); kept when the point failed.

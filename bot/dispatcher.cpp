@@ -67,7 +67,10 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
             submission.watch =
                 tracker_.watch(tracker_key, options.wait, options.claim, options.deltas);
         }
-        enqueue(Job{.inbox_id = accepted.inbox_id, .inbound = std::move(inbound)});
+        enqueue(Job{.inbox_id = accepted.inbox_id,
+                    .inbound = std::move(inbound),
+                    .redeliver = std::nullopt,
+                    .stream_reply = options.wait.count() > 0 && options.deltas});
         co_return submission;
     }
 

@@ -1,6 +1,6 @@
 // Reading JSON documents that arrive on hot paths (webhook updates, platform API answers) with
 // Boost.JSON: a parse into a buffer on the caller's stack, and lenient field access. Streamed
-// LLM chunks, read hundreds of times per reply, skip the tree altogether (llm/stream_chunk.cpp).
+// LLM chunks, read hundreds of times per reply, skip the tree altogether (llm/completion_fields.cpp).
 #pragma once
 
 #include <boost/json/monotonic_resource.hpp>

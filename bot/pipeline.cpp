@@ -127,6 +127,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     std::size_t first = first_turn_within_budget(turns, fixed, budget);
 
     llm::ChatRequest request;
+    request.stream = job.stream_reply;
     request.max_tokens = backend_->reply_tokens();
     request.messages.reserve(turns.size() - first + 2);
     request.messages.push_back({"system", options_.persona});

@@ -34,6 +34,9 @@ struct Job {
     // Start-up recovery: a stored reply to deliver (again) instead of a message to process,
     // queued in its conversation so it goes out before newer replies.
     std::optional<storage::OutboxRow> redeliver;
+    // The adapter watches the reply grow (SubmitOptions::deltas), so the LLM streams it.
+    // Otherwise it comes in one piece: a stream costs a read and a parse per few tokens.
+    bool stream_reply = false;
 };
 
 storage::ConversationKey conversation_key(const Inbound& inbound);

@@ -2,7 +2,7 @@
 
 #include "bot/json_text.hpp"
 #include "bot/net/sse_parser.hpp"
-#include "llm/stream_chunk.hpp"
+#include "llm/completion_fields.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -61,41 +61,14 @@ std::string provider_message_in(std::string_view body) {
     return parsed.is_discarded() ? std::string(body) : provider_message(parsed);
 }
 
-int int_field(const json& object, const char* key) {
-    auto found = object.find(key);
-    return found != object.end() && found->is_number_integer() ? found->get<int>() : 0;
-}
-
-void take_usage(const json& chunk, ChatReply& reply) {
-    auto usage = chunk.find("usage");
-    if (usage == chunk.end() || !usage->is_object()) return;
-    reply.prompt_tokens = int_field(*usage, "prompt_tokens");
-    reply.completion_tokens = int_field(*usage, "completion_tokens");
-}
-
-const json* first_choice(const json& body) {
-    auto choices = body.find("choices");
-    if (choices == body.end() || !choices->is_array() || choices->empty()) return nullptr;
-    return choices->front().is_object() ? &choices->front() : nullptr;
-}
-
 // A complete (non-streamed) chat.completion; nullopt when the body is not one.
 std::optional<ChatReply> parse_completion(std::string_view body) {
-    auto parsed = json::parse(body, nullptr, false);
-    if (!parsed.is_object()) return std::nullopt;
-    const json* choice = first_choice(parsed);
-    if (!choice) return std::nullopt;
-    auto message = choice->find("message");
-    if (message == choice->end() || !message->is_object()) return std::nullopt;
-    auto content = message->find("content");
-    if (content == message->end() || !(content->is_string() || content->is_null())) {
-        return std::nullopt;
-    }
-    ChatReply reply;
-    if (content->is_string()) reply.text = content->get<std::string>();
-    reply.finish_reason = string_field(*choice, "finish_reason");
-    take_usage(parsed, reply);
-    return reply;
+    auto fields = parse_completion_fields(body);
+    if (!fields || !fields->has_content) return std::nullopt;
+    return ChatReply{.text = std::move(fields->content),
+                     .finish_reason = std::move(fields->finish_reason),
+                     .prompt_tokens = fields->prompt_tokens,
+                     .completion_tokens = fields->completion_tokens};
 }
 
 // Seconds, possibly fractional; the HTTP-date form is not worth supporting for a 30 s cap.

@@ -190,7 +190,8 @@ struct FakeLlm::Impl {
         if (!facts.valid) co_return http::Response::error(400, "bad request");
         const std::string& model = facts.model;
         if (!facts.stream) {
-            co_await sleep_for(total);
+            // As long as the stream would take: the model generates the same tokens either way.
+            co_await sleep_for(total + per_chunk * static_cast<int>(tokenize(text).size()));
             co_return http::Response::json(200, completion_body(model, text));
         }
 

@@ -34,7 +34,7 @@ public:
     void script(Scripted answer);
     // Replaces the default reply text (argument: the request JSON).
     void reply_with(std::function<std::string(const nlohmann::json&)> make_reply);
-    // Delay between streamed chunks.
+    // Delay between streamed chunks; a plain answer waits as long as its stream would take.
     void chunk_delay(std::chrono::milliseconds delay);
     // How long every answer takes in total (a slow model): a plain answer waits this long, a
     // streamed one spreads it evenly over its chunks. Adds to chunk_delay.

@@ -127,7 +127,8 @@ TEST_CASE("the same message_id returns the same reply without a second LLM call"
     CHECK(llm.request_count() == 3);
 }
 
-TEST_CASE("replies stream as server-sent events", "[integration]") {
+TEST_CASE("replies stream as server-sent events; the LLM streams only when someone watches",
+          "[integration]") {
     TempDir dir;
     FakeLlm llm;
     llm.chunk_delay(std::chrono::milliseconds(5));
@@ -149,6 +150,13 @@ TEST_CASE("replies stream as server-sent events", "[integration]") {
     auto done = json::parse(events.back().data);
     CHECK(done.at("reply") == "echo: stream this please");
     CHECK(joined == done.at("reply"));
+    CHECK(llm.requests().back().at("stream") == true);
+
+    // Nobody watches this reply grow: it is asked for in one piece.
+    auto [status, plain] = bot.send("alice", "no stream needed");
+    REQUIRE(status == 200);
+    CHECK(plain.at("reply") == "echo: no stream needed");
+    CHECK(llm.requests().back().at("stream") == false);
 }
 
 TEST_CASE("/reset starts a new conversation and /forget deletes the user's data", "[integration]") {

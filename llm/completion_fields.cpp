@@ -1,4 +1,4 @@
-#include "llm/stream_chunk.hpp"
+#include "llm/completion_fields.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 
@@ -31,7 +31,8 @@ enum class Field : std::uint8_t {
     completion_tokens,
 };
 
-Field field_named(Place place, std::string_view key) {
+// The object in a choice that holds the text: "delta" in a stream, "message" in a whole answer.
+Field field_named(Place place, std::string_view key, std::string_view text_holder) {
     switch (place) {
         case Place::top:
             if (key == "choices") return Field::choices;
@@ -43,7 +44,7 @@ Field field_named(Place place, std::string_view key) {
             if (key == "completion_tokens") return Field::completion_tokens;
             break;
         case Place::choice:
-            if (key == "delta") return Field::delta;
+            if (key == text_holder) return Field::delta;
             if (key == "finish_reason") return Field::finish_reason;
             break;
         case Place::delta:
@@ -66,7 +67,8 @@ public:
     static constexpr std::size_t max_string_size = -1;
     static constexpr std::size_t max_key_size = -1;
 
-    explicit ChunkHandler(StreamChunk& chunk) : chunk_(chunk) {}
+    ChunkHandler(CompletionFields& chunk, std::string_view text_holder)
+        : chunk_(chunk), text_holder_(text_holder) {}
     bool top_is_object() const { return top_is_object_; }
 
     bool on_document_begin(error_code&) { return true; }
@@ -83,10 +85,10 @@ public:
     bool on_key(string_view last, std::size_t, error_code&) {
         Level& level = levels_[depth_ - 1];
         if (key_.empty()) {
-            level.field = field_named(level.place, last);
+            level.field = field_named(level.place, last, text_holder_);
         } else {
             key_.append(last);
-            level.field = field_named(level.place, key_);
+            level.field = field_named(level.place, key_, text_holder_);
             key_.clear();
         }
         return true;
@@ -111,7 +113,12 @@ public:
     }
     bool on_double(double, string_view, error_code&) { return count(-1); }
     bool on_bool(bool, error_code&) { return scalar(); }
-    bool on_null(error_code&) { return scalar(); }
+    bool on_null(error_code&) {
+        const bool is_content = slot() == Field::content;
+        starting();
+        if (is_content) chunk_.has_content = true;  // no text, but there (a tool call)
+        return ended();
+    }
     bool on_comment_part(string_view, error_code&) { return true; }
     bool on_comment(string_view, error_code&) { return true; }
 
@@ -140,6 +147,7 @@ private:
                 break;
             case Field::content:
                 chunk_.content.clear();
+                chunk_.has_content = false;
                 break;
             case Field::finish_reason:
                 chunk_.finish_reason.clear();
@@ -159,7 +167,10 @@ private:
     std::string* begin_string() {
         const Field field = slot();
         starting();
-        if (field == Field::content) return &chunk_.content;
+        if (field == Field::content) {
+            chunk_.has_content = true;
+            return &chunk_.content;
+        }
         if (field == Field::finish_reason) return &chunk_.finish_reason;
         return nullptr;
     }
@@ -223,7 +234,8 @@ private:
         return true;
     }
 
-    StreamChunk& chunk_;
+    CompletionFields& chunk_;
+    std::string_view text_holder_;
     std::array<Level, 64> levels_{};  // deeper than Boost.JSON's default limit of 32
     std::size_t depth_ = 0;
     bool top_is_object_ = false;
@@ -233,14 +245,30 @@ private:
 
 }  // namespace
 
-std::optional<StreamChunk> parse_stream_chunk(std::string_view data) {
-    StreamChunk chunk;
-    boost::json::basic_parser<ChunkHandler> parser(boost::json::parse_options(), chunk);
+namespace {
+
+std::optional<CompletionFields> parse_fields(std::string_view text, std::string_view text_holder) {
+    CompletionFields fields;
+    boost::json::basic_parser<ChunkHandler> parser(boost::json::parse_options(), fields,
+                                                   text_holder);
     error_code ec;
-    const std::size_t used = parser.write_some(false, data.data(), data.size(), ec);
-    if (ec || used != data.size() || !parser.handler().top_is_object()) return std::nullopt;
-    if (chunk.is_error) return StreamChunk{.is_error = true};
+    const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+    if (ec || used != text.size() || !parser.handler().top_is_object()) return std::nullopt;
+    return fields;
+}
+
+}  // namespace
+
+std::optional<CompletionFields> parse_stream_chunk(std::string_view data) {
+    auto chunk = parse_fields(data, "delta");
+    if (chunk && chunk->is_error) return CompletionFields{.is_error = true};
     return chunk;
+}
+
+std::optional<CompletionFields> parse_completion_fields(std::string_view body) {
+    auto completion = parse_fields(body, "message");
+    if (completion && completion->is_error) return std::nullopt;
+    return completion;
 }
 
 }  // namespace bot::llm

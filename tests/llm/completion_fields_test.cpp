@@ -1,5 +1,5 @@
 // parse_stream_chunk against chunks as OpenAI-compatible servers send them.
-#include "llm/stream_chunk.hpp"
+#include "llm/completion_fields.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -88,4 +88,41 @@ TEST_CASE("Long strings, with and without escapes, are read whole") {
         parse_stream_chunk(R"({"choices":[{"delta":{"content":")" + escaped + R"("}}]})");
     REQUIRE(long_escaped);
     CHECK(long_escaped->content == expected);
+}
+
+TEST_CASE("A whole answer gives its message's text, finish reason and usage") {
+    using bot::llm::parse_completion_fields;
+    auto answer = parse_completion_fields(
+        R"({"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"m",)"
+        R"("choices":[{"index":0,"message":{"role":"assistant","content":"Hi \u00e9"},)"
+        R"("logprobs":null,"finish_reason":"stop"}],)"
+        R"("usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}})");
+    REQUIRE(answer);
+    CHECK(answer->has_content);
+    CHECK(answer->content == "Hi \xC3\xA9");
+    CHECK(answer->finish_reason == "stop");
+    CHECK(answer->prompt_tokens == 12);
+    CHECK(answer->completion_tokens == 3);
+
+    // A tool call's null content is there; a stream's delta is not an answer's message.
+    auto tool_call = parse_completion_fields(
+        R"({"choices":[{"message":{"role":"assistant","content":null,"tool_calls":[]}}]})");
+    REQUIRE(tool_call);
+    CHECK(tool_call->has_content);
+    CHECK(tool_call->content.empty());
+    auto chunk = parse_completion_fields(R"({"choices":[{"delta":{"content":"x"}}]})");
+    REQUIRE(chunk);
+    CHECK_FALSE(chunk->has_content);
+
+    // Content of another type, a message that is no object, an error: no text there.
+    for (const char* body : {R"({"choices":[{"message":{"content":7}}]})",
+                             R"({"choices":[{"message":{"content":["a"]}}]})",
+                             R"({"choices":[{"message":"text"}]})", R"({"choices":[]})"}) {
+        auto odd = parse_completion_fields(body);
+        INFO(body);
+        REQUIRE(odd);
+        CHECK_FALSE(odd->has_content);
+    }
+    CHECK_FALSE(parse_completion_fields(R"({"error":{"message":"overloaded"}})"));
+    CHECK_FALSE(parse_completion_fields("[1]"));
 }
