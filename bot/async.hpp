@@ -152,17 +152,18 @@ public:
         AsyncSemaphore* owner_ = nullptr;
     };
 
+    // A free permit, or none: a caller on a hot path tries this first, since even an
+    // acquire() that need not wait costs a coroutine frame.
+    std::optional<Permit> try_acquire() {
+        std::lock_guard lock(mutex_);
+        if (available_ == 0) return std::nullopt;  // (then there may be waiters to go first)
+        --available_;
+        return Permit(this);
+    }
+
     net::awaitable<Permit> acquire() {
         // A free permit is taken on the spot: no completion to allocate and post.
-        bool taken = false;
-        {
-            std::lock_guard lock(mutex_);
-            if (available_ > 0) {
-                --available_;
-                taken = true;
-            }
-        }
-        if (taken) co_return Permit(this);
+        if (auto permit = try_acquire()) co_return std::move(*permit);
         co_await net::async_initiate<const net::use_awaitable_t<>, void()>(
             [this](auto handler) {
                 auto complete = detail::make_posting_completion<>(std::move(handler));

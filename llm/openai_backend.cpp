@@ -180,7 +180,8 @@ net::awaitable<ChatResult> OpenAiBackend::complete(ChatRequest request, DeltaCal
         Attempt outcome;
         {
             // The slot is held for the HTTP exchange only, not while backing off.
-            auto permit = co_await permits_.acquire();
+            auto permit = permits_.try_acquire();
+            if (!permit) permit = co_await permits_.acquire();
             outcome = co_await attempt(body, request.stream, on_delta);
         }
         if (outcome.reply) co_return std::move(*outcome.reply);

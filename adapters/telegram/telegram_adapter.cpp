@@ -144,9 +144,10 @@ public:
         if (!chat)
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a Telegram chat id: " + message.chat.chat_id};
-        if (message.part == 1) {
-            // A streamed preview becomes the final message instead of staying beside it.
-            if (std::int64_t streamed = co_await live_->finish(message.reply_to)) {
+        // A streamed preview becomes the final message instead of staying beside it.
+        auto followed = message.part == 1 ? live_->take(message.reply_to) : nullptr;
+        if (followed) {
+            if (std::int64_t streamed = co_await live_->finish(std::move(followed))) {
                 json params = chat_params(*chat);
                 params["message_id"] = streamed;
                 params["text"] = message.text;

@@ -94,15 +94,16 @@ void LiveReplies::drop(const Handle& reply) {
     if (it != replies_.end() && it->second == reply) replies_.erase(it);
 }
 
-net::awaitable<std::int64_t> LiveReplies::finish(const std::string& message_id) {
-    std::shared_ptr<Reply> reply;
-    {
-        std::lock_guard lock(mutex_);
-        auto it = replies_.find(message_id);
-        if (it == replies_.end()) co_return 0;
-        reply = std::move(it->second);
-        replies_.erase(it);
-    }
+LiveReplies::Handle LiveReplies::take(const std::string& message_id) {
+    std::lock_guard lock(mutex_);
+    auto it = replies_.find(message_id);
+    if (it == replies_.end()) return nullptr;
+    Handle reply = std::move(it->second);
+    replies_.erase(it);
+    return reply;
+}
+
+net::awaitable<std::int64_t> LiveReplies::finish(Handle reply) {
     auto permit = co_await reply->turn.acquire();
     reply->finished = true;
     co_return reply->streamed_message_id;

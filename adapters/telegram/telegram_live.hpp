@@ -56,10 +56,12 @@ public:
     // The message was not accepted (duplicate, ignored, failed): nothing to follow.
     void drop(const Handle& reply);
 
-    // The final reply is about to be sent: stops that reply's live updates (waiting for one in
-    // flight) and returns the id of the message streamed so far, to be edited into the final
-    // text; 0 when there is none.
-    net::awaitable<std::int64_t> finish(const std::string& message_id);
+    // The final reply is about to be sent: the live reply followed for that message, now no
+    // longer followed; null when there is none (then no coroutine is needed for it).
+    Handle take(const std::string& message_id);
+    // Stops a taken reply's live updates (waiting for one in flight) and returns the id of the
+    // message streamed so far, to be edited into the final text; 0 when there is none.
+    net::awaitable<std::int64_t> finish(Handle reply);
 
     std::size_t active() const;
 

@@ -54,3 +54,30 @@ TEST_CASE("AsyncSemaphore lends at most its permits and hands a released one to 
     CHECK(first.has_value());
     CHECK(second.has_value());
 }
+
+TEST_CASE("AsyncSemaphore::try_acquire takes only a free permit and never jumps a waiter") {
+    net::io_context io;
+    bot::AsyncSemaphore semaphore(1);
+    auto held = semaphore.try_acquire();
+    REQUIRE(held.has_value());
+    CHECK_FALSE(semaphore.try_acquire().has_value());
+
+    bool waiter_got_it = false;
+    std::optional<bot::AsyncSemaphore::Permit> waiter_permit;
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            waiter_permit = co_await semaphore.acquire();
+            waiter_got_it = true;
+        },
+        net::detached);
+    io.poll();
+    CHECK_FALSE(waiter_got_it);
+    held.reset();  // released: the waiter is owed it, not a later try_acquire
+    CHECK_FALSE(semaphore.try_acquire().has_value());
+    io.restart();
+    io.poll();
+    CHECK(waiter_got_it);
+    waiter_permit.reset();
+    CHECK(semaphore.try_acquire().has_value());
+}
