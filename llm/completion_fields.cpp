@@ -243,10 +243,6 @@ private:
     std::string* target_ = nullptr;  // the field a string arriving in parts goes to
 };
 
-}  // namespace
-
-namespace {
-
 std::optional<CompletionFields> parse_fields(std::string_view text, std::string_view text_holder) {
     CompletionFields fields;
     boost::json::basic_parser<ChunkHandler> parser(boost::json::parse_options(), fields,

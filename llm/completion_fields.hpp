@@ -16,7 +16,7 @@ namespace bot::llm {
 
 struct CompletionFields {
     bool is_error = false;      // {"error": ...}: the provider failed mid-stream
-    std::string content;        // choices[0].delta.content, "" when absent or null
+    std::string content;        // choices[0].delta (.message).content, "" if absent or null
     bool has_content = false;   // that content was there, a string or null
     std::string finish_reason;  // choices[0].finish_reason, "" when absent or null
     bool has_usage = false;     // a "usage" object was present
