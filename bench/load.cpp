@@ -2,6 +2,7 @@
 
 #include "bot/async.hpp"
 #include "bot/http/wire.hpp"
+#include "bot/net/sse_parser.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -132,12 +133,10 @@ private:
 };
 
 // The data of a server-sent event stream's "done" event: the finished reply.
-std::string_view done_event(std::string_view stream) {
-    constexpr std::string_view kDone = "event: done\ndata: ";
-    auto start = stream.rfind(kDone);
-    if (start == std::string_view::npos) return {};
-    auto data = stream.substr(start + kDone.size());
-    return data.substr(0, data.find('\n'));
+std::string done_event(std::string_view stream) {
+    for (auto& event : bot::SseParser().feed(stream))
+        if (event.event == "done") return std::move(event.data);
+    return {};
 }
 
 // What one user is waiting for (telegram: the reply comes from another thread).
@@ -250,8 +249,9 @@ struct Load::Impl {
         auto now = Clock::now();
         std::string text;
         if (reply && reply->status == 200) {
-            auto json = nlohmann::json::parse(plan.stream ? done_event(reply->body) : reply->body,
-                                              nullptr, false);
+            const std::string streamed = plan.stream ? done_event(reply->body) : std::string();
+            const std::string& answer = plan.stream ? streamed : reply->body;  // not copied
+            auto json = nlohmann::json::parse(answer, nullptr, false);
             if (json.is_object()) text = json.value("reply", std::string());
         }
         std::lock_guard lock(mutex);

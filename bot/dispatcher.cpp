@@ -69,7 +69,6 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
         }
         enqueue(Job{.inbox_id = accepted.inbox_id,
                     .inbound = std::move(inbound),
-                    .redeliver = std::nullopt,
                     .stream_reply = options.wait.count() > 0 && options.deltas});
         co_return submission;
     }

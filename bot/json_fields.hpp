@@ -1,7 +1,7 @@
 // Reading JSON documents that arrive on hot paths (webhook updates, platform API answers) with
 // Boost.JSON: a parse into a buffer on the caller's stack, and lenient field access. LLM
-// answers and their streamed chunks, read hundreds of times per reply, skip the tree
-// altogether (llm/completion_fields.cpp).
+// answers and their streamed chunks (hundreds per reply) skip the tree altogether
+// (llm/completion_fields.cpp).
 #pragma once
 
 #include <boost/json/monotonic_resource.hpp>

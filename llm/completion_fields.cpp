@@ -13,8 +13,8 @@ namespace {
 using boost::json::string_view;
 using boost::system::error_code;
 
-// Where the parser is, as far as a chunk's fields are concerned.
-enum class Place : std::uint8_t { other, top, usage, choices, choice, delta };
+// Where the parser is, as far as the fields we read are concerned.
+enum class Place : std::uint8_t { other, top, usage, choices, choice, holder };
 
 // What the next value is to us: from its key in an object, or its index in "choices".
 enum class Field : std::uint8_t {
@@ -25,7 +25,7 @@ enum class Field : std::uint8_t {
     choices,
     first_choice,
     finish_reason,
-    delta,
+    holder,  // the object holding the text: "delta" or "message"
     content,
     prompt_tokens,
     completion_tokens,
@@ -44,10 +44,10 @@ Field field_named(Place place, std::string_view key, std::string_view text_holde
             if (key == "completion_tokens") return Field::completion_tokens;
             break;
         case Place::choice:
-            if (key == text_holder) return Field::delta;
+            if (key == text_holder) return Field::holder;
             if (key == "finish_reason") return Field::finish_reason;
             break;
-        case Place::delta:
+        case Place::holder:
             if (key == "content") return Field::content;
             break;
         default:
@@ -56,19 +56,19 @@ Field field_named(Place place, std::string_view key, std::string_view text_holde
     return Field::other;
 }
 
-// Boost.JSON's push parser calls these as it reads; the chunk's few fields are picked out on
+// Boost.JSON's push parser calls these as it reads; the few fields we read are picked out on
 // the way, with no tree built (building one, which hashed every object's keys, cost more than
 // the parse itself). A field of the wrong type reads as absent, and the last of repeated keys
 // wins, as the tree gave.
-class ChunkHandler {
+class FieldHandler {
 public:
     static constexpr std::size_t max_array_size = -1;
     static constexpr std::size_t max_object_size = -1;
     static constexpr std::size_t max_string_size = -1;
     static constexpr std::size_t max_key_size = -1;
 
-    ChunkHandler(CompletionFields& chunk, std::string_view text_holder)
-        : chunk_(chunk), text_holder_(text_holder) {}
+    FieldHandler(CompletionFields& fields, std::string_view text_holder)
+        : fields_(fields), text_holder_(text_holder) {}
     bool top_is_object() const { return top_is_object_; }
 
     bool on_document_begin(error_code&) { return true; }
@@ -116,7 +116,7 @@ public:
     bool on_null(error_code&) {
         const bool is_content = slot() == Field::content;
         starting();
-        if (is_content) chunk_.has_content = true;  // no text, but there (a tool call)
+        if (is_content) fields_.has_content = true;  // no text, but there (a tool call)
         return ended();
     }
     bool on_comment_part(string_view, error_code&) { return true; }
@@ -143,20 +143,20 @@ private:
     void starting() {
         switch (slot()) {
             case Field::error:
-                chunk_.is_error = true;
+                fields_.is_error = true;
                 break;
             case Field::content:
-                chunk_.content.clear();
-                chunk_.has_content = false;
+                fields_.content.clear();
+                fields_.has_content = false;
                 break;
             case Field::finish_reason:
-                chunk_.finish_reason.clear();
+                fields_.finish_reason.clear();
                 break;
             case Field::prompt_tokens:
-                chunk_.prompt_tokens = 0;
+                fields_.prompt_tokens = 0;
                 break;
             case Field::completion_tokens:
-                chunk_.completion_tokens = 0;
+                fields_.completion_tokens = 0;
                 break;
             default:
                 break;
@@ -168,10 +168,10 @@ private:
         const Field field = slot();
         starting();
         if (field == Field::content) {
-            chunk_.has_content = true;
-            return &chunk_.content;
+            fields_.has_content = true;
+            return &fields_.content;
         }
-        if (field == Field::finish_reason) return &chunk_.finish_reason;
+        if (field == Field::finish_reason) return &fields_.finish_reason;
         return nullptr;
     }
 
@@ -185,8 +185,8 @@ private:
         const Field field = slot();
         starting();
         const int tokens = value >= 0 && value <= std::numeric_limits<int>::max() ? int(value) : 0;
-        if (field == Field::prompt_tokens) chunk_.prompt_tokens = tokens;
-        if (field == Field::completion_tokens) chunk_.completion_tokens = tokens;
+        if (field == Field::prompt_tokens) fields_.prompt_tokens = tokens;
+        if (field == Field::completion_tokens) fields_.completion_tokens = tokens;
         return ended();
     }
 
@@ -204,11 +204,11 @@ private:
                 top_is_object_ = true;
             } else if (field == Field::usage) {
                 place = Place::usage;
-                chunk_.has_usage = true;
+                fields_.has_usage = true;
             } else if (field == Field::first_choice) {
                 place = Place::choice;
-            } else if (field == Field::delta) {
-                place = Place::delta;
+            } else if (field == Field::holder) {
+                place = Place::holder;
             }
         } else if (field == Field::choices) {
             place = Place::choices;
@@ -234,7 +234,7 @@ private:
         return true;
     }
 
-    CompletionFields& chunk_;
+    CompletionFields& fields_;
     std::string_view text_holder_;
     std::array<Level, 64> levels_{};  // deeper than Boost.JSON's default limit of 32
     std::size_t depth_ = 0;
@@ -245,7 +245,7 @@ private:
 
 std::optional<CompletionFields> parse_fields(std::string_view text, std::string_view text_holder) {
     CompletionFields fields;
-    boost::json::basic_parser<ChunkHandler> parser(boost::json::parse_options(), fields,
+    boost::json::basic_parser<FieldHandler> parser(boost::json::parse_options(), fields,
                                                    text_holder);
     error_code ec;
     const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);

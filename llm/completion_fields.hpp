@@ -4,8 +4,9 @@
 //
 // A reply streams one event per token or few, so this parse runs hundreds of times per reply:
 // it reads the few fields it needs while Boost.JSON's push parser goes through the text, with
-// no tree and no allocation for the usual 150-400 byte chunk. A tree of a whole answer (the
-// nlohmann one) cost more than the rest of the message's work on the I/O thread.
+// no tree and no allocation for the usual 150-400 byte chunk. A whole answer is read the same
+// way: an nlohmann tree of a short one cost ~37K instructions, a quarter of the I/O thread's
+// work per message.
 #pragma once
 
 #include <optional>
