@@ -8,7 +8,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     # libraries
     libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
-    libpugixml-dev libcli11-dev libqrencode-dev
+    libpugixml-dev libcli11-dev libqrencode-dev libmimalloc-dev
     # tests and benchmarks
     catch2 libbenchmark-dev sqlite3 curl libzbar-dev
     # the web chat's real-browser test: Debian's Chromium, driven from Node.js

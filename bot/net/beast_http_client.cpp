@@ -57,6 +57,10 @@ constexpr std::size_t kMaxRead = 64 * 1024;
 // with small answers would each hold it while they wait.
 constexpr std::size_t kGrownReadBuffer = 2048;
 constexpr std::uint32_t kHeaderLimit = 64 * 1024;
+// A connection idle for less than this is reused without asking the kernel whether the server
+// closed it (a system call per request under load): servers keep connections alive for
+// seconds, and one closed meanwhile fails with nothing received and is retried (is_stale_error).
+constexpr auto kTrustedIdle = 1s;
 
 bool is_connect_error(const boost::system::error_code& ec) {
     return ec == net::error::connection_refused || ec == net::error::host_unreachable ||
@@ -228,8 +232,9 @@ public:
                 auto connection = std::move(list.back());
                 list.pop_back();
                 --idle_count;
-                if (now - connection->idle_since < options.idle_lifetime &&
-                    connection->still_open()) {
+                const auto idle_for = now - connection->idle_since;
+                if (idle_for < options.idle_lifetime &&
+                    (idle_for < kTrustedIdle || connection->still_open())) {
                     reused = true;
                     return connection;
                 }
