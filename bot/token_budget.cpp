@@ -1,5 +1,8 @@
 #include "bot/token_budget.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace bot {
 
 namespace {
@@ -34,6 +37,19 @@ int estimate_tokens(std::string_view text) {
     // Count in tenths of a token to avoid floating point.
     long long tenths = 0;
     for (std::size_t i = 0; i < text.size();) {
+        // Eight ASCII bytes at once, half the time on English prose (bench/micro.cpp): the whole
+        // history is estimated again for every message.
+        // Tried where ASCII starts only, as in append_json_string.
+        if (static_cast<unsigned char>(text[i]) < 0x80 &&
+            text.size() - i >= sizeof(std::uint64_t)) {
+            std::uint64_t word;
+            std::memcpy(&word, text.data() + i, sizeof word);
+            if ((word & 0x8080808080808080) == 0) {
+                tenths += 3 * sizeof word;
+                i += sizeof word;
+                continue;
+            }
+        }
         char32_t cp = next_code_point(text, i);
         if (cp < 0x80) {
             tenths += 3;  // ~3.3 ASCII bytes per token

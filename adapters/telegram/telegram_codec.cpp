@@ -3,6 +3,7 @@
 #include "bot/http/http_types.hpp"
 #include "bot/json_fields.hpp"
 #include "bot/json_text.hpp"
+#include "telegram/sent_message_id.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -270,6 +271,13 @@ std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentit
 ApiResult parse_api_answer(int http_status, std::string_view body,
                            std::string_view retry_after_header) {
     ApiResult out;
+    if (http_status >= 200 && http_status < 300) {
+        if (auto message_id = sent_message_id(body)) {  // a reply sent: the usual answer
+            out.ok = true;
+            out.message_id = *message_id;
+            return out;
+        }
+    }
     out.error_code = http_status;
     ScratchJson answer;
     if (const bj::object* object = answer.parse_object(body); !object) {

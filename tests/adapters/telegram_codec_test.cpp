@@ -1,9 +1,11 @@
 #include "telegram/telegram_codec.hpp"
+#include "telegram/sent_message_id.hpp"
 
 #include <boost/json/parse.hpp>
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 using namespace bot::adapters::telegram;
@@ -238,4 +240,61 @@ TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
     CHECK(to_send_error(parse_api_answer(502, "Bad Gateway", "")).kind ==
           bot::SendError::Kind::transient);
     CHECK(to_send_error(parse_api_answer(0, "", "")).kind == bot::SendError::Kind::transient);
+}
+
+// What sent_message_id must agree with: the same answer read as a Boost.JSON tree.
+std::optional<std::int64_t> message_id_from_tree(std::string_view body) {
+    boost::system::error_code ec;
+    const bj::value answer = bj::parse(body, ec);
+    const bj::object* top = ec ? nullptr : answer.if_object();
+    if (!top || !top->contains("ok") || !top->at("ok").is_bool() || !top->at("ok").get_bool())
+        return std::nullopt;
+    const bj::value* result = top->if_contains("result");
+    if (!result || !result->is_object() || !result->get_object().contains("message_id"))
+        return std::nullopt;
+    const bj::value& id = result->get_object().at("message_id");
+    if (id.is_int64()) return id.get_int64();
+    if (id.is_uint64() && id.get_uint64() <= INT64_MAX) return id.get_uint64();
+    return 0;
+}
+
+TEST_CASE("telegram: a sent message's id is read without a tree, as the tree reads it",
+          "[telegram]") {
+    const std::string sent =
+        R"({"ok":true,"result":{"chat":{"id":-100,"type":"group"},"date":1,"from":{"id":7,)"
+        R"("is_bot":true,"first_name":"Bot","username":"b"},"message_id":42,"text":"a \"quoted\" )"
+        R"(text, \u4f60\u597d, {\"message_id\":1}","entities":[{"type":"bold","offset":0,"length":1}]}})";
+    CHECK(sent_message_id(sent) == std::optional<std::int64_t>(42));
+    const std::string bodies[] = {
+        sent,
+        R"({"ok":true,"result":{"message_id":5}})",
+        R"({"result":{"message_id":5},"ok":true})",                 // order does not matter
+        R"({"ok":true,"result":{"message_id":5,"message_id":6}})",  // the last stands
+        R"({"ok":true,"result":{"message_id":5},"result":true})",
+        R"({"ok":true,"result":true,"result":{"message_id":8}})",
+        R"({"ok":false,"ok":true,"result":{"message_id":5}})",
+        R"({"ok":true,"ok":1,"result":{"message_id":5}})",
+        R"({"ok":true,"result":{"reply_to_message":{"message_id":3}}})",  // not its own id
+        R"({"ok":true,"result":{"reply_to_message":{"message_id":3},"message_id":4}})",
+        R"({"ok":true,"result":{"message_id":"5"}})",  // the wrong type reads as 0
+        R"({"ok":true,"result":{"message_id":5.5}})",
+        R"({"ok":true,"result":{"message_id":{"id":5}}})",
+        R"({"ok":true,"result":{"message_id":18446744073709551615}})",
+        R"({"ok":true,"result":{"message_id":-3}})",
+        R"({"ok":true,"result":{"message\u005fid":9}})",  // an escaped key is the same key
+        R"({"ok":true,"parameters":{"message_id":5},"result":{"id":1}})",
+        R"({"ok":true,"result":{"id":1},"parameters":{"message_id":5}})",
+        R"({"ok":true,"result":[{"message_id":5}]})",
+        R"({"ok":true,"result":{"message_id":5}} trailing)",
+        R"({"ok":true,"result":{"message_id":5})",
+        R"([{"ok":true,"result":{"message_id":5}}])",
+        R"({"ok":"true","result":{"message_id":5}})",
+        R"({"ok":true})",
+        "",
+        "null",
+    };
+    for (const std::string& body : bodies) {
+        INFO(body);
+        CHECK(sent_message_id(body) == message_id_from_tree(body));
+    }
 }

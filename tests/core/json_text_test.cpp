@@ -59,6 +59,23 @@ TEST_CASE("JSON strings are written as nlohmann writes them", "[json]") {
     }
 }
 
+TEST_CASE("JSON strings are written alike wherever a special byte falls in eight", "[json]") {
+    // Plain text is tested eight bytes at a time: each kind of byte that is not simply copied,
+    // at every offset of a text long enough for two words and a tail.
+    const std::string specials[] = {
+        "\"",      "\\",       "\n",           std::string(1, '\0'), "\x1F",
+        "\x7F",    "\xC3\xA9", "\xE4\xBD\xA0", "\xF0\x9F\x98\x80",   "\x80",
+        "\xE4\xBD"};
+    for (const std::string& special : specials) {
+        for (std::size_t at = 0; at <= 20; ++at) {
+            std::string text(20, 'a');
+            text.insert(at, special);
+            INFO("case: " << hex(text));
+            CHECK(written(text) == by_nlohmann(text));
+        }
+    }
+}
+
 TEST_CASE("A written JSON string reads back as the text", "[json]") {
     const std::string text = "line\nbreak \"quoted\" \\ tab\t \x01 你好 \xF0\x9F\x98\x80";
     std::string out;

@@ -80,6 +80,11 @@ TEST_CASE("split_text at 4096 UTF-16 units: emoji and CJK stay whole", "[split]"
 
 TEST_CASE("token estimate is CJK-aware and budget keeps the newest turns", "[budget]") {
     CHECK(bot::estimate_tokens("") == 0);
+    // Exact: 3 tenths per ASCII byte, 15 per CJK character, rounded up; ASCII is counted eight
+    // bytes at a time, so the CJK character sits across and between words.
+    CHECK(bot::estimate_tokens(std::string(17, 'a')) == 6);  // 51 tenths
+    CHECK(bot::estimate_tokens(std::string(7, 'a') + "你" + std::string(9, 'b')) == 7);  // 63
+    CHECK(bot::estimate_tokens(std::string(16, 'a') + "你好") == 8);                     // 78
     CHECK(bot::estimate_tokens("hello world, this is english") < 12);
     CHECK(bot::estimate_tokens("你好世界你好世界") >= 8);  // ~1.5 per character
     CHECK(bot::estimate_tokens("你好世界你好世界") > bot::estimate_tokens("hello wo"));
