@@ -268,9 +268,18 @@ std::string OpenAiBackend::request_body(const ChatRequest& request) const {
     append_json_string(out, options_.model);
     out += R"(,"messages":[)";
     for (std::size_t i = 0; i < request.messages.size(); ++i) {
-        out += i == 0 ? R"({"role":)" : R"(,{"role":)";
-        append_json_string(out, request.messages[i].role);
-        out += R"(,"content":)";
+        if (i > 0) out += ',';
+        // The roles are a few fixed words: written as they are, not escaped for every turn.
+        const std::string_view role = request.messages[i].role;
+        if (role == "user") {
+            out += R"({"role":"user","content":)";
+        } else if (role == "assistant") {
+            out += R"({"role":"assistant","content":)";
+        } else {
+            out += R"({"role":)";
+            append_json_string(out, role);
+            out += R"(,"content":)";
+        }
         append_json_string(out, request.messages[i].content);
         out += '}';
     }
