@@ -37,9 +37,8 @@ int estimate_tokens(std::string_view text) {
     // Count in tenths of a token to avoid floating point.
     long long tenths = 0;
     for (std::size_t i = 0; i < text.size();) {
-        // Eight ASCII bytes at once, half the time on English prose (bench/micro.cpp): the whole
-        // history is estimated again for every message.
-        // Tried where ASCII starts only, as in append_json_string.
+        // Eight ASCII bytes at once where ASCII starts (as in append_json_string): half the time
+        // on English prose (bench/micro.cpp), and the whole history is estimated per message.
         if (static_cast<unsigned char>(text[i]) < 0x80 &&
             text.size() - i >= sizeof(std::uint64_t)) {
             std::uint64_t word;
