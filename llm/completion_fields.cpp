@@ -1,5 +1,7 @@
 #include "llm/completion_fields.hpp"
 
+#include "bot/json_push_handler.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
@@ -60,13 +62,8 @@ Field field_named(Place place, std::string_view key, std::string_view text_holde
 // the way, with no tree built (building one, which hashed every object's keys, cost more than
 // the parse itself). A field of the wrong type reads as absent, and the last of repeated keys
 // wins, as the tree gave.
-class FieldHandler {
+class FieldHandler : public UnlimitedJsonHandler {
 public:
-    static constexpr std::size_t max_array_size = -1;
-    static constexpr std::size_t max_object_size = -1;
-    static constexpr std::size_t max_string_size = -1;
-    static constexpr std::size_t max_key_size = -1;
-
     FieldHandler(CompletionFields& fields, std::string_view text_holder)
         : fields_(fields), text_holder_(text_holder) {}
     bool top_is_object() const { return top_is_object_; }

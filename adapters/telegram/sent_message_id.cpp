@@ -1,5 +1,7 @@
 #include "telegram/sent_message_id.hpp"
 
+#include "bot/json_push_handler.hpp"
+
 #include <boost/json/basic_parser_impl.hpp>
 
 #include <string>
@@ -13,13 +15,8 @@ using boost::system::error_code;
 
 // Boost.JSON's push parser calls these as it reads; only "ok" and the result's message_id are
 // kept. Depth 1 is the answer's own object, depth 2 the result's.
-class Handler {
+class Handler : public bot::UnlimitedJsonHandler {
 public:
-    static constexpr std::size_t max_array_size = -1;
-    static constexpr std::size_t max_object_size = -1;
-    static constexpr std::size_t max_string_size = -1;
-    static constexpr std::size_t max_key_size = -1;
-
     std::optional<std::int64_t> message_id() const {
         if (!top_is_object_ || !ok_ || !result_is_object_ || !has_message_id_) return std::nullopt;
         return message_id_;
