@@ -243,7 +243,7 @@ TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
 }
 
 // What sent_message_id must agree with: the same answer read as a Boost.JSON tree.
-std::optional<std::int64_t> message_id_from_tree(std::string_view body) {
+static std::optional<std::int64_t> message_id_from_tree(std::string_view body) {
     boost::system::error_code ec;
     const bj::value answer = bj::parse(body, ec);
     const bj::object* top = ec ? nullptr : answer.if_object();
