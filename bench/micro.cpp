@@ -1,6 +1,7 @@
 // Micro-benchmarks of the per-message text work that grows with what users write: the history
 // written into every LLM request (JSON strings, token estimates) and the answer to each
-// sendMessage. Figures and the command are in RESULTS.md; the load benchmark is main.cpp.
+// sendMessage, beside a poll's answer, which must not pay for that path. The command is in
+// README.md, figures in RESULTS.md; the load benchmark is main.cpp.
 #include "bot/json_fields.hpp"
 #include "bot/json_text.hpp"
 #include "bot/token_budget.hpp"
@@ -60,6 +61,23 @@ void sent_message_answer(benchmark::State& state) {
         benchmark::DoNotOptimize(bot::adapters::telegram::parse_api_answer(200, body, ""));
 }
 BENCHMARK(sent_message_answer);
+
+// A poll's answer of 100 updates: not a sent message, so it is read as a tree; the handler
+// must give up at once rather than read it first.
+void updates_answer(benchmark::State& state) {
+    std::string body = R"({"ok":true,"result":[)";
+    for (int i = 0; i < 100; ++i) {
+        if (i > 0) body += ',';
+        body += R"({"update_id":)" + std::to_string(1000 + i) +
+                R"(,"message":{"message_id":7,"from":{"id":5000123,"is_bot":false,)"
+                R"("first_name":"Ann"},"chat":{"id":5000123,"type":"private"},)"
+                R"("date":1764400000,"text":"hello there, how are you today?"}})";
+    }
+    body += "]}";
+    for (auto _ : state)
+        benchmark::DoNotOptimize(bot::adapters::telegram::parse_api_answer(200, body, ""));
+}
+BENCHMARK(updates_answer);
 
 // The same answer read as a tree, as every answer was before sent_message_id.
 void sent_message_answer_tree(benchmark::State& state) {

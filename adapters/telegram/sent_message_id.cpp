@@ -14,19 +14,23 @@ using boost::json::string_view;
 using boost::system::error_code;
 
 // Boost.JSON's push parser calls these as it reads; only "ok" and the result's message_id are
-// kept. Depth 1 is the answer's own object, depth 2 the result's.
+// kept. Depth 1 is the answer's own object, depth 2 the result's. The parse stops as soon as the
+// answer cannot be a sent message ("ok" not true, a result that is no object, not an object at
+// all): the caller then reads it as a tree anyway, and getUpdates' long answers, among others,
+// would otherwise be read twice. So whatever is left to decide here, a duplicate key included,
+// is decided as the tree decides it.
 class Handler : public bot::UnlimitedJsonHandler {
 public:
     std::optional<std::int64_t> message_id() const {
-        if (!top_is_object_ || !ok_ || !result_is_object_ || !has_message_id_) return std::nullopt;
+        if (!ok_ || !has_message_id_) return std::nullopt;
         return message_id_;
     }
 
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
-    bool on_object_begin(error_code&) { return open(true); }
+    bool on_object_begin(error_code& ec) { return open(true, ec); }
     bool on_object_end(std::size_t, error_code&) { return close(); }
-    bool on_array_begin(error_code&) { return open(false); }
+    bool on_array_begin(error_code& ec) { return open(false, ec); }
     bool on_array_end(std::size_t, error_code&) { return close(); }
     bool on_key_part(string_view part, std::size_t, error_code&) {
         key_.append(part);
@@ -37,26 +41,28 @@ public:
         if (!key_.empty()) key = key_.append(last);
         if (depth_ == 1) {
             slot_ = key == "ok" ? Slot::ok : key == "result" ? Slot::result : Slot::other;
-        } else if (depth_ == 2 && in_result_object()) {
+        } else if (depth_ == 2 && in_result_) {
             slot_ = key == "message_id" ? Slot::message_id : Slot::other;
         }
         key_.clear();
         return true;
     }
     bool on_string_part(string_view, std::size_t, error_code&) { return true; }
-    bool on_string(string_view, std::size_t, error_code&) { return scalar(); }
+    bool on_string(string_view, std::size_t, error_code& ec) { return scalar(0, ec); }
     bool on_number_part(string_view, error_code&) { return true; }
-    bool on_int64(std::int64_t value, string_view, error_code&) { return scalar(value); }
-    bool on_uint64(std::uint64_t value, string_view, error_code&) {
-        return scalar(value <= INT64_MAX ? static_cast<std::int64_t>(value) : 0);
+    bool on_int64(std::int64_t value, string_view, error_code& ec) { return scalar(value, ec); }
+    bool on_uint64(std::uint64_t value, string_view, error_code& ec) {
+        return scalar(value <= INT64_MAX ? static_cast<std::int64_t>(value) : 0, ec);
     }
-    bool on_double(double, string_view, error_code&) { return scalar(); }
-    bool on_bool(bool value, error_code&) {
-        scalar();
-        if (depth_ == 1 && slot_ == Slot::ok) ok_ = value;
-        return true;
+    bool on_double(double, string_view, error_code& ec) { return scalar(0, ec); }
+    bool on_bool(bool value, error_code& ec) {
+        if (depth_ == 1 && slot_ == Slot::ok && value) {
+            ok_ = true;
+            return true;
+        }
+        return scalar(0, ec);
     }
-    bool on_null(error_code&) { return scalar(); }
+    bool on_null(error_code& ec) { return scalar(0, ec); }
     bool on_comment_part(string_view, error_code&) { return true; }
     bool on_comment(string_view, error_code&) { return true; }
 
@@ -64,48 +70,49 @@ private:
     // What the value being read is to us (from its key).
     enum class Slot : std::uint8_t { other, ok, result, message_id };
 
-    bool in_result_object() const { return result_is_object_ && result_depth_ok_; }
+    static bool stop(error_code& ec) {
+        ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
+        return false;
+    }
 
-    // A value replaces whatever its key held before: "ok" turns false unless it is true, a
-    // result that is not an object has no message id, a message_id not an integer reads as 0.
-    void replace(bool is_object, std::int64_t number) {
-        if (depth_ == 1 && slot_ == Slot::ok) ok_ = false;
-        if (depth_ == 1 && slot_ == Slot::result) {
-            result_is_object_ = is_object;
-            has_message_id_ = false;
-        }
+    // A value other than "ok": true. A message_id that is no integer reads as 0, as int_field
+    // reads it.
+    bool scalar(std::int64_t number, error_code& ec) {
+        if (depth_ == 1 && slot_ != Slot::other) return stop(ec);  // "ok" not true, no result
         if (depth_ == 2 && slot_ == Slot::message_id) {
             has_message_id_ = true;
             message_id_ = number;
         }
-    }
-
-    bool scalar(std::int64_t number = 0) {
-        replace(false, number);
         return true;
     }
 
-    bool open(bool is_object) {
-        if (depth_ == 0) top_is_object_ = is_object;
-        replace(is_object, 0);
-        if (depth_ == 1) result_depth_ok_ = slot_ == Slot::result;
+    bool open(bool is_object, error_code& ec) {
+        if (depth_ == 0 && !is_object) return stop(ec);
+        if (depth_ == 1 && slot_ == Slot::ok) return stop(ec);
+        if (depth_ == 1 && slot_ == Slot::result) {
+            if (!is_object) return stop(ec);
+            in_result_ = true;
+            has_message_id_ = false;  // a repeated result replaces the earlier one
+        }
+        if (depth_ == 2 && slot_ == Slot::message_id) {
+            has_message_id_ = true;
+            message_id_ = 0;
+        }
         ++depth_;
         slot_ = Slot::other;
         return true;
     }
 
     bool close() {
-        --depth_;
+        if (--depth_ == 1) in_result_ = false;
         slot_ = Slot::other;
         return true;
     }
 
     std::size_t depth_ = 0;
     Slot slot_ = Slot::other;
-    bool top_is_object_ = false;
     bool ok_ = false;
-    bool result_is_object_ = false;
-    bool result_depth_ok_ = false;  // the object at depth 2 being read is the result
+    bool in_result_ = false;  // reading the result's own keys and values
     bool has_message_id_ = false;
     std::int64_t message_id_ = 0;
     std::string key_;  // a key arriving in parts

@@ -11,9 +11,9 @@
 namespace bot::adapters::telegram {
 
 // result.message_id of {"ok": true, "result": {..., "message_id": ...}}, read as the tree
-// would: a repeated key's last value stands, and a message_id of the wrong type reads as 0.
-// nullopt for anything else (an error, another result, not JSON): parse_api_answer then reads
-// the answer as a tree.
+// would (a message_id of the wrong type reads as 0). nullopt when the answer is anything else
+// (an error, another result, not JSON) or too odd to decide without the tree (a repeated "ok"
+// or "result"): parse_api_answer then reads it as a tree.
 std::optional<std::int64_t> sent_message_id(std::string_view body);
 
 }  // namespace bot::adapters::telegram
