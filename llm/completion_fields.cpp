@@ -62,14 +62,12 @@ Field field_named(Place place, std::string_view key, std::string_view text_holde
 // the way, with no tree built (building one, which hashed every object's keys, cost more than
 // the parse itself). A field of the wrong type reads as absent, and the last of repeated keys
 // wins, as the tree gave.
-class FieldHandler : public UnlimitedJsonHandler {
+class FieldHandler : public JsonPushHandlerBase {
 public:
     FieldHandler(CompletionFields& fields, std::string_view text_holder)
         : fields_(fields), text_holder_(text_holder) {}
     bool top_is_object() const { return top_is_object_; }
 
-    bool on_document_begin(error_code&) { return true; }
-    bool on_document_end(error_code&) { return true; }
     bool on_object_begin(error_code& ec) { return open(true, ec); }
     bool on_object_end(std::size_t, error_code&) { return close(); }
     bool on_array_begin(error_code& ec) { return open(false, ec); }
@@ -103,7 +101,6 @@ public:
         return ended();
     }
 
-    bool on_number_part(string_view, error_code&) { return true; }
     bool on_int64(std::int64_t value, string_view, error_code&) { return count(value); }
     bool on_uint64(std::uint64_t value, string_view, error_code&) {
         return count(value <= std::uint64_t(std::numeric_limits<int>::max()) ? int(value) : -1);
@@ -116,8 +113,6 @@ public:
         if (is_content) fields_.has_content = true;  // no text, but there (a tool call)
         return ended();
     }
-    bool on_comment_part(string_view, error_code&) { return true; }
-    bool on_comment(string_view, error_code&) { return true; }
 
 private:
     struct Level {

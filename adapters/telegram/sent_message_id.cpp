@@ -19,15 +19,13 @@ using boost::system::error_code;
 // all): the caller then reads it as a tree anyway, and getUpdates' long answers, among others,
 // would otherwise be read twice. So whatever is left to decide here, a duplicate key included,
 // is decided as the tree decides it.
-class Handler : public bot::UnlimitedJsonHandler {
+class Handler : public bot::JsonPushHandlerBase {
 public:
     std::optional<std::int64_t> message_id() const {
         if (!ok_ || !has_message_id_) return std::nullopt;
         return message_id_;
     }
 
-    bool on_document_begin(error_code&) { return true; }
-    bool on_document_end(error_code&) { return true; }
     bool on_object_begin(error_code& ec) { return open(true, ec); }
     bool on_object_end(std::size_t, error_code&) { return close(); }
     bool on_array_begin(error_code& ec) { return open(false, ec); }
@@ -49,7 +47,6 @@ public:
     }
     bool on_string_part(string_view, std::size_t, error_code&) { return true; }
     bool on_string(string_view, std::size_t, error_code& ec) { return scalar(0, ec); }
-    bool on_number_part(string_view, error_code&) { return true; }
     bool on_int64(std::int64_t value, string_view, error_code& ec) { return scalar(value, ec); }
     bool on_uint64(std::uint64_t value, string_view, error_code& ec) {
         return scalar(value <= INT64_MAX ? static_cast<std::int64_t>(value) : 0, ec);
@@ -63,8 +60,6 @@ public:
         return scalar(0, ec);
     }
     bool on_null(error_code& ec) { return scalar(0, ec); }
-    bool on_comment_part(string_view, error_code&) { return true; }
-    bool on_comment(string_view, error_code&) { return true; }
 
 private:
     // What the value being read is to us (from its key).
