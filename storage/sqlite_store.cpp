@@ -2,6 +2,7 @@
 
 #include "bot/random_id.hpp"
 
+#include "storage/active_conversations.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
@@ -169,7 +170,9 @@ struct BatchOutcome {
 
 // One group commit with every job in its own savepoint inside one IMMEDIATE transaction, so a
 // failed job leaves the others stored. A failed COMMIT fails every job, since none was stored.
-BatchOutcome commit_isolated(Database& db, std::vector<detail::JobPtr>& batch) {
+// Whatever rolls back may have started conversations the writer remembers: it forgets them all.
+BatchOutcome commit_isolated(Database& db, ActiveConversations& conversations,
+                             std::vector<detail::JobPtr>& batch) {
     BatchOutcome outcome{false, std::vector<std::exception_ptr>(batch.size())};
     try {
         Transaction transaction(db, Transaction::Kind::immediate);
@@ -183,11 +186,13 @@ BatchOutcome commit_isolated(Database& db, std::vector<detail::JobPtr>& batch) {
                 // If even this fails, SQLite has aborted the transaction (disk full, I/O error):
                 // the outer handler then fails the whole batch.
                 savepoint.rollback();
+                conversations.forget_all();
             }
         }
         transaction.commit();
         outcome.committed = true;
     } catch (...) {
+        conversations.forget_all();
         const std::exception_ptr batch_error = std::current_exception();
         for (auto& error : outcome.errors)
             if (!error) error = batch_error;
@@ -200,7 +205,8 @@ BatchOutcome commit_isolated(Database& db, std::vector<detail::JobPtr>& batch) {
 // had changed into its statement journal (in 64 KiB chunks), ~3 times per message. If any job
 // fails, the whole batch is rolled back and run again isolated (commit_isolated). Jobs only
 // compute their result from the database, so running one twice is harmless.
-BatchOutcome commit_batch(Database& db, std::vector<detail::JobPtr>& batch) {
+BatchOutcome commit_batch(Database& db, ActiveConversations& conversations,
+                          std::vector<detail::JobPtr>& batch) {
     try {
         Transaction transaction(db, Transaction::Kind::immediate);
         for (auto& job : batch) job->run(db);
@@ -208,25 +214,12 @@ BatchOutcome commit_batch(Database& db, std::vector<detail::JobPtr>& batch) {
         return {true, std::vector<std::exception_ptr>(batch.size())};
     } catch (...) {
         // Rolled back by the Transaction; the isolated run reports what failed.
+        conversations.forget_all();
     }
-    return commit_isolated(db, batch);
+    return commit_isolated(db, conversations, batch);
 }
 
 // --- Operations. Each runs on a storage thread; writes inside the batch's transaction. ---
-
-struct ConversationRef {
-    std::int64_t id = 0;
-    std::string public_id;
-};
-
-std::optional<ConversationRef> find_active_conversation(Database& db, const ConversationKey& key) {
-    auto query = db.prepare(
-        "SELECT id, public_id FROM conversations "
-        "WHERE adapter_id = ? AND chat_id = ? AND user_id = ? AND active = 1");
-    query->bind_all(key.adapter_id, key.chat_id, key.user_id);
-    if (!query->step()) return std::nullopt;
-    return ConversationRef{query->column_int64(0), query->column_text(1)};
-}
 
 ConversationRef start_conversation(Database& db, const ConversationKey& key, std::int64_t now,
                                    std::string public_id = random_public_id()) {
@@ -270,7 +263,7 @@ Context read_context(Database& db, const ConversationKey& key, int max_turns) {
     // Both queries see the same commit; the read transaction simply ends (rolls back) on return.
     Transaction snapshot(db, Transaction::Kind::deferred);
     Context context;
-    const auto conversation = find_active_conversation(db, key);
+    const auto conversation = query_active_conversation(db, key);
     if (!conversation) return context;
     context.conversation_id = conversation->public_id;
     auto newest = db.prepare(
@@ -282,9 +275,10 @@ Context read_context(Database& db, const ConversationKey& key, int max_turns) {
     return context;
 }
 
-CompletionResult write_completion(Database& db, const Completion& completion) {
+CompletionResult write_completion(Database& db, ActiveConversations& conversations,
+                                  const Completion& completion) {
     const std::int64_t now = now_ms();
-    const std::optional<ConversationRef> active = find_active_conversation(db, completion.key);
+    const std::optional<ConversationRef> active = conversations.find(db, completion.key);
     // A conversation this reply starts is created only once the reply is known to be the first.
     const bool starts_conversation = completion.remember && !active;
     const std::string public_id = active                ? active->public_id
@@ -310,9 +304,12 @@ CompletionResult write_completion(Database& db, const Completion& completion) {
     const std::int64_t outbox_id = db.last_insert_rowid();
 
     if (completion.remember) {
-        const std::int64_t conversation_id =
-            starts_conversation ? start_conversation(db, completion.key, now, public_id).id
-                                : active->id;
+        std::int64_t conversation_id = active ? active->id : 0;
+        if (starts_conversation) {
+            ConversationRef started = start_conversation(db, completion.key, now, public_id);
+            conversation_id = started.id;
+            conversations.remember(completion.key, std::move(started));
+        }
         append_exchange(db, conversation_id, completion.user_text, completion.reply,
                         completion.inbox_id, now);
     }
@@ -349,17 +346,24 @@ void write_attempt_failed(Database& db, std::int64_t outbox_id, const std::strin
         error, now_ms(), permanent, outbox_id);
 }
 
-std::string write_reset(Database& db, const ConversationKey& key) {
+std::string write_reset(Database& db, ActiveConversations& conversations,
+                        const ConversationKey& key) {
     const std::int64_t now = now_ms();
     db.run(
         "UPDATE conversations SET active = 0, ended_at = ? "
         "WHERE adapter_id = ? AND chat_id = ? AND user_id = ? AND active = 1",
         now, key.adapter_id, key.chat_id, key.user_id);
-    return start_conversation(db, key, now).public_id;
+    ConversationRef started = start_conversation(db, key, now);
+    std::string public_id = started.public_id;
+    conversations.remember(key, std::move(started));
+    return public_id;
 }
 
-ForgetResult write_forget(Database& db, const std::string& adapter_id, const std::string& user_id,
+ForgetResult write_forget(Database& db, ActiveConversations& conversations,
+                          const std::string& adapter_id, const std::string& user_id,
                           std::int64_t keep_inbox_id) {
+    // The user's conversations in every chat go; forgetting is rare enough to forget them all.
+    conversations.forget_all();
     ForgetResult result;
     {
         // Counted first: cascaded deletes are not reported by changes().
@@ -502,7 +506,7 @@ void SqliteStore::start_threads() {
 void SqliteStore::writer_loop() {
     std::vector<detail::JobPtr> batch;
     while (writes_->take_all(batch)) {
-        BatchOutcome outcome = commit_batch(*writer_db_, batch);
+        BatchOutcome outcome = commit_batch(*writer_db_, active_conversations_, batch);
         if (outcome.committed) commits_.fetch_add(1, std::memory_order_relaxed);
         for (std::size_t i = 0; i < batch.size(); ++i)
             batch[i]->finish(std::move(outcome.errors[i]));
@@ -563,9 +567,10 @@ net::awaitable<Context> SqliteStore::load_context(ConversationKey key, int max_t
 }
 
 net::awaitable<CompletionResult> SqliteStore::complete(Completion completion) {
-    return submit<CompletionResult>(*writes_, [completion = std::move(completion)](Database& db) {
-        return write_completion(db, completion);
-    });
+    return submit<CompletionResult>(
+        *writes_, [this, completion = std::move(completion)](Database& db) {
+            return write_completion(db, active_conversations_, completion);
+        });
 }
 
 net::awaitable<std::optional<StoredReply>> SqliteStore::reply_for(std::int64_t inbox_id) {
@@ -591,16 +596,18 @@ net::awaitable<void> SqliteStore::mark_attempt_failed(std::int64_t outbox_id, st
 }
 
 net::awaitable<std::string> SqliteStore::reset_conversation(ConversationKey key) {
-    return submit<std::string>(
-        *writes_, [key = std::move(key)](Database& db) { return write_reset(db, key); });
+    return submit<std::string>(*writes_, [this, key = std::move(key)](Database& db) {
+        return write_reset(db, active_conversations_, key);
+    });
 }
 
 net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, std::string user_id,
                                                       std::int64_t keep_inbox_id) {
     return submit<ForgetResult>(
-        *writes_,
-        [adapter_id = std::move(adapter_id), user_id = std::move(user_id), keep_inbox_id](
-            Database& db) { return write_forget(db, adapter_id, user_id, keep_inbox_id); });
+        *writes_, [this, adapter_id = std::move(adapter_id), user_id = std::move(user_id),
+                   keep_inbox_id](Database& db) {
+            return write_forget(db, active_conversations_, adapter_id, user_id, keep_inbox_id);
+        });
 }
 
 net::awaitable<void> SqliteStore::put_state(std::string adapter_id, std::string kind,

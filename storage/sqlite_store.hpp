@@ -8,6 +8,7 @@
 // coroutine's executor.
 #pragma once
 
+#include "storage/active_conversations.hpp"
 #include "storage/store.hpp"
 
 #include <atomic>
@@ -85,6 +86,7 @@ private:
 
     SqliteOptions options_;
     std::unique_ptr<Database> writer_db_;
+    ActiveConversations active_conversations_;  // the writer thread's only
     std::vector<std::unique_ptr<Database>> reader_dbs_;
     std::unique_ptr<detail::JobQueue> writes_;
     std::unique_ptr<detail::JobQueue> reads_;

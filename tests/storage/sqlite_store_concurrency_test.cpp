@@ -150,6 +150,43 @@ TEST_CASE("A failing operation rolls back alone and its batch still commits",
     CHECK(run(store.undelivered()).empty());
 }
 
+TEST_CASE("A conversation started in a batch that rolls back is not taken as started",
+          "[store][concurrency]") {
+    TempDir dir;
+    const std::string path = dir.file("bot.db");
+    SqliteStore store(SqliteOptions{path});
+    const AcceptResult carol_message = run(store.accept_inbound(inbound("carol", "c1")));
+    const ConversationKey carol{"tg", "carol", "carol"};
+
+    // As above: the writer stalls on the lock, so carol's first reply (which starts her
+    // conversation) and a failing completion after it share a batch. That batch rolls back and
+    // runs again isolated; carol's reply must then start her conversation anew, not reuse the
+    // one that was rolled back.
+    Database blocker(path, Database::Mode::read_write_create);
+    blocker.exec("BEGIN IMMEDIATE");
+    net::io_context io;
+    auto stall = net::co_spawn(io, store.accept_inbound(inbound("dave", "d1")), net::use_future);
+    auto reply = net::co_spawn(
+        io,
+        store.complete(Completion{carol_message.inbox_id, carol, "c1", "question", "answer", true}),
+        net::use_future);
+    auto failing = net::co_spawn(
+        io, store.complete(Completion{987654, carol, "x", "question", "answer", true}),
+        net::use_future);
+    std::thread runner([&io] { io.run(); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    blocker.exec("COMMIT");
+    runner.join();
+
+    CHECK_FALSE(stall.get().duplicate);
+    CHECK_THROWS_WITH(failing.get(), Catch::Contains("no inbox row 987654"));
+    const CompletionResult replied = reply.get();
+    REQUIRE_FALSE(replied.conversation_id.empty());
+    const Context context = run(store.load_context(carol, 10));
+    CHECK(context.conversation_id == replied.conversation_id);
+    CHECK(context.turns.size() == 2);
+}
+
 TEST_CASE("close() finishes queued writes and every acknowledged write is stored",
           "[store][concurrency]") {
     TempDir dir;

@@ -194,7 +194,7 @@ TEST_CASE("Forget deletes one user's data in every chat and nobody else's", "[st
     const ConversationKey bob_in_group{"tg", "group-1", "bob"};
     const ConversationKey alice_elsewhere{"slack", "alice", "alice"};  // another platform
 
-    exchange(store, alice, "a1", "my secret", "noted");
+    const CompletionResult first = exchange(store, alice, "a1", "my secret", "noted");
     exchange(store, alice, "a2", "more", "ok");
     exchange(store, alice_in_group, "a3", "group talk", "sure");
     run(store.accept_inbound(inbound(alice, "a4", "unanswered secret")));
@@ -228,6 +228,12 @@ TEST_CASE("Forget deletes one user's data in every chat and nobody else's", "[st
     const CompletionResult answer = run(store.complete(
         Completion{request.inbox_id, alice, "a5", "/forget", "All your data is gone.", false}));
     CHECK(answer.conversation_id.empty());
+
+    // Talking again starts a new conversation: the deleted one is not remembered anywhere.
+    const CompletionResult again = exchange(store, alice, "a7", "hello again", "hi");
+    CHECK(again.conversation_id != first.conversation_id);
+    CHECK(contents(run(store.load_context(alice, 10))) ==
+          std::vector<std::string>{"user:hello again", "assistant:hi"});
 
     // A keep id belonging to someone else is not erased.
     const AcceptResult bob_message = run(store.accept_inbound(inbound(bob_in_group, "b2", "hi")));
