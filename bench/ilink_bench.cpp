@@ -10,7 +10,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
-
 #include <condition_variable>
 #include <iostream>
 #include <mutex>

@@ -156,6 +156,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
             point.load = load->run();
             auto after = read_proc_stats(server.pid());
             point.server_cpu_s = after.cpu_s - before.cpu_s;
+            point.server_kernel_cpu_s = after.kernel_cpu_s - before.kernel_cpu_s;
             point.bench_cpu_s = own_cpu_seconds() - own_before;
             point.peak_rss_kb = after.hwm_kb;
             point.peak_threads = std::max(sampler.peak_threads(), after.threads);

@@ -17,10 +17,11 @@ struct Point {
     int connections = 0;  // generator connections
     int llm_delay_ms = 0;
     LoadResult load;
-    double server_cpu_s = 0;  // during the load
-    double bench_cpu_s = 0;   // the generator and the fakes, during the load
-    long peak_rss_kb = 0;     // VmHWM at the end (includes start-up)
-    long peak_threads = 0;    // sampled every 100 ms
+    double server_cpu_s = 0;         // during the load
+    double server_kernel_cpu_s = 0;  // of it, in the kernel
+    double bench_cpu_s = 0;          // the generator and the fakes, during the load
+    long peak_rss_kb = 0;            // VmHWM at the end (includes start-up)
+    long peak_threads = 0;           // sampled every 100 ms
     std::size_t llm_peak_in_flight = 0;
     int exit_status = 0;  // after SIGTERM; 0 is a clean shutdown
     std::string failure;  // set when the point could not run

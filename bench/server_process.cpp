@@ -126,7 +126,8 @@ ProcStats read_proc_stats(pid_t pid) {
         // parts[0] is field 3 (state); utime and stime are fields 14 and 15.
         if (parts.size() > 12) {
             double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-            stats.cpu_s = (std::stod(parts[11]) + std::stod(parts[12])) / ticks;
+            stats.kernel_cpu_s = std::stod(parts[12]) / ticks;
+            stats.cpu_s = std::stod(parts[11]) / ticks + stats.kernel_cpu_s;
         }
     }
     return stats;

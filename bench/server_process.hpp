@@ -54,10 +54,11 @@ std::string make_config(const ServerSettings& settings);
 std::uint16_t free_port();
 
 struct ProcStats {
-    long hwm_kb = 0;   // VmHWM: peak resident set since start
-    long rss_kb = 0;   // VmRSS: resident now
-    long threads = 0;  // Threads
-    double cpu_s = 0;  // utime + stime
+    long hwm_kb = 0;          // VmHWM: peak resident set since start
+    long rss_kb = 0;          // VmRSS: resident now
+    long threads = 0;         // Threads
+    double cpu_s = 0;         // utime + stime
+    double kernel_cpu_s = 0;  // stime: system calls, the loopback TCP stack, page faults
 };
 ProcStats read_proc_stats(pid_t pid);
 // This process's user + system CPU seconds (the generator and the fakes).
