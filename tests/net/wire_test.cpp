@@ -1,5 +1,6 @@
-// Response heads as the server writes them (bot/http/wire).
+// Response heads as the server writes them (bot/http/wire), and how header names are matched.
 #include "bot/http/wire.hpp"
+#include "bot/http/http_types.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -36,4 +37,20 @@ TEST_CASE("Handler headers override the defaults and cannot split the response")
         {.status = 200, .content_type = "text/plain", .headers = &headers, .content_length = 0});
     CHECK(head ==
           "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nServer: x\r\nContent-Length: 0\r\n\r\n");
+}
+
+TEST_CASE("Header names match case-insensitively in ASCII only") {
+    using bot::http::find_header;
+    using bot::http::iequals;
+    CHECK(iequals("Content-Type", "content-TYPE"));
+    CHECK_FALSE(iequals("X-A", "X-B"));
+    CHECK_FALSE(iequals("X-Long", "X-Lon"));
+    // Neighbours of the letters in ASCII are not letters, and bytes over 0x7F are not folded
+    // whatever the C locale says (Latin-1 "Ä" and "ä").
+    CHECK_FALSE(iequals("@[", "`{"));
+    CHECK_FALSE(iequals("\xC4", "\xE4"));
+    const std::vector<Header> headers{{"X-Telegram-Bot-Api-Secret-Token", "s"}, {"Host", "h"}};
+    CHECK(find_header(headers, "x-telegram-bot-api-secret-token") == "s");
+    CHECK(find_header(headers, "HOST") == "h");
+    CHECK(find_header(headers, "Hos").empty());
 }
