@@ -1,11 +1,12 @@
 // The default Store: one SQLite file in WAL mode.
 //
 // No SQLite call runs on the caller's thread. One writer thread owns the only write connection
-// and group-commits: it takes every queued write, runs them in one transaction with a savepoint
-// per operation (a failing operation rolls back alone), and completes the callers only after
-// COMMIT. Reads run on a small pool of threads, each with its own read-only connection, which
-// WAL lets proceed while the writer commits. Completions are posted to each awaiting
-// coroutine's executor.
+// and group-commits: it takes every queued write, runs them in one transaction (if one fails,
+// the batch runs again with a savepoint per operation, so that it rolls back alone), and
+// completes the callers only after COMMIT. It also remembers each key's active conversation.
+// Reads run on a small pool of threads, each with its own read-only connection, which WAL lets
+// proceed while the writer commits. Completions are posted to each awaiting coroutine's
+// executor.
 #pragma once
 
 #include "storage/active_conversations.hpp"
