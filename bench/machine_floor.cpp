@@ -76,10 +76,13 @@ bool receive_exactly(int fd, std::size_t bytes) {
 // Send and receive in one thread: nobody sleeps, so this is the TCP stack alone.
 void loopback_send_recv(benchmark::State& state) {
     LoopbackPair pair;
-    for (auto _ : state)
+    for (auto _ : state) {
         if (!send_all(pair.client.get(), kRequestBytes) ||
-            !receive_exactly(pair.server.get(), kRequestBytes))
+            !receive_exactly(pair.server.get(), kRequestBytes)) {
             state.SkipWithError("loopback transfer failed");
+            break;
+        }
+    }
 }
 BENCHMARK(loopback_send_recv);
 
@@ -92,10 +95,13 @@ void loopback_round_trip(benchmark::State& state) {
                send_all(pair.server.get(), kRequestBytes)) {
         }
     });
-    for (auto _ : state)
+    for (auto _ : state) {
         if (!send_all(pair.client.get(), kRequestBytes) ||
-            !receive_exactly(pair.client.get(), kRequestBytes))
+            !receive_exactly(pair.client.get(), kRequestBytes)) {
             state.SkipWithError("loopback round trip failed");
+            break;
+        }
+    }
     ::shutdown(pair.client.get(), SHUT_WR);  // the echo thread reads the end and stops
     echo.join();
 }
