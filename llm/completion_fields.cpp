@@ -73,19 +73,9 @@ public:
     bool on_array_begin(error_code& ec) { return open(false, ec); }
     bool on_array_end(std::size_t, error_code&) { return close(); }
 
-    bool on_key_part(string_view part, std::size_t, error_code&) {
-        key_.append(part);
-        return true;
-    }
     bool on_key(string_view last, std::size_t, error_code&) {
         Level& level = levels_[depth_ - 1];
-        if (key_.empty()) {
-            level.field = field_named(level.place, last, text_holder_);
-        } else {
-            key_.append(last);
-            level.field = field_named(level.place, key_, text_holder_);
-            key_.clear();
-        }
+        level.field = field_named(level.place, whole_key(last), text_holder_);
         return true;
     }
 
@@ -231,7 +221,6 @@ private:
     std::array<Level, 64> levels_{};  // deeper than Boost.JSON's default limit of 32
     std::size_t depth_ = 0;
     bool top_is_object_ = false;
-    std::string key_;                // a key arriving in parts
     std::string* target_ = nullptr;  // the field a string arriving in parts goes to
 };
 

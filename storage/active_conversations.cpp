@@ -21,12 +21,8 @@ std::optional<ConversationRef> ActiveConversations::find(Database& db, const Con
 }
 
 void ActiveConversations::remember(const ConversationKey& key, ConversationRef conversation) {
-    if (auto known = known_.find(key); known != known_.end()) {
-        known->second = std::move(conversation);
-        return;
-    }
-    if (known_.size() >= kCapacity) known_.clear();
-    known_.emplace(key, std::move(conversation));
+    if (known_.size() >= kCapacity && !known_.contains(key)) known_.clear();
+    known_.insert_or_assign(key, std::move(conversation));
 }
 
 }  // namespace bot::storage

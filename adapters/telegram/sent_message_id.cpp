@@ -4,7 +4,7 @@
 
 #include <boost/json/basic_parser_impl.hpp>
 
-#include <string>
+#include <string_view>
 
 namespace bot::adapters::telegram {
 
@@ -30,19 +30,13 @@ public:
     bool on_object_end(std::size_t, error_code&) { return close(); }
     bool on_array_begin(error_code& ec) { return open(false, ec); }
     bool on_array_end(std::size_t, error_code&) { return close(); }
-    bool on_key_part(string_view part, std::size_t, error_code&) {
-        key_.append(part);
-        return true;
-    }
     bool on_key(string_view last, std::size_t, error_code&) {
-        std::string_view key = last;
-        if (!key_.empty()) key = key_.append(last);
+        const std::string_view key = whole_key(last);
         if (depth_ == 1) {
             slot_ = key == "ok" ? Slot::ok : key == "result" ? Slot::result : Slot::other;
         } else if (depth_ == 2 && in_result_) {
             slot_ = key == "message_id" ? Slot::message_id : Slot::other;
         }
-        key_.clear();
         return true;
     }
     bool on_string_part(string_view, std::size_t, error_code&) { return true; }
@@ -110,7 +104,6 @@ private:
     bool in_result_ = false;  // reading the result's own keys and values
     bool has_message_id_ = false;
     std::int64_t message_id_ = 0;
-    std::string key_;  // a key arriving in parts
 };
 
 }  // namespace
