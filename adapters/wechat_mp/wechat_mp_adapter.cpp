@@ -206,13 +206,20 @@ private:
             co_return std::move(*refused);
         }
         auto message = parse_message(std::get<std::string>(opened));
-        if (!message) co_return http::Response::text(400, "malformed message XML");
+        if (!message) {
+            // Authentic but unreadable: skipped and acknowledged, or WeChat sends it again.
+            log_.warn("wechat_mp", "'", id_, "': skipped a push that is not a message XML");
+            co_return success();
+        }
         if (is_event(*message)) {
             if (message->event == "subscribe" && !greeting_.empty())
                 co_return reply(*message, greeting_);
             co_return success();
         }
-        if (message->msg_id.empty()) co_return http::Response::text(400, "message without MsgId");
+        if (message->msg_id.empty()) {
+            log_.warn("wechat_mp", "'", id_, "': skipped a message without MsgId");
+            co_return success();
+        }
 
         auto content = content_of(*message);
         auto slot = engine_->arrive(

@@ -150,9 +150,11 @@ private:
             co_return refuse(request, "callback", std::move(*refused));
         }
         auto message = parse_message(std::get<std::string>(opened));
-        if (!message)
-            co_return refuse(request, "callback",
-                             http::Response::text(400, "malformed message XML"));
+        if (!message) {
+            // Authentic but unreadable: skipped and acknowledged, or WeCom sends it again.
+            log_.warn("wecom", "'", id_, "': skipped a callback that is not a message XML");
+            co_return acknowledged();
+        }
         if (!message->agent_id.empty() && message->agent_id != std::to_string(agent_id_)) {
             // Same corp, token and key, another app: not ours to answer (and not worth a retry).
             log_.warn("wecom", "'", id_, "': ignored a message for AgentID ", message->agent_id,

@@ -146,7 +146,11 @@ private:
         auto plain = crypt_->decrypt(encrypt);
         if (!plain) co_return wechat::refused_ciphertext(plain.error());
         auto callback = parse_callback(*plain);
-        if (!callback) co_return http::Response::text(400, "malformed callback JSON");
+        if (!callback) {
+            // Authentic but unreadable: skipped and acknowledged, or WeCom sends it again.
+            log_.warn("wecom_bot", "'", id_, "': skipped a callback that is not callback JSON");
+            co_return empty();
+        }
         if (!bot_id_.empty() && !callback->aibotid.empty() && callback->aibotid != bot_id_) {
             co_return http::Response::text(401, "callback for another bot");
         }
@@ -170,7 +174,8 @@ private:
 
     net::awaitable<http::Response> on_message(BotCallback callback) {
         if (callback.msgid.empty() || callback.userid.empty()) {
-            co_return http::Response::text(400, "message without msgid or sender");
+            log_.warn("wecom_bot", "'", id_, "': skipped a message without msgid or sender");
+            co_return empty();
         }
         std::string stream_id = streams_->open(callback.msgid);
         remember_response_url(callback.msgid, callback.response_url);

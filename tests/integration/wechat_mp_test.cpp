@@ -127,6 +127,14 @@ TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wecha
     CHECK(s.pusher->post_raw(junk_query, "<xml><Encrypt>" + junk + "</Encrypt></xml>").first ==
           400);
 
+    // Authentic but not a message, or a message without MsgId: skipped and acknowledged, so
+    // WeChat does not push them again.
+    auto [text_query, text_body] = s.pusher->sign("not xml at all");
+    CHECK(s.pusher->post_raw(text_query, text_body) ==
+          std::pair<long, std::string>{200, "success"});
+    auto [no_id_query, no_id_body] = s.pusher->sign(WechatPusher::text_xml("o_eve", "", "hi"));
+    CHECK(s.pusher->post_raw(no_id_query, no_id_body).first == 200);
+
     CHECK(s.llm.request_count() == 0);  // nothing was processed
     CHECK(s.bot->log_text().find(kAppSecret) == std::string::npos);
     // The real push still works after all that.

@@ -140,6 +140,12 @@ TEST_CASE("wecom_bot: forged, foreign and malformed callbacks are refused", "[we
             ->post_raw("msg_signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
                        json{{"encrypt", junk}}.dump())
             .first == 400);
+    // Authentic but unreadable, or a message without msgid: skipped and acknowledged, so WeCom
+    // does not send them again.
+    auto [array_query, array_body] = s.client->sign(json::array({1, 2}));
+    CHECK(s.client->post_raw(array_query, array_body).first == 200);
+    auto [no_id_query, no_id_body] = s.client->sign(WecomBotClient::text_message("", "eve", "hi"));
+    CHECK(s.client->post_raw(no_id_query, no_id_body).first == 200);
     CHECK(s.llm.request_count() == 0);
     // Then a real one works.
     CHECK(s.client->converse(message).frames.back() == "echo: hi");
