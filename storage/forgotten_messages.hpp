@@ -2,8 +2,9 @@
 // recognises a redelivered or replayed message by its row (adapter, message id); once /forget
 // has deleted that row, only this table still tells that the message was answered before.
 // An entry is HMAC-SHA256(installation key, adapter id and message id): no id, user or text in
-// clear, and without the key (kept in the database, made on first use) the hashes cannot be
-// matched against guessed ids offline. Used by the writer thread only.
+// clear. The key (random, made on first use) lives in the same database, so whoever holds the
+// whole file can test a guessed id; the hash carries no user id, so that still names nobody.
+// Used by the writer thread only.
 #pragma once
 
 #include <openssl/types.h>

@@ -11,7 +11,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -278,8 +282,24 @@ TEST_CASE("After a forget, its message ids are still duplicates, stored only as 
     SqliteStore reopened(SqliteOptions{path});
     CHECK(run(reopened.accept_inbound(inbound(alice, forgotten_ids[1]))).forgotten);
 
-    // What is kept: one 32-byte hash per id and its expiry, nothing readable.
+    // What is kept: one 32-byte hash per id and its expiry, nothing readable. The hashes are
+    // HMAC-SHA256 under the installation's key of the length-prefixed adapter id and the id.
     Database db(path, Database::Mode::read_only);
+    auto key_row = db.prepare("SELECT value FROM installation_secrets");
+    REQUIRE(key_row->step());
+    const std::string key = key_row->column_text(0);
+    CHECK(key.size() == 64);
+    std::set<std::string> expected;
+    for (const std::string& id : forgotten_ids) {
+        const std::string input = "2:tg" + id;
+        unsigned char out[32];
+        unsigned int length = 0;
+        REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                     reinterpret_cast<const unsigned char*>(input.data()), input.size(), out,
+                     &length));
+        expected.emplace(reinterpret_cast<const char*>(out), length);
+    }
+    std::set<std::string> stored;
     auto rows = db.prepare(
         "SELECT typeof(digest), length(digest), CAST(digest AS TEXT), expires_at "
         "FROM forgotten_messages");
@@ -292,8 +312,10 @@ TEST_CASE("After a forget, its message ids are still duplicates, stored only as 
         for (const std::string& secret : {std::string("alice-7f3e"), std::string("msg-")})
             CHECK(bytes.find(secret) == std::string::npos);
         CHECK(rows->column_int64(3) > 1700000000000);
+        stored.insert(bytes);
     }
     CHECK(count == 3);
+    CHECK(stored == expected);
 }
 
 TEST_CASE("Forgotten message ids expire", "[store][forget]") {
