@@ -121,8 +121,8 @@ private:
         if (echostr.empty()) {
             co_return refuse(request, "URL check", http::Response::text(400, "missing echostr"));
         }
-        if (!wechat::msg_signature_ok(request, token_, echostr)) {
-            co_return refuse(request, "URL check", http::Response::text(401, "bad msg_signature"));
+        if (auto refused = wechat::refuse_unsigned(request, token_, echostr)) {
+            co_return refuse(request, "URL check", std::move(*refused));
         }
         auto plain = crypt_->decrypt(echostr);
         if (!plain)
@@ -135,9 +135,9 @@ private:
     std::variant<std::string, http::Response> open_callback(const http::Request& request) const {
         auto envelope = parse_envelope(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
-        if (envelope->encrypt.empty() ||
-            !wechat::msg_signature_ok(request, token_, envelope->encrypt)) {
-            return http::Response::text(401, "bad msg_signature");
+        // msg_signature signs the timestamp too, so a captured callback is refused once stale.
+        if (auto refused = wechat::refuse_unsigned(request, token_, envelope->encrypt)) {
+            return *refused;
         }
         auto plain = crypt_->decrypt(envelope->encrypt);
         if (!plain) return wechat::refused_ciphertext(plain.error());

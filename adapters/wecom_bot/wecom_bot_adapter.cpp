@@ -111,8 +111,10 @@ private:
 
     net::awaitable<http::Response> verify_url(http::Request& request) {
         auto echostr = request.query_param("echostr", false).value_or("");
-        if (echostr.empty() || !wechat::msg_signature_ok(request, token_, echostr)) {
-            co_return http::Response::text(401, "bad msg_signature");
+        if (auto refused = wechat::refuse_unsigned(request, token_, echostr)) {
+            log_.warn("wecom_bot", "'", id_, "': URL check from ", request.remote,
+                      " refused: ", refused->body);
+            co_return std::move(*refused);
         }
         auto plain = crypt_->decrypt(echostr);
         if (!plain)
@@ -138,10 +140,11 @@ private:
             co_return http::Response::text(400, "expected {\"encrypt\": \"...\"}");
         }
         const auto& encrypt = field->get_ref<const std::string&>();
-        if (!wechat::msg_signature_ok(request, token_, encrypt)) {
-            log_.warn("wecom_bot", "'", id_, "': callback with a wrong msg_signature from ",
-                      request.remote);
-            co_return http::Response::text(401, "bad msg_signature");
+        // msg_signature signs the timestamp too, so a captured callback is refused once stale.
+        if (auto refused = wechat::refuse_unsigned(request, token_, encrypt)) {
+            log_.warn("wecom_bot", "'", id_, "': callback from ", request.remote,
+                      " refused: ", refused->body);
+            co_return std::move(*refused);
         }
         auto plain = crypt_->decrypt(encrypt);
         if (!plain) co_return wechat::refused_ciphertext(plain.error());
