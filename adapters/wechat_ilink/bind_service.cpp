@@ -147,9 +147,11 @@ bool BindService::allow_start(const std::string& network, Clock::time_point now)
 
 void BindService::count_start(const std::string& network, Clock::time_point now) {
     if (!starts_.contains(network) && starts_.size() >= kTrackedNetworks) {
-        starts_.erase(std::min_element(starts_.begin(), starts_.end(), [](auto& a, auto& b) {
-            return a.second.back() < b.second.back();
-        }));
+        auto last = [](const auto& entry) {
+            return entry.second.empty() ? Clock::time_point() : entry.second.back();
+        };
+        starts_.erase(std::min_element(starts_.begin(), starts_.end(),
+                                       [&](auto& a, auto& b) { return last(a) < last(b); }));
     }
     starts_[network].push_back(now);
 }

@@ -37,11 +37,12 @@ public:
     struct Session;
 
 private:
+    using Clock = std::chrono::steady_clock;
+
     net::awaitable<http::Response> start(const http::Request& request);
     http::Response status(const http::Request& request);
     http::Response code(const http::Request& request);
     std::shared_ptr<Session> find(const http::Request& request);
-    using Clock = std::chrono::steady_clock;
     // nullopt: a login from network may start (maybe in another's place); else the limit hit.
     std::optional<std::string> make_room(const std::string& network, Clock::time_point now);
     bool allow_start(const std::string& network, Clock::time_point now);
