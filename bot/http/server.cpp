@@ -1,6 +1,7 @@
 #include "bot/http/server.hpp"
 
 #include "bot/async.hpp"
+#include "bot/http/connection_io.hpp"
 #include "bot/http/limits.hpp"
 #include "bot/http/request_parser.hpp"
 #include "bot/http/trusted_proxies.hpp"
@@ -39,6 +40,12 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+using detail::discard_unread;
+using detail::kMaxRead;
+using detail::peer_address;
+using detail::read_request;
+using detail::ReadUntil;
 
 namespace {
 
@@ -112,75 +119,12 @@ detail::UpgradeRequest upgrade_message(const Request& request, unsigned version)
     return message;
 }
 
-enum class ReadUntil { header, end };
-constexpr std::size_t kMaxRead = 64 * 1024;
-
-// Feeds the parser what the buffer holds, then what the connection brings, until the header
-// (or the whole request) is parsed. Reads with the stream's own read rather than Beast's
-// composed http::async_read, whose layers of handlers cost more than the parse.
-net::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream,
-                                                       beast::flat_buffer& buffer,
-                                                       RequestParser& parser, ReadUntil until) {
-    parser.eager(until == ReadUntil::end);
-    for (;;) {
-        if (buffer.size() > 0) {
-            boost::system::error_code ec;
-            const std::size_t used = parser.put(buffer.data(), ec);
-            buffer.consume(used);
-            if (ec && ec != bhttp::error::need_more) co_return ec;
-            const bool done =
-                until == ReadUntil::header ? parser.is_header_done() : parser.is_done();
-            if (done) co_return boost::system::error_code{};
-            if (!ec && used > 0 && buffer.size() > 0) continue;  // more to parse
-        }
-        auto [ec, read] = co_await stream.async_read_some(
-            buffer.prepare(beast::read_size(buffer, kMaxRead)), use_tuple);
-        buffer.commit(read);
-        if (ec == net::error::eof) {
-            if (!parser.got_some()) co_return bhttp::error::end_of_stream;
-            boost::system::error_code end;
-            parser.put_eof(end);  // a request cut short: partial_message
-            co_return end ? end : bhttp::error::partial_message;
-        }
-        if (ec) co_return ec;
-    }
-}
-
-// After an answer given without reading the body the client may still be sending it. Closing
-// with unread bytes makes the kernel reset the connection, which can destroy the answer before
-// the client reads it: read and discard a bounded amount first (a "lingering close").
-net::awaitable<void> discard_unread(beast::tcp_stream& stream) {
-    constexpr std::size_t kMostDiscarded = 256 * 1024;
-    constexpr std::chrono::seconds kMostWait{1};
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(kMostWait);
-    std::array<char, 8 * 1024> sink;
-    for (std::size_t discarded = 0; discarded < kMostDiscarded;) {
-        auto [ec, read] = co_await stream.async_read_some(net::buffer(sink), use_tuple);
-        if (ec) break;
-        discarded += read;
-    }
-}
-
 // What a session does after a request.
 enum class Next {
     serve,             // read the next request on this connection
     close,             // close the connection
     discard_and_close  // answered before its body: discard_unread, then close
 };
-
-// A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d: one spelling per address, so
-// per-address counts do not split.
-std::string peer_address(const tcp::socket& socket) {
-    boost::system::error_code ec;
-    auto address = socket.remote_endpoint(ec).address();
-    if (ec) return {};
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
-    }
-    return address.to_string();
-}
 
 }  // namespace
 
