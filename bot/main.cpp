@@ -59,8 +59,9 @@ void configure_allocator() {
 
 // Pages of a thread's heap whose blocks other threads freed are found empty only when that
 // thread next allocates or collects, so an I/O thread that goes idle after a burst keeps them;
-// glibc likewise keeps free pages inside its arenas. A collection every 10 s (well under a
-// millisecond, on one I/O thread: the default on two cores is one) gives them back.
+// glibc likewise keeps free pages inside its arenas. A collection every 10 s gives them back
+// (no cost the throughput bench can see). It runs on one I/O thread: all of them by default on
+// two cores; with more, the others' pages wait for their thread's next allocation.
 void release_memory_periodically(bot::App& app) {
     boost::asio::co_spawn(
         app.executor(),
