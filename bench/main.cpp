@@ -216,8 +216,9 @@ int main(int argc, char** argv) {
     int chaos_minutes = 10;
     int chaos_kill_s = static_cast<int>(s.chaos.kill_every.count());
     cli.add_option("--burst", s.burst.kind,
-                   "memory: bodies (authenticated 1 MiB POSTs) or conversations (Telegram)")
-        ->check(CLI::IsMember({"bodies", "conversations"}))
+                   "memory: bodies (authenticated 1 MiB POSTs), conversations (Telegram) or "
+                   "websockets (web chat)")
+        ->check(CLI::IsMember({"bodies", "conversations", "websockets"}))
         ->capture_default_str();
     cli.add_option("--burst-count", s.burst.count, "memory: requests or conversations at once")
         ->capture_default_str()

@@ -12,11 +12,14 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <map>
@@ -28,6 +31,7 @@ namespace {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using nlohmann::json;
@@ -73,6 +77,57 @@ std::map<int, int> burst_bodies(std::uint16_t port, const BurstSpec& spec) {
     return statuses;
 }
 
+// One web chat page: connects, says hello, sends one message, reads its reply, closes.
+net::awaitable<void> chat_once(tcp::endpoint endpoint, int page, std::map<int, int>& outcomes) {
+    websocket::stream<beast::tcp_stream> ws(co_await net::this_coro::executor);
+    auto& tcp_stream = beast::get_lowest_layer(ws);
+    tcp_stream.expires_after(std::chrono::seconds(60));
+    int outcome = -1;  // failed; 1: answered
+    auto [cec] = co_await tcp_stream.async_connect(endpoint, use_tuple);
+    const std::string host = "127.0.0.1:" + std::to_string(endpoint.port());
+    ws.set_option(websocket::stream_base::decorator([host](websocket::request_type& request) {
+        request.set(beast::http::field::origin, "http://" + host);
+    }));
+    beast::error_code ec = cec;
+    if (!ec) std::tie(ec) = co_await ws.async_handshake(host, "/webchat/ws", use_tuple);
+    if (!ec) {
+        tcp_stream.expires_never();
+        ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
+        char user[33];
+        std::snprintf(user, sizeof user, "%032x", static_cast<unsigned>(page) + 1);
+        const std::string frames[] = {json{{"type", "hello"}, {"user", user}}.dump(),
+                                      R"({"type":"message","id":"b","text":"burst"})"};
+        beast::flat_buffer buffer;
+        for (const auto& frame : frames) {
+            auto [wec, written] = co_await ws.async_write(net::buffer(frame), use_tuple);
+            if (wec) break;
+            const char* awaited = &frame == &frames[0] ? "ready" : "done";
+            for (;;) {
+                buffer.clear();
+                auto [rec, read] = co_await ws.async_read(buffer, use_tuple);
+                if (rec) break;
+                auto answer = json::parse(beast::buffers_to_string(buffer.data()), nullptr, false);
+                if (answer.is_object() && answer.value("type", "") == awaited) {
+                    if (&frame == &frames[1]) outcome = 1;
+                    break;
+                }
+            }
+        }
+        co_await ws.async_close(websocket::close_code::normal, use_tuple);
+    }
+    ++outcomes[outcome];
+}
+
+std::map<int, int> burst_websockets(std::uint16_t port, const BurstSpec& spec) {
+    net::io_context io{1};
+    tcp::endpoint endpoint(net::ip::make_address("127.0.0.1"), port);
+    std::map<int, int> outcomes;
+    for (int i = 0; i < spec.count; ++i)
+        net::co_spawn(io, chat_once(endpoint, i, outcomes), net::detached);
+    io.run();
+    return outcomes;
+}
+
 std::string describe(const std::map<int, int>& statuses) {
     std::string text;
     for (auto [status, n] : statuses) {
@@ -94,10 +149,11 @@ bool run_memory_return(const std::string& server_binary, const BurstSpec& spec, 
     bot::testing::FakeTelegram telegram;
     telegram.record(false);
     const bool bodies = spec.kind == "bodies";
+    const bool websockets = spec.kind == "websockets";
     ServerSettings settings{.dir = dir.path(),
                             .port = free_port(),
                             .threads = spec.server_threads,
-                            .path = bodies ? Path::http_api : Path::telegram,
+                            .path = bodies || websockets ? Path::http_api : Path::telegram,
                             .llm_base_url = llm.base_url(),
                             .telegram_api_base = telegram.api_base(),
                             .telegram_token = telegram.token(),
@@ -105,6 +161,9 @@ bool run_memory_return(const std::string& server_binary, const BurstSpec& spec, 
                             .stream = !bodies};
     json config = json::parse(make_config(settings));
     config["server"]["body_limit"] = 2 * spec.body_bytes + 4096;
+    if (websockets) {
+        config["adapters"]["web"] = {{"type", "webchat"}, {"messages_per_minute", 100000}};
+    }
     settings.config_json = config.dump(2);
 
     std::vector<long> rss_kb;
@@ -118,6 +177,10 @@ bool run_memory_return(const std::string& server_binary, const BurstSpec& spec, 
         before_kb = read_proc_stats(server.pid()).rss_kb;
         if (bodies) {
             outcome = describe(burst_bodies(settings.port, spec));
+        } else if (websockets) {
+            auto pages = burst_websockets(settings.port, spec);
+            outcome =
+                std::to_string(pages[1]) + " answered, " + std::to_string(pages[-1]) + " failed";
         } else {
             load = std::make_unique<Load>(
                 LoadPlan{.path = Path::telegram,
@@ -157,11 +220,13 @@ bool run_memory_return(const std::string& server_binary, const BurstSpec& spec, 
     if (spec.keep) dir.keep();
 
     auto mb = [](long kb) { return kb / 1024.0; };
-    out << "Memory after a burst: " << spec.count << " "
-        << (bodies ? "authenticated POSTs of " + std::to_string(spec.body_bytes >> 10) +
-                         " KiB at once (" + outcome + ")"
-                   : "Telegram conversations at once, replies streamed over 2 s (" + outcome + ")")
-        << "\n"
+    std::string what = "Telegram conversations at once, replies streamed over 2 s";
+    if (bodies) {
+        what = "authenticated POSTs of " + std::to_string(spec.body_bytes >> 10) + " KiB at once";
+    } else if (websockets) {
+        what = "web chat pages at once, each one message and its reply streamed over 2 s";
+    }
+    out << "Memory after a burst: " << spec.count << " " << what << " (" << outcome << ")\n"
         << std::fixed << std::setprecision(1) << "RSS before " << mb(before_kb) << " MB, peak "
         << mb(peak_kb) << " MB; idle after the burst:\n\n";
     if (markdown) out << "| s after the burst | RSS (MB) |\n|---:|---:|\n";

@@ -10,7 +10,8 @@ namespace bench {
 
 struct BurstSpec {
     // bodies: `count` authenticated POSTs of `body_bytes` each to /api/v1/messages at once;
-    // conversations: `count` Telegram conversations whose replies stream for 2 s, all at once.
+    // conversations: `count` Telegram conversations whose replies stream for 2 s, all at once;
+    // websockets: `count` web chat pages at once, each sending one message (streamed for 2 s).
     std::string kind = "bodies";
     int count = 1000;
     std::size_t body_bytes = 1 << 20;
