@@ -110,9 +110,13 @@ struct Tally {
     std::vector<std::string> examples;  // of lost or twice, for diagnosis
 };
 
+// The server's memory at a minute mark, and the range of its 1 s samples over that minute.
 struct MinuteSample {
     int minute;
     long rss_kb;
+    long anon_kb;  // RssAnon: the heap; the rest is the binary, libraries and SQLite's shm
+    long low_kb;
+    long high_kb;
     double process_age_s;
 };
 
@@ -555,16 +559,22 @@ void print_report(std::ostream& out, const ChaosSpec& spec, const Chaos& chaos, 
 
     out << "\nServer RSS at each minute (the process restarts every " << spec.kill_every.count()
         << " s)\n\n";
-    if (markdown) out << "| minute | RSS (MB) | process age (s) |\n|---:|---:|---:|\n";
+    if (markdown) {
+        out << "| minute | RSS (MB) | of it anonymous (MB) | RSS over the minute (MB) | process "
+               "age (s) |\n|---:|---:|---:|---:|---:|\n";
+    }
+    auto mb = [](long kb) { return kb / 1024.0; };
+    out << std::fixed << std::setprecision(1);
     for (const auto& sample : minutes) {
+        const auto age = static_cast<long>(sample.process_age_s);
         if (markdown) {
-            out << "| " << sample.minute << sep << std::fixed << std::setprecision(1)
-                << sample.rss_kb / 1024.0 << sep << std::setprecision(0) << sample.process_age_s
-                << " |\n";
+            out << "| " << sample.minute << sep << mb(sample.rss_kb) << sep << mb(sample.anon_kb)
+                << sep << mb(sample.low_kb) << "–" << mb(sample.high_kb) << sep << age << " |\n";
         } else {
-            out << "  minute " << std::setw(3) << sample.minute << ": " << std::fixed
-                << std::setprecision(1) << std::setw(7) << sample.rss_kb / 1024.0
-                << " MB (process age " << std::setprecision(0) << sample.process_age_s << " s)\n";
+            out << "  minute " << std::setw(3) << sample.minute << ": " << std::setw(6)
+                << mb(sample.rss_kb) << " MB (anonymous " << mb(sample.anon_kb)
+                << ", over the minute " << mb(sample.low_kb) << "–" << mb(sample.high_kb)
+                << "; process age " << age << " s)\n";
         }
     }
     out << std::defaultfloat << "\n";
@@ -623,14 +633,19 @@ bool run_chaos(const std::string& server_binary, const ChaosSpec& spec, bool mar
 
         auto next_minute = started + 60s;
         auto next_kill = started + spec.kill_every;
-        long rss_kb = 0;
+        long low_kb = 0;
+        long high_kb = 0;
         while (Clock::now() < chaos.load_end()) {
             std::this_thread::sleep_for(1s);
             auto now = Clock::now();
-            rss_kb = read_proc_stats(server->pid()).rss_kb;
+            auto stats = read_proc_stats(server->pid());
+            low_kb = low_kb == 0 ? stats.rss_kb : std::min(low_kb, stats.rss_kb);
+            high_kb = std::max(high_kb, stats.rss_kb);
             if (now >= next_minute) {
-                minutes.push_back({static_cast<int>(minutes.size()) + 1, rss_kb,
+                minutes.push_back({static_cast<int>(minutes.size()) + 1, stats.rss_kb,
+                                   stats.anon_kb, low_kb, high_kb,
                                    std::chrono::duration<double>(now - born).count()});
+                low_kb = high_kb = 0;
                 next_minute += 60s;
             }
             if (now >= next_kill && now < chaos.load_end()) {

@@ -113,6 +113,7 @@ ProcStats read_proc_stats(pid_t pid) {
         auto value = [&] { return std::atol(line.c_str() + line.find(':') + 1); };
         if (line.starts_with("VmHWM:")) stats.hwm_kb = value();
         if (line.starts_with("VmRSS:")) stats.rss_kb = value();
+        if (line.starts_with("RssAnon:")) stats.anon_kb = value();
         if (line.starts_with("Threads:")) stats.threads = value();
     }
     // /proc/<pid>/stat: the command name may hold spaces, so count fields after its ')'.

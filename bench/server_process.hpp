@@ -57,6 +57,7 @@ std::uint16_t free_port();
 struct ProcStats {
     long hwm_kb = 0;          // VmHWM: peak resident set since start
     long rss_kb = 0;          // VmRSS: resident now
+    long anon_kb = 0;         // RssAnon: of it, anonymous memory (the heap, stacks)
     long threads = 0;         // Threads
     double cpu_s = 0;         // utime + stime
     double kernel_cpu_s = 0;  // stime: system calls, the loopback TCP stack, page faults
