@@ -70,7 +70,7 @@ void print_report(std::ostream& out, const ChaosSpec& spec, const Ledger& ledger
                   const testing::FakeLlm& llm, const testing::FakeTelegram& telegram,
                   const std::vector<MinuteSample>& minutes, bool markdown) {
     auto tallies = ledger.tally();
-    out << "Ledger: " << spec.duration.count() << " s of load, SIGKILL and restart every "
+    out << "Chaos: " << spec.duration.count() << " s of load, SIGKILL and restart every "
         << spec.kill_every.count() << " s (" << restarts << " restarts); the fake LLM failed "
         << llm.failures_injected() << " of " << llm.request_count() << " calls, the fake Telegram "
         << "API " << telegram.failures_injected() << " of its calls\n\n";
@@ -187,7 +187,9 @@ bool run_chaos(const std::string& server_binary, const ChaosSpec& spec, bool mar
             auto stats = read_proc_stats(server->pid());
             low_kb = low_kb == 0 ? stats.rss_kb : std::min(low_kb, stats.rss_kb);
             high_kb = std::max(high_kb, stats.rss_kb);
-            if (now >= next_minute) {
+            // A minute's last sample: the last minute's then comes before the load ends and the
+            // users start sending every id again (a burst of its own).
+            if (now + 1s >= next_minute) {
                 minutes.push_back({static_cast<int>(minutes.size()) + 1, stats.rss_kb,
                                    stats.anon_kb, low_kb, high_kb,
                                    std::chrono::duration<double>(now - born).count()});
