@@ -1,8 +1,10 @@
 // contactbot_bench: starts a fake LLM, a fake Telegram Bot API and the real contactbot binary,
 // plays users against it through the Telegram webhook and the http_api adapter, and prints
 // throughput, reply latency, memory, threads and CPU per scale point. See bench/README.md.
+#include "bench/chaos.hpp"
 #include "bench/ilink_bench.hpp"
 #include "bench/load.hpp"
+#include "bench/memory_return.hpp"
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
 #include "fakes/fake_llm.hpp"
@@ -41,6 +43,8 @@ struct Settings {
     int inflight = 10000;
     int inflight_delay_ms = 2000;
     IlinkSpec ilink;
+    ChaosSpec chaos;
+    BurstSpec burst;
     int server_threads = 0;
     int reply_timeout_s = 60;
     bool stream = false;  // throughput: replies stream to the user (in flight always stream)
@@ -205,9 +209,26 @@ int main(int argc, char** argv) {
     cli.add_option("--ilink-poll-hold-ms", s.ilink.poll_hold_ms,
                    "ilink: how long the fake parks an empty poll")
         ->capture_default_str();
-    cli.add_option("--scenario", s.scenario, "throughput, inflight, ilink or all")
-        ->check(CLI::IsMember({"throughput", "inflight", "ilink", "all"}))
+    cli.add_option("--scenario", s.scenario,
+                   "throughput, inflight, ilink or all; chaos and memory run only when named")
+        ->check(CLI::IsMember({"throughput", "inflight", "ilink", "all", "chaos", "memory"}))
         ->capture_default_str();
+    int chaos_minutes = 10;
+    int chaos_kill_s = static_cast<int>(s.chaos.kill_every.count());
+    cli.add_option("--burst", s.burst.kind,
+                   "memory: bodies (authenticated 1 MiB POSTs), conversations (Telegram) or "
+                   "websockets (web chat)")
+        ->check(CLI::IsMember({"bodies", "conversations", "websockets"}))
+        ->capture_default_str();
+    cli.add_option("--burst-count", s.burst.count, "memory: requests or conversations at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 100000));
+    cli.add_option("--chaos-minutes", chaos_minutes, "chaos: minutes of load")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 24 * 60));
+    cli.add_option("--chaos-kill-s", chaos_kill_s, "chaos: SIGKILL and restart every so many s")
+        ->capture_default_str()
+        ->check(CLI::Range(10, 24 * 3600));
     cli.add_option("--path", s.path, "telegram (webhook), http_api or both")
         ->check(CLI::IsMember({"telegram", "http_api", "both"}))
         ->capture_default_str();
@@ -253,6 +274,12 @@ int main(int argc, char** argv) {
             .accounts = 20, .chatting = 5, .messages = 2, .poll_hold_ms = 2000, .idle_s = 1};
     }
     s.ilink.server_threads = s.server_threads;
+    s.chaos.duration = std::chrono::minutes(chaos_minutes);
+    s.chaos.kill_every = std::chrono::seconds(chaos_kill_s);
+    s.chaos.server_threads = s.server_threads;
+    s.chaos.keep = s.keep;
+    s.burst.server_threads = s.server_threads;
+    s.burst.keep = s.keep;
     s.ilink.reply_timeout_s = s.reply_timeout_s;
 
     ::signal(SIGPIPE, SIG_IGN);
@@ -260,6 +287,15 @@ int main(int argc, char** argv) {
     long long file_limit = raise_file_limit();
     std::cout << "contactbot_bench: server " << s.server << ", " << ::sysconf(_SC_NPROCESSORS_ONLN)
               << " cores, RLIMIT_NOFILE " << file_limit << "\n\n";
+
+    if (s.scenario == "memory")
+        return run_memory_return(s.server, s.burst, s.markdown, std::cout) ? 0 : 1;
+    if (s.scenario == "chaos") {
+        bool clean = run_chaos(s.server, s.chaos, s.markdown, std::cout);
+        std::cout << (clean ? "OK: nothing lost or answered twice\n"
+                            : "FAILED: messages lost or answered twice, or the run failed\n");
+        return clean ? 0 : 1;
+    }
 
     bool all_ok = true;
     bool throughput = s.scenario == "all" || s.scenario == "throughput";

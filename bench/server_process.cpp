@@ -115,6 +115,7 @@ ProcStats read_proc_stats(pid_t pid) {
         auto value = [&] { return std::atol(line.c_str() + line.find(':') + 1); };
         if (line.starts_with("VmHWM:")) stats.hwm_kb = value();
         if (line.starts_with("VmRSS:")) stats.rss_kb = value();
+        if (line.starts_with("RssAnon:")) stats.anon_kb = value();
         if (line.starts_with("Threads:")) stats.threads = value();
     }
     // /proc/<pid>/stat: the command name may hold spaces, so count fields after its ')'.
@@ -138,7 +139,8 @@ ProcStats read_proc_stats(pid_t pid) {
 ServerProcess::ServerProcess(const std::string& binary, const ServerSettings& settings)
     : log_path_(settings.dir / "server.log"), port_(settings.port) {
     auto config_path = settings.dir / "contactbot.json";
-    std::ofstream(config_path) << make_config(settings);
+    std::ofstream(config_path) << (settings.config_json.empty() ? make_config(settings)
+                                                                : settings.config_json);
 
     // Everything the child needs is prepared before fork: after it, only async-signal-safe
     // calls are allowed (the bench has other threads).
@@ -152,7 +154,7 @@ ServerProcess::ServerProcess(const std::string& binary, const ServerSettings& se
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a killed bench
-        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         int in = ::open("/dev/null", O_RDONLY);
         if (out < 0 || in < 0) ::_exit(126);
         ::dup2(in, 0);
@@ -165,10 +167,14 @@ ServerProcess::ServerProcess(const std::string& binary, const ServerSettings& se
 }
 
 ServerProcess::~ServerProcess() {
-    if (pid_ > 0) {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
+    kill();
+}
+
+void ServerProcess::kill() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
 }
 
 bool ServerProcess::exited(int& status) {

@@ -31,6 +31,7 @@ struct ServerSettings {
     std::string ilink_api_base;
     int llm_concurrency = 0;  // llm max_concurrency; 0 = contactbot's default
     bool stream = false;      // telegram: live replies ("streaming": "auto"), else "off"
+    std::string config_json;  // written instead of make_config's text when not empty
 };
 
 // A fresh directory per point (config, database, server log); kept when the point failed.
@@ -56,6 +57,7 @@ std::uint16_t free_port();
 struct ProcStats {
     long hwm_kb = 0;          // VmHWM: peak resident set since start
     long rss_kb = 0;          // VmRSS: resident now
+    long anon_kb = 0;         // RssAnon: of it, anonymous memory (the heap, stacks)
     long threads = 0;         // Threads
     double cpu_s = 0;         // utime + stime
     double kernel_cpu_s = 0;  // stime: system calls, the loopback TCP stack, page faults
@@ -66,7 +68,8 @@ double own_cpu_seconds();
 
 class ServerProcess {
 public:
-    // Writes the config and starts `binary run --config ...`, output going to server.log.
+    // Writes the config and starts `binary run --config ...`, output appended to server.log
+    // (a restart in the same directory keeps the earlier runs' lines).
     ServerProcess(const std::string& binary, const ServerSettings& settings);
     ~ServerProcess();  // kills the server if it still runs
     ServerProcess(const ServerProcess&) = delete;
@@ -78,6 +81,8 @@ public:
     void wait_ready(std::chrono::seconds timeout);
     // SIGTERM, then waits (SIGKILL after timeout). Returns the exit status, or -signal.
     int stop(std::chrono::seconds timeout);
+    // SIGKILL at once (a crash or the OOM killer), and reaped.
+    void kill();
     std::string log_tail(std::size_t max_lines = 20) const;
 
 private:

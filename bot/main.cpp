@@ -1,6 +1,7 @@
 // contactbot command line: run (default), check-config, chat.
 #include "bot/adapter_commands.hpp"
 #include "bot/app.hpp"
+#include "bot/async.hpp"
 #include "bot/config.hpp"
 #include "bot/log.hpp"
 #include "bot/terminal_chat.hpp"
@@ -14,6 +15,9 @@
 #ifdef CONTACTBOT_MIMALLOC
 #include <mimalloc.h>
 #endif
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 
 #include <cstdlib>
 #include <iostream>
@@ -37,6 +41,41 @@ std::string allocator_name() {
 #else
     return "glibc malloc";
 #endif
+}
+
+// Memory freed after a burst must go back to the OS, not stay resident for the next one.
+// mimalloc 2.0 keeps wholly free segments (32 MiB each) committed in a cache and decommits
+// expired ones only when a later segment is freed: after a burst nothing more is freed, so
+// 1,000 requests of 1 MiB left 430 MB resident for good (bench/RESULTS.md). Decommitting a
+// segment as it becomes free returns it at once; steady load rarely empties a whole segment,
+// so it does not pay for this. An operator's MIMALLOC_SEGMENT_DECOMMIT_DELAY still wins.
+void configure_allocator() {
+#if defined(CONTACTBOT_MIMALLOC) && MI_MALLOC_VERSION < 210
+    if (!std::getenv("MIMALLOC_SEGMENT_DECOMMIT_DELAY")) {
+        mi_option_set(mi_option_segment_decommit_delay, 0);
+    }
+#endif
+}
+
+// Pages of a thread's heap whose blocks other threads freed are found empty only when that
+// thread next allocates or collects, so an I/O thread that goes idle after a burst keeps them;
+// glibc likewise keeps free pages inside its arenas. A collection every 10 s gives them back
+// (no cost the throughput bench can see). It runs on one I/O thread: all of them by default on
+// two cores; with more, the others' pages wait for their thread's next allocation.
+void release_memory_periodically(bot::App& app) {
+    boost::asio::co_spawn(
+        app.executor(),
+        []() -> boost::asio::awaitable<void> {
+            for (;;) {
+                co_await bot::sleep_for(std::chrono::seconds(10));
+#ifdef CONTACTBOT_MIMALLOC
+                mi_collect(true);
+#else
+                malloc_trim(0);
+#endif
+            }
+        },
+        boost::asio::detached);
 }
 
 std::string default_user() {
@@ -65,6 +104,7 @@ int main(int argc, char** argv) {
     // ~20% of the resident memory in the benchmark. Two arenas serve our few threads well.
     mallopt(M_ARENA_MAX, 2);
 #endif
+    configure_allocator();
     // SQLite counts every allocation under a process-wide mutex unless told not to; nothing
     // here reads those counts, and they cost ~17K instructions per message under load (the
     // writer allocates for each statement). Must precede any other SQLite call.
@@ -131,6 +171,7 @@ int main(int argc, char** argv) {
         }
         bot::App app(config, log);
         app.start();
+        release_memory_periodically(app);
         app.run_until_signal();
         return 0;
     } catch (const bot::ConfigError& error) {

@@ -16,6 +16,8 @@
 #include <atomic>
 #include <cctype>
 #include <optional>
+#include <random>
+#include <stdexcept>
 #include <thread>
 
 namespace bot::testing {
@@ -103,6 +105,14 @@ std::vector<http::Header> stream_headers() {
     return {{"Content-Type", "text/event-stream"}};
 }
 
+enum class Failure { none, server_error, rate_limited, hang, cut };
+
+// Thrown once a stream has begun: the server then closes the connection without ending the
+// chunked body, as a crashing or disconnected backend would.
+struct CutOff : std::runtime_error {
+    CutOff() : std::runtime_error("fake LLM: answer cut off on purpose") {}
+};
+
 }  // namespace
 
 struct FakeLlm::Impl {
@@ -154,6 +164,8 @@ struct FakeLlm::Impl {
         std::chrono::milliseconds total;
         std::function<std::string(const json&)> make_reply;
         bool record_this = false;
+        Failure failure = Failure::none;
+        std::chrono::milliseconds hang{0};
         {
             std::lock_guard lock(mutex);
             ++count;
@@ -162,6 +174,11 @@ struct FakeLlm::Impl {
             if (!scripts.empty()) {
                 scripted = scripts.front();
                 scripts.pop_front();
+            } else if (failure_fraction > 0 &&
+                       std::uniform_real_distribution<double>(0, 1)(random) < failure_fraction) {
+                failure = static_cast<Failure>(std::uniform_int_distribution<int>(1, 4)(random));
+                hang = hang_for;
+                ++failures;
             }
             per_chunk = chunk_pause;
             total = total_delay;
@@ -188,8 +205,21 @@ struct FakeLlm::Impl {
             }
             co_return response;
         }
+        if (failure == Failure::server_error) {
+            co_return http::Response::error(500, "fake LLM: injected failure");
+        }
+        if (failure == Failure::rate_limited) {
+            auto response = http::Response::error(429, "fake LLM: injected rate limit");
+            response.headers.push_back({"Retry-After", "1"});
+            co_return response;
+        }
+        if (failure == Failure::hang) {
+            co_await sleep_for(hang);
+            co_return http::Response::drop();
+        }
         if (!facts.valid) co_return http::Response::error(400, "bad request");
         const std::string& model = facts.model;
+        if (failure == Failure::cut) co_return co_await cut_off(stream, facts, text);
         if (!facts.stream) {
             // As long as the stream would take: the model generates the same tokens either way.
             // (Tokenised only then: the benchmark's instant answers share the server's cores.)
@@ -222,6 +252,30 @@ struct FakeLlm::Impl {
         co_return http::Response{};
     }
 
+    // The answer begun and then abandoned: half of a plain body, or the first half of a
+    // stream's events, then the connection closes (CutOff).
+    static net::awaitable<http::Response> cut_off(http::ResponseStream& stream,
+                                                  const RequestFacts& facts,
+                                                  const std::string& text) {
+        std::string begun;
+        if (facts.stream) {
+            std::string quoted_model;
+            append_json_string(quoted_model, facts.model);
+            auto pieces = tokenize(text);
+            for (std::size_t i = 0; i < pieces.size() / 2; ++i)
+                begun += chunk_event(quoted_model, pieces[i]);
+        } else {
+            begun = completion_body(facts.model, text).dump();
+            begun.resize(begun.size() / 2);
+        }
+        std::vector<http::Header> headers = stream_headers();
+        if (!facts.stream) headers.front().value = "application/json";
+        if (co_await stream.begin(200, std::move(headers)) && !begun.empty()) {
+            co_await stream.write(begun);
+        }
+        throw CutOff();
+    }
+
     net::io_context io{1};  // one thread: the server then needs no strands
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work{io.get_executor()};
     Logger log;
@@ -239,6 +293,10 @@ struct FakeLlm::Impl {
     std::size_t count = 0;
     std::shared_ptr<Gauge> gauge = std::make_shared<Gauge>();
     std::function<std::string(const json&)> reply;
+    double failure_fraction = 0;
+    std::chrono::milliseconds hang_for{0};
+    std::mt19937 random;
+    std::size_t failures = 0;
 };
 
 FakeLlm::FakeLlm() : impl_(std::make_unique<Impl>()) {}
@@ -271,6 +329,18 @@ void FakeLlm::reply_delay(std::chrono::milliseconds total) {
 void FakeLlm::record(bool on) {
     std::lock_guard lock(impl_->mutex);
     impl_->recording = on;
+}
+
+void FakeLlm::fail_randomly(double fraction, std::chrono::milliseconds hang, std::uint32_t seed) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->failure_fraction = fraction;
+    impl_->hang_for = hang;
+    impl_->random.seed(seed);
+}
+
+std::size_t FakeLlm::failures_injected() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->failures;
 }
 
 std::vector<json> FakeLlm::requests() const {

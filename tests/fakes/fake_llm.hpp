@@ -41,6 +41,12 @@ public:
     void reply_delay(std::chrono::milliseconds total);
     // false: stop storing requests (request_count goes on), so memory stays flat in benches.
     void record(bool on);
+    // Fails this fraction of requests (0..1) at random, each in one of four ways (at random): 500;
+    // 429 with Retry-After: 1; no answer for `hang` (longer than the client's timeout); or the
+    // answer cut off mid-way (a stream loses its end, a plain answer its second half) and the
+    // connection closed. Scripted answers go first. Chaos benches, not tests: it is random.
+    void fail_randomly(double fraction, std::chrono::milliseconds hang, std::uint32_t seed = 1);
+    std::size_t failures_injected() const;
 
     std::vector<nlohmann::json> requests() const;
     std::size_t request_count() const;

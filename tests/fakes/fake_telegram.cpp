@@ -21,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <thread>
 
 namespace bot::testing {
@@ -184,7 +185,7 @@ struct FakeTelegram::Impl {
         if (path.substr(4, slash - 4) != token) co_return fail(401, "Unauthorized");
         auto params = parse_params(request);
         if (!params) co_return fail(400, "Bad Request: can't parse JSON object");
-        Call call{std::string(path.substr(slash + 1)), std::move(*params)};
+        Call call{std::string(path.substr(slash + 1)), std::move(*params), 0};
         auto scripted = note(call);
         if (scripted)
             co_return fail(scripted->status, scripted->description, scripted->retry_after_s);
@@ -193,17 +194,24 @@ struct FakeTelegram::Impl {
     }
 
     // Counts and records the call, runs the observer, and takes a scripted answer if any.
-    std::optional<Scripted> note(const Call& call) {
+    std::optional<Scripted> note(Call& call) {
         std::optional<Scripted> scripted;
         std::shared_ptr<const std::function<void(const Call&)>> notify;
         {
             std::lock_guard lock(mutex);
             ++counts[call.method];
-            if (recording) recorded.push_back(call);
             if (auto it = scripts.find(call.method); it != scripts.end() && !it->second.empty()) {
                 scripted = std::move(it->second.front());
                 it->second.pop_front();
+            } else if (failure_fraction > 0 &&
+                       std::uniform_real_distribution<double>(0, 1)(random) < failure_fraction) {
+                ++failures;
+                scripted = std::bernoulli_distribution(0.5)(random)
+                               ? Scripted{500, "Internal Server Error: injected", 0}
+                               : Scripted{429, "Too Many Requests: retry after 1", 1};
             }
+            if (scripted) call.failed_with = scripted->status;
+            if (recording) recorded.push_back(call);
             notify = observer;
         }
         changed.notify_all();
@@ -379,6 +387,9 @@ struct FakeTelegram::Impl {
     std::shared_ptr<Poller> waiting;
     std::string webhook;
     std::string secret;
+    double failure_fraction = 0;
+    std::mt19937 random;
+    std::size_t failures = 0;
 };
 
 FakeTelegram::FakeTelegram(std::string token, std::string username, std::int64_t bot_id)
@@ -468,6 +479,17 @@ void FakeTelegram::on_call(std::function<void(const Call&)> observer) {
 void FakeTelegram::record(bool on) {
     std::lock_guard lock(impl_->mutex);
     impl_->recording = on;
+}
+
+void FakeTelegram::fail_randomly(double fraction, std::uint32_t seed) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->failure_fraction = fraction;
+    impl_->random.seed(seed);
+}
+
+std::size_t FakeTelegram::failures_injected() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->failures;
 }
 
 }  // namespace bot::testing

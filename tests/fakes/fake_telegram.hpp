@@ -22,6 +22,7 @@ public:
     struct Call {
         std::string method;
         nlohmann::json params;  // the JSON body, or the form/query parameters as strings
+        int failed_with = 0;    // the status of a scripted or random failure that answered it
     };
 
     explicit FakeTelegram(std::string token = "123456:TEST-token-abc",
@@ -62,6 +63,10 @@ public:
     void on_call(std::function<void(const Call&)> observer);
     // false: stop storing calls (counts and the observer go on), so memory stays flat in benches.
     void record(bool on);
+    // Fails this fraction of calls (0..1) at random, before they take effect (a failed
+    // sendMessage delivers nothing): half 500, half 429 with retry_after 1. Chaos benches.
+    void fail_randomly(double fraction, std::uint32_t seed = 1);
+    std::size_t failures_injected() const;
 
 private:
     struct Impl;

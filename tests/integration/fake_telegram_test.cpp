@@ -191,3 +191,26 @@ TEST_CASE("fake telegram: observer sees calls while recording is off", "[fake_te
     CHECK(tg.count("sendMessage") == 1);
     CHECK(tg.calls().empty());
 }
+
+TEST_CASE("fake telegram: random failures take no effect and are reported to the observer",
+          "[fake_telegram]") {
+    // The chaos bench counts a sendMessage as delivered only when the observer sees no failure.
+    FakeTelegram tg;
+    std::atomic<int> failed_seen{0};
+    tg.on_call([&](const FakeTelegram::Call& c) {
+        if (c.failed_with != 0) ++failed_seen;
+    });
+    tg.fail_randomly(1.0);
+    for (int i = 0; i < 6; ++i) {
+        auto sent = call(tg, "sendMessage", {{"chat_id", 42}, {"text", "hi"}});
+        CHECK((sent.status == 500 || sent.status == 429));
+        CHECK(sent.body["ok"] == false);
+    }
+    CHECK(failed_seen == 6);
+    CHECK(tg.failures_injected() == 6);
+    tg.fail_randomly(0);
+    auto sent = call(tg, "sendMessage", {{"chat_id", 42}, {"text", "hi"}});
+    CHECK(sent.status == 200);
+    CHECK(sent.body["result"]["message_id"] == 1);  // the failed ones sent nothing
+    CHECK(failed_seen == 6);
+}
