@@ -161,8 +161,12 @@ bool run_memory_return(const std::string& server_binary, const BurstSpec& spec, 
                             .stream = !bodies};
     json config = json::parse(make_config(settings));
     config["server"]["body_limit"] = 2 * spec.body_bytes + 4096;
+    // The burst is to fill memory, not to meet the server's budget of bodies held at once.
+    config["server"]["body_budget_bytes"] = (2 * spec.body_bytes + 4096) * (spec.count + 1);
     if (websockets) {
-        config["adapters"]["web"] = {{"type", "webchat"}, {"messages_per_minute", 100000}};
+        config["adapters"]["web"] = {{"type", "webchat"},
+                                     {"messages_per_minute", 100000},
+                                     {"messages_per_minute_per_address", 1000000}};
     }
     settings.config_json = config.dump(2);
 

@@ -59,6 +59,7 @@ std::string make_config(const ServerSettings& s) {
           {"max_connections", 100000},
           // All of them from 127.0.0.1.
           {"max_connections_per_address", 100000},
+          {"max_websockets_per_address", 100000},
           {"header_timeout_s", 60},
           {"read_timeout_s", 120},
           {"idle_timeout_s", 600},
