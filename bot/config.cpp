@@ -160,6 +160,12 @@ nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
         errors.add("(file)", "invalid JSON at line " + std::to_string(line) + ", column " +
                                  std::to_string(column) + ": " + what);
         return nlohmann::json::object();
+    } catch (const nlohmann::json::out_of_range& e) {
+        // A number too large for a double ("1e999"): nlohmann says which, not where.
+        std::string what = e.what();
+        if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+        errors.add("(file)", "invalid JSON: " + what);
+        return nlohmann::json::object();
     }
     if (!root.is_object()) {
         errors.add("(file)", "the top level must be a JSON object");

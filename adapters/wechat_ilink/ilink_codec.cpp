@@ -64,11 +64,13 @@ IlinkMessage parse_message(const json& message) {
     if (auto id = message.find("message_id"); id != message.end()) {
         parsed.message_id = uint64_of(*id).value_or(0);
     }
+    // Without an item list nothing is readable: that too ends as an unsupported "message".
+    static const json kNoItems = json::array();
     auto items = message.find("item_list");
-    if (items == message.end() || !items->is_array()) return parsed;
+    const json& list = items != message.end() && items->is_array() ? *items : kNoItems;
     std::string voice_text;
     std::string media;
-    for (const json& item : *items) {
+    for (const json& item : list) {
         if (!item.is_object()) continue;
         if (parsed.message_id == 0) {  // OCW falls back to the first item's msg_id
             if (auto id = item.find("msg_id"); id != item.end())

@@ -124,3 +124,13 @@ TEST_CASE("invalid JSON is reported with line and column", "[config]") {
     REQUIRE(list.size() == 1);
     CHECK(list[0].starts_with("(file): invalid JSON at line 2"));
 }
+
+// Found by tests/fuzz (fuzz_config): nlohmann reports a number too large for a double as
+// out_of_range, not parse_error, and it escaped the reader.
+TEST_CASE("a number too large for a double is reported, not thrown", "[config]") {
+    auto list = problems("{\"server\": {\"threads\": 1e999}}");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].starts_with("(file): invalid JSON"));
+    CHECK(list[0].find("1e999") != std::string::npos);
+    CHECK(problems("64e610601060").size() == 1);  // the fuzzer's input: not even an object
+}

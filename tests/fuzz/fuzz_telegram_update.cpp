@@ -6,7 +6,8 @@
 namespace tg = bot::adapters::telegram;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const tg::BotIdentity me{.id = 777000, .username = "contact_bot"};
+    // The identity the fixtures (tests/adapters/testdata/telegram) are written for.
+    static const tg::BotIdentity me{.id = 123456, .username = "contact_test_bot"};
     static const std::string adapter_id = "tg";
     const auto body = fuzz::as_text(data, size);
     auto parsed = tg::parse_update(body, me, adapter_id);

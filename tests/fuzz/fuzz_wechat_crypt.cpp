@@ -22,7 +22,7 @@ constexpr std::string_view kReceiveId = "wx2c2769f8efd9abc2";
 std::string encrypt_blocks(std::string_view plain) {
     const auto key = wx::base64_decode(std::string(kEncodingAesKey) + "=").value();
     std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> context(EVP_CIPHER_CTX_new(),
-                                                                           &EVP_CIPHER_CTX_free);
+                                                                            &EVP_CIPHER_CTX_free);
     const auto* bytes = reinterpret_cast<const unsigned char*>(key.data());
     EVP_EncryptInit_ex(context.get(), EVP_aes_256_cbc(), nullptr, bytes, bytes);
     EVP_CIPHER_CTX_set_padding(context.get(), 0);
@@ -55,9 +55,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto again = crypt.decrypt(crypt.encrypt(*message, "0123456789abcdef"));
         fuzz::require(again && *again == *message, "encrypt/decrypt does not round-trip");
     }
-    if (auto decoded = wx::base64_decode(rest)) {
-        fuzz::require(wx::base64_encode(*decoded) == rest, "base64 does not round-trip");
-    }
+    // (Not encode(decode(x)) == x: like most decoders it accepts nonzero bits after the last
+    // byte, and the signature covers the text as received, so that is harmless.)
+    (void)wx::base64_decode(rest);
+    auto decoded = wx::base64_decode(wx::base64_encode(rest));
+    fuzz::require(rest.empty() ? !decoded : decoded && *decoded == rest,
+                  "base64 does not round-trip");
     (void)wx::signature_matches(rest, wx::sha1_signature({"token", "1", "nonce", rest}));
     return 0;
 }
