@@ -1,5 +1,6 @@
 #include "wechat_ilink/ilink_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace bot::adapters::wechat_ilink {
@@ -110,7 +111,8 @@ IlinkMessage parse_message(const json& message) {
 Updates parse_updates(const json& body) {
     Updates updates;
     updates.cursor = string_of(body, "get_updates_buf");
-    updates.poll_timeout_ms = integer_of(body, "longpolling_timeout_ms");
+    updates.poll_timeout_ms =
+        std::clamp<std::int64_t>(integer_of(body, "longpolling_timeout_ms"), 0, kMaxPollTimeoutMs);
     auto messages = body.find("msgs");
     updates.lapsed = messages == body.end() && updates.cursor.empty();
     if (messages == body.end() || !messages->is_array()) return updates;

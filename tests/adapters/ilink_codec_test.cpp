@@ -78,6 +78,15 @@ TEST_CASE("Voice gives its transcript; media without text is named; quotes are m
     CHECK(parse_message(json::parse(R"({"message_id":-1})")).message_id == 0);
 }
 
+TEST_CASE("The long poll timeout the server asks for is bounded", "[ilink]") {
+    // The adapter adds it to the clock: 2^63 ms would overflow it.
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":9223372036854775807})"))
+              .poll_timeout_ms == kMaxPollTimeoutMs);
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":-1})")).poll_timeout_ms == 0);
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":35000})")).poll_timeout_ms ==
+          35000);
+}
+
 // Found by tests/fuzz (fuzz_ilink): without an item list a message was neither text nor
 // unsupported.
 TEST_CASE("A message without an item list is an unsupported message", "[ilink]") {

@@ -10,6 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto body = il::json::parse(fuzz::as_text(data, size), nullptr, false);
     if (!body.is_object()) return 0;
     auto updates = il::parse_updates(body);
+    fuzz::require(updates.poll_timeout_ms >= 0 && updates.poll_timeout_ms <= il::kMaxPollTimeoutMs,
+                  "a poll timeout out of bounds");
     for (const auto& message : updates.messages) {
         fuzz::require(message.text.empty() != message.unsupported.empty(),
                       "a message is either text or unsupported");

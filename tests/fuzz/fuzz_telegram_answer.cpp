@@ -14,6 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const int status = kStatuses[data[0] & 7];
     const auto body = fuzz::as_text(data + 1, size - 1);
     auto answer = tg::parse_api_answer(status, body, (data[0] & 8) ? "7" : "");
+    fuzz::require(answer.retry_after.count() >= 0 && answer.retry_after <= tg::kMaxRetryAfter,
+                  "a retry_after out of bounds");
     (void)tg::to_send_error(answer);
     (void)tg::not_modified(answer);
 
