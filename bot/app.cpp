@@ -179,6 +179,15 @@ struct App::Parts {
             delay = std::min(delay * 2, std::chrono::seconds(60));
         }
     }
+
+    // Throttled log lines are counted and summarised at the first line after their window;
+    // this writes the summary of a burst that ended in silence.
+    net::awaitable<void> flush_log_summaries() {
+        for (;;) {
+            co_await sleep_for(std::chrono::seconds(10));
+            log.flush_suppressed();
+        }
+    }
 };
 
 App::App(Config config, Logger& log, AppOptions options)
@@ -301,6 +310,7 @@ void App::start() {
     for (auto& [id, adapter] : p.adapters) {
         net::co_spawn(p.io->get_executor(), p.supervise(id, *adapter), net::detached);
     }
+    net::co_spawn(p.io->get_executor(), p.flush_log_summaries(), net::detached);
     p.ready = true;
 }
 

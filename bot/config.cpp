@@ -254,6 +254,8 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         config.log.level != "error") {
         log_section.problem("level", "must be debug, info, warn or error");
     }
+    config.log.lines_per_minute =
+        static_cast<int>(log_section.integer("lines_per_minute", 20, 0, 1000000));
     log_section.done();
 
     auto adapters = top.object("adapters");

@@ -67,6 +67,7 @@ struct Config {
     } llm;
     struct Log {
         std::string level = "info";
+        int lines_per_minute = 20;  // of one shape; 0 = no throttling
     } log;
     std::vector<AdapterConfig> adapters;
 };

@@ -74,9 +74,15 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     }
 
     submission.status = Submission::Status::duplicate;
-    log_.debug("dispatcher", "duplicate message ", inbound.message_id, " on '",
-               inbound.chat.adapter_id, "'");
+    log_.debug("dispatcher", accepted.forgotten ? "forgotten" : "duplicate", " message ",
+               inbound.message_id, " on '", inbound.chat.adapter_id, "'");
     if (options.wait.count() == 0) co_return submission;
+    if (accepted.forgotten) {
+        // Answered before /forget, and nothing of the answer is left: an empty reply at once
+        // rather than a wait for one that never comes.
+        submission.watch = ReplyTracker::ready({}, {}, options.claim);
+        co_return submission;
+    }
     // Attach first, then look for a stored reply: whichever way the race with the running job
     // goes, the watcher sees the reply.
     auto watch = tracker_.watch(tracker_key, options.wait, options.claim, options.deltas);

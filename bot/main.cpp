@@ -111,6 +111,8 @@ int main(int argc, char** argv) {
     auto level = bot::parse_log_level(config.log.level);
     if (chat->parsed() && level < bot::LogLevel::warn) level = bot::LogLevel::warn;
     bot::Logger log(level);
+    const auto per_minute = static_cast<std::size_t>(config.log.lines_per_minute);
+    log.set_throttle({.lines_per_shape = per_minute, .lines_per_component = per_minute * 15});
     raise_descriptor_limit(log);
     try {
         if (ilink_login->parsed()) {

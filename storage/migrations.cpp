@@ -121,6 +121,22 @@ UPDATE inbox SET remembered = 0
 DROP INDEX inbox_user;
 CREATE INDEX inbox_unremembered ON inbox (adapter_id, user_id) WHERE remembered = 0;
 )sql"},
+    Migration{6, R"sql(
+-- /forget deletes a user's inbox rows, which are what recognises a redelivered or replayed
+-- message. Their ids are kept here for a while (SqliteOptions::forgotten_ids_kept_for) as
+-- HMAC-SHA256(installation key, adapter id and message id): no id, user or text in clear
+-- (storage/forgotten_messages.hpp).
+CREATE TABLE forgotten_messages (
+    digest      BLOB PRIMARY KEY,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX forgotten_messages_expiry ON forgotten_messages (expires_at);
+-- Random secrets of this installation, made on first use (the key of forgotten_messages).
+CREATE TABLE installation_secrets (
+    name   TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

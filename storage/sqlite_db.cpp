@@ -72,6 +72,15 @@ void Statement::bind(int index, std::int64_t value) {
     if (int rc = sqlite3_bind_int64(statement_, index, value); rc != SQLITE_OK) fail(rc);
 }
 
+void Statement::bind(int index, Blob value) {
+    // A non-null pointer even for no bytes so the value binds as an empty BLOB, not NULL.
+    static constexpr unsigned char kNone = 0;
+    const void* data = value.bytes.empty() ? &kNone : value.bytes.data();
+    if (int rc = sqlite3_bind_blob64(statement_, index, data, value.bytes.size(), SQLITE_STATIC);
+        rc != SQLITE_OK)
+        fail(rc);
+}
+
 void Statement::bind(int index, std::string_view value) {
     // A non-null pointer even for "" so the value binds as empty text, not NULL.
     const char* data = value.data() ? value.data() : "";

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,6 +27,11 @@ public:
 
 private:
     int code_;
+};
+
+// Bytes bound as a BLOB (a string binds as TEXT).
+struct Blob {
+    std::span<const unsigned char> bytes;
 };
 
 // One prepared statement; finalized on destruction.
@@ -47,6 +53,7 @@ public:
     void bind(int index, const std::string& value) { bind(index, std::string_view(value)); }
     void bind(int index, const char* value) { bind(index, std::string_view(value)); }
     void bind(int index, std::nullptr_t);
+    void bind(int index, Blob value);  // not copied either
 
     // Binds the arguments to parameters 1..N in order. A temporary string would be gone before
     // the statement steps, so none is accepted.

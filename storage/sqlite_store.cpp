@@ -3,6 +3,7 @@
 #include "bot/random_id.hpp"
 
 #include "storage/active_conversations.hpp"
+#include "storage/forgotten_messages.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
@@ -240,13 +241,19 @@ void append_exchange(Database& db, std::int64_t conversation_id, const std::stri
         conversation_id, question, answer, inbox_id, now);
 }
 
-AcceptResult insert_inbound(Database& db, const InboundRecord& record) {
+AcceptResult insert_inbound(Database& db, ForgottenMessages& forgotten,
+                            const InboundRecord& record) {
+    const std::int64_t now = now_ms();
+    if (forgotten.contains(db, record.key.adapter_id, record.message_id, now)) {
+        return {
+            .inbox_id = 0, .duplicate = true, .state = InboxState::delivered, .forgotten = true};
+    }
     const std::int64_t inserted = db.run(
         "INSERT INTO inbox (adapter_id, message_id, chat_id, user_id, user_name, is_group, text, "
         "state, received_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
         "ON CONFLICT (adapter_id, message_id) DO NOTHING",
         record.key.adapter_id, record.message_id, record.key.chat_id, record.key.user_id,
-        record.user_name, record.is_group, record.text, record.received_at_ms, now_ms());
+        record.user_name, record.is_group, record.text, record.received_at_ms, now);
     if (inserted == 1) return {db.last_insert_rowid(), false, InboxState::received};
 
     // Delivery is recorded on the outbox row only (one write instead of two per message).
@@ -360,6 +367,7 @@ std::string write_reset(Database& db, ActiveConversations& conversations,
 }
 
 ForgetResult write_forget(Database& db, ActiveConversations& conversations,
+                          ForgottenMessages& forgotten, std::chrono::milliseconds keep_ids_for,
                           const std::string& adapter_id, const std::string& user_id,
                           std::int64_t keep_inbox_id) {
     // The user's conversations in every chat go; forgetting is rare enough to forget them all.
@@ -377,16 +385,28 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
     // The user's inbox rows, found the three ways migration 5 describes; the remembered ones
     // before their turns go. Their outbox rows go with them (ON DELETE CASCADE). The kept
     // request keeps its outbox row too: that is the confirmation still to be sent.
+    std::vector<std::string> deleted_ids;
     for (std::string_view sql : {
              "DELETE FROM inbox WHERE id IN (SELECT inbox_id FROM messages WHERE conversation_id "
              "IN (SELECT id FROM conversations WHERE adapter_id = ?1 AND user_id = ?2)) "
-             "AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3",
+             "AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3 RETURNING message_id",
              "DELETE FROM inbox INDEXED BY inbox_unremembered "
-             "WHERE adapter_id = ?1 AND user_id = ?2 AND remembered = 0 AND id <> ?3",
+             "WHERE adapter_id = ?1 AND user_id = ?2 AND remembered = 0 AND id <> ?3 "
+             "RETURNING message_id",
              "DELETE FROM inbox INDEXED BY inbox_pending "
-             "WHERE state = 0 AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3",
-         })
-        result.inbox += static_cast<int>(db.run(sql, adapter_id, user_id, keep_inbox_id));
+             "WHERE state = 0 AND adapter_id = ?1 AND user_id = ?2 AND id <> ?3 "
+             "RETURNING message_id",
+         }) {
+        auto statement = db.prepare(sql);
+        statement->bind_all(adapter_id, user_id, keep_inbox_id);
+        while (statement->step()) deleted_ids.push_back(statement->column_text(0));
+    }
+    result.inbox = static_cast<int>(deleted_ids.size());
+    // The ids stay recognisable, so a redelivered or replayed message is not answered again.
+    const std::int64_t now = now_ms();
+    for (const std::string& message_id : deleted_ids)
+        forgotten.add(db, adapter_id, message_id, now + keep_ids_for.count());
+    ForgottenMessages::purge(db, now);
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
 
@@ -481,6 +501,8 @@ void SqliteStore::open_connections() {
     db.exec("PRAGMA journal_size_limit = 67108864");  // a burst must not leave a huge WAL behind
     migrate(db);
     restrict_to_owner(options_.path);  // the -wal and -shm files exist by now
+    forgotten_ = std::make_unique<ForgottenMessages>(db);
+    ForgottenMessages::purge(db, now_ms());  // also expired while no /forget came
 
     // Opened after the writer, so the -shm file that read-only connections need exists.
     for (int i = 0; i < options_.readers; ++i) {
@@ -555,8 +577,8 @@ net::awaitable<T> SqliteStore::submit(detail::JobQueue& queue, Work&& work) {
 }
 
 net::awaitable<AcceptResult> SqliteStore::accept_inbound(InboundRecord record) {
-    return submit<AcceptResult>(*writes_, [record = std::move(record)](Database& db) {
-        return insert_inbound(db, record);
+    return submit<AcceptResult>(*writes_, [this, record = std::move(record)](Database& db) {
+        return insert_inbound(db, *forgotten_, record);
     });
 }
 
@@ -603,11 +625,12 @@ net::awaitable<std::string> SqliteStore::reset_conversation(ConversationKey key)
 
 net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, std::string user_id,
                                                       std::int64_t keep_inbox_id) {
-    return submit<ForgetResult>(
-        *writes_, [this, adapter_id = std::move(adapter_id), user_id = std::move(user_id),
-                   keep_inbox_id](Database& db) {
-            return write_forget(db, active_conversations_, adapter_id, user_id, keep_inbox_id);
-        });
+    return submit<ForgetResult>(*writes_, [this, adapter_id = std::move(adapter_id),
+                                           user_id = std::move(user_id),
+                                           keep_inbox_id](Database& db) {
+        return write_forget(db, active_conversations_, *forgotten_, options_.forgotten_ids_kept_for,
+                            adapter_id, user_id, keep_inbox_id);
+    });
 }
 
 net::awaitable<void> SqliteStore::put_state(std::string adapter_id, std::string kind,

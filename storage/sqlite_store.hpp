@@ -13,6 +13,7 @@
 #include "storage/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@
 namespace bot::storage {
 
 class Database;
+class ForgottenMessages;
 namespace detail {
 class JobQueue;
 }
@@ -34,6 +36,10 @@ struct SqliteOptions {
     bool synchronous_full = false;
     int readers = 2;  // read threads, each with its own connection
     int busy_timeout_ms = 5000;
+    // How long after /forget the deleted message ids are still recognised as duplicates (as
+    // keyed hashes). Inbox rows are otherwise kept for good; a week is far beyond any
+    // platform's redelivery, and the WeChat family's signed timestamps refuse older replays.
+    std::chrono::milliseconds forgotten_ids_kept_for = std::chrono::days(7);
 };
 
 class SqliteStore final : public Store {
@@ -87,7 +93,8 @@ private:
 
     SqliteOptions options_;
     std::unique_ptr<Database> writer_db_;
-    ActiveConversations active_conversations_;  // the writer thread's only
+    ActiveConversations active_conversations_;      // the writer thread's only
+    std::unique_ptr<ForgottenMessages> forgotten_;  // the writer thread's only
     std::vector<std::unique_ptr<Database>> reader_dbs_;
     std::unique_ptr<detail::JobQueue> writes_;
     std::unique_ptr<detail::JobQueue> reads_;

@@ -42,6 +42,9 @@ struct AcceptResult {
     std::int64_t inbox_id = 0;
     bool duplicate = false;
     InboxState state = InboxState::received;  // of the existing row when duplicate
+    // A duplicate of a message that /forget deleted: nothing of it is stored (inbox_id 0), and
+    // it must not be answered again.
+    bool forgotten = false;
 };
 
 struct Turn {
@@ -114,7 +117,8 @@ public:
     virtual ~Store() = default;
 
     // Inserts the inbound message, or reports the existing row when (adapter, message id)
-    // was seen before.
+    // was seen before. Ids that forget_user deleted are still reported as duplicates
+    // (forgotten) for a while, so a redelivered or replayed message is not answered again.
     virtual net::awaitable<AcceptResult> accept_inbound(InboundRecord record) = 0;
 
     // The active conversation's newest max_turns turns.
@@ -139,6 +143,7 @@ public:
 
     // Deletes every conversation, turn, inbox and outbox row of (adapter, user) in all chats,
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
+    // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
     virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                                      std::int64_t keep_inbox_id) = 0;
 

@@ -9,6 +9,7 @@
 #include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 #include "bot/secret_file.hpp"
+#include "bot/text_split.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t kMaxIdLength = 256;
+constexpr std::size_t kMaxIdChars = 256;
 
 std::string sse(std::string_view event, const json& data) {
     return format_sse(event, dump_json(data));
@@ -59,15 +60,18 @@ ParsedRequest parse_request(const std::string& body_text, std::size_t max_text_c
     out.message_id = field("message_id", false);
     out.chat = field("chat", false);
     if (!out.problem.empty()) return out;
-    if (out.user.empty() || out.user.size() > kMaxIdLength) {
+    // Limits count characters, as the README says. The strings are valid UTF-8: the parser
+    // refuses anything else (the body is then not JSON: 400).
+    if (out.user.empty() || utf8_length(out.user) > kMaxIdChars) {
         out.problem = "\"user\" must be 1 to 256 characters";
     } else if (out.text.empty()) {
         out.problem = "\"text\" must not be empty";
-    } else if (out.text.size() > max_text_chars * 4) {  // 4 = longest UTF-8 character
-        out.problem = "\"text\" is too long";
-    } else if (out.message_id.size() > kMaxIdLength) {
+    } else if (utf8_length(out.text) > max_text_chars) {
+        out.problem =
+            "\"text\" is too long (at most " + std::to_string(max_text_chars) + " characters)";
+    } else if (utf8_length(out.message_id) > kMaxIdChars) {
         out.problem = "\"message_id\" must be at most 256 characters";
-    } else if (out.chat.size() > kMaxIdLength) {
+    } else if (utf8_length(out.chat) > kMaxIdChars) {
         out.problem = "\"chat\" must be at most 256 characters";
     }
     return out;

@@ -239,7 +239,7 @@ private:
     // getUpdates until stop(). An update is confirmed (offset moves past it) only once it is
     // stored; after a crash Telegram sends the unconfirmed ones again and the inbox dedupes.
     net::awaitable<void> poll() {
-        std::int64_t offset = 0;
+        std::int64_t& offset = poll_offset_;  // kept across restarts of run()
         int failures = 0;
         while (!stopping_) {
             json params{{"timeout", poll_timeout_.count()},
@@ -265,7 +265,9 @@ private:
             failures = 0;
             if (!result.result.is_array()) continue;
             for (const auto& update : result.result.get_array()) {
-                ParsedUpdate parsed = parse_update(update, identity_so_far(), id_);
+                ParsedUpdate parsed =
+                    read_update([&] { return parse_update(update, identity_so_far(), id_); });
+                if (parsed.update_id == 0) parsed.update_id = update_id_of(update);
                 const std::int64_t next = parsed.update_id + 1;
                 co_await accept(std::move(parsed));
                 offset = std::max(offset, next);
@@ -286,10 +288,36 @@ private:
             response.headers.push_back({"Retry-After", "5"});
             co_return response;
         }
-        auto parsed = parse_update(std::string_view(request.body), *me, id_);
-        if (!parsed) co_return http::Response::error(400, "body must be a JSON Update object");
-        co_await accept(std::move(*parsed));
+        // Acknowledged even when unreadable: Telegram would otherwise redeliver it for hours.
+        auto parsed = read_update([&] {
+            auto body = parse_update(std::string_view(request.body), *me, id_);
+            if (!body) throw std::invalid_argument("the body is not a JSON object");
+            return std::move(*body);
+        });
+        co_await accept(std::move(parsed));
         co_return http::Response::json_text(200, "{}");
+    }
+
+    // One update that cannot be read costs that update, never the ones behind it: whatever the
+    // codec throws is logged (without the update's text) and the update is skipped like an
+    // ignored one, so its offset is confirmed and Telegram does not send it again.
+    template <class Parse>
+    ParsedUpdate read_update(Parse parse) {
+        try {
+            return parse();
+        } catch (const std::exception& error) {
+            log_.warn("telegram", "adapter '", id_,
+                      "': skipped an unreadable update: ", error.what());
+            ParsedUpdate skipped;
+            skipped.reason = "unreadable";
+            return skipped;
+        }
+    }
+
+    static std::int64_t update_id_of(const boost::json::value& update) {
+        const auto* object = update.if_object();
+        const auto* id = object ? object->if_contains("update_id") : nullptr;
+        return id && id->is_int64() ? id->get_int64() : 0;
     }
 
     // Hands one update to the core; returns once it is stored (or recognised or ignored).
@@ -331,6 +359,7 @@ private:
     std::string webhook_url_;
     std::string secret_;
     std::chrono::seconds poll_timeout_{25};
+    std::int64_t poll_offset_ = 0;  // the next update_id to ask for; 0: every unconfirmed one
     int max_connections_ = 40;
     bool drop_pending_ = false;
     bool follow_replies_ = true;

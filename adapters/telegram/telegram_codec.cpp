@@ -86,21 +86,27 @@ Addressing read_entities(const std::string& text, const bj::value* entities,
 }
 
 // Removes the bot's @mentions with the punctuation and space that follow them:
-// "@bot, hi" -> "hi", "so @bot: what" -> "so what".
-std::string without_spans(const std::string& text, std::vector<Span> spans) {
-    std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin > b.begin; });
-    std::string out = text;
+// "@bot, hi" -> "hi", "so @bot: what" -> "so what". Entities come from the sender's client:
+// a span repeated, overlapping one already removed, or past the text is skipped.
+std::string without_spans(std::string_view text, std::vector<Span> spans) {
+    std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin < b.begin; });
+    std::string out;
+    out.reserve(text.size());
+    std::size_t kept_from = 0;  // text before this was copied or removed
     for (Span span : spans) {
+        if (span.begin < kept_from || span.end > text.size() || span.end <= span.begin) continue;
+        out.append(text.substr(kept_from, span.begin - kept_from));
         std::size_t end = span.end;
         for (std::string_view mark : {",", ":", "，", "："}) {
-            if (std::string_view(out).substr(end).starts_with(mark)) {
+            if (text.substr(end).starts_with(mark)) {
                 end += mark.size();
                 break;
             }
         }
-        while (end < out.size() && (out[end] == ' ' || out[end] == '\t')) ++end;
-        out.erase(span.begin, end - span.begin);
+        while (end < text.size() && (text[end] == ' ' || text[end] == '\t')) ++end;
+        kept_from = end;
     }
+    out.append(text.substr(kept_from));
     auto first = out.find_first_not_of(" \t\r\n");
     if (first == std::string::npos) return {};
     auto last = out.find_last_not_of(" \t\r\n");

@@ -241,7 +241,7 @@ net::awaitable<std::string> AccountSession::typing_ticket(const std::string& use
     auto result = co_await call("getconfig", std::move(request), kConfigTimeout);
     std::lock_guard lock(mutex_);
     auto& state = users_[user];
-    auto ticket = result.ok() ? result.body.value("typing_ticket", "") : std::string();
+    auto ticket = result.ok() ? string_of(result.body, "typing_ticket") : std::string();
     if (ticket.empty()) {
         // Typing is cosmetic: back off from 2 s up to an hour (OCW) and carry on without it.
         state.ticket_retry_ms = std::clamp<std::int64_t>(state.ticket_retry_ms * 2, 2000, 3600000);

@@ -9,11 +9,6 @@ namespace {
 
 enum ItemType { kText = 1, kImage = 2, kVoice = 3, kFile = 4, kVideo = 5 };
 
-std::string string_of(const json& object, const char* key) {
-    auto found = object.find(key);
-    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
-
 std::int64_t integer_of(const json& object, const char* key) {
     auto found = object.find(key);
     return found != object.end() && found->is_number_integer() ? found->get<std::int64_t>() : 0;
@@ -38,6 +33,11 @@ std::string quoted_text(const json& item) {
 }
 
 }  // namespace
+
+std::string string_of(const json& object, const char* key) {
+    auto found = object.find(key);
+    return found != object.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
 
 std::optional<std::uint64_t> uint64_of(const json& value) {
     if (value.is_number_unsigned()) return value.get<std::uint64_t>();

@@ -34,6 +34,10 @@ struct Updates {
     bool lapsed = false;  // no "msgs" and no cursor at all: a login lapsing silently ([user] §3.3)
 };
 
+// A string field of an answer; "" when absent or not a string (never an exception: iLink's
+// answers are input from the network like any other).
+std::string string_of(const json& object, const char* key);
+
 // A uint64 that may arrive as a JSON number or as a decimal string, never through a double.
 std::optional<std::uint64_t> uint64_of(const json& value);
 

@@ -1,6 +1,7 @@
 #include "wechat_ilink/ilink_login.hpp"
 
 #include "bot/async.hpp"
+#include "wechat_ilink/ilink_codec.hpp"
 
 #include <array>
 
@@ -47,7 +48,7 @@ public:
             auto result =
                 co_await api_.qrcode_status(poll_base_, qrcode_, code, options_.status_timeout);
             // Timeouts and errors count as "wait" (OCW: gateways answer 524 on long polls).
-            std::string status = result.ok() ? result.body.value("status", "") : "wait";
+            std::string status = result.ok() ? string_of(result.body, "status") : "wait";
             if (status == "need_verifycode") {
                 show(State::need_code,
                      code_pending
@@ -81,7 +82,7 @@ public:
                 ++refreshes_;
                 if (!co_await new_qr()) co_return outcome_;
             } else if (status == "scaned_but_redirect") {
-                auto host = result.body.value("redirect_host", "");
+                auto host = string_of(result.body, "redirect_host");
                 if (!host.empty()) poll_base_ = redirected_base(poll_base_, host);
             } else if (status == "binded_redirect") {
                 co_return finish(State::already_bound,
@@ -98,8 +99,8 @@ public:
 private:
     net::awaitable<bool> new_qr() {
         auto result = co_await api_.get_qrcode(options_.api_base, tokens_);
-        qrcode_ = result.ok() ? result.body.value("qrcode", "") : "";
-        std::string url = result.ok() ? result.body.value("qrcode_img_content", "") : "";
+        qrcode_ = result.ok() ? string_of(result.body, "qrcode") : "";
+        std::string url = result.ok() ? string_of(result.body, "qrcode_img_content") : "";
         if (qrcode_.empty() || url.empty()) {
             finish(State::failed,
                    "Could not get a QR code from WeChat (" +
@@ -119,11 +120,11 @@ private:
 
     LoginOutcome confirmed(const json& body) {
         BoundAccount account;
-        account.bot_id = body.value("ilink_bot_id", "");
-        account.token = body.value("bot_token", "");
-        account.base_url = body.value("baseurl", "");
+        account.bot_id = string_of(body, "ilink_bot_id");
+        account.token = string_of(body, "bot_token");
+        account.base_url = string_of(body, "baseurl");
         if (account.base_url.empty()) account.base_url = options_.api_base;
-        account.owner = body.value("ilink_user_id", "");
+        account.owner = string_of(body, "ilink_user_id");
         account.bound_at_ms = now_ms();
         if (account.bot_id.empty() || account.token.empty()) {
             return finish(State::failed, "WeChat confirmed the login without credentials.",

@@ -12,8 +12,6 @@
 #include "wechat_mp/passive_engine.hpp"
 #include "wechat_mp/wechat_mp_codec.hpp"
 
-#include <charconv>
-#include <cstdlib>
 #include <optional>
 #include <variant>
 
@@ -22,8 +20,6 @@ namespace bot::adapters::wechat_mp {
 namespace {
 
 using wechat::MessageCrypt;
-
-constexpr std::chrono::seconds kMaxClockSkew{300};
 
 std::int64_t unix_now() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -145,20 +141,15 @@ private:
                                          wechat::sha1_signature({token_, timestamp, nonce}));
     }
 
-    static bool recent(std::string_view timestamp) {
-        std::int64_t seconds = 0;
-        auto [end, error] =
-            std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), seconds);
-        if (error != std::errc() || end != timestamp.data() + timestamp.size()) return false;
-        return std::abs(unix_now() - seconds) <= kMaxClockSkew.count();
-    }
-
     // The console's "submit" check: echo echostr when the signature is ours.
     net::awaitable<http::Response> verify_url(http::Request& request) {
-        if (!signed_by_wechat(request)) {
-            log_.warn("wechat_mp", "'", id_, "': URL check with a wrong signature from ",
-                      request.remote);
-            co_return http::Response::text(401, "bad signature");
+        auto refused = !signed_by_wechat(request)           ? "bad signature"
+                       : !wechat::timestamp_recent(request) ? "stale timestamp"
+                                                            : nullptr;
+        if (refused) {
+            log_.warn("wechat_mp", "'", id_, "': URL check from ", request.remote,
+                      " refused: ", refused);
+            co_return http::Response::text(401, refused);
         }
         co_return http::Response::text(200, request.query_param("echostr").value_or(""));
     }
@@ -173,7 +164,7 @@ private:
             if (!signed_by_wechat(request)) return http::Response::text(401, "bad signature");
             // Plain mode signs the query, not the body: a captured URL could carry any body.
             // Accepting it only near its own time narrows that to minutes.
-            if (!recent(request.query_param("timestamp").value_or(""))) {
+            if (!wechat::timestamp_recent(request)) {
                 return http::Response::text(401, "stale timestamp");
             }
             return request.body;
@@ -182,9 +173,8 @@ private:
         auto envelope = wechat::parse_xml_fields(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
         auto encrypt = wechat::field(*envelope, "Encrypt");
-        if (encrypt.empty() || !wechat::msg_signature_ok(request, token_, encrypt)) {
-            return http::Response::text(401, "bad msg_signature");
-        }
+        // msg_signature signs the timestamp too, so a captured push is refused once stale.
+        if (auto refused = wechat::refuse_unsigned(request, token_, encrypt)) return *refused;
         auto plain = crypt_->decrypt(encrypt);
         if (!plain) return wechat::refused_ciphertext(plain.error());
         return std::move(*plain);
@@ -206,13 +196,20 @@ private:
             co_return std::move(*refused);
         }
         auto message = parse_message(std::get<std::string>(opened));
-        if (!message) co_return http::Response::text(400, "malformed message XML");
+        if (!message) {
+            // Authentic but unreadable: skipped and acknowledged, or WeChat sends it again.
+            log_.warn("wechat_mp", "'", id_, "': skipped a push that is not a message XML");
+            co_return success();
+        }
         if (is_event(*message)) {
             if (message->event == "subscribe" && !greeting_.empty())
                 co_return reply(*message, greeting_);
             co_return success();
         }
-        if (message->msg_id.empty()) co_return http::Response::text(400, "message without MsgId");
+        if (message->msg_id.empty()) {
+            log_.warn("wechat_mp", "'", id_, "': skipped a message without MsgId");
+            co_return success();
+        }
 
         auto content = content_of(*message);
         auto slot = engine_->arrive(

@@ -121,8 +121,8 @@ private:
         if (echostr.empty()) {
             co_return refuse(request, "URL check", http::Response::text(400, "missing echostr"));
         }
-        if (!wechat::msg_signature_ok(request, token_, echostr)) {
-            co_return refuse(request, "URL check", http::Response::text(401, "bad msg_signature"));
+        if (auto refused = wechat::refuse_unsigned(request, token_, echostr)) {
+            co_return refuse(request, "URL check", std::move(*refused));
         }
         auto plain = crypt_->decrypt(echostr);
         if (!plain)
@@ -135,9 +135,9 @@ private:
     std::variant<std::string, http::Response> open_callback(const http::Request& request) const {
         auto envelope = parse_envelope(request.body);
         if (!envelope) return http::Response::text(400, "malformed XML");
-        if (envelope->encrypt.empty() ||
-            !wechat::msg_signature_ok(request, token_, envelope->encrypt)) {
-            return http::Response::text(401, "bad msg_signature");
+        // msg_signature signs the timestamp too, so a captured callback is refused once stale.
+        if (auto refused = wechat::refuse_unsigned(request, token_, envelope->encrypt)) {
+            return *refused;
         }
         auto plain = crypt_->decrypt(envelope->encrypt);
         if (!plain) return wechat::refused_ciphertext(plain.error());
@@ -150,9 +150,11 @@ private:
             co_return refuse(request, "callback", std::move(*refused));
         }
         auto message = parse_message(std::get<std::string>(opened));
-        if (!message)
-            co_return refuse(request, "callback",
-                             http::Response::text(400, "malformed message XML"));
+        if (!message) {
+            // Authentic but unreadable: skipped and acknowledged, or WeCom sends it again.
+            log_.warn("wecom", "'", id_, "': skipped a callback that is not a message XML");
+            co_return acknowledged();
+        }
         if (!message->agent_id.empty() && message->agent_id != std::to_string(agent_id_)) {
             // Same corp, token and key, another app: not ours to answer (and not worth a retry).
             log_.warn("wecom", "'", id_, "': ignored a message for AgentID ", message->agent_id,

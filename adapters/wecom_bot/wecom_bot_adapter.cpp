@@ -111,8 +111,10 @@ private:
 
     net::awaitable<http::Response> verify_url(http::Request& request) {
         auto echostr = request.query_param("echostr", false).value_or("");
-        if (echostr.empty() || !wechat::msg_signature_ok(request, token_, echostr)) {
-            co_return http::Response::text(401, "bad msg_signature");
+        if (auto refused = wechat::refuse_unsigned(request, token_, echostr)) {
+            log_.warn("wecom_bot", "'", id_, "': URL check from ", request.remote,
+                      " refused: ", refused->body);
+            co_return std::move(*refused);
         }
         auto plain = crypt_->decrypt(echostr);
         if (!plain)
@@ -138,15 +140,20 @@ private:
             co_return http::Response::text(400, "expected {\"encrypt\": \"...\"}");
         }
         const auto& encrypt = field->get_ref<const std::string&>();
-        if (!wechat::msg_signature_ok(request, token_, encrypt)) {
-            log_.warn("wecom_bot", "'", id_, "': callback with a wrong msg_signature from ",
-                      request.remote);
-            co_return http::Response::text(401, "bad msg_signature");
+        // msg_signature signs the timestamp too, so a captured callback is refused once stale.
+        if (auto refused = wechat::refuse_unsigned(request, token_, encrypt)) {
+            log_.warn("wecom_bot", "'", id_, "': callback from ", request.remote,
+                      " refused: ", refused->body);
+            co_return std::move(*refused);
         }
         auto plain = crypt_->decrypt(encrypt);
         if (!plain) co_return wechat::refused_ciphertext(plain.error());
         auto callback = parse_callback(*plain);
-        if (!callback) co_return http::Response::text(400, "malformed callback JSON");
+        if (!callback) {
+            // Authentic but unreadable: skipped and acknowledged, or WeCom sends it again.
+            log_.warn("wecom_bot", "'", id_, "': skipped a callback that is not callback JSON");
+            co_return empty();
+        }
         if (!bot_id_.empty() && !callback->aibotid.empty() && callback->aibotid != bot_id_) {
             co_return http::Response::text(401, "callback for another bot");
         }
@@ -170,7 +177,8 @@ private:
 
     net::awaitable<http::Response> on_message(BotCallback callback) {
         if (callback.msgid.empty() || callback.userid.empty()) {
-            co_return http::Response::text(400, "message without msgid or sender");
+            log_.warn("wecom_bot", "'", id_, "': skipped a message without msgid or sender");
+            co_return empty();
         }
         std::string stream_id = streams_->open(callback.msgid);
         remember_response_url(callback.msgid, callback.response_url);

@@ -1,5 +1,6 @@
 // The WeChat family's crypto against the official samples, byte for byte.
 #include "bot/http/http_types.hpp"
+#include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"
 
@@ -172,4 +173,40 @@ TEST_CASE("wechat xml: fields, CDATA, and values that contain ]]>", "[wechat]") 
         "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><a>&e;</a></xml>");
     REQUIRE(dtd);
     CHECK(field(*dtd, "a") == "&e;");
+}
+
+TEST_CASE("wechat callbacks: the signed timestamp must be within 5 minutes of the clock",
+          "[wechat][wecom]") {
+    using std::chrono::seconds;
+    const std::chrono::system_clock::time_point now{seconds(1409659589)};
+    auto at = [](std::string timestamp) {
+        bot::http::Request request;
+        request.query = "msg_signature=x&timestamp=" + timestamp + "&nonce=1";
+        return request;
+    };
+    CHECK(timestamp_recent(at("1409659589"), now));
+    CHECK(timestamp_recent(at("1409659289"), now));  // 300 s behind
+    CHECK(timestamp_recent(at("1409659889"), now));  // 300 s ahead
+    CHECK_FALSE(timestamp_recent(at("1409659288"), now));
+    CHECK_FALSE(timestamp_recent(at("1409659890"), now));
+    for (const char* junk : {"", "abc", "1409659589x", " 1409659589", "-9223372036854775808",
+                             "99999999999999999999999", "1409659589.0"})
+        CHECK_FALSE(timestamp_recent(at(junk), now));
+    bot::http::Request without;
+    without.query = "msg_signature=x&nonce=1";
+    CHECK_FALSE(timestamp_recent(without, now));
+
+    // The official URL-check sample: genuine, but signed in 2014.
+    for (auto& v : vectors("wecom", "url-verify")) {
+        auto& in = v["inputs"];
+        if (!in.contains("query")) continue;
+        bot::http::Request request;
+        request.query = s(in["query"]);
+        auto echostr = request.query_param("echostr", false).value();
+        auto refused = refuse_unsigned(request, s(in["token"]), echostr);
+        REQUIRE(refused);
+        CHECK(refused->status == 401);
+        CHECK(refused->body == "stale timestamp");
+        CHECK(refuse_unsigned(request, "another-token", echostr)->body == "bad msg_signature");
+    }
 }

@@ -149,9 +149,10 @@ std::string WechatPusher::event_xml(const std::string& openid, const std::string
                           {"Event", event}});
 }
 
-std::pair<std::string, std::string> WechatPusher::sign(const std::string& xml) const {
+std::pair<std::string, std::string> WechatPusher::sign(const std::string& xml,
+                                                       std::optional<std::time_t> at) const {
     static std::atomic<int> counter{0};
-    std::string timestamp = std::to_string(std::time(nullptr));
+    std::string timestamp = std::to_string(at.value_or(std::time(nullptr)));
     std::string nonce = std::to_string(100000 + counter++);
     std::string query = "signature=" + wx::sha1_signature({token_, timestamp, nonce}) +
                         "&timestamp=" + timestamp + "&nonce=" + nonce;

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,8 +69,10 @@ public:
                      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
     // One POST with the given query and body, as is (for forged and malformed pushes).
     std::pair<long, std::string> post_raw(const std::string& query, const std::string& body) const;
-    // The signed query and body of a push of xml (encrypted in safe mode).
-    std::pair<std::string, std::string> sign(const std::string& xml) const;
+    // The signed query and body of a push of xml (encrypted in safe mode), signed with the
+    // timestamp at (Unix seconds; default: now).
+    std::pair<std::string, std::string> sign(const std::string& xml,
+                                             std::optional<std::time_t> at = {}) const;
 
 private:
     std::string url_, token_, app_id_, aes_key_;

@@ -230,14 +230,16 @@ std::string WecomCallbacks::event_xml(const std::string& user_id, const std::str
                           {"Event", event}});
 }
 
-std::pair<std::string, std::string> WecomCallbacks::sign(const std::string& xml) const {
-    return sign_for(xml, corp_id_);
+std::pair<std::string, std::string> WecomCallbacks::sign(const std::string& xml,
+                                                         std::optional<std::time_t> at) const {
+    return sign_for(xml, corp_id_, at);
 }
 
 std::pair<std::string, std::string> WecomCallbacks::sign_for(const std::string& xml,
-                                                             const std::string& corp_id) const {
+                                                             const std::string& corp_id,
+                                                             std::optional<std::time_t> at) const {
     static std::atomic<int> counter{0};
-    std::string timestamp = std::to_string(std::time(nullptr));
+    std::string timestamp = std::to_string(at.value_or(std::time(nullptr)));
     std::string nonce = std::to_string(500000 + counter++);
     std::string encrypt = wx::MessageCrypt(aes_key_, corp_id).encrypt(xml);
     std::string query = "msg_signature=" + wx::sha1_signature({token_, timestamp, nonce, encrypt}) +
@@ -259,8 +261,9 @@ std::string WecomCallbacks::encrypt(const std::string& plaintext) const {
     return wx::MessageCrypt(aes_key_, corp_id_).encrypt(plaintext);
 }
 
-std::string WecomCallbacks::url_check_query(const std::string& echostr, bool escape_plus) const {
-    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "1372623149";
+std::string WecomCallbacks::url_check_query(const std::string& echostr, bool escape_plus,
+                                            std::optional<std::time_t> at) const {
+    std::string timestamp = std::to_string(at.value_or(std::time(nullptr))), nonce = "1372623149";
     return "msg_signature=" + wx::sha1_signature({token_, timestamp, nonce, echostr}) +
            "&timestamp=" + timestamp + "&nonce=" + nonce +
            "&echostr=" + percent_encode(echostr, escape_plus);

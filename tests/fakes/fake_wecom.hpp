@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,10 +61,12 @@ public:
     static std::string image_xml(const std::string& user_id, const std::string& msg_id);
     static std::string event_xml(const std::string& user_id, const std::string& event);
 
-    // Encrypts xml (for corp_id, by default ours) and signs it: the query and the POST body.
-    std::pair<std::string, std::string> sign(const std::string& xml) const;
-    std::pair<std::string, std::string> sign_for(const std::string& xml,
-                                                 const std::string& corp_id) const;
+    // Encrypts xml (for corp_id, by default ours) and signs it with the timestamp at (Unix
+    // seconds; default: now): the query and the POST body.
+    std::pair<std::string, std::string> sign(const std::string& xml,
+                                             std::optional<std::time_t> at = {}) const;
+    std::pair<std::string, std::string> sign_for(const std::string& xml, const std::string& corp_id,
+                                                 std::optional<std::time_t> at = {}) const;
     // Signs and POSTs xml like WeCom (one try).
     TestResponse post(const std::string& xml) const;
     // One POST with the given query and body, as is (forged and malformed callbacks).
@@ -72,7 +76,8 @@ public:
     std::string encrypt(const std::string& plaintext) const;
     // The signed query of a URL check carrying echostr (ciphertext from encrypt()),
     // percent-encoded like WeCom; escape_plus false leaves '+' unescaped, as some proxies do.
-    std::string url_check_query(const std::string& echostr, bool escape_plus = true) const;
+    std::string url_check_query(const std::string& echostr, bool escape_plus = true,
+                                std::optional<std::time_t> at = {}) const;
     TestResponse get_raw(const std::string& query) const;
 
     const std::string& token() const { return token_; }

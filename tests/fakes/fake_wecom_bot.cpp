@@ -47,9 +47,10 @@ json WecomBotClient::refresh(const std::string& msgid, const std::string& user,
 }
 
 std::pair<std::string, std::string> WecomBotClient::sign(const json& payload,
-                                                         const std::string& receive_id) const {
+                                                         const std::string& receive_id,
+                                                         std::optional<std::time_t> at) const {
     static std::atomic<int> counter{0};
-    std::string timestamp = std::to_string(std::time(nullptr));
+    std::string timestamp = std::to_string(at.value_or(std::time(nullptr)));
     std::string nonce = std::to_string(500000 + counter++);
     std::string encrypt = wx::MessageCrypt(aes_key_, receive_id).encrypt(payload.dump());
     std::string query = "msg_signature=" + wx::sha1_signature({token_, timestamp, nonce, encrypt}) +

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,9 +28,11 @@ public:
     Answer post(const nlohmann::json& payload) const;
     // POST with a given query and body, as is (forged and malformed callbacks).
     std::pair<long, std::string> post_raw(const std::string& query, const std::string& body) const;
-    // The signed query and body for payload (encrypted with receive_id, normally "").
+    // The signed query and body for payload (encrypted with receive_id, normally ""), signed
+    // with the timestamp at (Unix seconds; default: now).
     std::pair<std::string, std::string> sign(const nlohmann::json& payload,
-                                             const std::string& receive_id = {}) const;
+                                             const std::string& receive_id = {},
+                                             std::optional<std::time_t> at = {}) const;
 
     static nlohmann::json text_message(const std::string& msgid, const std::string& user,
                                        const std::string& text, const std::string& chatid = {},

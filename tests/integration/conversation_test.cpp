@@ -206,6 +206,26 @@ TEST_CASE("/forget in one chat also clears the user's cached context in her othe
     CHECK(llm.requests().back().dump().find("secret") == std::string::npos);
 }
 
+TEST_CASE("http_api: a message_id sent again after /forget is not answered again",
+          "[integration][forget]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+    auto [s1, r1] = bot.send("alice", "my secret", "m1");
+    REQUIRE(s1 == 200);
+    REQUIRE(bot.send("alice", "/forget", "m2").first == 200);
+    // Before /forget the same id collected the stored reply; that reply is gone now, and the
+    // message is not run again: an empty reply, at once.
+    auto [s3, r3] = bot.send("alice", "my secret", "m1");
+    CHECK(s3 == 200);
+    CHECK(r3.at("reply") == "");
+    CHECK(r3.at("message_id") == "m1");
+    CHECK(llm.request_count() == 1);
+    // New ids are answered as usual, from an empty memory.
+    CHECK(bot.send("alice", "hello", "m3").second.at("reply") == "echo: hello");
+    CHECK(turns_of(llm.requests().back()).size() == 1);
+}
+
 TEST_CASE("memory survives a restart on the same database file", "[integration]") {
     TempDir dir;
     FakeLlm llm;

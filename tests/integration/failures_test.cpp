@@ -132,6 +132,32 @@ TEST_CASE("bad requests get clear errors and disturb nobody", "[integration]") {
     CHECK(llm.request_count() == 1);
 }
 
+TEST_CASE("http_api: limits count characters, not bytes; invalid UTF-8 is refused",
+          "[integration]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path());
+    const std::string auth = "Authorization: Bearer " + std::string(kToken);
+    std::string han;  // 256 characters of 3 bytes each: within the limit of 256 characters
+    for (int i = 0; i < 256; ++i) han += "字";
+    for (const std::string field : {"user", "message_id", "chat"}) {
+        json body{{"user", "alice"}, {"text", "hi"}};
+        body[field] = han;
+        CHECK(bot.send_raw(body.dump(), {auth}).status == 200);
+        body[field] = han + "字";
+        auto too_long = bot.send_raw(body.dump(), {auth});
+        CHECK(too_long.status == 400);
+        CHECK(json::parse(too_long.body).at("error").get<std::string>().find(field) !=
+              std::string::npos);
+    }
+    // max_text_chars (8000) in characters too.
+    CHECK(bot.send_raw(json{{"user", "bob"}, {"text", std::string(8001, 'x')}}.dump(), {auth})
+              .status == 400);
+    // A byte that is no UTF-8: refused, not counted.
+    CHECK(bot.send_raw("{\"user\":\"al\xffice\",\"text\":\"hi\"}", {auth}).status == 400);
+    CHECK(llm.request_count() == 3);
+}
+
 TEST_CASE("without an LLM provider the bot says how to configure one", "[integration]") {
     TempDir dir;
     FakeLlm llm;

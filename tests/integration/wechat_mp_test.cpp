@@ -58,7 +58,7 @@ json quick(json extra = json::object()) {
 
 TEST_CASE("wechat_mp: URL verification echoes echostr only when signed", "[wechat_mp]") {
     Setup s;
-    std::string timestamp = "1700000000", nonce = "42";
+    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "42";
     auto signature = bot::adapters::wechat::sha1_signature({kWxToken, timestamp, nonce});
     auto ok = http_request("GET", s.bot->url("/wechat/mp?signature=" + signature + "&timestamp=" +
                                              timestamp + "&nonce=" + nonce + "&echostr=abc123"));
@@ -69,6 +69,13 @@ TEST_CASE("wechat_mp: URL verification echoes echostr only when signed", "[wecha
                                        "&nonce=" + nonce + "&echostr=abc"));
     CHECK(forged.status == 401);
     CHECK(forged.body.find("abc") == std::string::npos);
+    std::string old = std::to_string(std::time(nullptr) - 3600);
+    auto stale_signature = bot::adapters::wechat::sha1_signature({kWxToken, old, nonce});
+    auto stale =
+        http_request("GET", s.bot->url("/wechat/mp?signature=" + stale_signature +
+                                       "&timestamp=" + old + "&nonce=" + nonce + "&echostr=abc"));
+    CHECK(stale.status == 401);
+    CHECK(stale.body == "stale timestamp");
 }
 
 TEST_CASE("wechat_mp: plain mode, fast LLM: the answer is the passive reply, with memory",
@@ -120,12 +127,21 @@ TEST_CASE("wechat_mp: forged, foreign and malformed pushes are refused", "[wecha
     CHECK(s.pusher->post_raw(plain_query, plain_body).first == 400);
     // Malformed XML, and an Encrypt that is not base64, both correctly signed.
     CHECK(s.pusher->post_raw(query, "<xml><Encrypt>").first == 400);
-    std::string timestamp = "1700000000", nonce = "7", junk = "@@not-base64@@";
+    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "7",
+                junk = "@@not-base64@@";
     auto signature = bot::adapters::wechat::sha1_signature({kWxToken, timestamp, nonce, junk});
     auto junk_query = "timestamp=" + timestamp + "&nonce=" + nonce +
                       "&encrypt_type=aes&msg_signature=" + signature;
     CHECK(s.pusher->post_raw(junk_query, "<xml><Encrypt>" + junk + "</Encrypt></xml>").first ==
           400);
+
+    // Authentic but not a message, or a message without MsgId: skipped and acknowledged, so
+    // WeChat does not push them again.
+    auto [text_query, text_body] = s.pusher->sign("not xml at all");
+    CHECK(s.pusher->post_raw(text_query, text_body) ==
+          std::pair<long, std::string>{200, "success"});
+    auto [no_id_query, no_id_body] = s.pusher->sign(WechatPusher::text_xml("o_eve", "", "hi"));
+    CHECK(s.pusher->post_raw(no_id_query, no_id_body).first == 200);
 
     CHECK(s.llm.request_count() == 0);  // nothing was processed
     CHECK(s.bot->log_text().find(kAppSecret) == std::string::npos);
@@ -147,6 +163,28 @@ TEST_CASE("wechat_mp: plain mode refuses a wrong signature and a replayed old on
                          WechatPusher::text_xml("o_eve", "4102", "forged body"))
               .first == 401);
     CHECK(s.llm.request_count() == 0);
+}
+
+TEST_CASE("wechat_mp: safe mode refuses a push whose msg_signature timestamp is stale",
+          "[wechat_mp]") {
+    Setup s(json{{"encoding_aes_key", kAesKey}});
+    const std::time_t now = std::time(nullptr);
+    auto xml = WechatPusher::text_xml("o_eve", "4201", "replayed");
+    // Captured and replayed an hour later, or signed an hour ahead: the signature is right.
+    for (std::time_t at : {now - 3600, now + 3600}) {
+        auto [query, body] = s.pusher->sign(xml, at);
+        auto [status, reply] = s.pusher->post_raw(query, body);
+        CHECK(status == 401);
+        CHECK(reply == "stale timestamp");
+    }
+    CHECK(s.llm.request_count() == 0);
+    auto log = s.bot->log_text();
+    CHECK(log.find("stale timestamp") != std::string::npos);
+    CHECK(log.find("<Encrypt>") == std::string::npos);  // refused bodies are not logged
+    // A little clock skew is fine.
+    auto [query, body] = s.pusher->sign(xml, now - 120);
+    CHECK(s.pusher->post_raw(query, body).first == 200);
+    CHECK(s.llm.request_count() == 1);
 }
 
 TEST_CASE("wechat_mp: a slow LLM (over 15 s) runs once and answers by customer service",

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
+
 using namespace bot::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -35,7 +37,7 @@ TEST_CASE("wecom_bot: URL verification decrypts the percent-encoded echostr", "[
     Setup s;
     bot::adapters::wechat::MessageCrypt crypt(kBotKey, "");
     std::string echostr = crypt.encrypt("8726354172635");
-    std::string timestamp = "1700000000", nonce = "99";
+    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "99";
     auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, echostr});
     auto ok = http_request(
         "GET", s.bot->url("/wecom/ai?msg_signature=" + signature + "&timestamp=" + timestamp +
@@ -133,16 +135,48 @@ TEST_CASE("wecom_bot: forged, foreign and malformed callbacks are refused", "[we
     CHECK(s.client->post_raw(corp_query, corp_body).first == 401);
     CHECK(s.client->post_raw(query, "{not json").first == 400);
     CHECK(s.client->post_raw(query, "{\"encrypt\": 5}").first == 400);
-    std::string timestamp = "1700000000", nonce = "5", junk = "%%%bad%%%";
+    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "5", junk = "%%%bad%%%";
     auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, junk});
     CHECK(
         s.client
             ->post_raw("msg_signature=" + signature + "&timestamp=" + timestamp + "&nonce=" + nonce,
                        json{{"encrypt", junk}}.dump())
             .first == 400);
+    // Authentic but unreadable, or a message without msgid: skipped and acknowledged, so WeCom
+    // does not send them again.
+    auto [array_query, array_body] = s.client->sign(json::array({1, 2}));
+    CHECK(s.client->post_raw(array_query, array_body).first == 200);
+    auto [no_id_query, no_id_body] = s.client->sign(WecomBotClient::text_message("", "eve", "hi"));
+    CHECK(s.client->post_raw(no_id_query, no_id_body).first == 200);
     CHECK(s.llm.request_count() == 0);
     // Then a real one works.
     CHECK(s.client->converse(message).frames.back() == "echo: hi");
+}
+
+TEST_CASE("wecom_bot: callbacks and URL checks signed with a stale timestamp are refused",
+          "[wecom_bot]") {
+    Setup s;
+    const std::time_t now = std::time(nullptr);
+    auto message = WecomBotClient::text_message("x2", "eve", "replayed");
+    for (std::time_t at : {now - 3600, now + 3600}) {
+        auto [query, body] = s.client->sign(message, "", at);
+        auto [status, reply] = s.client->post_raw(query, body);
+        CHECK(status == 401);
+        CHECK(reply == "stale timestamp");
+    }
+    bot::adapters::wechat::MessageCrypt crypt(kBotKey, "");
+    std::string echostr = crypt.encrypt("8726354172635");
+    std::string timestamp = std::to_string(now - 3600), nonce = "99";
+    auto signature = bot::adapters::wechat::sha1_signature({kBotToken, timestamp, nonce, echostr});
+    auto stale_check = http_request(
+        "GET", s.bot->url("/wecom/ai?msg_signature=" + signature + "&timestamp=" + timestamp +
+                          "&nonce=" + nonce + "&echostr=" + bot::http::percent_encode(echostr)));
+    CHECK(stale_check.status == 401);
+    CHECK(stale_check.body.find("8726354172635") == std::string::npos);
+    CHECK(s.llm.request_count() == 0);
+    CHECK(s.bot->log_text().find("stale timestamp") != std::string::npos);
+    // Freshly signed, the same message is answered.
+    CHECK(s.client->converse(message).frames.back() == "echo: replayed");
 }
 
 TEST_CASE("wecom_bot: greeting on entering the chat; images get a notice without the LLM",

@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <ctime>
 #include <future>
 #include <thread>
 
@@ -46,7 +47,7 @@ std::string squeeze(std::string text) {
 
 // A signed callback query for an arbitrary Encrypt value (junk that must be refused as such).
 std::string signed_query_for(const std::string& encrypt) {
-    std::string timestamp = "1700000000", nonce = "7";
+    std::string timestamp = std::to_string(std::time(nullptr)), nonce = "7";
     return "msg_signature=" +
            bot::adapters::wechat::sha1_signature({kWcToken, timestamp, nonce, encrypt}) +
            "&timestamp=" + timestamp + "&nonce=" + nonce;
@@ -150,6 +151,56 @@ TEST_CASE("wecom: a redelivered MsgId is answered once", "[wecom]") {
     CHECK(s.api.messages().size() == 1);
 }
 
+TEST_CASE("wecom: a callback replayed after the member's /forget is not answered again",
+          "[wecom][forget]") {
+    Setup s;
+    // Captured on the way: the exact query and body WeCom sent.
+    auto [query, body] = s.wecom->sign(WecomCallbacks::text_xml("zhaoliu", "7001", "my secret"));
+    REQUIRE(s.wecom->post_raw(query, body).status == 200);
+    REQUIRE(s.api.wait_for_messages(1));
+    REQUIRE(s.wecom->post(WecomCallbacks::text_xml("zhaoliu", "7002", "/forget")).status == 200);
+    REQUIRE(s.api.wait_for_messages(2));
+    CHECK(s.api.messages()[1].content.find("deleted everything") != std::string::npos);
+
+    // Replayed within the timestamp window, once the inbox row it would dedupe on is gone.
+    CHECK(s.wecom->post_raw(query, body).status == 200);
+    CHECK(s.wecom->post(WecomCallbacks::text_xml("zhaoliu", "7003", "new question")).status == 200);
+    REQUIRE(s.api.wait_for_messages(3));
+    std::this_thread::sleep_for(300ms);
+    auto sent = s.api.messages();
+    REQUIRE(sent.size() == 3);
+    CHECK(sent[2].content == "echo: new question");
+    CHECK(s.llm.request_count() == 2);  // "my secret" went to the LLM once
+    CHECK(s.llm.requests()[1]["messages"].dump().find("my secret") == std::string::npos);
+}
+
+TEST_CASE("wecom: callbacks and URL checks signed with a stale timestamp are refused", "[wecom]") {
+    Setup s;
+    const std::time_t now = std::time(nullptr);
+    auto xml = WecomCallbacks::text_xml("eve", "7101", "replayed");
+    for (std::time_t at : {now - 3600, now - 301, now + 3600}) {
+        auto [query, body] = s.wecom->sign(xml, at);
+        auto refused = s.wecom->post_raw(query, body);
+        CHECK(refused.status == 401);
+        CHECK(refused.body == "stale timestamp");
+    }
+    auto stale_check =
+        s.wecom->get_raw(s.wecom->url_check_query(s.wecom->encrypt("123"), true, now - 3600));
+    CHECK(stale_check.status == 401);
+    CHECK(stale_check.body.find("123") == std::string::npos);
+    std::this_thread::sleep_for(300ms);
+    CHECK(s.llm.request_count() == 0);
+    auto log = s.bot->log_text();
+    CHECK(log.find("stale timestamp") != std::string::npos);
+    CHECK(log.find("replayed") == std::string::npos);
+
+    // A little clock skew is fine.
+    auto [query, body] = s.wecom->sign(xml, now - 120);
+    CHECK(s.wecom->post_raw(query, body).status == 200);
+    REQUIRE(s.api.wait_for_messages(1));
+    CHECK(s.api.messages()[0].content == "echo: replayed");
+}
+
 TEST_CASE("wecom: one access_token for many messages, refreshed after 42001", "[wecom]") {
     Setup s;
     auto round = [&](const std::string& prefix) {
@@ -224,8 +275,9 @@ TEST_CASE("wecom: forged, foreign and malformed callbacks are refused", "[wecom]
     CHECK(
         s.wecom->post_raw(signed_query_for(blocks), "<xml><Encrypt>" + blocks + "</Encrypt></xml>")
             .status == 400);
+    // Authentic but not a message: skipped and acknowledged, so WeCom does not resend it.
     auto [text_query, text_body] = s.wecom->sign("not xml at all");
-    CHECK(s.wecom->post_raw(text_query, text_body).status == 400);
+    CHECK(s.wecom->post_raw(text_query, text_body).status == 200);
 
     std::this_thread::sleep_for(300ms);
     CHECK(s.llm.request_count() == 0);  // nothing was processed

@@ -11,7 +11,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -242,6 +246,102 @@ TEST_CASE("Forget deletes one user's data in every chat and nobody else's", "[st
     for (const auto& row : run(store.unanswered()))
         if (row.inbox_id == bob_message.inbox_id) bob_text_intact = row.record.text == "hi";
     CHECK(bob_text_intact);
+}
+
+TEST_CASE("After a forget, its message ids are still duplicates, stored only as keyed hashes",
+          "[store][forget]") {
+    TempDir dir;
+    const std::string path = dir.file("bot.db");
+    const auto alice = private_chat("alice-7f3e");
+    const std::vector<std::string> forgotten_ids{"msg-answered-1001", "msg-pending-1002",
+                                                 "msg-command-1003"};
+    std::int64_t request_id = 0;
+    {
+        SqliteStore store(SqliteOptions{path});
+        exchange(store, alice, forgotten_ids[0], "my secret", "noted");
+        run(store.accept_inbound(inbound(alice, forgotten_ids[1], "unanswered")));
+        exchange(store, alice, forgotten_ids[2], "/help", "help text", false);
+        request_id =
+            run(store.accept_inbound(inbound(alice, "msg-forget-1004", "/forget"))).inbox_id;
+        CHECK(run(store.forget_user("tg", "alice-7f3e", request_id)).inbox == 3);
+
+        for (const std::string& id : forgotten_ids) {
+            const AcceptResult again = run(store.accept_inbound(inbound(alice, id, "replayed")));
+            CHECK(again.duplicate);
+            CHECK(again.forgotten);
+            CHECK(again.inbox_id == 0);  // nothing was stored
+        }
+        // The request itself is still an ordinary row; ids are per adapter.
+        const AcceptResult request = run(store.accept_inbound(inbound(alice, "msg-forget-1004")));
+        CHECK((request.duplicate && !request.forgotten && request.inbox_id == request_id));
+        const ConversationKey elsewhere{"slack", "alice-7f3e", "alice-7f3e"};
+        CHECK_FALSE(run(store.accept_inbound(inbound(elsewhere, forgotten_ids[0]))).duplicate);
+        REQUIRE(run(store.unanswered()).size() == 2);  // the request and the slack message
+    }
+    // Durable, with the same key after reopening.
+    SqliteStore reopened(SqliteOptions{path});
+    CHECK(run(reopened.accept_inbound(inbound(alice, forgotten_ids[1]))).forgotten);
+
+    // What is kept: one 32-byte hash per id and its expiry, nothing readable. The hashes are
+    // HMAC-SHA256 under the installation's key of the length-prefixed adapter id and the id.
+    Database db(path, Database::Mode::read_only);
+    auto key_row = db.prepare("SELECT value FROM installation_secrets");
+    REQUIRE(key_row->step());
+    const std::string key = key_row->column_text(0);
+    CHECK(key.size() == 64);
+    std::set<std::string> expected;
+    for (const std::string& id : forgotten_ids) {
+        const std::string input = "2:tg" + id;
+        unsigned char out[32];
+        unsigned int length = 0;
+        REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+                     reinterpret_cast<const unsigned char*>(input.data()), input.size(), out,
+                     &length));
+        expected.emplace(reinterpret_cast<const char*>(out), length);
+    }
+    std::set<std::string> stored;
+    auto rows = db.prepare(
+        "SELECT typeof(digest), length(digest), CAST(digest AS TEXT), expires_at "
+        "FROM forgotten_messages");
+    int count = 0;
+    while (rows->step()) {
+        ++count;
+        CHECK(rows->column_text(0) == "blob");
+        CHECK(rows->column_int(1) == 32);
+        const std::string bytes = rows->column_text(2);
+        for (const std::string& secret : {std::string("alice-7f3e"), std::string("msg-")})
+            CHECK(bytes.find(secret) == std::string::npos);
+        CHECK(rows->column_int64(3) > 1700000000000);
+        stored.insert(bytes);
+    }
+    CHECK(count == 3);
+    CHECK(stored == expected);
+}
+
+TEST_CASE("Forgotten message ids expire", "[store][forget]") {
+    TempDir dir;
+    SqliteOptions options{dir.file("bot.db")};
+    options.forgotten_ids_kept_for = std::chrono::milliseconds(300);
+    const auto alice = private_chat("alice");
+    {
+        SqliteStore store(options);
+        exchange(store, alice, "m1", "hello", "hi");
+        const AcceptResult request = run(store.accept_inbound(inbound(alice, "m2", "/forget")));
+        run(store.forget_user("tg", "alice", request.inbox_id));
+        CHECK(run(store.accept_inbound(inbound(alice, "m1"))).forgotten);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        // Expired: the id is an ordinary new message again.
+        const AcceptResult later = run(store.accept_inbound(inbound(alice, "m1")));
+        CHECK_FALSE(later.duplicate);
+        CHECK(later.inbox_id > 0);
+    }
+    // Expired entries are deleted at the next start (and at each forget).
+    SqliteStore reopened(options);
+    reopened.close();
+    Database db(options.path, Database::Mode::read_only);
+    auto count = db.prepare("SELECT count(*) FROM forgotten_messages");
+    REQUIRE(count->step());
+    CHECK(count->column_int(0) == 0);
 }
 
 TEST_CASE("Recovery lists are oldest first and follow the delivery states", "[store]") {
