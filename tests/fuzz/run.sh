@@ -23,6 +23,16 @@ dictionary() {
     esac
 }
 
+# The codec fixtures a fuzzer starts from besides its own seeds in corpus/<name>.
+fixtures() {
+    local data=$here/../adapters/testdata
+    case $1 in
+        telegram_update) echo "$data/telegram" ;;
+        wechat_xml) echo "$data/wechat_mp $data/wecom" ;;
+        wecom_bot) echo "$data/wecom_bot" ;;
+    esac
+}
+
 # One fuzzer; its summary goes to $out/<name>/summary.
 run_one() {
     local name=$1 work=$out/$1 binary=$build/tests/fuzz/fuzz_$1
@@ -37,7 +47,8 @@ run_one() {
     dict=$(dictionary "$name")
     [ -n "$dict" ] && args+=(-dict="$dict")
     # The first directory collects what the run finds; the seeds are only read.
-    "$binary" "${args[@]}" "$work/corpus" "$here/corpus/$name" >"$work/log" 2>&1
+    # shellcheck disable=SC2046  # fixtures: a list of directories without spaces
+    "$binary" "${args[@]}" "$work/corpus" "$here/corpus/$name" $(fixtures "$name") >"$work/log" 2>&1
     local rc=$?
     local runs coverage corpus
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
