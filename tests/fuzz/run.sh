@@ -58,7 +58,9 @@ run_one() {
         echo "fuzz_$name: ok, ${runs:-?} runs in ${seconds} s, coverage ${coverage:-?}, $corpus new inputs" >"$work/summary"
     else
         local what artifact
-        what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [^ ]+( [^ ]+)?|SUMMARY: [A-Za-z]+: [^(]*|invariant failed: .*' "$work/log" | head -n1)
+        # The most telling line: a failed invariant, an escaped exception, the sanitizer's.
+        what=$(grep -m1 -E 'invariant failed: |terminate called after throwing' "$work/log" ||
+            grep -m1 -E '^SUMMARY: ' "$work/log" || grep -m1 -E 'ERROR: ' "$work/log")
         artifact=$(ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null | head -n1)
         echo "fuzz_$name: FAILED (exit $rc): ${what:-see the log}; input ${artifact:-none}, log $work/log" >"$work/summary"
     fi
