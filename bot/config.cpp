@@ -141,9 +141,17 @@ EnvLookup process_environment() {
 
 nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
                                  ConfigErrors& errors) {
+    // Interpolation walks the tree recursively, and so do copies of it (adapter sections): a
+    // deeper document is parsed without its deep parts and refused. Real ones nest 4 levels.
+    constexpr int kMaxDepth = 32;
+    bool too_deep = false;
+    const auto keep = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxDepth) too_deep = true;
+        return depth <= kMaxDepth;
+    };
     nlohmann::json root;
     try {
-        root = nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+        root = nlohmann::json::parse(text, keep, true, /*ignore_comments=*/true);
     } catch (const nlohmann::json::parse_error& e) {
         // Turn the byte offset into line:column, which is what an operator can act on.
         std::size_t line = 1, column = 1;
@@ -165,6 +173,10 @@ nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
         std::string what = e.what();
         if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
         errors.add("(file)", "invalid JSON: " + what);
+        return nlohmann::json::object();
+    }
+    if (too_deep) {
+        errors.add("(file)", "nested deeper than " + std::to_string(kMaxDepth) + " levels");
         return nlohmann::json::object();
     }
     if (!root.is_object()) {
