@@ -57,6 +57,8 @@ std::string make_config(const ServerSettings& s) {
           {"threads", s.threads},
           // The generator keeps its connections open for the whole run; thousands of them.
           {"max_connections", 100000},
+          // All of them from 127.0.0.1.
+          {"max_connections_per_address", 100000},
           {"header_timeout_s", 60},
           {"read_timeout_s", 120},
           {"idle_timeout_s", 600},

@@ -297,13 +297,19 @@ void App::start() {
     if (p.options.listen) {
         p.server = std::make_unique<http::Server>(
             p.io->get_executor(), p.router, p.log,
-            http::ServerOptions{.host = p.config.server.host,
-                                .port = p.config.server.port,
-                                .body_limit = p.config.server.body_limit,
-                                .max_connections = p.config.server.max_connections,
-                                .header_timeout = p.config.server.header_timeout,
-                                .read_timeout = p.config.server.read_timeout,
-                                .idle_timeout = p.config.server.idle_timeout});
+            http::ServerOptions{
+                .host = p.config.server.host,
+                .port = p.config.server.port,
+                .body_limit = p.config.server.body_limit,
+                .max_connections = p.config.server.max_connections,
+                .max_connections_per_address = p.config.server.max_connections_per_address,
+                .max_websockets_per_address = p.config.server.max_websockets_per_address,
+                .body_budget_bytes = p.config.server.body_budget_bytes,
+                .websocket_queue_bytes = p.config.server.websocket_queue_bytes,
+                .trusted_proxies = p.config.server.trusted_proxies,
+                .header_timeout = p.config.server.header_timeout,
+                .read_timeout = p.config.server.read_timeout,
+                .idle_timeout = p.config.server.idle_timeout});
         p.server->start();
         p.log.info("app", "listening on http://", p.config.server.host, ":", p.server->port());
     }

@@ -1,5 +1,7 @@
 #include "bot/config.hpp"
 
+#include "bot/http/trusted_proxies.hpp"
+
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -201,6 +203,25 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         static_cast<std::size_t>(server.integer("body_limit", 1 << 20, 1024, 1LL << 30));
     config.server.max_connections =
         static_cast<std::size_t>(server.integer("max_connections", 10000, 1, 1000000));
+    config.server.max_connections_per_address =
+        static_cast<std::size_t>(server.integer("max_connections_per_address", 128, 1, 1000000));
+    config.server.max_websockets_per_address =
+        static_cast<std::size_t>(server.integer("max_websockets_per_address", 64, 1, 1000000));
+    config.server.body_budget_bytes =
+        static_cast<std::size_t>(server.integer("body_budget_bytes", 64 << 20, 1024, 1LL << 40));
+    if (config.server.body_budget_bytes < config.server.body_limit) {
+        server.problem("body_budget_bytes",
+                       "must be at least body_limit (a body of that size could never be read)");
+    }
+    config.server.websocket_queue_bytes =
+        static_cast<std::size_t>(server.integer("websocket_queue_bytes", 1 << 20, 4096, 1LL << 30));
+    config.server.trusted_proxies = server.string_list("trusted_proxies");
+    for (std::size_t i = 0; i < config.server.trusted_proxies.size(); ++i) {
+        if (auto problem = http::TrustedProxies::problem(config.server.trusted_proxies[i])) {
+            errors.add(server.key_path("trusted_proxies") + "[" + std::to_string(i) + "]",
+                       *problem);
+        }
+    }
     config.server.header_timeout =
         seconds(server, "header_timeout_s", config.server.header_timeout, 3600);
     config.server.read_timeout =

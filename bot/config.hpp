@@ -42,6 +42,11 @@ struct Config {
         int threads = 0;  // 0 = hardware concurrency
         std::size_t body_limit = 1 << 20;
         std::size_t max_connections = 10000;
+        std::size_t max_connections_per_address = 128;
+        std::size_t max_websockets_per_address = 64;
+        std::size_t body_budget_bytes = 64 << 20;
+        std::size_t websocket_queue_bytes = 1 << 20;
+        std::vector<std::string> trusted_proxies;  // addresses and CIDR ranges
         std::chrono::seconds header_timeout{10};
         std::chrono::seconds read_timeout{30};
         std::chrono::seconds idle_timeout{60};
@@ -57,7 +62,7 @@ struct Config {
         std::string command_prefix = "/";
         int queue_limit = 8;  // waiting messages per conversation before "busy" replies
         std::size_t max_input_chars = 8000;
-        int history_turns = 100;  // newest turns loaded before the token budget trims them
+        int history_turns = 100;    // newest turns loaded before the token budget trims them
         int context_cache_mb = 16;  // recent turns of active conversations kept in memory
     } bot;
     struct Llm {

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 #include <string>
@@ -53,9 +54,15 @@ ForgottenMessages::ForgottenMessages(Database& db) {
                      params) != 1) {
         hmac_failed("init");
     }
+    read_latest_expiry(db);
 }
 
 ForgottenMessages::~ForgottenMessages() = default;
+
+void ForgottenMessages::read_latest_expiry(Database& db) {
+    auto query = db.prepare("SELECT coalesce(max(expires_at), 0) FROM forgotten_messages");
+    latest_expiry_ms_ = query->step() ? query->column_int64(0) : 0;
+}
 
 ForgottenMessages::Digest ForgottenMessages::digest(std::string_view adapter_id,
                                                     std::string_view message_id) {
@@ -84,6 +91,8 @@ ForgottenMessages::Digest ForgottenMessages::digest(std::string_view adapter_id,
 
 bool ForgottenMessages::contains(Database& db, std::string_view adapter_id,
                                  std::string_view message_id, std::int64_t now_ms) {
+    // Nearly always nothing is kept (no /forget in the last days): no hash, no lookup.
+    if (now_ms >= latest_expiry_ms_) return false;
     const Digest key = digest(adapter_id, message_id);
     auto query = db.prepare("SELECT expires_at > ?2 FROM forgotten_messages WHERE digest = ?1");
     query->bind_all(Blob{key}, now_ms);
@@ -97,6 +106,8 @@ void ForgottenMessages::add(Database& db, std::string_view adapter_id, std::stri
         "INSERT INTO forgotten_messages (digest, expires_at) VALUES (?1, ?2) "
         "ON CONFLICT (digest) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)",
         Blob{key}, expires_at_ms);
+    // Raised before the commit: if the transaction rolls back, it is merely too late.
+    latest_expiry_ms_ = std::max(latest_expiry_ms_, expires_at_ms);
 }
 
 void ForgottenMessages::purge(Database& db, std::int64_t now_ms) {

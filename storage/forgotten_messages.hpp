@@ -43,7 +43,10 @@ private:
     struct FreeMac {
         void operator()(EVP_MAC_CTX* mac) const noexcept;
     };
+    void read_latest_expiry(Database& db);
+
     std::unique_ptr<EVP_MAC_CTX, FreeMac> mac_;  // keyed once, re-initialised per digest
+    std::int64_t latest_expiry_ms_ = 0;          // no entry is kept past it
 };
 
 }  // namespace bot::storage

@@ -118,10 +118,15 @@ public:
             static_cast<std::size_t>(config.integer("max_text_chars", 8000, 1, 1 << 20));
         config.done();
         if (!config.errors().empty()) return;
-        deps.routes.add("POST", path_,
-                        [this](http::Request& request, http::ResponseStream& stream) {
-                            return handle(request, stream);
-                        });
+        deps.routes.add(
+            "POST", path_,
+            [this](http::Request& request, http::ResponseStream& stream) {
+                return handle(request, stream);
+            },
+            // The token is in a header: strangers are refused before their body is read.
+            http::RouteOptions{.authorize = [this](const http::Request& request) {
+                return refuse_without_token(request);
+            }});
         if (deps.validate_only) return;
 
         if (token_.empty()) {
@@ -145,12 +150,17 @@ public:
     net::awaitable<SendResult> send(Outbound) override { co_return std::string(); }
 
 private:
-    net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
+    std::optional<http::Response> refuse_without_token(const http::Request& request) const {
         auto authorization = request.header("Authorization");
-        if (!authorization.starts_with("Bearer ") ||
-            !secret_equals(authorization.substr(7), token_)) {
-            co_return unauthorized();
+        if (authorization.starts_with("Bearer ") &&
+            secret_equals(authorization.substr(7), token_)) {
+            return std::nullopt;
         }
+        return unauthorized();
+    }
+
+    // The bearer token was checked before the body was read (refuse_without_token).
+    net::awaitable<http::Response> handle(http::Request& request, http::ResponseStream& stream) {
         auto parsed = parse_request(request.body, max_text_chars_);
         if (!parsed.problem.empty()) co_return http::Response::error(400, parsed.problem);
 

@@ -117,9 +117,15 @@ public:
 
         me_.id = *bot_id;
         if (webhook_) {
-            deps.routes.add("POST", path, [this](http::Request& request, http::ResponseStream&) {
-                return handle_webhook(request);
-            });
+            deps.routes.add(
+                "POST", path,
+                [this](http::Request& request, http::ResponseStream&) {
+                    return handle_webhook(request);
+                },
+                // The secret is in a header: forged updates are refused before their body.
+                http::RouteOptions{.authorize = [this](const http::Request& request) {
+                    return refuse_without_secret(request);
+                }});
         }
         if (deps.validate_only) return;
 
@@ -275,12 +281,15 @@ private:
         }
     }
 
+    std::optional<http::Response> refuse_without_secret(const http::Request& request) const {
+        if (secret_equals(request.header(kSecretHeader), secret_)) return std::nullopt;
+        log_.warn("telegram", "adapter '", id_,
+                  "': webhook request without the right secret token rejected");
+        return http::Response::error(401, "missing or wrong secret token");
+    }
+
+    // Its secret header was checked before the body was read (refuse_without_secret).
     net::awaitable<http::Response> handle_webhook(http::Request& request) {
-        if (!secret_equals(request.header(kSecretHeader), secret_)) {
-            log_.warn("telegram", "adapter '", id_,
-                      "': webhook request without the right secret token rejected");
-            co_return http::Response::error(401, "missing or wrong secret token");
-        }
         const auto me = co_await identity();
         if (!me) {
             // Telegram retries: by then getMe has most likely worked.

@@ -2,6 +2,7 @@
 // Protocol and config: adapters/webchat/README.md.
 #include "bot/adapter.hpp"
 #include "bot/log.hpp"
+#include "bot/rate_limit.hpp"
 #include "bot/text_split.hpp"
 #include "webchat/webchat_codec.hpp"
 
@@ -12,6 +13,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace bot::adapters::webchat {
 
@@ -21,31 +23,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Token bucket: a burst of `burst` messages, refilled at `per_minute`.
-class RateLimiter {
-public:
-    RateLimiter(double per_minute, double burst)
-        : rate_per_second_(per_minute / 60.0), burst_(burst), tokens_(burst), last_(Clock::now()) {}
-    bool allow() {
-        auto now = Clock::now();
-        tokens_ =
-            std::min(burst_, tokens_ + rate_per_second_ *
-                                           std::chrono::duration<double>(now - last_).count());
-        last_ = now;
-        if (tokens_ < 1.0) return false;
-        tokens_ -= 1.0;
-        return true;
-    }
+constexpr double kUserBurst = 5;      // messages a user may send at once
+constexpr double kAddressBurst = 20;  // the same for all users of one address
+// Buckets kept per map (users, addresses): a few MB at most, whatever ids clients invent.
+constexpr std::size_t kTrackedClients = 20000;
+// Frames refused in a row, after the one rate_limited answer, before the socket is closed.
+constexpr int kSilentRefusals = 20;
 
-private:
-    double rate_per_second_, burst_, tokens_;
-    Clock::time_point last_;
-};
+// "scheme://host[:port]" without the port a browser leaves out of Origin.
+std::string_view without_default_port(std::string_view origin) {
+    if (origin.starts_with("http://") && origin.ends_with(":80")) origin.remove_suffix(3);
+    if (origin.starts_with("https://") && origin.ends_with(":443")) origin.remove_suffix(4);
+    return origin;
+}
 
-// "host:port" of an origin like "https://example.com:8443".
-std::string_view origin_authority(std::string_view origin) {
-    auto scheme = origin.find("://");
-    return scheme == std::string_view::npos ? origin : origin.substr(scheme + 3);
+// Whether origin is the page's own: the scheme it was served over and the Host it was asked
+// from. (An https page elsewhere with the same host name is another origin.)
+bool own_origin(std::string_view origin, const http::Request& request) {
+    auto host = request.header("Host");
+    if (host.empty()) return false;
+    std::string own = request.scheme + "://" + std::string(host);
+    return http::iequals(without_default_port(origin), without_default_port(own));
 }
 
 class WebchatAdapter final : public Adapter {
@@ -65,12 +63,15 @@ public:
             static_cast<std::size_t>(config.integer("max_message_chars", 4000, 1, 100000));
         auto max_frame =
             static_cast<std::size_t>(config.integer("max_frame_bytes", 65536, 1024, 1 << 24));
-        messages_per_minute_ =
-            static_cast<double>(config.integer("messages_per_minute", 20, 1, 100000));
+        auto per_user = static_cast<double>(config.integer("messages_per_minute", 20, 1, 100000));
+        auto per_address =
+            static_cast<double>(config.integer("messages_per_minute_per_address", 60, 1, 1000000));
         reply_timeout_ = std::chrono::seconds(config.integer("reply_timeout_s", 300, 1, 3600));
         history_turns_ = static_cast<int>(config.integer("history_turns", 50, 0, 1000));
         config.done();
         if (!config.errors().empty()) return;
+        per_user_.emplace(per_user, kUserBurst, kTrackedClients);
+        per_address_.emplace(per_address, kAddressBurst, kTrackedClients);
 
         routes_ = &deps.routes;
         deps.routes.add(
@@ -132,7 +133,7 @@ private:
         auto origin = request.header("Origin");
         if (origin.empty()) return std::nullopt;  // not a browser
         bool allowed = allowed_origins_.empty()
-                           ? origin_authority(origin) == request.header("Host")
+                           ? own_origin(origin, request)
                            : std::find(allowed_origins_.begin(), allowed_origins_.end(), origin) !=
                                  allowed_origins_.end();
         if (allowed) return std::nullopt;
@@ -152,6 +153,9 @@ private:
             co_return;
         }
         std::string user = hello->user;
+        const std::string& remote = socket->request().remote;
+        // IPv6 by /64: one host is given a whole /64 and may send from any address in it.
+        const std::string network = client_network(remote, 32, 64);
         attach(user, socket);
         ChatRef chat{.adapter_id = id_, .chat_id = user, .is_group = false};
         std::vector<Turn> turns;
@@ -162,14 +166,31 @@ private:
         }
         socket->send(render_ready(greeting_, turns));
 
-        RateLimiter limiter(messages_per_minute_, 5);
+        int refused_in_a_row = 0;
         while (auto text = co_await socket->read()) {
             auto parsed = parse_client_frame(*text);
+            auto* message = std::get_if<UserMessage>(&parsed);
+            // Every frame counts, invalid ones too: each would be answered. Over the limit a
+            // client gets one answer, then silence, so it never gets more output than the
+            // limit lets it send, however fast it writes and however little it reads.
+            if (!allow(user, network)) {
+                if (++refused_in_a_row > kSilentRefusals) {
+                    log_.warn("webchat", "closed a websocket from ", remote,
+                              " that kept sending over the rate limit");
+                    socket->close("too many messages");
+                    break;
+                }
+                if (refused_in_a_row == 1) {
+                    socket->send(render_error(message ? message->id : "", "rate_limited",
+                                              "too many messages; wait a moment"));
+                }
+                continue;
+            }
+            refused_in_a_row = 0;
             if (auto* bad = std::get_if<BadFrame>(&parsed)) {
                 socket->send(render_error("", "bad_frame", bad->reason));
                 continue;
             }
-            auto* message = std::get_if<UserMessage>(&parsed);
             if (!message) {
                 socket->send(render_error("", "bad_frame", "hello was already sent"));
                 continue;
@@ -178,11 +199,6 @@ private:
                 socket->send(render_error(
                     message->id, "too_long",
                     "messages must be 1 to " + std::to_string(max_message_chars_) + " characters"));
-                continue;
-            }
-            if (!limiter.allow()) {
-                socket->send(
-                    render_error(message->id, "rate_limited", "too many messages; wait a moment"));
                 continue;
             }
             // Submitted here, one at a time, so the core stores this user's messages in the
@@ -201,6 +217,17 @@ private:
         }
         // Not in a destructor: a frame destroyed at shutdown must not touch the adapter.
         detach(user, socket);
+    }
+
+    // Takes a message's worth from the user's bucket (all their pages) and the address's (all
+    // users there: user ids cost nothing to invent), or nothing when either is empty.
+    bool allow(const std::string& user, const std::string& network) {
+        std::lock_guard lock(limits_mutex_);
+        auto now = Clock::now();  // under the lock: the buckets see time move forward only
+        if (!per_address_->ready(network, now) || !per_user_->ready(user, now)) return false;
+        per_address_->take(network, now);
+        per_user_->take(user, now);
+        return true;
     }
 
     net::awaitable<Submission> submit(const std::string& user, UserMessage message) {
@@ -260,7 +287,6 @@ private:
     std::string greeting_;
     std::vector<std::string> allowed_origins_;
     std::size_t max_message_chars_ = 4000;
-    double messages_per_minute_ = 20;
     std::chrono::seconds reply_timeout_{300};
     int history_turns_ = 50;
     http::Router* routes_ = nullptr;
@@ -268,6 +294,9 @@ private:
     std::string page_;
     std::mutex mutex_;
     std::map<std::string, std::vector<std::weak_ptr<http::WebSocket>>> sockets_;
+    std::mutex limits_mutex_;
+    std::optional<TokenBuckets> per_user_;
+    std::optional<TokenBuckets> per_address_;
 };
 
 }  // namespace

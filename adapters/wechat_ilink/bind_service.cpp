@@ -2,6 +2,7 @@
 
 #include "bot/log.hpp"
 #include "bot/random_id.hpp"
+#include "bot/rate_limit.hpp"
 #include "wechat_ilink/bind_page.hpp"
 #include "wechat_ilink/qr_code.hpp"
 
@@ -17,17 +18,26 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-constexpr std::size_t kMaxLiveSessions = 200;  // logins in progress at once, all clients
-constexpr auto kKeepFinished = 10min;          // a finished session still answers status
-constexpr auto kCodeWait = 5min;               // for the user to type the verify code
+constexpr auto kKeepFinished = 10min;  // a finished session still answers status
+constexpr auto kCodeWait = 5min;       // for the user to type the verify code
+// Networks whose starts in the last hour are remembered. When more start, the one idle longest
+// is forgotten: whoever holds this many networks is not slowed by a limit per network anyway.
+constexpr std::size_t kTrackedNetworks = 10000;
+
+// Whoever owns one address usually owns its whole /24 (IPv4) or /64 (IPv6).
+std::string network_of(const std::string& address) {
+    return client_network(address, 24, 64);
+}
 
 }  // namespace
 
 struct BindService::Session : LoginObserver {
-    explicit Session(net::any_io_executor executor) : code_ready(std::move(executor)) {}
+    Session(net::any_io_executor executor, std::string network)
+        : network(std::move(network)), code_ready(std::move(executor)) {}
 
     void progress(const LoginProgress& update) override {
         std::lock_guard lock(mutex);
+        if (withdrawn) return;  // the page was told to start again; that stays
         if (update.qr_url != current.qr_url) {
             auto code = QrCode::encode(update.qr_url);
             svg = code ? qr_svg(*code) : "";
@@ -50,7 +60,31 @@ struct BindService::Session : LoginObserver {
         co_return given ? code : std::string();
     }
 
-    std::mutex mutex;
+    bool abandoned() const override {
+        std::lock_guard lock(mutex);
+        return withdrawn;
+    }
+
+    // Live and nobody has scanned the QR code yet: nothing is lost when it makes room.
+    bool unscanned() const {
+        return !finished && (current.state == LoginProgress::State::starting ||
+                             current.state == LoginProgress::State::qr);
+    }
+
+    // Ends the login for another network's; its page shows the text and a "start" button.
+    void withdraw(Clock::time_point now) {
+        current = LoginProgress{
+            .state = LoginProgress::State::expired,
+            .text = "Many people are binding right now: start again. (人数较多，请重新开始)"};
+        svg.clear();
+        ++version;
+        withdrawn = true;
+        finished = true;
+        ended = now;
+    }
+
+    const std::string network;  // the client's, for the limits per network
+    mutable std::mutex mutex;
     LoginProgress current;
     std::string svg;  // of current.qr_url
     std::int64_t version = 0;
@@ -58,6 +92,7 @@ struct BindService::Session : LoginObserver {
     AsyncEvent code_ready;
     bool awaiting_code = false;  // a verify_code() waits: the next number is taken
     bool finished = false;
+    bool withdrawn = false;  // made room for another network's login
     Clock::time_point started = Clock::now();
     Clock::time_point ended;
 };
@@ -103,17 +138,25 @@ void BindService::stop() {
     for (auto& [id, session] : sessions_) session->code_ready.set();  // unblock waiting logins
 }
 
-bool BindService::allow_start(const std::string& client) {
-    auto now = Clock::now();
-    auto& times = starts_[client];
-    std::erase_if(times, [&](auto at) { return now - at > 1h; });
-    if (times.size() >= static_cast<std::size_t>(settings_.bind_starts_per_hour)) return false;
-    times.push_back(now);
-    return true;
+bool BindService::allow_start(const std::string& network, Clock::time_point now) {
+    auto found = starts_.find(network);
+    if (found == starts_.end()) return true;
+    std::erase_if(found->second, [&](auto at) { return now - at > 1h; });
+    return found->second.size() < static_cast<std::size_t>(settings_.bind_starts_per_hour);
 }
 
-void BindService::forget_old_sessions() {
-    auto now = Clock::now();
+void BindService::count_start(const std::string& network, Clock::time_point now) {
+    if (!starts_.contains(network) && starts_.size() >= kTrackedNetworks) {
+        auto last = [](const auto& entry) {
+            return entry.second.empty() ? Clock::time_point() : entry.second.back();
+        };
+        starts_.erase(std::min_element(starts_.begin(), starts_.end(),
+                                       [&](auto& a, auto& b) { return last(a) < last(b); }));
+    }
+    starts_[network].push_back(now);
+}
+
+void BindService::forget_old_sessions(Clock::time_point now) {
     std::erase_if(sessions_, [&](const auto& entry) {
         std::lock_guard lock(entry.second->mutex);
         return entry.second->finished && now - entry.second->ended > kKeepFinished;
@@ -123,29 +166,74 @@ void BindService::forget_old_sessions() {
     });
 }
 
+// Fairness between networks: each may hold bind_live_logins_per_network live logins, and when
+// all bind_live_logins are taken a network holding fewer takes the place of the oldest unscanned
+// login of the network holding the most (at least two more: equal shares are not shuffled). So
+// one network, however fast it starts logins, never keeps a network with fewer from starting
+// one; only as many networks as there are places can fill them. Scanned logins are never
+// withdrawn: someone is confirming on their phone.
+std::optional<std::string> BindService::make_room(const std::string& network,
+                                                  Clock::time_point now) {
+    struct Holding {
+        std::size_t live = 0;
+        Session* oldest_unscanned = nullptr;
+    };
+    std::map<std::string_view, Holding> networks;
+    std::size_t live = 0;
+    for (const auto& [id, session] : sessions_) {
+        std::lock_guard lock(session->mutex);
+        if (session->finished) continue;
+        ++live;
+        auto& holding = networks[session->network];
+        ++holding.live;
+        if (session->unscanned() &&
+            (!holding.oldest_unscanned || session->started < holding.oldest_unscanned->started))
+            holding.oldest_unscanned = session.get();
+    }
+    std::size_t mine = networks.contains(network) ? networks.at(network).live : 0;
+    if (mine >= static_cast<std::size_t>(settings_.bind_live_logins_per_network))
+        return "logins from this network at once";
+    if (!allow_start(network, now)) return "starts from this network per hour";
+    if (live < static_cast<std::size_t>(settings_.bind_live_logins)) return std::nullopt;
+    Session* victim = nullptr;
+    std::size_t most = mine + 1;
+    for (const auto& [other, holding] : networks) {
+        if (holding.live > most && holding.oldest_unscanned) {
+            most = holding.live;
+            victim = holding.oldest_unscanned;
+        }
+    }
+    if (!victim) return "live logins";
+    std::lock_guard lock(victim->mutex);
+    if (!victim->unscanned()) return "live logins";  // scanned a moment ago
+    log_.info("wechat_ilink", "binding page: all ", settings_.bind_live_logins,
+              " logins are taken; one of ", victim->network, " makes room for ", network);
+    victim->withdraw(now);
+    return std::nullopt;
+}
+
 net::awaitable<http::Response> BindService::start(const http::Request& request) {
     if (hooks_.active_accounts() >= static_cast<std::size_t>(settings_.max_accounts)) {
         co_return http::Response::error(
             403, "This bot cannot take more WeChat accounts right now. (绑定名额已满)");
     }
+    std::string network = network_of(request.remote);
     std::shared_ptr<Session> session;
     std::string id;
     {
         std::lock_guard lock(mutex_);
         if (stopping_) co_return http::Response::error(503, "The server is stopping.");
-        forget_old_sessions();
-        std::size_t live = std::count_if(sessions_.begin(), sessions_.end(), [](const auto& e) {
-            std::lock_guard lock(e.second->mutex);
-            return !e.second->finished;
-        });
-        if (live >= kMaxLiveSessions || !allow_start(request.remote)) {
+        auto now = Clock::now();
+        forget_old_sessions(now);
+        if (auto limit = make_room(network, now)) {
             log_.warn("wechat_ilink", "binding page: refused a start from ", request.remote,
-                      " (rate limit)");
+                      " (limit: ", *limit, ")");
             co_return http::Response::error(
                 429, "Too many attempts. Try again later. (尝试次数过多，请稍后再试)");
         }
+        count_start(network, now);
         id = random_hex(16);
-        session = std::make_shared<Session>(executor_);
+        session = std::make_shared<Session>(executor_, network);
         sessions_.emplace(id, session);
     }
     net::co_spawn(executor_, run(session), net::detached);
@@ -174,6 +262,7 @@ net::awaitable<void> BindService::run(std::shared_ptr<Session> session) {
                                         .text = "Something went wrong. Start again."});
     }
     std::lock_guard lock(session->mutex);
+    if (session->withdrawn) co_return;  // finished when withdrawn
     session->finished = true;
     session->ended = Clock::now();
 }
@@ -206,8 +295,10 @@ http::Response BindService::status(const http::Request& request) {
 http::Response BindService::code(const http::Request& request) {
     auto session = find(request);
     if (!session) return http::Response::error(404, "This binding session has ended.");
+    // Anything but {"code": "<digits>"} is the same mistake; never a type_error (a 500).
     auto body = nlohmann::json::parse(request.body, nullptr, false);
-    std::string digits = body.is_object() ? body.value("code", "") : "";
+    auto field = body.is_object() ? body.find("code") : body.end();
+    std::string digits = field != body.end() && field->is_string() ? field->get<std::string>() : "";
     if (digits.empty() || digits.size() > 12 ||
         !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return http::Response::error(400, "Enter the digits shown on your phone.");

@@ -45,6 +45,7 @@ public:
         bool code_pending = false;
         std::string code;
         while (std::chrono::steady_clock::now() < deadline) {
+            if (observer_.abandoned()) co_return outcome_;  // failed, and nobody to tell
             auto result =
                 co_await api_.qrcode_status(poll_base_, qrcode_, code, options_.status_timeout);
             // Timeouts and errors count as "wait" (OCW: gateways answer 524 on long polls).

@@ -47,6 +47,14 @@ Settings read_settings(ConfigReader& config) {
     settings.max_accounts = static_cast<int>(config.integer("max_accounts", 1000, 1, 1000000));
     settings.bind_starts_per_hour =
         static_cast<int>(config.integer("bind_starts_per_hour", 10, 1, 100000));
+    settings.bind_live_logins =
+        static_cast<int>(config.integer("bind_live_logins", 200, 1, 100000));
+    settings.bind_live_logins_per_network =
+        static_cast<int>(config.integer("bind_live_logins_per_network", 10, 1, 100000));
+    if (settings.bind_live_logins_per_network > settings.bind_live_logins)
+        config.problem("bind_live_logins_per_network",
+                       "must not be more than bind_live_logins (" +
+                           std::to_string(settings.bind_live_logins) + ")");
     settings.max_qr_refreshes = static_cast<int>(config.integer("max_qr_refreshes", 3, 0, 20));
     settings.login_deadline =
         std::chrono::seconds(config.integer("login_timeout_s", 480, 10, 3600));

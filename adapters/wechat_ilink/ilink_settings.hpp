@@ -16,8 +16,11 @@ struct Settings {
     bool self_service = false;         // the public binding page
     std::string title = "contactbot";  // the bot's name on the binding page
     int max_accounts = 1000;
-    int bind_starts_per_hour = 10;  // per client address, on the binding page
-    int max_qr_refreshes = 3;       // new QR codes after "expired" before giving up (OCW: 3)
+    // The binding page's limits per client network (IPv4 /24, IPv6 /64) and for all clients.
+    int bind_starts_per_hour = 10;          // per network
+    int bind_live_logins = 200;             // logins in progress at once, all networks
+    int bind_live_logins_per_network = 10;  // the same, per network
+    int max_qr_refreshes = 3;  // new QR codes after "expired" before giving up (OCW: 3)
     std::chrono::milliseconds login_deadline{480000};
     std::chrono::milliseconds login_poll_pause{1000};  // between QR status polls (§3.2)
     std::chrono::milliseconds reply_window{std::chrono::hours(24)};

@@ -32,6 +32,7 @@ struct Request {
     std::vector<Header> headers;
     std::string body;
     std::string remote;  // peer address, for logs and rate limits
+    std::string scheme = "http";  // "https" when a trusted proxy says so (X-Forwarded-Proto)
 
     std::string_view header(std::string_view name) const { return find_header(headers, name); }
     // Percent-decoded; plus_as_space false keeps '+' (base64 values sent unescaped).

@@ -24,6 +24,7 @@ void RequestParser::on_field_impl(bhttp::field field, string_view name, string_v
     if (field == bhttp::field::expect && boost::beast::iequals(value, "100-continue")) {
         expects_continue_ = true;
     }
+    if (field == bhttp::field::host) ++host_fields_;
     request_.headers.push_back({std::string(name), std::string(value)});
 }
 

@@ -21,6 +21,8 @@ public:
     unsigned version() const { return version_; }  // 10 or 11
     // The client sent "Expect: 100-continue" and waits for an interim answer before the body.
     bool expects_continue() const { return expects_continue_; }
+    // Host fields seen: HTTP/1.1 requires exactly one (RFC 9112 section 3.2).
+    int host_fields() const { return host_fields_; }
 
 private:
     void on_request_impl(boost::beast::http::verb, string_view method, string_view target,
@@ -39,6 +41,7 @@ private:
     Request& request_;
     unsigned version_ = 11;
     bool expects_continue_ = false;
+    int host_fields_ = 0;
 };
 
 }  // namespace bot::http

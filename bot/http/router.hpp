@@ -34,12 +34,18 @@ public:
 };
 
 using WebSocketHandler = std::function<net::awaitable<void>(std::shared_ptr<WebSocket>)>;
+// Looks at a request's head (its body is not read yet): a Response here refuses it.
+using RequestCheck = std::function<std::optional<Response>(const Request&)>;
 // Runs before the upgrade: a Response here refuses it (for example 403 for a foreign Origin).
-using UpgradeCheck = std::function<std::optional<Response>(const Request&)>;
+using UpgradeCheck = RequestCheck;
 
 struct RouteOptions {
     std::size_t body_limit = 0;          // 0 = the server's default limit
     std::size_t max_message = 64 << 10;  // websocket routes: largest message accepted
+    // Routes that authenticate by a header check it here, before the body is read: a client
+    // without credentials then costs neither the body's memory nor its transfer. The
+    // handler is still called with the whole request when this lets it through.
+    RequestCheck authorize;
 };
 
 struct Route {

@@ -1,7 +1,10 @@
 #include "bot/http/server.hpp"
 
 #include "bot/async.hpp"
+#include "bot/http/connection_io.hpp"
+#include "bot/http/limits.hpp"
 #include "bot/http/request_parser.hpp"
+#include "bot/http/trusted_proxies.hpp"
 #include "bot/http/websocket_session.hpp"
 #include "bot/http/wire.hpp"
 #include "bot/log.hpp"
@@ -28,6 +31,7 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 namespace bot::http {
@@ -36,6 +40,12 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+using detail::discard_unread;
+using detail::kMaxRead;
+using detail::peer_address;
+using detail::read_request;
+using detail::ReadUntil;
 
 namespace {
 
@@ -109,39 +119,12 @@ detail::UpgradeRequest upgrade_message(const Request& request, unsigned version)
     return message;
 }
 
-enum class ReadUntil { header, end };
-
-// Feeds the parser what the buffer holds, then what the connection brings, until the header
-// (or the whole request) is parsed. Reads with the stream's own read rather than Beast's
-// composed http::async_read, whose layers of handlers cost more than the parse.
-net::awaitable<boost::system::error_code> read_request(beast::tcp_stream& stream,
-                                                       beast::flat_buffer& buffer,
-                                                       RequestParser& parser, ReadUntil until) {
-    constexpr std::size_t kMaxRead = 64 * 1024;
-    parser.eager(until == ReadUntil::end);
-    for (;;) {
-        if (buffer.size() > 0) {
-            boost::system::error_code ec;
-            const std::size_t used = parser.put(buffer.data(), ec);
-            buffer.consume(used);
-            if (ec && ec != bhttp::error::need_more) co_return ec;
-            const bool done =
-                until == ReadUntil::header ? parser.is_header_done() : parser.is_done();
-            if (done) co_return boost::system::error_code{};
-            if (!ec && used > 0 && buffer.size() > 0) continue;  // more to parse
-        }
-        auto [ec, read] = co_await stream.async_read_some(
-            buffer.prepare(beast::read_size(buffer, kMaxRead)), use_tuple);
-        buffer.commit(read);
-        if (ec == net::error::eof) {
-            if (!parser.got_some()) co_return bhttp::error::end_of_stream;
-            boost::system::error_code end;
-            parser.put_eof(end);  // a request cut short: partial_message
-            co_return end ? end : bhttp::error::partial_message;
-        }
-        if (ec) co_return ec;
-    }
-}
+// What a session does after a request.
+enum class Next {
+    serve,             // read the next request on this connection
+    close,             // close the connection
+    discard_and_close  // answered before its body: discard_unread, then close
+};
 
 }  // namespace
 
@@ -152,7 +135,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
           log(l),
           options(std::move(o)),
           acceptor(make_io_strand(executor)),
-          accept_pause(acceptor.get_executor()) {}
+          accept_pause(acceptor.get_executor()),
+          proxies(options.trusted_proxies),
+          connections_per_address(AddressLimit::make(options.max_connections_per_address)),
+          websockets_per_address(AddressLimit::make(options.max_websockets_per_address)),
+          body_budget(options.body_budget_bytes),
+          websocket_limits{.queue_bytes = options.websocket_queue_bytes,
+                           .write_timeout = options.read_timeout,
+                           .queued_total = std::make_shared<std::atomic<std::size_t>>(0)} {}
 
     static constexpr std::chrono::milliseconds kFirstAcceptPause{10};
     static constexpr std::chrono::milliseconds kMostAcceptPause{1000};
@@ -160,6 +150,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     struct Connection {
         beast::tcp_stream* stream;
         bool idle;
+    };
+
+    // Who is at the other end of a connection.
+    struct Peer {
+        std::string address;
+        bool proxy = false;  // a trusted proxy: its forwarding headers name each client
+        std::optional<AddressLimit::Slot> slot;  // its share of max_connections_per_address
     };
 
     net::any_io_executor executor;
@@ -173,6 +170,11 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     mutable std::mutex connections_mutex;
     std::map<std::uint64_t, Connection> connections;
     std::uint64_t next_connection_id = 0;
+    const TrustedProxies proxies;
+    const std::shared_ptr<AddressLimit> connections_per_address;
+    const std::shared_ptr<AddressLimit> websockets_per_address;
+    BodyBudget body_budget;
+    const detail::WebSocketLimits websocket_limits;
 
     std::uint64_t track(beast::tcp_stream* stream) {
         std::lock_guard lock(connections_mutex);
@@ -231,6 +233,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             socket.close();  // shed load rather than exhaust file descriptors
             return;
         }
+        Peer peer{.address = peer_address(socket)};
+        peer.proxy = proxies.trusts(peer.address);
+        if (!peer.proxy) {
+            // One address holding every connection would lock everyone else out.
+            peer.slot = connections_per_address->acquire(peer.address);
+            if (!peer.slot) {
+                socket.close();
+                return;
+            }
+        }
         // Streamed replies (SSE, chunked LLM-style bodies, websocket frames) are small writes
         // in a row: without this, Nagle's algorithm holds each one for the peer's delayed
         // ACK, up to 40 ms.
@@ -238,7 +250,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         socket.set_option(tcp::no_delay(true), ignored);
         ++connection_count;  // here, not in the session: a whole backlog is admitted at once
         auto ex = socket.get_executor();
-        net::co_spawn(ex, session(shared_from_this(), std::move(socket)),
+        net::co_spawn(ex, session(shared_from_this(), std::move(socket), std::move(peer)),
                       [self = shared_from_this()](std::exception_ptr e) {
                           --self->connection_count;
                           if (!e) return;
@@ -251,23 +263,18 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     // One connection: read requests, route them, write responses, until close or timeout.
-    static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket) {
-        std::string remote;
-        {
-            boost::system::error_code ec;
-            auto endpoint = socket.remote_endpoint(ec);
-            if (!ec) remote = endpoint.address().to_string();
-        }
+    static net::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket socket, Peer peer) {
         beast::tcp_stream stream(std::move(socket));
         auto id = self->track(&stream);
         beast::flat_buffer buffer;
         bool first = true;
-        while (!self->stopping) {
-            bool keep_alive = co_await self->serve_one(stream, buffer, remote, id, first);
+        Next next = Next::serve;
+        while (!self->stopping && next == Next::serve) {
+            next = co_await self->serve_one(stream, buffer, peer, id, first);
             first = false;
-            if (!keep_alive) break;
         }
         self->untrack(id);
+        if (next == Next::discard_and_close) co_await discard_unread(stream);
         boost::system::error_code ignored;
         stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
         stream.close();
@@ -290,24 +297,32 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_return !ec && keep_alive;
     }
 
-    // A websocket route: refuse plain requests and failed checks, else hand the connection over.
-    net::awaitable<bool> upgrade(beast::tcp_stream& stream, Request request, unsigned version,
+    // A websocket route: refuse plain requests, failed checks and clients holding their share
+    // of websockets, else hand the connection over.
+    net::awaitable<Next> upgrade(beast::tcp_stream& stream, Request request, unsigned version,
                                  const Route& route) {
         auto message = upgrade_message(request, version);
         if (!beast::websocket::is_upgrade(message)) {
             co_await write_response(stream, Response::error(426, "websocket upgrade required"),
                                     version, false, false);
-            co_return false;
+            co_return Next::close;
         }
         if (route.check) {
             if (auto refused = route.check(request)) {
                 co_await write_response(stream, std::move(*refused), version, false, false);
-                co_return false;
+                co_return Next::close;
             }
         }
+        auto slot = websockets_per_address->acquire(request.remote);
+        if (!slot) {
+            co_await write_response(stream,
+                                    Response::error(429, "too many websockets from this address"),
+                                    version, false, false);
+            co_return Next::close;
+        }
         co_await detail::run_websocket(std::move(stream), std::move(message), std::move(request),
-                                       route, log, websocket_registry);
-        co_return false;
+                                       route, log, websocket_registry, websocket_limits);
+        co_return Next::close;
     }
 
     detail::WebSocketRegistry websocket_registry{.add =
@@ -324,17 +339,52 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                                      }};
     std::map<std::uint64_t, std::weak_ptr<WebSocket>> websockets;
 
-    net::awaitable<bool> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                   const std::string& remote, std::uint64_t id, bool first) {
+    // The first request's headers must come within header_timeout of the connection; later
+    // ones may keep it waiting idle_timeout for their first byte, then have header_timeout for
+    // the rest (a client sending a byte at a time holds its connection no longer).
+    net::awaitable<boost::system::error_code> read_head(beast::tcp_stream& stream,
+                                                        beast::flat_buffer& buffer,
+                                                        RequestParser& parser, bool first) {
+        if (!first && buffer.size() == 0) {
+            stream.expires_after(options.idle_timeout);
+            auto [ec, read] = co_await stream.async_read_some(
+                buffer.prepare(beast::read_size(buffer, kMaxRead)), use_tuple);
+            buffer.commit(read);
+            if (ec == net::error::eof) co_return bhttp::error::end_of_stream;
+            if (ec) co_return ec;
+        }
+        stream.expires_after(options.header_timeout);
+        co_return co_await read_request(stream, buffer, parser, ReadUntil::header);
+    }
+
+    // Answers without reading the request's body (if it has one) and ends the connection.
+    net::awaitable<Next> refuse(beast::tcp_stream& stream, Response response, unsigned version,
+                                bool head, const RequestParser& parser) {
+        co_await write_response(stream, std::move(response), version, false, head);
+        co_return parser.is_done() ? Next::close : Next::discard_and_close;
+    }
+
+    // The client a trusted proxy forwarded for, else the peer.
+    void identify(Request& request, const Peer& peer) const {
+        if (!peer.proxy) {
+            request.remote = peer.address;
+            return;
+        }
+        auto client = proxies.client(peer.address, request.headers);
+        request.remote = std::move(client.address);
+        if (client.https) request.scheme = "https";
+    }
+
+    net::awaitable<Next> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                   const Peer& peer, std::uint64_t id, bool first) {
         Request request;
         RequestParser parser(request);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
         parser.body_limit(boost::none);  // the route's limit applies once the path is known
 
         set_idle(id, true);
-        if (stopping) co_return false;
-        stream.expires_after(first ? options.header_timeout : options.idle_timeout);
-        auto ec = co_await read_request(stream, buffer, parser, ReadUntil::header);
+        if (stopping) co_return Next::close;
+        auto ec = co_await read_head(stream, buffer, parser, first);
         set_idle(id, false);
         if (ec) {
             if (ec == bhttp::error::header_limit) {
@@ -346,11 +396,16 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                 co_await write_response(stream, Response::error(400, "malformed request"), 11,
                                         false, false);
             }
-            co_return false;
+            co_return Next::close;
         }
 
         const unsigned version = parser.version();
         const bool head = request.method == "HEAD";
+        if (parser.host_fields() > 1 || (version >= 11 && parser.host_fields() == 0)) {
+            co_return co_await refuse(
+                stream, Response::error(400, "an HTTP/1.1 request needs exactly one Host header"),
+                version, head, parser);
+        }
         auto [match, route] = router.find(request.method, request.path);
         if (match != Router::Match::found) {
             // Answer without reading the body; the connection closes so no stray body bytes
@@ -361,11 +416,21 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             if (match == Router::Match::wrong_method) {
                 res.headers.push_back({"Allow", router.allowed_methods(request.path)});
             }
-            co_await write_response(stream, std::move(res), version, false, head);
-            co_return false;
+            co_return co_await refuse(stream, std::move(res), version, head, parser);
         }
 
-        request.remote = remote;
+        identify(request, peer);
+        if (route->options.authorize) {
+            std::optional<Response> refused;
+            try {
+                refused = route->options.authorize(request);
+            } catch (const std::exception& e) {
+                log.error("http", request.method, " ", request.path, " check failed: ", e.what());
+                refused = Response::error(500, "internal error");
+            }
+            if (refused)
+                co_return co_await refuse(stream, std::move(*refused), version, head, parser);
+        }
         if (route->websocket) {
             // The connection may stay open for hours: give back the request buffer first.
             buffer.clear();
@@ -376,16 +441,27 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         std::size_t limit =
             route->options.body_limit ? route->options.body_limit : options.body_limit;
         parser.body_limit(limit);
-        if (auto length = parser.content_length(); length && *length > limit) {
-            co_await write_response(stream, Response::error(413, "request body too large"), version,
-                                    false, head);
-            co_return false;
+        const auto length = parser.content_length();
+        if (length && *length > limit) {
+            co_return co_await refuse(stream, Response::error(413, "request body too large"),
+                                      version, head, parser);
+        }
+        // Held until the response is written: the body lives as long as the request. A chunked
+        // body may grow to the route's limit.
+        std::optional<BodyBudget::Reservation> reservation;
+        if (!parser.is_done()) {
+            reservation = body_budget.reserve(length ? static_cast<std::size_t>(*length) : limit);
+            if (!reservation) {
+                Response busy = Response::error(503, "too many request bodies at once; retry");
+                busy.headers.push_back({"Retry-After", "2"});
+                co_return co_await refuse(stream, std::move(busy), version, head, parser);
+            }
         }
         if (parser.expects_continue()) {
             bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, version};
             stream.expires_after(options.read_timeout);
             auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
-            if (wec) co_return false;
+            if (wec) co_return Next::close;
         }
         if (!parser.is_done()) {
             stream.expires_after(options.read_timeout);
@@ -393,9 +469,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             if (body_error == bhttp::error::body_limit) {
                 co_await write_response(stream, Response::error(413, "request body too large"),
                                         version, false, head);
-                co_return false;
+                co_return Next::close;
             }
-            if (body_error) co_return false;
+            if (body_error) co_return Next::close;
         }
 
         const bool keep_alive = parser.keep_alive() && !stopping;
@@ -406,13 +482,17 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             response = co_await route->handler(request, streamer);
         } catch (const std::exception& e) {
             log.error("http", request.method, " ", request.path, " failed: ", e.what());
-            if (streamer.started()) co_return false;
+            if (streamer.started()) co_return Next::close;
             response = Response::error(500, "internal error");
         }
-        if (streamer.started()) co_return co_await streamer.finish() && !stopping;
-        if (response.status == 0) co_return false;  // Response::drop(): close unanswered
-        co_return co_await write_response(stream, std::move(response), version,
-                                          keep_alive && !stopping, head);
+        bool reusable = false;
+        if (streamer.started()) {
+            reusable = co_await streamer.finish() && !stopping;
+        } else if (response.status != 0) {  // 0: Response::drop(), close unanswered
+            reusable = co_await write_response(stream, std::move(response), version,
+                                               keep_alive && !stopping, head);
+        }
+        co_return reusable ? Next::serve : Next::close;
     }
 };
 
@@ -474,6 +554,19 @@ void Server::stop() {
 
 std::size_t Server::open_connections() const {
     return impl_->connection_count.load();
+}
+
+std::size_t Server::open_websockets() const {
+    std::lock_guard lock(impl_->connections_mutex);
+    return impl_->websockets.size();
+}
+
+std::size_t Server::queued_websocket_bytes() const {
+    return impl_->websocket_limits.queued_total->load(std::memory_order_relaxed);
+}
+
+std::size_t Server::reserved_body_bytes() const {
+    return impl_->body_budget.in_use();
 }
 
 }  // namespace bot::http

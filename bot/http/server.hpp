@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace bot {
 class Logger;
@@ -25,9 +26,24 @@ struct ServerOptions {
     std::size_t body_limit = 1 << 20;
     std::size_t header_limit = 16 * 1024;
     std::size_t max_connections = 10000;
-    std::chrono::seconds header_timeout{10};  // to receive a request's headers
-    std::chrono::seconds read_timeout{30};    // to receive its body, and to write each response
-    std::chrono::seconds idle_timeout{60};    // keep-alive connection with no request
+    // Open connections from one address (a trusted proxy's are not counted: it speaks for
+    // many clients).
+    std::size_t max_connections_per_address = 128;
+    std::size_t max_websockets_per_address = 64;  // per client address, behind a proxy too
+    // Bytes of request bodies held at once over all connections; a body that would exceed it
+    // is refused with 503 and Retry-After before it is read.
+    std::size_t body_budget_bytes = 64 << 20;
+    // A websocket's messages waiting to be written; over it the client is closed.
+    std::size_t websocket_queue_bytes = 1 << 20;
+    // Addresses and CIDR ranges of reverse proxies whose X-Forwarded-For / X-Real-IP /
+    // X-Forwarded-Proto are believed (Request::remote and scheme).
+    std::vector<std::string> trusted_proxies;
+    // To receive a request's headers, from its first byte (a connection's first request: from
+    // the connection).
+    std::chrono::seconds header_timeout{10};
+    // To receive its body, to write each response and each websocket message.
+    std::chrono::seconds read_timeout{30};
+    std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request
 };
 
 class Server {
@@ -44,6 +60,9 @@ public:
     // Stops accepting and closes idle connections; busy ones close after their response.
     void stop();
     std::size_t open_connections() const;
+    std::size_t open_websockets() const;
+    std::size_t queued_websocket_bytes() const;  // sent to websockets, not yet written
+    std::size_t reserved_body_bytes() const;     // of the body budget
 
 private:
     struct Impl;

@@ -8,6 +8,9 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 
@@ -26,10 +29,21 @@ struct WebSocketRegistry {
     std::function<void(std::uint64_t)> remove;
 };
 
+struct WebSocketLimits {
+    // Bytes of messages sent but not yet written (the one being written included). A client
+    // that reads slower than it is sent to is closed with "try again later" at this bound.
+    std::size_t queue_bytes = 1 << 20;
+    // Each write, the closing handshake's too: a peer that stops reading is cut off.
+    std::chrono::seconds write_timeout{30};
+    // Every connection's queued bytes; shared, as a connection may outlive the server.
+    std::shared_ptr<std::atomic<std::size_t>> queued_total;
+};
+
 // Completes the handshake, runs the route's handler, then closes the connection once every
 // queued message is written.
 net::awaitable<void> run_websocket(boost::beast::tcp_stream stream, UpgradeRequest upgrade,
                                    Request request, const Route& route, Logger& log,
-                                   const WebSocketRegistry& registry);
+                                   const WebSocketRegistry& registry,
+                                   const WebSocketLimits& limits);
 
 }  // namespace bot::http::detail

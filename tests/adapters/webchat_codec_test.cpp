@@ -17,11 +17,21 @@ TEST_CASE("client frames parse into hello, message or a reason", "[webchat]") {
     CHECK(std::get<UserMessage>(message).id == "a-1_B");
     CHECK(std::get<UserMessage>(message).text == "你好");
 
-    for (const char* bad : {"", "[]", "{}", R"({"type":5})", R"({"type":"hello","user":"short"})",
-                            R"({"type":"hello","user":"0123456789ABCDEF0123456789ABCDEF"})",
-                            R"({"type":"message","id":"","text":"x"})",
-                            R"({"type":"message","id":"has space","text":"x"})",
-                            R"({"type":"message","id":"ok"})", R"({"type":"shout"})"}) {
+    for (const char* bad :
+         {"", "[]", "{}", R"({"type":5})", R"({"type":"hello","user":"short"})",
+          R"({"type":"hello","user":"0123456789ABCDEF0123456789ABCDEF"})",
+          R"({"type":"message","id":"","text":"x"})",
+          R"({"type":"message","id":"has space","text":"x"})", R"({"type":"message","id":"ok"})",
+          R"({"type":"shout"})",
+          // every field of the wrong type
+          R"({"type":["hello"],"user":"0123456789abcdef0123456789abcdef"})",
+          R"({"type":"hello","user":5})", R"({"type":"hello","user":null})",
+          R"({"type":"hello","user":["0123456789abcdef0123456789abcdef"]})",
+          R"({"type":"message","id":5,"text":"x"})", R"({"type":"message","id":null,"text":"x"})",
+          R"({"type":"message","id":"ok","text":5})", R"({"type":"message","id":"ok","text":null})",
+          R"({"type":"message","id":"ok","text":["x"]})",
+          R"({"type":"message","id":"ok","text":{"a":"x"}})", "null", "\"hello\"",
+          R"({"type":"message","id":"ok","text":"x"} trailing)"}) {
         INFO(bad);
         CHECK(std::holds_alternative<BadFrame>(parse_client_frame(bad)));
     }

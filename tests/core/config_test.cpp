@@ -125,6 +125,31 @@ TEST_CASE("invalid JSON is reported with line and column", "[config]") {
     CHECK(list[0].starts_with("(file): invalid JSON at line 2"));
 }
 
+TEST_CASE("the server's per-address limits, budgets and trusted proxies", "[config]") {
+    auto config = parse_config(R"({"server": {"max_connections_per_address": 8,
+        "trusted_proxies": ["127.0.0.1", "10.0.0.0/8", "fd00::/8"]}})",
+                               env({}));
+    CHECK(config.server.max_connections_per_address == 8);
+    CHECK(config.server.max_websockets_per_address == 64);
+    CHECK(config.server.body_budget_bytes == 64 << 20);
+    CHECK(config.server.websocket_queue_bytes == 1 << 20);
+    CHECK(config.server.trusted_proxies.size() == 3);
+
+    auto list = problems(R"({"server": {"trusted_proxies": ["10.0.0.0/33", "proxy.local"],
+        "body_limit": 4096, "body_budget_bytes": 2048, "max_websockets_per_address": 0}})");
+    INFO(Catch::rangeToString(list));
+    auto starts = [&](const std::string& prefix) {
+        return std::any_of(list.begin(), list.end(),
+                           [&](const std::string& line) { return line.starts_with(prefix); });
+    };
+    CHECK(starts("server.trusted_proxies[0]: must be an IP address or a CIDR range"));
+    CHECK(starts("server.trusted_proxies[1]: must be an IP address or a CIDR range"));
+    CHECK(starts("server.body_budget_bytes: must be at least body_limit"));
+    CHECK(starts("server.max_websockets_per_address: must be between 1"));
+    CHECK(problems(R"({"server": {"trusted_proxies": "127.0.0.1"}})").at(0) ==
+          "server.trusted_proxies: must be an array of strings");
+}
+
 // Found by tests/fuzz (fuzz_config): nlohmann reports a number too large for a double as
 // out_of_range, not parse_error, and it escaped the reader.
 TEST_CASE("a number too large for a double is reported, not thrown", "[config]") {

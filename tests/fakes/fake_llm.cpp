@@ -124,7 +124,8 @@ struct FakeLlm::Impl {
     static http::ServerOptions options() {
         http::ServerOptions o;
         o.port = 0;
-        o.max_connections = 100000;  // benches hold thousands of streams open at once
+        o.max_connections = 100000;              // benches hold thousands of streams open at once
+        o.max_connections_per_address = 100000;  // every client is on 127.0.0.1
         return o;
     }
 

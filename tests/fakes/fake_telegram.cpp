@@ -169,6 +169,7 @@ struct FakeTelegram::Impl {
         http::ServerOptions o;
         o.port = 0;
         o.max_connections = 100000;
+        o.max_connections_per_address = 100000;  // every client is on 127.0.0.1
         o.idle_timeout = std::chrono::seconds(600);
         return o;
     }

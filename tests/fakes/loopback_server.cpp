@@ -19,7 +19,8 @@ struct LoopbackServer::Impl {
         http::ServerOptions options;
         options.port = 0;
         options.idle_timeout = std::chrono::seconds(600);
-        options.max_connections = 100000;  // the benches hold tens of thousands open
+        options.max_connections = 100000;              // the benches hold tens of thousands open
+        options.max_connections_per_address = 100000;  // all from 127.0.0.1
         server.emplace(io.get_executor(), router, log, options);
         server->start();
         thread = std::thread([this] { io.run(); });

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <memory>
+
 using namespace bot::testing;
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -19,6 +22,31 @@ std::string joined_deltas(const std::vector<json>& frames, const std::string& id
             text += frame.at("text").get<std::string>();
     }
     return text;
+}
+
+// How the server answered message id: "done" or the error's code (deltas and frames about other
+// messages are skipped).
+std::string outcome(WsClient& page, const std::string& id) {
+    while (auto frame = page.next()) {
+        if (frame->value("id", "") != id) continue;
+        if (frame->at("type") == "done") return "done";
+        if (frame->at("type") == "error") return frame->at("code").get<std::string>();
+    }
+    return "no answer";
+}
+
+std::string user_id(int n) {
+    std::string id = std::to_string(n);
+    return std::string(32 - id.size(), 'c') + id;
+}
+
+// The web chat section with its two rate limits (per user, per address).
+BotOptions webchat_limits(int per_user, int per_address) {
+    BotOptions options;
+    options.adapters["web"] = {{"type", "webchat"},
+                               {"messages_per_minute", per_user},
+                               {"messages_per_minute_per_address", per_address}};
+    return options;
 }
 }  // namespace
 
@@ -131,6 +159,9 @@ TEST_CASE("bad frames, long messages, floods and foreign origins are refused",
     CHECK(upgrade_status(bot.app().port(), "/webchat/ws", "http://evil.example") == 403);
     std::string own_origin = "http://127.0.0.1:" + std::to_string(bot.app().port());
     CHECK(upgrade_status(bot.app().port(), "/webchat/ws", own_origin) == 101);
+    // Served over plain http: an https page with the same host is another origin.
+    std::string https_origin = "https://127.0.0.1:" + std::to_string(bot.app().port());
+    CHECK(upgrade_status(bot.app().port(), "/webchat/ws", https_origin) == 403);
 
     {
         WsClient rude(bot.app().port(), "/webchat/ws");
@@ -148,17 +179,95 @@ TEST_CASE("bad frames, long messages, floods and foreign origins are refused",
     CHECK(page.next()->at("code") == "bad_frame");
     page.send({{"type", "message"}, {"id", "long"}, {"text", std::string(4001, 'x')}});
     CHECK(page.until("error", "long").back().at("code") == "too_long");
-    // Burst of five allowed at one per minute, then refused.
-    for (int i = 0; i < 6; ++i) {
+    // Burst of five allowed at one per minute (the two frames above took two), then refused.
+    for (int i = 0; i < 4; ++i) {
         page.send({{"type", "message"},
                    {"id", std::string("f").append(std::to_string(i))},
                    {"text", "flood"}});
     }
-    CHECK(page.until("error", "f5").back().at("code") == "rate_limited");
+    CHECK(page.until("error", "f3").back().at("code") == "rate_limited");
     // Oversize frames close the connection without disturbing the server.
     page.send_text(std::string(70000, 'x'));
     while (page.next(3s)) {
     }
     auto [status, reply] = bot.send("carol", "still fine?");
     CHECK(status == 200);
+}
+
+TEST_CASE("the rate limit holds per user across all their pages", "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path(), webchat_limits(1, 1000));  // bursts of 5 per user
+    std::vector<std::unique_ptr<WsClient>> pages;
+    for (int i = 0; i < 3; ++i) {
+        pages.push_back(std::make_unique<WsClient>(bot.app().port(), "/webchat/ws"));
+        pages.back()->send({{"type", "hello"}, {"user", kAlice}});
+        pages.back()->until("ready");
+    }
+    std::map<std::string, int> outcomes;
+    for (int i = 0; i < 3; ++i) {
+        for (int j = 0; j < 2; ++j) {
+            std::string id = std::string("p").append(std::to_string(i)).append(std::to_string(j));
+            pages[i]->send({{"type", "message"}, {"id", id}, {"text", "hi"}});
+            ++outcomes[outcome(*pages[i], id)];
+        }
+    }
+    CHECK(outcomes["done"] == 5);
+    CHECK(outcomes["rate_limited"] == 1);
+    CHECK(llm.request_count() == 5);
+}
+
+TEST_CASE("the rate limit holds per address across users", "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path(), webchat_limits(1000, 1));  // bursts of 20 per address
+    std::map<std::string, int> outcomes;
+    for (int user = 0; user < 7; ++user) {  // new user ids cost nothing: they do not help
+        WsClient page(bot.app().port(), "/webchat/ws");
+        page.send({{"type", "hello"}, {"user", user_id(user)}});
+        page.until("ready");
+        for (int i = 0; i < 3; ++i) {
+            std::string id = std::string("m").append(std::to_string(i));
+            page.send({{"type", "message"}, {"id", id}, {"text", "hi"}});
+            ++outcomes[outcome(page, id)];
+        }
+    }
+    CHECK(outcomes["done"] == 20);
+    CHECK(outcomes["rate_limited"] == 1);
+    CHECK(llm.request_count() == 20);
+}
+
+TEST_CASE("invalid frames count against the rate limit; over it one answer, then silence",
+          "[integration][webchat]") {
+    TempDir dir;
+    FakeLlm llm;
+    TestBot bot(llm, dir.path(), webchat_limits(1, 1000));
+    WsClient page(bot.app().port(), "/webchat/ws");
+    page.send({{"type", "hello"}, {"user", kAlice}});
+    page.until("ready");
+    page.send_text("not json");
+    page.send({{"type", "hello"}, {"user", kAlice}});
+    page.send({{"type", "message"}, {"id", "empty"}, {"text", ""}});
+    page.send({{"type", "message"}, {"id", "long"}, {"text", std::string(4001, 'x')}});
+    page.send_text("[]");
+    for (int i = 0; i < 5; ++i) CHECK(page.next()->at("type") == "error");
+    // The burst is spent on invalid frames: a real message is refused now.
+    page.send({{"type", "message"}, {"id", "real"}, {"text", "hi"}});
+    auto refused = page.next();
+    REQUIRE(refused);
+    CHECK(refused->at("code") == "rate_limited");
+    CHECK(refused->at("id") == "real");
+    // A client that keeps writing is not answered again, and is closed after a while.
+    for (int i = 0; i < 30; ++i) page.send_text("x");
+    CHECK_FALSE(page.next(3s));
+    CHECK(eventually([&] {
+        return bot.log_text().find("kept sending over the rate limit") != std::string::npos;
+    }));
+    CHECK(llm.request_count() == 0);
+    // Another user at the same address is not affected (the address allows bursts of 20).
+    WsClient other(bot.app().port(), "/webchat/ws");
+    other.send({{"type", "hello"}, {"user", kBob}});
+    other.until("ready");
+    other.send({{"type", "message"}, {"id", "b1"}, {"text", "hello"}});
+    CHECK(outcome(other, "b1") == "done");
 }
