@@ -143,9 +143,17 @@ EnvLookup process_environment() {
 
 nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
                                  ConfigErrors& errors) {
+    // Interpolation walks the tree recursively, and so do copies of it (adapter sections): a
+    // deeper document is parsed without its deep parts and refused. Real ones nest 4 levels.
+    constexpr int kMaxDepth = 32;
+    bool too_deep = false;
+    const auto keep = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+        if (depth > kMaxDepth) too_deep = true;
+        return depth <= kMaxDepth;
+    };
     nlohmann::json root;
     try {
-        root = nlohmann::json::parse(text, nullptr, true, /*ignore_comments=*/true);
+        root = nlohmann::json::parse(text, keep, true, /*ignore_comments=*/true);
     } catch (const nlohmann::json::parse_error& e) {
         // Turn the byte offset into line:column, which is what an operator can act on.
         std::size_t line = 1, column = 1;
@@ -161,6 +169,16 @@ nlohmann::json parse_config_json(std::string_view text, const EnvLookup& env,
         if (auto pos = what.find("syntax error"); pos != std::string::npos) what = what.substr(pos);
         errors.add("(file)", "invalid JSON at line " + std::to_string(line) + ", column " +
                                  std::to_string(column) + ": " + what);
+        return nlohmann::json::object();
+    } catch (const nlohmann::json::out_of_range& e) {
+        // A number too large for a double ("1e999"): nlohmann says which, not where.
+        std::string what = e.what();
+        if (auto pos = what.find("] "); pos != std::string::npos) what = what.substr(pos + 2);
+        errors.add("(file)", "invalid JSON: " + what);
+        return nlohmann::json::object();
+    }
+    if (too_deep) {
+        errors.add("(file)", "nested deeper than " + std::to_string(kMaxDepth) + " levels");
         return nlohmann::json::object();
     }
     if (!root.is_object()) {

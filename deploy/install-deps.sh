@@ -11,6 +11,8 @@ packages=(
     libpugixml-dev libcli11-dev libqrencode-dev libmimalloc-dev
     # tests and benchmarks
     catch2 libbenchmark-dev sqlite3 curl libzbar-dev
+    # the fuzzers (tests/fuzz): clang 14 with its libFuzzer and sanitizer runtimes
+    clang libclang-rt-14-dev
     # the web chat's real-browser test: Debian's Chromium, driven from Node.js
     chromium nodejs
 )

@@ -113,6 +113,17 @@ std::string without_spans(std::string_view text, std::vector<Span> spans) {
     return out.substr(first, last - first + 1);
 }
 
+// The clock counts nanoseconds in 64 bits: a later date (after 2262) would overflow it.
+constexpr std::int64_t kLatestDate =
+    std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::time_point::max().time_since_epoch())
+        .count();
+
+// Waits the outbox can add to its clock; Telegram's real ones are seconds to minutes.
+std::chrono::seconds bounded_wait(std::int64_t seconds) {
+    return std::chrono::seconds(std::clamp<std::int64_t>(seconds, 0, kMaxRetryAfter.count()));
+}
+
 ParsedUpdate ignored(std::int64_t update_id, std::string reason) {
     ParsedUpdate out;
     out.update_id = update_id;
@@ -260,7 +271,7 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
         inbound.text = addressing.my_mentions.empty() ? std::move(text)
                                                       : without_spans(text, addressing.my_mentions);
     }
-    if (auto date = int_field(message, "date"); date > 0) {
+    if (auto date = int_field(message, "date"); date > 0 && date <= kLatestDate) {
         inbound.at = std::chrono::system_clock::time_point(std::chrono::seconds(date));
     }
     return out;
@@ -305,12 +316,12 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
         }
         out.description = string_field(*object, "description");
         if (const auto* parameters = object_field(*object, "parameters")) {
-            out.retry_after = std::chrono::seconds(int_field(*parameters, "retry_after"));
+            out.retry_after = bounded_wait(int_field(*parameters, "retry_after"));
             out.migrate_to_chat_id = int_field(*parameters, "migrate_to_chat_id");
         }
     }
     if (out.retry_after.count() == 0 && !retry_after_header.empty()) {
-        out.retry_after = std::chrono::seconds(to_int(retry_after_header).value_or(0));
+        out.retry_after = bounded_wait(to_int(retry_after_header).value_or(0));
     }
     if (out.description.empty()) out.description = "HTTP " + std::to_string(http_status);
     return out;

@@ -67,6 +67,9 @@ std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentit
 // Byte offset in UTF-8 text of a position counted in UTF-16 code units (entity offsets).
 std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units);
 
+// The longest wait a 429 answer (parameters.retry_after or Retry-After) is taken to ask for.
+inline constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(24);
+
 // One Bot API answer: {"ok": true, "result": ...} or {"ok": false, "error_code", ...}.
 struct ApiResult {
     bool ok = false;
@@ -77,7 +80,7 @@ struct ApiResult {
     std::int64_t message_id = 0;
     int error_code = 0;  // Telegram's error_code (or the HTTP status); 0 = no answer at all
     std::string description;
-    std::chrono::seconds retry_after{0};  // 429
+    std::chrono::seconds retry_after{0};  // 429; 0 to kMaxRetryAfter
     std::int64_t migrate_to_chat_id = 0;  // 400: the group became a supergroup
 };
 ApiResult parse_api_answer(int http_status, std::string_view body,

@@ -1,5 +1,6 @@
 #include "wechat_ilink/ilink_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace bot::adapters::wechat_ilink {
@@ -64,11 +65,13 @@ IlinkMessage parse_message(const json& message) {
     if (auto id = message.find("message_id"); id != message.end()) {
         parsed.message_id = uint64_of(*id).value_or(0);
     }
+    // Without an item list nothing is readable: that too ends as an unsupported "message".
+    static const json kNoItems = json::array();
     auto items = message.find("item_list");
-    if (items == message.end() || !items->is_array()) return parsed;
+    const json& list = items != message.end() && items->is_array() ? *items : kNoItems;
     std::string voice_text;
     std::string media;
-    for (const json& item : *items) {
+    for (const json& item : list) {
         if (!item.is_object()) continue;
         if (parsed.message_id == 0) {  // OCW falls back to the first item's msg_id
             if (auto id = item.find("msg_id"); id != item.end())
@@ -108,7 +111,8 @@ IlinkMessage parse_message(const json& message) {
 Updates parse_updates(const json& body) {
     Updates updates;
     updates.cursor = string_of(body, "get_updates_buf");
-    updates.poll_timeout_ms = integer_of(body, "longpolling_timeout_ms");
+    updates.poll_timeout_ms =
+        std::clamp<std::int64_t>(integer_of(body, "longpolling_timeout_ms"), 0, kMaxPollTimeoutMs);
     auto messages = body.find("msgs");
     updates.lapsed = messages == body.end() && updates.cursor.empty();
     if (messages == body.end() || !messages->is_array()) return updates;

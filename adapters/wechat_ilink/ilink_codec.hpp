@@ -24,10 +24,13 @@ struct IlinkMessage {
     std::int64_t create_time_ms = 0;
 };
 
+// The longest long poll the server may ask for (it asks 35 s): a timeout the clock can hold.
+inline constexpr std::int64_t kMaxPollTimeoutMs = 10 * 60 * 1000;
+
 struct Updates {
     std::vector<IlinkMessage> messages;
     std::string cursor;                // get_updates_buf; empty: keep the old one
-    std::int64_t poll_timeout_ms = 0;  // longpolling_timeout_ms; 0: keep the old one
+    std::int64_t poll_timeout_ms = 0;  // longpolling_timeout_ms (bounded); 0: keep the old one
     bool lapsed = false;  // no "msgs" and no cursor at all: a login lapsing silently ([user] §3.3)
 };
 

@@ -78,6 +78,26 @@ TEST_CASE("Voice gives its transcript; media without text is named; quotes are m
     CHECK(parse_message(json::parse(R"({"message_id":-1})")).message_id == 0);
 }
 
+TEST_CASE("The long poll timeout the server asks for is bounded", "[ilink]") {
+    // The adapter adds it to the clock: 2^63 ms would overflow it.
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":9223372036854775807})"))
+              .poll_timeout_ms == kMaxPollTimeoutMs);
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":-1})")).poll_timeout_ms == 0);
+    CHECK(parse_updates(json::parse(R"({"longpolling_timeout_ms":35000})")).poll_timeout_ms ==
+          35000);
+}
+
+// Found by tests/fuzz (fuzz_ilink): without an item list a message was neither text nor
+// unsupported.
+TEST_CASE("A message without an item list is an unsupported message", "[ilink]") {
+    for (const char* body : {R"({"message_type":1})", R"({"message_type":1,"item_list":5})",
+                             R"({"message_type":1,"item_list":[]})"}) {
+        auto message = parse_message(json::parse(body));
+        CHECK(message.text.empty());
+        CHECK(message.unsupported == "message");
+    }
+}
+
 TEST_CASE("A poll answered with neither msgs nor cursor is a lapse", "[ilink]") {
     CHECK(parse_updates(json::object()).lapsed);
     CHECK_FALSE(parse_updates(json::parse(R"({"msgs":[],"get_updates_buf":""})")).lapsed);

@@ -163,6 +163,21 @@ TEST_CASE("telegram: a webhook body is read as one Update object", "[telegram]")
     CHECK_FALSE(parse_update(std::string_view(R"({"update_id": 1)"), kMe, "tg"));
 }
 
+// Found by tests/fuzz (fuzz_telegram_update): a date past 2262 overflowed the conversion to
+// the clock's nanoseconds (undefined behaviour; UBSan aborts on it).
+TEST_CASE("telegram: a date beyond the clock's range is ignored", "[telegram]") {
+    const auto before = std::chrono::system_clock::now();
+    auto update = parse_update(
+        std::string_view(
+            R"({"update_id":5,"message":{"message_id":1,"date":11700000006,"chat":{"id":7,"type":"private"},"from":{"id":7},"text":"hi"}})"),
+        kMe, "tg");
+    REQUIRE(update);
+    REQUIRE(update->kind == ParsedUpdate::Kind::message);
+    // Arrival time instead, as for a message without a date.
+    CHECK(update->inbound.at >= before);
+    CHECK(update->inbound.at <= std::chrono::system_clock::now());
+}
+
 TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
     CHECK(bot_id_from_token("123456:ABC-def") == 123456);
     CHECK_FALSE(bot_id_from_token("nonsense").has_value());
@@ -236,6 +251,16 @@ TEST_CASE("telegram: API answers and their retry class", "[telegram]") {
 
     auto header_only = parse_api_answer(429, "<html>busy</html>", "3");
     CHECK(to_send_error(header_only).retry_after == std::chrono::seconds(3));
+
+    // A wait the outbox's clock arithmetic can hold: a day at most, never negative.
+    CHECK(parse_api_answer(
+              429,
+              R"({"ok":false,"error_code":429,"parameters":{"retry_after":10000000000000000}})", "")
+              .retry_after == std::chrono::hours(24));
+    CHECK(parse_api_answer(429, "busy", "99999999999999999").retry_after == std::chrono::hours(24));
+    CHECK(parse_api_answer(429, R"({"ok":false,"error_code":429,"parameters":{"retry_after":-5}})",
+                           "")
+              .retry_after == std::chrono::seconds(0));
 
     auto blocked = parse_api_answer(
         403,

@@ -149,3 +149,26 @@ TEST_CASE("the server's per-address limits, budgets and trusted proxies", "[conf
     CHECK(problems(R"({"server": {"trusted_proxies": "127.0.0.1"}})").at(0) ==
           "server.trusted_proxies: must be an array of strings");
 }
+
+// Found by tests/fuzz (fuzz_config): nlohmann reports a number too large for a double as
+// out_of_range, not parse_error, and it escaped the reader.
+TEST_CASE("a number too large for a double is reported, not thrown", "[config]") {
+    auto list = problems("{\"server\": {\"threads\": 1e999}}");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].starts_with("(file): invalid JSON"));
+    CHECK(list[0].find("1e999") != std::string::npos);
+    CHECK(problems("64e610601060").size() == 1);  // the fuzzer's input: not even an object
+}
+
+// Found by tests/fuzz (fuzz_config): interpolation walked the tree recursively, and so do
+// nlohmann's copies of adapter sections: deep nesting overflowed the stack.
+TEST_CASE("a config nested too deeply is reported, not walked", "[config]") {
+    const std::size_t depth = 200000;
+    auto list =
+        problems("{\"adapters\": {\"a\": {\"type\": \"x\", \"deep\": " + std::string(depth, '[') +
+                 std::string(depth, ']') + "}}}");
+    REQUIRE(list.size() == 1);
+    CHECK(list[0] == "(file): nested deeper than 32 levels");
+    // A config as deep as any real one is fine.
+    CHECK(problems(R"({"adapters": {"a": {"type": "x", "deep": [[[[[[[[1]]]]]]]]}}})").empty());
+}
