@@ -140,14 +140,18 @@ bool Logger::admit(LogLevel level, std::string_view component, std::string_view 
         if (counter.dropped++ == 0) {
             counter.level = level;
             counter.component = component;
-            counter.sample = message.substr(0, 200);
+            // Redacted before it is cut: a secret across the cut would no longer match.
+            counter.sample = redact_locked(std::string(message)).substr(0, 200);
         }
         return false;
     };
     if (found != shapes_.end() && found->second.written >= throttle_.lines_per_shape)
         return refuse(found->second);
+    // Errors are not held to the component's budget: warnings a client provokes in the same
+    // component must not hide them (each error shape still has its own limit).
     auto& whole = components_[std::string(component)];
-    if (whole.written >= throttle_.lines_per_component) return refuse(whole);
+    if (level < LogLevel::error && whole.written >= throttle_.lines_per_component)
+        return refuse(whole);
     if (found != shapes_.end()) ++found->second.written;
     ++whole.written;
     return true;

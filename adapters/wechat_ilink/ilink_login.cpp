@@ -48,6 +48,9 @@ public:
             if (observer_.abandoned()) co_return outcome_;  // failed, and nobody to tell
             auto result =
                 co_await api_.qrcode_status(poll_base_, qrcode_, code, options_.status_timeout);
+            // Withdrawn while the poll was out: its page was told to start again, so even a
+            // confirmation that came back with it binds nothing.
+            if (observer_.abandoned()) co_return outcome_;
             // Timeouts and errors count as "wait" (OCW: gateways answer 524 on long polls).
             std::string status = result.ok() ? string_of(result.body, "status") : "wait";
             if (status == "need_verifycode") {

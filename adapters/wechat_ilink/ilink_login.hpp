@@ -39,7 +39,7 @@ public:
     // The number shown on the phone; "" gives up. wrong: the last one was refused.
     virtual net::awaitable<std::string> verify_code(bool wrong) = 0;
     // true: nobody waits for this login any more (its page was given another's turn); it stops
-    // before its next status poll without binding anything.
+    // at its next status poll, or as that poll returns, without binding anything.
     virtual bool abandoned() const { return false; }
 };
 

@@ -1,5 +1,7 @@
 #include "bot/http/limits.hpp"
 
+#include <algorithm>
+
 namespace bot::http {
 
 std::optional<AddressLimit::Slot> AddressLimit::acquire(std::string address) {
@@ -28,12 +30,32 @@ void AddressLimit::release(const std::string& address) {
     if (--it->second == 0) held_.erase(it);  // the map holds live addresses only
 }
 
-std::optional<BodyBudget::Reservation> BodyBudget::reserve(std::size_t bytes) {
-    std::size_t used = used_.load(std::memory_order_relaxed);
-    do {
-        if (bytes > limit_ || used > limit_ - bytes) return std::nullopt;
-    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    return Reservation(this, bytes);
+std::optional<BodyBudget::Reservation> BodyBudget::reserve(std::size_t bytes,
+                                                           const std::string& address) {
+    {
+        std::lock_guard lock(mutex_);
+        if (bytes > limit_ || used_ > limit_ - bytes) return std::nullopt;
+        auto held = by_address_.find(address);
+        if (held != by_address_.end() && held->second + bytes > per_address_) return std::nullopt;
+        used_ += bytes;
+        if (held == by_address_.end()) held = by_address_.emplace(address, 0).first;
+        held->second += bytes;
+    }
+    return Reservation(this, address, bytes);
+}
+
+std::size_t BodyBudget::in_use() const {
+    std::lock_guard lock(mutex_);
+    return used_;
+}
+
+void BodyBudget::give_back(const std::string& address, std::size_t bytes) {
+    std::lock_guard lock(mutex_);
+    used_ -= bytes;
+    auto held = by_address_.find(address);
+    if (held == by_address_.end()) return;
+    held->second -= std::min(held->second, bytes);
+    if (held->second == 0) by_address_.erase(held);
 }
 
 }  // namespace bot::http

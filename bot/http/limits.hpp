@@ -61,40 +61,51 @@ private:
 
 // Bytes of request bodies the server holds at once, over every connection: a reservation is
 // made from the announced length before a body is read, and given back when the request is
-// done.
+// done. One client address may hold an eighth of it (and always one body when the whole budget
+// has room): a client announcing bodies it never sends cannot take the budget from others.
 class BodyBudget {
 public:
-    explicit BodyBudget(std::size_t limit) : limit_(limit) {}
+    explicit BodyBudget(std::size_t limit) : limit_(limit), per_address_(limit / 8) {}
 
     class Reservation {
     public:
         Reservation(Reservation&& other) noexcept
-            : budget_(std::exchange(other.budget_, nullptr)), bytes_(other.bytes_) {}
+            : budget_(std::exchange(other.budget_, nullptr)),
+              address_(std::move(other.address_)),
+              bytes_(other.bytes_) {}
         Reservation& operator=(Reservation&& other) noexcept {
             if (this == &other) return *this;
             Reservation old(std::move(*this));  // gives back what this held
             budget_ = std::exchange(other.budget_, nullptr);
+            address_ = std::move(other.address_);
             bytes_ = other.bytes_;
             return *this;
         }
         ~Reservation() {
-            if (budget_) budget_->used_.fetch_sub(bytes_, std::memory_order_relaxed);
+            if (budget_) budget_->give_back(address_, bytes_);
         }
 
     private:
         friend class BodyBudget;
-        Reservation(BodyBudget* budget, std::size_t bytes) : budget_(budget), bytes_(bytes) {}
+        Reservation(BodyBudget* budget, std::string address, std::size_t bytes)
+            : budget_(budget), address_(std::move(address)), bytes_(bytes) {}
         BodyBudget* budget_;
+        std::string address_;
         std::size_t bytes_;
     };
 
-    // nullopt when bytes more would exceed the budget.
-    std::optional<Reservation> reserve(std::size_t bytes);
-    std::size_t in_use() const { return used_.load(std::memory_order_relaxed); }
+    // nullopt when bytes more would exceed the budget or the address's share of it.
+    std::optional<Reservation> reserve(std::size_t bytes, const std::string& address);
+    std::size_t in_use() const;
 
 private:
+    void give_back(const std::string& address, std::size_t bytes);
+
     const std::size_t limit_;
-    std::atomic<std::size_t> used_{0};
+    const std::size_t per_address_;
+    mutable std::mutex mutex_;
+    std::size_t used_ = 0;
+    std::unordered_map<std::string, std::size_t> by_address_;  // addresses holding some only
 };
 
 }  // namespace bot::http

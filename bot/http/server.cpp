@@ -300,7 +300,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     // A websocket route: refuse plain requests, failed checks and clients holding their share
     // of websockets, else hand the connection over.
     net::awaitable<Next> upgrade(beast::tcp_stream& stream, Request request, unsigned version,
-                                 const Route& route) {
+                                 const Route& route, Peer& peer) {
         auto message = upgrade_message(request, version);
         if (!beast::websocket::is_upgrade(message)) {
             co_await write_response(stream, Response::error(426, "websocket upgrade required"),
@@ -320,10 +320,32 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
                                     version, false, false);
             co_return Next::close;
         }
+        // The socket may outlive this session while its close handshake runs: it keeps its
+        // slots and its place in the connection count until then.
+        auto held = std::make_shared<HeldBySocket>(shared_from_this(), std::move(*slot),
+                                                   std::move(peer.slot));
         co_await detail::run_websocket(std::move(stream), std::move(message), std::move(request),
-                                       route, log, websocket_registry, websocket_limits);
+                                       route, log, websocket_registry, websocket_limits,
+                                       std::move(held));
         co_return Next::close;
     }
+
+    struct HeldBySocket {
+        HeldBySocket(std::shared_ptr<Impl> server, AddressLimit::Slot websocket,
+                     std::optional<AddressLimit::Slot> connection)
+            : server(std::move(server)),
+              websocket(std::move(websocket)),
+              connection(std::move(connection)) {
+            ++this->server->connection_count;
+        }
+        ~HeldBySocket() { --server->connection_count; }
+        HeldBySocket(const HeldBySocket&) = delete;
+        HeldBySocket& operator=(const HeldBySocket&) = delete;
+
+        std::shared_ptr<Impl> server;
+        AddressLimit::Slot websocket;
+        std::optional<AddressLimit::Slot> connection;
+    };
 
     detail::WebSocketRegistry websocket_registry{.add =
                                                      [this](std::weak_ptr<WebSocket> socket) {
@@ -376,7 +398,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
 
     net::awaitable<Next> serve_one(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                                   const Peer& peer, std::uint64_t id, bool first) {
+                                   Peer& peer, std::uint64_t id, bool first) {
         Request request;
         RequestParser parser(request);
         parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
@@ -435,7 +457,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             // The connection may stay open for hours: give back the request buffer first.
             buffer.clear();
             buffer.shrink_to_fit();
-            co_return co_await upgrade(stream, std::move(request), version, *route);
+            co_return co_await upgrade(stream, std::move(request), version, *route, peer);
         }
 
         std::size_t limit =
@@ -450,7 +472,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         // body may grow to the route's limit.
         std::optional<BodyBudget::Reservation> reservation;
         if (!parser.is_done()) {
-            reservation = body_budget.reserve(length ? static_cast<std::size_t>(*length) : limit);
+            reservation = body_budget.reserve(length ? static_cast<std::size_t>(*length) : limit,
+                                              request.remote);
             if (!reservation) {
                 Response busy = Response::error(503, "too many request bodies at once; retry");
                 busy.headers.push_back({"Retry-After", "2"});
@@ -467,9 +490,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
             stream.expires_after(options.read_timeout);
             auto body_error = co_await read_request(stream, buffer, parser, ReadUntil::end);
             if (body_error == bhttp::error::body_limit) {
-                co_await write_response(stream, Response::error(413, "request body too large"),
-                                        version, false, head);
-                co_return Next::close;
+                co_return co_await refuse(stream, Response::error(413, "request body too large"),
+                                          version, head, parser);
             }
             if (body_error) co_return Next::close;
         }

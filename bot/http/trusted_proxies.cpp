@@ -128,13 +128,21 @@ TrustedProxies::Client TrustedProxies::client(std::string_view proxy,
             done = !contains(to_bytes(*address));
         }
     }
+    // The nearest proxy's field: one that adds X-Real-IP or X-Forwarded-Proto to what the
+    // client sent adds it last.
+    auto last_field = [&](std::string_view name) {
+        for (auto field = headers.rbegin(); field != headers.rend(); ++field) {
+            if (iequals(field->name, name)) return std::string_view(field->value);
+        }
+        return std::string_view{};
+    };
     if (!forwarded) {
-        if (auto real = parse_address(without_port(trim(find_header(headers, "X-Real-IP"))))) {
+        if (auto real = parse_address(without_port(trim(last_field("X-Real-IP"))))) {
             client.address = real->to_string();
         }
     }
     // The value the nearest proxy added (a chain of proxies may append one each).
-    std::string_view proto = find_header(headers, "X-Forwarded-Proto");
+    std::string_view proto = last_field("X-Forwarded-Proto");
     if (const auto comma = proto.rfind(','); comma != std::string_view::npos) {
         proto.remove_prefix(comma + 1);
     }

@@ -48,6 +48,7 @@ public:
     ~Connection() override { unqueue(queued_.load()); }
 
     websocket::stream<beast::tcp_stream>& stream() { return ws_; }
+    void hold(std::shared_ptr<void> held) { held_ = std::move(held); }
 
     net::awaitable<std::optional<std::string>> read() override {
         beast::flat_buffer buffer;
@@ -198,6 +199,7 @@ private:
         beast::get_lowest_layer(ws_).close();
     }
 
+    std::shared_ptr<void> held_;  // the server's limit slots, given back with the socket
     websocket::stream<beast::tcp_stream> ws_;
     net::steady_timer write_timer_;
     Request request_;
@@ -218,11 +220,12 @@ private:
 
 net::awaitable<void> run_websocket(beast::tcp_stream stream, UpgradeRequest upgrade,
                                    Request request, const Route& route, Logger& log,
-                                   const WebSocketRegistry& registry,
-                                   const WebSocketLimits& limits) {
+                                   const WebSocketRegistry& registry, const WebSocketLimits& limits,
+                                   std::shared_ptr<void> held) {
     stream.expires_never();  // the websocket stream keeps its own timeouts from here on
     auto connection = std::make_shared<Connection>(std::move(stream), std::move(request),
                                                    route.options.max_message, limits, log);
+    connection->hold(std::move(held));
     {
         // Scoped: the upgrade request is not kept for the life of the connection.
         auto handshake = std::move(upgrade);

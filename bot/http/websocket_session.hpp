@@ -40,10 +40,11 @@ struct WebSocketLimits {
 };
 
 // Completes the handshake, runs the route's handler, then closes the connection once every
-// queued message is written.
+// queued message is written. It may return before the socket is closed (a peer slow to answer
+// the close): held (the server's limit slots) is kept until it is.
 net::awaitable<void> run_websocket(boost::beast::tcp_stream stream, UpgradeRequest upgrade,
                                    Request request, const Route& route, Logger& log,
-                                   const WebSocketRegistry& registry,
-                                   const WebSocketLimits& limits);
+                                   const WebSocketRegistry& registry, const WebSocketLimits& limits,
+                                   std::shared_ptr<void> held);
 
 }  // namespace bot::http::detail

@@ -88,3 +88,31 @@ TEST_CASE("log: text varied to dodge the shape still meets the component's budge
     CHECK(out.str().find("970 lines of this component suppressed") != std::string::npos);
     CHECK(out.str().find("next window") != std::string::npos);
 }
+
+TEST_CASE("log: a suppressed line's sample is redacted before it is cut", "[log]") {
+    std::ostringstream out;
+    bot::Logger log(LogLevel::info, out);
+    log.set_throttle({.lines_per_shape = 1,
+                      .lines_per_component = 100,
+                      .window = std::chrono::milliseconds(100)});
+    const std::string secret = "sk-0123456789abcdefghij";
+    log.add_secret(secret);
+    const std::string message = std::string(190, 'x') + secret;  // the cut falls inside it
+    log.warn("llm", message);
+    log.warn("llm", message);  // suppressed: its sample is kept for the summary
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    log.flush_suppressed();
+    CHECK(out.str().find("1 lines like this suppressed") != std::string::npos);
+    CHECK(out.str().find("sk-0123") == std::string::npos);
+}
+
+TEST_CASE("log: warnings over a component's budget do not hide its errors", "[log]") {
+    std::ostringstream out;
+    bot::Logger log(LogLevel::info, out);
+    log.set_throttle(
+        {.lines_per_shape = 5, .lines_per_component = 10, .window = std::chrono::minutes(1)});
+    for (int i = 0; i < 100; ++i)
+        log.warn("webchat", "origin ", std::string(1, static_cast<char>('a' + i % 26)));
+    log.error("webchat", "reply failed: database is locked");
+    CHECK(out.str().find("reply failed: database is locked") != std::string::npos);
+}

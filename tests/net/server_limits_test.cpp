@@ -36,7 +36,8 @@ std::string body_of(const std::string& response) {
 }  // namespace
 
 TEST_CASE("HTTP/1.1 requests need exactly one Host header") {
-    RunningServer running([](http::Router& router) { router.add("GET", "/", answer("served")); }, {});
+    RunningServer running([](http::Router& router) { router.add("GET", "/", answer("served")); },
+                          {});
     auto exchange = [&](const std::string& request) {
         RawClient client(running.port());
         client.send(request);
@@ -147,14 +148,29 @@ TEST_CASE("Request bodies over the server's budget are refused with 503, then ad
     }
     REQUIRE(running.server->reserved_body_bytes() == (80 << 10));
 
-    RawClient refused(running.port());
+    // Over the whole budget, from another address.
+    RawClient refused(running.port(), "127.0.0.2");
     REQUIRE(refused.send(post(40 << 10, false)));  // the head only: nothing is read anyway
     const auto busy = refused.receive({}, 3s);
     CHECK(busy.starts_with("HTTP/1.1 503"));
     CHECK(busy.find("Retry-After: ") != std::string::npos);
 
+    // Within the budget, but over the holding address's share (an eighth): a client that
+    // announces bodies and never sends them cannot take the budget from the others.
+    RawClient small_other(running.port(), "127.0.0.3");
+    REQUIRE(small_other.send(post(10 << 10, false)));
+    RawClient small_same(running.port());
+    REQUIRE(small_same.send(post(10 << 10, false)));
+    CHECK(small_same.receive({}, 3s).starts_with("HTTP/1.1 503"));
+    for (int i = 0; i < 500 && running.server->reserved_body_bytes() < (90 << 10); ++i) {
+        std::this_thread::sleep_for(10ms);
+    }
+    CHECK(running.server->reserved_body_bytes() == (90 << 10));  // 127.0.0.3's is held
+    small_other.send(std::string(10 << 10, 'b'));
+
     release = true;
     CHECK(body_of(held.receive()) == std::to_string(80 << 10));
+    CHECK(body_of(small_other.receive()) == std::to_string(10 << 10));
     for (int i = 0; i < 500 && running.server->reserved_body_bytes() != 0; ++i) {
         std::this_thread::sleep_for(10ms);
     }
@@ -227,5 +243,9 @@ TEST_CASE("Behind a trusted proxy the request names the forwarded client and sch
     CHECK(ask("127.0.0.9", "X-Forwarded-For: [2001:db8::7]:80\r\n") == "2001:db8::7 http");
     CHECK(ask("127.0.0.9", "X-Forwarded-For: 203.0.113.5, garbage\r\n") == "127.0.0.9 http");
     CHECK(ask("127.0.0.9", "X-Real-IP: 198.51.100.2\r\n") == "198.51.100.2 http");
+    // A proxy that adds its X-Real-IP and X-Forwarded-Proto to the client's adds them last.
+    CHECK(ask("127.0.0.9",
+              "X-Real-IP: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX-Real-IP: 198.51.100.2\r\n"
+              "X-Forwarded-Proto: http\r\n") == "198.51.100.2 http");
     CHECK(ask("127.0.0.10", "X-Real-IP: 198.51.100.2\r\n") == "127.0.0.10 http");  // not in /31
 }

@@ -158,3 +158,31 @@ TEST_CASE("Websockets are limited per client address, behind a trusted proxy too
     open.erase(open.begin() + 2);  // given back when the connection ends
     CHECK(eventually([&] { return upgrade_status("127.0.0.9", "203.0.113.5") == "HTTP/1.1 101"; }));
 }
+
+// A handler may be done while its socket still waits for the client's close frame: until the
+// socket is gone it keeps its place, or a client who never answers a close could open
+// websockets without end.
+TEST_CASE("A websocket keeps its slot until its socket is closed") {
+    http::ServerOptions options;
+    options.max_websockets_per_address = 1;
+    RunningServer running(
+        [](http::Router& router) {
+            router.add_websocket("/ws",
+                                 [](std::shared_ptr<http::WebSocket>) -> net::awaitable<void> {
+                                     co_return;  // done at once: the server closes
+                                 });
+        },
+        options);
+    auto upgrade_status = [&] {
+        RawClient client(running.port());
+        client.send(
+            "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        return client.receive("\r\n\r\n", 3s).substr(0, 12);
+    };
+    auto silent = std::make_unique<DeafClient>(running.port());  // never answers the close
+    std::this_thread::sleep_for(300ms);
+    CHECK(upgrade_status() == "HTTP/1.1 429");
+    silent.reset();  // its socket closes: the slot is free again
+    CHECK(eventually([&] { return upgrade_status() == "HTTP/1.1 101"; }));
+}
