@@ -81,9 +81,10 @@ wait
 failed=0
 for name in "${fuzzers[@]}"; do
     cat "$out/$name/summary"
-    grep -q ': FAILED' "$out/$name/summary" && failed=1
+    if grep -q ': FAILED' "$out/$name/summary"; then failed=$((failed + 1)); fi
 done
 if [ $failed -ne 0 ]; then
     echo "fuzzing found problems: reproduce with <build>/tests/fuzz/fuzz_<name> <input> (tests/fuzz/README.md)"
 fi
-exit $failed
+echo "fuzz: $((${#fuzzers[@]} - failed)) passed, $failed failed"
+[ $failed -eq 0 ]

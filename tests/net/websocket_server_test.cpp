@@ -43,10 +43,13 @@ struct DeafClient {
 template <class Condition>
 bool eventually(Condition condition, std::chrono::milliseconds limit = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition() && std::chrono::steady_clock::now() < deadline) {
+    // The condition is asked once a round: asking again could undo what it saw (an upgrade
+    // that succeeded holds the slot it then finds taken).
+    bool met = false;
+    while (!(met = condition()) && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(10ms);
     }
-    return condition();
+    return met;
 }
 
 constexpr std::size_t kReply = 16 << 10;
