@@ -2,6 +2,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
+#include "bot/adapter_command.hpp"
 
 #include <string_view>
 #include <utility>
@@ -10,5 +11,8 @@
 namespace bot::adapters {
 
 const std::vector<std::pair<std::string_view, AdapterFactory>>& builtin_adapters();
+
+// The command-line commands the adapter types add (`contactbot ilink-login`).
+const std::vector<AdapterTypeCommand>& builtin_commands();
 
 }  // namespace bot::adapters

@@ -1,6 +1,6 @@
 #include "bench/load.hpp"
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
 #include "bot/http/wire.hpp"
 #include "bot/net/sse_parser.hpp"
 

@@ -2,8 +2,8 @@
 // written into every LLM request (JSON strings, token estimates) and the answer to each
 // sendMessage, beside a poll's answer, which must not pay for that path. The command is in
 // README.md, figures in RESULTS.md; the load benchmark is main.cpp.
-#include "bot/json_fields.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_fields.hpp"
+#include "base/json_text.hpp"
 #include "bot/token_budget.hpp"
 #include "telegram/sent_message_id.hpp"
 #include "telegram/telegram_codec.hpp"

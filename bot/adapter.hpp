@@ -1,15 +1,15 @@
 // The extension point for platforms: the message model, the services the core lends to an
 // adapter, and the Adapter interface. An adapter reports facts (who wrote what, in which chat,
 // whether it mentions the bot); the core decides policy. Adapters include only this header,
-// bot/config_reader.hpp and the bot/http + bot/net services -- never the pipeline, llm/ or
+// base/config_reader.hpp and the bot/http + bot/net services -- never the pipeline, llm/ or
 // storage/. See adapters/README.md for the checklist.
 #pragma once
 
-#include "bot/async.hpp"
-#include "bot/config_reader.hpp"
+#include "base/async.hpp"
+#include "base/config_reader.hpp"
+#include "base/text_split.hpp"
 #include "bot/http/router.hpp"
 #include "bot/net/http_client.hpp"
-#include "bot/text_split.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/result.hpp>

@@ -1,7 +1,9 @@
-// Commands that act on one adapter's state from the command line, beside a running server
-// (which shares the database): `contactbot ilink-login`.
+// Runs a command an adapter type adds to the command line (bot/adapter_command.hpp) beside a
+// running server: it opens the shared database and lends the command an HTTP client and the
+// adapter's state, as a server would.
 #pragma once
 
+#include "bot/adapter_command.hpp"
 #include "bot/config.hpp"
 
 #include <iosfwd>
@@ -11,9 +13,11 @@ namespace bot {
 
 class Logger;
 
-// Binds a WeChat account to the wechat_ilink adapter `adapter_id`; returns the exit status
-// (adapters/wechat_ilink/login_command.hpp), 2 when the adapter is not configured as one.
-int run_ilink_login(const Config& config, const std::string& adapter_id, Logger& log,
-                    std::istream& in, std::ostream& out, bool unicode);
+// Runs command (offered by adapters of type command.adapter_type) for the adapter
+// `adapter_id`; returns the command's exit status, kCommandConfigInvalid when that adapter is
+// not configured as one of that type or its config has problems (printed to err).
+int run_adapter_command(const AdapterTypeCommand& command, const Config& config,
+                        const std::string& adapter_id, Logger& log, std::istream& in,
+                        std::ostream& out, std::ostream& err, bool unicode);
 
 }  // namespace bot

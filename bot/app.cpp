@@ -1,9 +1,9 @@
 #include "bot/app.hpp"
 
 #include "adapters/registry.hpp"
+#include "base/log.hpp"
 #include "bot/dispatcher.hpp"
 #include "bot/http/server.hpp"
-#include "bot/log.hpp"
 #include "bot/net/http_client.hpp"
 #include "bot/outbox.hpp"
 #include "bot/pipeline.hpp"

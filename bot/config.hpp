@@ -3,7 +3,7 @@
 // the adapters themselves (see App::validate); everything else here.
 #pragma once
 
-#include "bot/config_reader.hpp"
+#include "base/config_reader.hpp"
 
 #include <chrono>
 #include <cstddef>

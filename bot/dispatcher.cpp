@@ -1,8 +1,8 @@
 #include "bot/dispatcher.hpp"
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
+#include "base/random_id.hpp"
 #include "bot/outbox.hpp"
-#include "bot/random_id.hpp"
 #include "bot/reply_tracker.hpp"
 
 #include <boost/asio/co_spawn.hpp>

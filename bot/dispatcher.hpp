@@ -4,9 +4,9 @@
 // "busy" reply, never silent loss.
 #pragma once
 
+#include "base/string_map.hpp"
 #include "bot/adapter.hpp"
 #include "bot/pipeline.hpp"
-#include "bot/string_map.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

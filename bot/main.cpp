@@ -1,9 +1,10 @@
-// contactbot command line: run (default), check-config, chat.
+// contactbot command line: run (default), check-config, chat, and the adapters' commands.
+#include "adapters/registry.hpp"
+#include "base/async.hpp"
+#include "base/log.hpp"
 #include "bot/adapter_commands.hpp"
 #include "bot/app.hpp"
-#include "bot/async.hpp"
 #include "bot/config.hpp"
-#include "bot/log.hpp"
 #include "bot/terminal_chat.hpp"
 
 #include <curl/curl.h>
@@ -122,13 +123,19 @@ int main(int argc, char** argv) {
     auto* chat = cli.add_subcommand("chat", "talk to the bot in this terminal")->fallthrough();
     chat->add_option("-u,--user", user, "your user name (each has its own memory)")
         ->capture_default_str();
+    // The commands adapter types add (ilink-login...), each run for one adapter of its type.
     std::string adapter_id;
-    auto* ilink_login =
-        cli.add_subcommand("ilink-login",
-                           "bind a personal WeChat account to a wechat_ilink adapter (QR code)")
-            ->fallthrough();
-    ilink_login->add_option("-a,--adapter", adapter_id, "the wechat_ilink adapter's id")
-        ->required();
+    std::vector<std::pair<CLI::App*, const bot::AdapterTypeCommand*>> adapter_commands;
+    for (const auto& entry : bot::adapters::builtin_commands()) {
+        auto* command =
+            cli.add_subcommand(std::string(entry.command.name), std::string(entry.command.summary))
+                ->fallthrough();
+        command
+            ->add_option("-a,--adapter", adapter_id,
+                         "the id of a " + std::string(entry.adapter_type) + " adapter")
+            ->required();
+        adapter_commands.emplace_back(command, &entry);
+    }
     cli.require_subcommand(0, 1);
     CLI11_PARSE(cli, argc, argv);
     (void)run;
@@ -155,10 +162,12 @@ int main(int argc, char** argv) {
     log.set_throttle({.lines_per_shape = per_minute, .lines_per_component = per_minute * 15});
     raise_descriptor_limit(log);
     try {
-        if (ilink_login->parsed()) {
+        for (const auto& [command, entry] : adapter_commands) {
+            if (!command->parsed()) continue;
             const char* lang = std::getenv("LANG");
             bool unicode = lang && std::string_view(lang).find("UTF-8") != std::string_view::npos;
-            return bot::run_ilink_login(config, adapter_id, log, std::cin, std::cout, unicode);
+            return bot::run_adapter_command(*entry, config, adapter_id, log, std::cin, std::cout,
+                                            std::cerr, unicode);
         }
         if (chat->parsed()) {
             bot::App app(config, log, bot::AppOptions{.listen = false});

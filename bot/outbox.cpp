@@ -1,7 +1,7 @@
 #include "bot/outbox.hpp"
 
-#include "bot/log.hpp"
-#include "bot/text_split.hpp"
+#include "base/log.hpp"
+#include "base/text_split.hpp"
 
 #include <algorithm>
 

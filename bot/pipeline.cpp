@@ -1,9 +1,9 @@
 #include "bot/pipeline.hpp"
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
+#include "base/text_split.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
-#include "bot/text_split.hpp"
 #include "bot/token_budget.hpp"
 
 namespace bot {

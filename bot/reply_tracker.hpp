@@ -3,8 +3,8 @@
 // Platform retries of a message attach to the job already running: the LLM runs once.
 #pragma once
 
+#include "base/string_map.hpp"
 #include "bot/adapter.hpp"
-#include "bot/string_map.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

@@ -1,6 +1,6 @@
 #include "llm/completion_fields.hpp"
 
-#include "bot/json_push_handler.hpp"
+#include "base/json_push_handler.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 

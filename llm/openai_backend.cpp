@@ -1,6 +1,6 @@
 #include "llm/openai_backend.hpp"
 
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 #include "bot/net/sse_parser.hpp"
 #include "llm/completion_fields.hpp"
 

@@ -3,8 +3,8 @@
 // server-sent events or answered in one JSON body.
 #pragma once
 
-#include "bot/async.hpp"
-#include "bot/log.hpp"
+#include "base/async.hpp"
+#include "base/log.hpp"
 #include "bot/net/http_client.hpp"
 #include "llm/llm_backend.hpp"
 

@@ -1,6 +1,6 @@
 #include "storage/forgotten_messages.hpp"
 
-#include "bot/random_id.hpp"
+#include "base/random_id.hpp"
 #include "storage/sqlite_db.hpp"
 
 #include <openssl/core_names.h>

@@ -3,7 +3,7 @@
 // Every failure throws SqliteError. Nothing here is thread-safe: one thread per connection.
 #pragma once
 
-#include "bot/string_map.hpp"
+#include "base/string_map.hpp"
 
 #include <sqlite3.h>
 

@@ -1,6 +1,6 @@
 #include "storage/sqlite_store.hpp"
 
-#include "bot/random_id.hpp"
+#include "base/random_id.hpp"
 
 #include "storage/active_conversations.hpp"
 #include "storage/forgotten_messages.hpp"

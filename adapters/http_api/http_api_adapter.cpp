@@ -4,12 +4,12 @@
 //   -> 200 {"reply": "...", "conversation_id": "...", "message_id": "..."}
 // With "Accept: text/event-stream" the reply streams as SSE (event: delta ... event: done).
 // See adapters/http_api/README.md.
+#include "base/json_text.hpp"
+#include "base/log.hpp"
+#include "base/secret_file.hpp"
+#include "base/text_split.hpp"
 #include "bot/adapter.hpp"
-#include "bot/json_text.hpp"
-#include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
-#include "bot/secret_file.hpp"
-#include "bot/text_split.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,6 @@
 #include "telegram/sent_message_id.hpp"
 
-#include "bot/json_push_handler.hpp"
+#include "base/json_push_handler.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
 

@@ -2,9 +2,9 @@
 // (getUpdates). Private chats and groups (answers when @-mentioned, replied to or given a
 // command), replies through sendMessage split at 4096 UTF-16 units, typing and streamed
 // previews while the LLM writes. See adapters/telegram/README.md.
+#include "base/log.hpp"
+#include "base/secret_file.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
-#include "bot/secret_file.hpp"
 #include "telegram/telegram_api.hpp"
 #include "telegram/telegram_codec.hpp"
 #include "telegram/telegram_live.hpp"

@@ -1,5 +1,5 @@
 #include "telegram/telegram_api.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
 namespace bot::adapters::telegram {
 

@@ -1,8 +1,8 @@
 #include "telegram/telegram_codec.hpp"
 
+#include "base/json_fields.hpp"
+#include "base/json_text.hpp"
 #include "bot/http/http_types.hpp"
-#include "bot/json_fields.hpp"
-#include "bot/json_text.hpp"
 #include "telegram/sent_message_id.hpp"
 
 #include <algorithm>

@@ -1,8 +1,8 @@
 #include "telegram/telegram_live.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
-#include "bot/log.hpp"
-#include "bot/text_split.hpp"
+#include "base/log.hpp"
+#include "base/text_split.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

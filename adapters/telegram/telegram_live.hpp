@@ -5,8 +5,8 @@
 // real messages.
 #pragma once
 
+#include "base/string_map.hpp"
 #include "bot/adapter.hpp"
-#include "bot/string_map.hpp"
 #include "telegram/telegram_api.hpp"
 
 #include <atomic>

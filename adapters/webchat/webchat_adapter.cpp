@@ -1,9 +1,9 @@
 // webchat: a chat page in the browser (GET /) talking over a websocket (/webchat/ws).
 // Protocol and config: adapters/webchat/README.md.
+#include "base/log.hpp"
+#include "base/rate_limit.hpp"
+#include "base/text_split.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
-#include "bot/rate_limit.hpp"
-#include "bot/text_split.hpp"
 #include "webchat/webchat_codec.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -1,5 +1,5 @@
 #include "webchat/webchat_codec.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 

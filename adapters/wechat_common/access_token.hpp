@@ -3,7 +3,7 @@
 // every fetch may invalidate the previous token), and refetched when the platform refuses it.
 #pragma once
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
 
 #include <boost/system/result.hpp>
 

@@ -1,6 +1,6 @@
 #include "wechat_common/wx_callback.hpp"
 
-#include "bot/random_id.hpp"
+#include "base/random_id.hpp"
 
 #include <charconv>
 #include <chrono>

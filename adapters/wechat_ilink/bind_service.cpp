@@ -1,8 +1,8 @@
 #include "wechat_ilink/bind_service.hpp"
 
-#include "bot/log.hpp"
-#include "bot/random_id.hpp"
-#include "bot/rate_limit.hpp"
+#include "base/log.hpp"
+#include "base/random_id.hpp"
+#include "base/rate_limit.hpp"
 #include "wechat_ilink/bind_page.hpp"
 #include "wechat_ilink/qr_code.hpp"
 

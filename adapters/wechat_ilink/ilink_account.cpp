@@ -1,6 +1,6 @@
 #include "wechat_ilink/ilink_account.hpp"
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -1,6 +1,6 @@
 #include "wechat_ilink/ilink_login.hpp"
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
 #include "wechat_ilink/ilink_codec.hpp"
 
 #include <array>

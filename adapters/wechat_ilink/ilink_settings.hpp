@@ -2,7 +2,7 @@
 // ilink-login`. Every key is documented in adapters/wechat_ilink/README.md.
 #pragma once
 
-#include "bot/config_reader.hpp"
+#include "base/config_reader.hpp"
 #include "wechat_ilink/ilink_api.hpp"
 
 #include <chrono>

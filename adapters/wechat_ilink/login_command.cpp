@@ -97,4 +97,25 @@ net::awaitable<int> login_in_terminal(TerminalLogin login) {
     co_return kBound;
 }
 
+namespace {
+
+net::awaitable<int> run_ilink_login(AdapterCommandContext context) {
+    auto settings = read_settings(context.config);
+    if (!context.config.errors().empty()) co_return kConfigInvalid;  // the runner shows them
+    co_return co_await login_in_terminal({.settings = settings,
+                                          .http = context.http,
+                                          .state = context.state,
+                                          .in = context.in,
+                                          .out = context.out,
+                                          .unicode = context.unicode});
+}
+
+}  // namespace
+
+std::vector<AdapterCommand> commands() {
+    return {{.name = "ilink-login",
+             .summary = "bind a personal WeChat account to a wechat_ilink adapter (QR code)",
+             .run = &run_ilink_login}};
+}
+
 }  // namespace bot::adapters::wechat_ilink

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
+#include "bot/adapter_command.hpp"
 #include "wechat_ilink/ilink_settings.hpp"
 
 #include <iosfwd>
@@ -12,12 +13,12 @@
 namespace bot::adapters::wechat_ilink {
 
 enum LoginExit : int {
-    kBound = 0,          // bound (or this WeChat was bound already)
-    kLoginFailed = 1,    // network, refused, bad answer
-    kConfigInvalid = 2,  // (set by the caller) the config or --adapter is wrong
-    kLoginExpired = 3,   // QR codes expired too often or the login took too long
-    kNoVerifyCode = 4,   // verify code not given, or too many wrong ones
-    kAccountsFull = 5,   // max_accounts are bound already
+    kBound = 0,                              // bound (or this WeChat was bound already)
+    kLoginFailed = 1,                        // network, refused, bad answer
+    kConfigInvalid = kCommandConfigInvalid,  // the config or --adapter is wrong
+    kLoginExpired = 3,  // QR codes expired too often or the login took too long
+    kNoVerifyCode = 4,  // verify code not given, or too many wrong ones
+    kAccountsFull = 5,  // max_accounts are bound already
 };
 
 struct TerminalLogin {
@@ -30,5 +31,8 @@ struct TerminalLogin {
 };
 
 net::awaitable<int> login_in_terminal(TerminalLogin login);
+
+// The adapter type's command-line commands (the registry lists them): ilink-login.
+std::vector<AdapterCommand> commands();
 
 }  // namespace bot::adapters::wechat_ilink

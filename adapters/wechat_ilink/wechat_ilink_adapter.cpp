@@ -3,8 +3,8 @@
 // adapter — from the terminal (`contactbot ilink-login`) or the self-service page — and each is
 // long-polled by its own AccountSession. Bindings made by another process are picked up from
 // the database without a restart. See adapters/wechat_ilink/README.md.
+#include "base/log.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
 #include "wechat_ilink/bind_service.hpp"
 #include "wechat_ilink/ilink_account.hpp"
 

@@ -1,7 +1,7 @@
 #include "wechat_mp/mp_api.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
 #include "wechat_common/api_call.hpp"
 
 #include <nlohmann/json.hpp>

@@ -16,7 +16,7 @@
 //            API, or when its quota or 48 h window is spent); that message's push carries it.
 #pragma once
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

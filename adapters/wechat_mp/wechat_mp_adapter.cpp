@@ -3,8 +3,8 @@
 // windows when it can (passive reply: free, no permission needed) and otherwise through the
 // customer-service API, or with the user's next message. Plain, compatible and safe (AES)
 // mode. See adapters/wechat_mp/README.md.
+#include "base/log.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
 #include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"

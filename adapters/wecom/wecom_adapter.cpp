@@ -2,8 +2,8 @@
 // message, encrypted, to our URL. The push is acknowledged as soon as the message is stored
 // (WeCom retries a push that is not answered 200 within 5 s), and the reply follows as an app
 // message (/cgi-bin/message/send) through the outbox. See adapters/wecom/README.md.
+#include "base/log.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
 #include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom/wecom_api.hpp"

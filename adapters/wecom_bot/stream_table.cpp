@@ -1,7 +1,7 @@
 #include "wecom_bot/stream_table.hpp"
 
-#include "bot/random_id.hpp"
-#include "bot/text_split.hpp"
+#include "base/random_id.hpp"
+#include "base/text_split.hpp"
 
 namespace bot::adapters::wecom_bot {
 

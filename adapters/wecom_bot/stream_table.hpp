@@ -5,7 +5,7 @@
 // only once a refresh carried it in a finishing frame.
 #pragma once
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

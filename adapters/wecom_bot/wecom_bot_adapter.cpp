@@ -2,8 +2,8 @@
 // callbacks; each message is answered with a stream that WeCom refreshes until it finishes, so
 // the user watches the reply being written. Single chats and groups (where WeCom delivers only
 // messages that @-mention the bot). See adapters/wecom_bot/README.md.
+#include "base/log.hpp"
 #include "bot/adapter.hpp"
-#include "bot/log.hpp"
 #include "wechat_common/wx_callback.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wecom_bot/stream_table.hpp"

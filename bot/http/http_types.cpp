@@ -1,5 +1,5 @@
 #include "bot/http/http_types.hpp"
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,13 +1,13 @@
 #include "bot/http/server.hpp"
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
+#include "base/log.hpp"
 #include "bot/http/connection_io.hpp"
 #include "bot/http/limits.hpp"
 #include "bot/http/request_parser.hpp"
 #include "bot/http/trusted_proxies.hpp"
 #include "bot/http/websocket_session.hpp"
 #include "bot/http/wire.hpp"
-#include "bot/log.hpp"
 #include "bot/net/write_now.hpp"
 
 #include <boost/asio/as_tuple.hpp>

@@ -1,6 +1,6 @@
 #include "bot/http/websocket_session.hpp"
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

@@ -1,10 +1,10 @@
 #include "bot/net/beast_http_client.hpp"
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
+#include "base/string_map.hpp"
 #include "bot/net/client_wire.hpp"
 #include "bot/net/response_parser.hpp"
 #include "bot/net/write_now.hpp"
-#include "bot/string_map.hpp"
 
 #include <sys/socket.h>
 #include <boost/asio/as_tuple.hpp>

@@ -13,7 +13,7 @@
 // resolved; answers are cached for a minute.
 #pragma once
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
 #include "bot/net/http_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

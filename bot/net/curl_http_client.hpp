@@ -15,7 +15,7 @@
 
 #include <chrono>
 
-#include "bot/log.hpp"
+#include "base/log.hpp"
 #include "bot/net/http_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>

@@ -3,8 +3,8 @@
 // Asio, used when a proxy is configured).
 #pragma once
 
+#include "base/log.hpp"
 #include "bot/http/http_types.hpp"
-#include "bot/log.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 

@@ -1,5 +1,5 @@
-// AsyncSemaphore (bot/async.hpp): the LLM's and the live replies' concurrency limits.
-#include "bot/async.hpp"
+// AsyncSemaphore (base/async.hpp): the LLM's and the live replies' concurrency limits.
+#include "base/async.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -1,5 +1,5 @@
 // append_json_string against nlohmann::json's serializer, whose output it promises to match.
-#include "bot/json_text.hpp"
+#include "base/json_text.hpp"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

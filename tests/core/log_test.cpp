@@ -1,6 +1,6 @@
 // The logger: secrets redacted, control characters escaped (no forged lines), repeated lines
 // throttled with a count of what was suppressed.
-#include "bot/log.hpp"
+#include "base/log.hpp"
 
 #include <catch2/catch.hpp>
 

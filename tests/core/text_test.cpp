@@ -1,4 +1,4 @@
-#include "bot/text_split.hpp"
+#include "base/text_split.hpp"
 #include "bot/token_budget.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,10 +1,10 @@
 #include "fakes/fake_llm.hpp"
 
-#include "bot/async.hpp"
+#include "base/async.hpp"
+#include "base/json_fields.hpp"
+#include "base/json_text.hpp"
+#include "base/log.hpp"
 #include "bot/http/server.hpp"
-#include "bot/json_fields.hpp"
-#include "bot/json_text.hpp"
-#include "bot/log.hpp"
 #include "bot/net/sse_parser.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>

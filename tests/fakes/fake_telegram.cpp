@@ -1,10 +1,10 @@
 #include "fakes/fake_telegram.hpp"
 
-#include "bot/json_text.hpp"
-#include "bot/text_split.hpp"
+#include "base/json_text.hpp"
+#include "base/text_split.hpp"
 
+#include "base/log.hpp"
 #include "bot/http/server.hpp"
-#include "bot/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/executor_work_guard.hpp>

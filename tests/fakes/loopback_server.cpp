@@ -1,7 +1,7 @@
 #include "fakes/loopback_server.hpp"
 
+#include "base/log.hpp"
 #include "bot/http/server.hpp"
-#include "bot/log.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,4 +1,4 @@
-// The config reader (bot/config.*, bot/config_reader.*): JSON text with comments and ${ENV}
+// The config reader (bot/config.*, base/config_reader.*): JSON text with comments and ${ENV}
 // references -> a validated Config. Every problem is reported in ConfigErrors; nothing throws.
 #include "bot/config.hpp"
 #include "fuzz_support.hpp"

@@ -1,7 +1,7 @@
 // A Bot API answer (adapters/telegram/telegram_codec.* parse_api_answer, sent_message_id.*):
 // no exception. sent_message_id promises to read the message id as the tree would, so the two
 // readers are checked against each other.
-#include "bot/json_fields.hpp"
+#include "base/json_fields.hpp"
 #include "fuzz_support.hpp"
 #include "telegram/sent_message_id.hpp"
 #include "telegram/telegram_codec.hpp"

@@ -2,9 +2,9 @@
 // http_api adapter, and talks to it over loopback.
 #pragma once
 
+#include "base/log.hpp"
 #include "bot/app.hpp"
 #include "bot/config.hpp"
-#include "bot/log.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/test_http.hpp"
 

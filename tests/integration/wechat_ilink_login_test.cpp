@@ -1,6 +1,7 @@
 // Binding WeChat accounts to wechat_ilink: `contactbot ilink-login` through every QR status
 // (run in-process, with its input and output as streams) and the self-service page's HTTP API,
 // both against FakeIlink, with a running server picking the new account up.
+#include "adapters/registry.hpp"
 #include "bot/adapter_commands.hpp"
 #include "integration/ilink_support.hpp"
 
@@ -26,7 +27,13 @@ LoginRun terminal_login(const FakeLlm& llm, const std::filesystem::path& dir,
     std::ostringstream out;
     bot::Logger log(bot::LogLevel::off);
     LoginRun run;
-    run.status = bot::run_ilink_login(config, "wx", log, in, out, /*unicode=*/false);
+    const auto& commands = bot::adapters::builtin_commands();
+    auto login = std::find_if(commands.begin(), commands.end(), [](const auto& entry) {
+        return entry.command.name == "ilink-login";
+    });
+    REQUIRE(login != commands.end());
+    run.status = bot::run_adapter_command(*login, config, "wx", log, in, out, out,
+                                          /*unicode=*/false);
     run.output = out.str();
     return run;
 }

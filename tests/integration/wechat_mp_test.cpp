@@ -1,6 +1,6 @@
 // The wechat_mp adapter through the real server, with WeChat played by WechatPusher (signed,
 // encrypted, retried pushes) and FakeWechatApi (tokens, customer-service messages).
-#include "bot/text_split.hpp"
+#include "base/text_split.hpp"
 #include "fakes/fake_wechat.hpp"
 #include "integration/harness.hpp"
 #include "wechat_common/wx_crypt.hpp"

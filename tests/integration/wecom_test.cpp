@@ -1,6 +1,6 @@
 // The wecom adapter through the real server, with WeCom played by WecomCallbacks (signed,
 // encrypted URL checks and callbacks) and FakeWecomApi (gettoken, message/send).
-#include "bot/text_split.hpp"
+#include "base/text_split.hpp"
 #include "fakes/fake_wecom.hpp"
 #include "integration/harness.hpp"
 #include "wechat_common/wx_crypt.hpp"

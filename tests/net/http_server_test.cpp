@@ -1,7 +1,7 @@
 // http::Server: the accept loop, and how requests are read off the wire (limits, framing,
 // pipelining, interim answers), through raw sockets.
+#include "base/log.hpp"
 #include "bot/http/server.hpp"
-#include "bot/log.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>

@@ -1,5 +1,5 @@
 // make_io_strand: a strand where threads share an io_context, none where one thread runs it.
-#include "bot/async.hpp"
+#include "base/async.hpp"
 
 #include <boost/asio/io_context.hpp>
 

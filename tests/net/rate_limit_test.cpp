@@ -1,5 +1,5 @@
 // Limits per client: networks of addresses, and token buckets in a bounded map.
-#include "bot/rate_limit.hpp"
+#include "base/rate_limit.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,8 +2,8 @@
 // mounts (and RawClient, to talk to it).
 #pragma once
 
+#include "base/log.hpp"
 #include "bot/http/server.hpp"
-#include "bot/log.hpp"
 #include "fakes/raw_client.hpp"
 
 #include <boost/asio/io_context.hpp>

@@ -1,4 +1,4 @@
-#include "bot/log.hpp"
+#include "base/log.hpp"
 
 #include <chrono>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "bot/async.hpp"
+#include "base/async.hpp"
 
 #include <boost/asio/io_context.hpp>
 

@@ -1,4 +1,4 @@
-#include "bot/rate_limit.hpp"
+#include "base/rate_limit.hpp"
 
 #include <boost/asio/ip/address.hpp>
 

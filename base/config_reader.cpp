@@ -1,4 +1,4 @@
-#include "bot/config_reader.hpp"
+#include "base/config_reader.hpp"
 
 namespace bot {
 

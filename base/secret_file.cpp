@@ -1,6 +1,6 @@
-#include "bot/secret_file.hpp"
+#include "base/secret_file.hpp"
 
-#include "bot/random_id.hpp"
+#include "base/random_id.hpp"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
