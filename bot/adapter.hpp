@@ -46,6 +46,10 @@ struct Inbound {
     // Non-empty: content the bot cannot read yet ("photo", "voice", ...). The core answers
     // with a short notice instead of asking the LLM.
     std::string unsupported;
+    // The platform id of the message this one quotes or replies to, if any. In groups the core
+    // treats a reply to one of the bot's own messages in this chat (an id send() returned) as
+    // addressed to the bot, so adapters need not track what they sent.
+    std::string quotes_message_id;
     std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
 };
 
@@ -57,14 +61,26 @@ struct Outbound {
     std::string text;
     int part = 1;   // 1-based
     int parts = 1;  // total parts of this reply
+    // The same on every retry of this part (also after a restart), different for every other
+    // part: for platforms' idempotency keys (LINE's X-Line-Retry-Key, iLink's client_id). A
+    // UUID in its 36-character text form.
+    std::string delivery_key;
 };
 
 struct Capabilities {
     TextLimit max_text;  // longest text one send() accepts, in the platform's unit
+    // > 0: a reply has at most this many parts (QQ: 5 per user message); a longer one is cut
+    // and its last part ends with "…".
+    int max_parts = 0;
+    // true: the outbox hands every part of a reply to one send_all() call instead of one
+    // send() per part (a single-use reply token that carries several messages: LINE's 5).
+    bool sends_whole_reply = false;
 };
 
 struct SendError {
-    enum class Kind { rate_limited, unauthorized, bad_request, transient };
+    // quota_exhausted: the platform's quota for this bot is used up (a monthly or daily send
+    // allowance); not retried, logged for the operator.
+    enum class Kind { rate_limited, unauthorized, bad_request, transient, quota_exhausted };
     Kind kind = Kind::transient;
     std::string detail;
     std::chrono::seconds retry_after{0};  // rate_limited: wait at least this long
@@ -182,6 +198,16 @@ public:
     virtual Capabilities capabilities() const = 0;
     // Sends one part of a reply. Only the outbox calls this.
     virtual net::awaitable<SendResult> send(Outbound message) = 0;
+    // Capabilities::sends_whole_reply: sends every part of one reply (in order) at once; the
+    // result stands for all of them (the id is the last part's).
+    virtual net::awaitable<SendResult> send_all(std::vector<Outbound> parts) {
+        SendResult result = SendError{.kind = SendError::Kind::bad_request, .detail = "no parts"};
+        for (auto& part : parts) {
+            result = co_await send(std::move(part));
+            if (!result) break;
+        }
+        co_return result;
+    }
     // Pull-style platforms (long polling, gateways) loop here until stop(); may throw, and the
     // core restarts it with backoff.
     virtual net::awaitable<void> run() { co_return; }
