@@ -102,12 +102,15 @@ namespace {
 net::awaitable<int> run_ilink_login(AdapterCommandContext context) {
     auto settings = read_settings(context.config);
     if (!context.config.errors().empty()) co_return kConfigInvalid;  // the runner shows them
-    co_return co_await login_in_terminal({.settings = settings,
-                                          .http = context.http,
-                                          .state = context.state,
-                                          .in = context.in,
-                                          .out = context.out,
-                                          .unicode = context.unicode});
+    // (Built outside the co_await, like LoginOptions above: g++ 12 destroyed this aggregate
+    // temporary twice, a double free once the frame's layout changed.)
+    TerminalLogin login{.settings = std::move(settings),
+                        .http = context.http,
+                        .state = context.state,
+                        .in = context.in,
+                        .out = context.out,
+                        .unicode = context.unicode};
+    co_return co_await login_in_terminal(std::move(login));
 }
 
 }  // namespace
