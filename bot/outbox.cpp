@@ -1,13 +1,11 @@
 #include "bot/outbox.hpp"
 
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "base/text_split.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
-#include <stdexcept>
 
 namespace bot {
 
@@ -19,17 +17,6 @@ constexpr std::string_view kEllipsis = "…";
 // changes every key, and a platform would then take a retried part for a new one).
 constexpr std::array<unsigned char, 16> kKeyNamespace = {
     0x6f, 0x2c, 0x4e, 0x1a, 0x8d, 0x3b, 0x4b, 0x7e, 0x9a, 0x55, 0x3c, 0x1d, 0x2e, 0x7f, 0x9b, 0x10};
-
-// TODO(kit-helpers): crypto::sha1 from base/crypto.hpp once it is implemented.
-std::array<unsigned char, 20> sha1(std::string_view data) {
-    std::array<unsigned char, 20> digest{};
-    unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha1(), nullptr) != 1 ||
-        length != digest.size()) {
-        throw std::runtime_error("SHA-1 failed");
-    }
-    return digest;
-}
 
 std::string_view trim_end(std::string_view text) {
     auto end = text.find_last_not_of(" \t\r\n");
@@ -69,18 +56,13 @@ std::string delivery_key(std::string_view adapter_id, std::int64_t outbox_id, in
         .append(std::to_string(outbox_id))
         .append(":")
         .append(std::to_string(part));
-    auto digest = sha1(name);
-    digest[6] = static_cast<unsigned char>((digest[6] & 0x0f) | 0x50);  // version 5
-    digest[8] = static_cast<unsigned char>((digest[8] & 0x3f) | 0x80);  // RFC 4122 variant
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string key;
-    key.reserve(36);
-    for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) key += '-';
-        key += kHex[digest[i] >> 4];
-        key += kHex[digest[i] & 0x0f];
-    }
-    return key;
+    const std::string digest = crypto::sha1(name);
+    std::string uuid = digest.substr(0, 16);
+    uuid[6] = static_cast<char>((uuid[6] & 0x0f) | 0x50);  // version 5
+    uuid[8] = static_cast<char>((uuid[8] & 0x3f) | 0x80);  // RFC 4122 variant
+    const std::string hex = crypto::hex(uuid);
+    return hex.substr(0, 8) + '-' + hex.substr(8, 4) + '-' + hex.substr(12, 4) + '-' +
+           hex.substr(16, 4) + '-' + hex.substr(20);
 }
 
 net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
