@@ -84,25 +84,30 @@ net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
     };
 
     const int first = std::clamp(row.parts_sent, 0, total);
+    bool delivered = true;  // false: failed for good (recorded by send_with_retries)
     if (capabilities.sends_whole_reply) {
         // One call for the rest of the reply; parts_sent moves only when all of it went out.
         if (first < total) {
             auto id = co_await send_with_retries(row, adapter, parts, first, total, true);
-            if (!id) co_return;
-            note_sent(id);
+            delivered = id.has_value();
+            if (id) note_sent(id);
         }
     } else {
         for (int index = first; index < total; ++index) {
             auto id = co_await send_with_retries(row, adapter, parts, index, index + 1, false);
-            if (!id) co_return;
+            if (!id) {
+                delivered = false;
+                break;
+            }
             note_sent(id);
             if (index + 1 < total) co_await store_.mark_parts_sent(row.id, index + 1);
         }
     }
+    // Also the parts of a reply that failed later: people may reply to what they did get.
     if (!sent_ids.empty()) {
         co_await store_.remember_sent(row.key.adapter_id, row.key.chat_id, std::move(sent_ids));
     }
-    co_await store_.mark_delivered(row.id);
+    if (delivered) co_await store_.mark_delivered(row.id);
 }
 
 net::awaitable<std::optional<std::string>> Outbox::send_with_retries(

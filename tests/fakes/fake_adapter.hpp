@@ -7,6 +7,7 @@
 
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,15 @@ public:
         co_return attempt(std::move(parts));
     }
 
+    // Scripts the next attempts, in order: a failure, or (succeed_next) a success before
+    // the failures queued after it.
     void fail_next(SendError error) {
         std::lock_guard lock(mutex_);
-        failures_.push_back(std::move(error));
+        script_.push_back(std::move(error));
+    }
+    void succeed_next() {
+        std::lock_guard lock(mutex_);
+        script_.push_back(std::nullopt);
     }
     std::vector<Outbound> sent() const {
         std::lock_guard lock(mutex_);
@@ -60,10 +67,10 @@ private:
         ++calls_;
         if (parts.size() != 1 || capabilities_.sends_whole_reply) batches_.push_back(parts);
         attempts_.insert(attempts_.end(), parts.begin(), parts.end());
-        if (!failures_.empty()) {
-            SendError failure = failures_.front();
-            failures_.pop_front();
-            return failure;
+        if (!script_.empty()) {
+            std::optional<SendError> failure = std::move(script_.front());
+            script_.pop_front();
+            if (failure) return *failure;
         }
         sent_.insert(sent_.end(), parts.begin(), parts.end());
         return "sent-" + std::to_string(++ids_);
@@ -71,7 +78,7 @@ private:
 
     Capabilities capabilities_;
     mutable std::mutex mutex_;
-    std::deque<SendError> failures_;
+    std::deque<std::optional<SendError>> script_;
     std::vector<Outbound> sent_;
     std::vector<Outbound> attempts_;
     std::vector<std::vector<Outbound>> batches_;

@@ -195,6 +195,25 @@ TEST_CASE("kit: a group reply quoting the bot's message in that chat is answered
     REQUIRE(eventually([&] { return again->sent().size() == 1; }));
 }
 
+TEST_CASE("kit: the parts of a group reply that then failed still count as the bot's",
+          "[integration][kit]") {
+    TempDir dir;
+    FakeLlm llm;
+    llm.reply_with([](const json&) { return std::string("First paragraph here.\n\nSecond one."); });
+    auto* adapter = new FakeAdapter(24);
+    adapter->succeed_next();
+    adapter->fail_next({.kind = bot::SendError::Kind::bad_request, .detail = "refused"});
+    TestBot bot(llm, dir.path(), with_adapter(adapter));
+    bot.submit(message("alice", "hello", "f-1", "g1"));
+    REQUIRE(eventually([&] { return adapter->attempts() == 2; }));
+    REQUIRE(adapter->sent().size() == 1);  // part 1 as sent-1; part 2 refused for good
+    // (Ignored messages are not stored: the same one may be offered until the ids are.)
+    REQUIRE(eventually([&] {
+        return bot.offer(quoting("bob", "g1", "f-2", "sent-1")) ==
+               bot::Submission::Status::accepted;
+    }));
+}
+
 TEST_CASE("kit: commands are recognised after whitespace and a left-in @mention",
           "[integration][kit]") {
     TempDir dir;
