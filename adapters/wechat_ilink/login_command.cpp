@@ -102,12 +102,16 @@ namespace {
 net::awaitable<int> run_ilink_login(AdapterCommandContext context) {
     auto settings = read_settings(context.config);
     if (!context.config.errors().empty()) co_return kConfigInvalid;  // the runner shows them
-    co_return co_await login_in_terminal({.settings = settings,
-                                          .http = context.http,
-                                          .state = context.state,
-                                          .in = context.in,
-                                          .out = context.out,
-                                          .unicode = context.unicode});
+    // Named, not a temporary inside the co_await: g++ 12 freed such a temporary's members
+    // twice.
+    TerminalLogin login{.settings = std::move(settings),
+                        .http = context.http,
+                        .state = context.state,
+                        .in = context.in,
+                        .out = context.out,
+                        .unicode = context.unicode};
+    int status = co_await login_in_terminal(std::move(login));
+    co_return status;
 }
 
 }  // namespace

@@ -93,7 +93,12 @@ grep -q "stopped" "$work/run.log" || fail "no clean stop in the log"
 [ -e "$work/data/bot.db-wal" ] && [ -s "$work/data/bot.db-wal" ] && fail "WAL not checkpointed at close"
 [ "$(sqlite3 "$work/data/bot.db" 'PRAGMA integrity_check')" = ok ] || fail "database integrity"
 
-# ilink-login: a wrong --adapter, and an iLink that cannot be reached (port 9 is closed).
+# The commands adapter types add are listed by --help (from the registry, not the core).
+out=$("$bin" --help 2>&1)
+expect_contains "$out" "ilink-login" "--help lists the adapters' commands"
+
+# ilink-login: a wrong --adapter, a config problem, and an iLink that cannot be reached (port 9
+# is closed).
 cat > "$work/wx.json" <<JSON
 {
   "storage": {"sqlite": {"path": "$work/wx/bot.db"}},
@@ -104,6 +109,16 @@ out=$("$bin" ilink-login --config "$work/wx.json" --adapter nope < /dev/null 2>&
 rc=$?
 [ $rc -eq 2 ] || fail "ilink-login --adapter nope: exit status $rc, expected 2"
 expect_contains "$out" "adapters.nope is not configured" "ilink-login wrong adapter"
+cat > "$work/wx-bad.json" <<JSON
+{
+  "storage": {"sqlite": {"path": "$work/wx/bot.db"}},
+  "adapters": {"wx": {"type": "wechat_ilink", "api_base": "ftp://127.0.0.1:9"}}
+}
+JSON
+out=$("$bin" ilink-login --config "$work/wx-bad.json" --adapter wx < /dev/null 2>&1)
+rc=$?
+[ $rc -eq 2 ] || fail "ilink-login with a bad api_base: exit status $rc, expected 2"
+expect_contains "$out" "adapters.wx.api_base" "ilink-login bad config"
 out=$("$bin" ilink-login --config "$work/wx.json" --adapter wx < /dev/null 2>&1)
 rc=$?
 [ $rc -eq 1 ] || fail "ilink-login without iLink: exit status $rc, expected 1"
