@@ -7,6 +7,14 @@ const nlohmann::json& empty_object() {
     static const nlohmann::json kEmpty = nlohmann::json::object();
     return kEmpty;
 }
+
+bool has_space_or_control(std::string_view text) {
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (byte <= 0x20 || byte == 0x7f) return true;
+    }
+    return false;
+}
 }  // namespace
 
 std::string ConfigErrors::joined() const {
@@ -50,14 +58,19 @@ std::string ConfigReader::required_string(std::string_view key) {
     return value->get<std::string>();
 }
 
-std::string ConfigReader::string(std::string_view key, std::string fallback) {
+std::optional<std::string> ConfigReader::given_string(std::string_view key) {
     const auto* value = lookup(key);
-    if (!value) return fallback;
+    if (!value) return std::nullopt;
     if (!value->is_string()) {
         problem(key, "must be a string");
-        return fallback;
+        return std::nullopt;
     }
     return value->get<std::string>();
+}
+
+std::string ConfigReader::string(std::string_view key, std::string fallback) {
+    auto value = given_string(key);
+    return value ? std::move(*value) : std::move(fallback);
 }
 
 long long ConfigReader::integer(std::string_view key, long long fallback, long long min,
@@ -143,6 +156,51 @@ std::pair<std::string, int> ConfigReader::host_port(std::string_view key, std::s
     if (auto parts = split(text)) return *parts;
     problem(key, "must be host:port, e.g. \"127.0.0.1:8080\"");
     return *split(fallback);
+}
+
+std::string ConfigReader::url_path(std::string_view key, std::string fallback) {
+    auto given = given_string(key);
+    if (!given) return fallback;
+    std::string& text = *given;
+    if (!text.starts_with('/')) {
+        problem(key, "must start with '/'");
+        return fallback;
+    }
+    if (has_space_or_control(text) || text.find_first_of("?#") != std::string::npos) {
+        problem(key, "must be a plain path (no spaces, '?' or '#')");
+        return fallback;
+    }
+    return text;
+}
+
+std::string ConfigReader::url(std::string_view key, std::string fallback,
+                              std::initializer_list<std::string_view> schemes) {
+    auto given = given_string(key);
+    if (!given) return fallback;
+    std::string& text = *given;
+    bool valid = !has_space_or_control(text);
+    if (valid) {
+        valid = false;
+        for (auto scheme : schemes) {
+            std::string prefix = std::string(scheme) + "://";
+            if (text.starts_with(prefix)) {
+                // A host: something before the path, query or fragment.
+                auto host = std::string_view(text).substr(prefix.size());
+                valid = !host.empty() && host.find_first_of("/?#") != 0;
+                break;
+            }
+        }
+    }
+    if (!valid) {
+        std::string listed;
+        for (auto scheme : schemes) {
+            listed.append(listed.empty() ? "" : " or ").append(scheme).append("://host");
+        }
+        problem(key, "must be a URL: " + listed);
+        return fallback;
+    }
+    while (text.ends_with('/')) text.pop_back();
+    return text;
 }
 
 ConfigReader ConfigReader::object(std::string_view key) {

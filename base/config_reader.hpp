@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <set>
@@ -61,6 +62,19 @@ public:
     std::vector<std::string> string_list(std::string_view key);  // missing -> empty
     // "host:port" with port 0..65535; returns fallback's parts on error.
     std::pair<std::string, int> host_port(std::string_view key, std::string fallback);
+    // Validated strings; an absent key gives fallback unchecked, a wrong one is reported and
+    // gives fallback.
+    // A path the HTTP server routes ("/wecom/corp"): starts with '/', no whitespace, control
+    // characters, '?' or '#'.
+    std::string url_path(std::string_view key, std::string fallback);
+    // An absolute URL with one of the schemes ("http" -> "http://") and a host, no whitespace
+    // or control characters; trailing '/' removed (callers append "/path"). The message lists
+    // the schemes: "must be a URL: http://host or https://host".
+    std::string url(std::string_view key, std::string fallback,
+                    std::initializer_list<std::string_view> schemes = {"http", "https"});
+    std::string ws_url(std::string_view key, std::string fallback) {
+        return url(key, std::move(fallback), {"ws", "wss"});
+    }
 
     // A nested object (missing -> empty object).
     ConfigReader object(std::string_view key);
@@ -72,6 +86,8 @@ public:
 
 private:
     const nlohmann::json* lookup(std::string_view key);
+    // The key's string; nullopt when absent or (reported) not a string.
+    std::optional<std::string> given_string(std::string_view key);
 
     const nlohmann::json* node_;
     std::string path_;

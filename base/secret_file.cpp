@@ -1,9 +1,9 @@
 #include "base/secret_file.hpp"
 
+#include "base/crypto.hpp"
 #include "base/random_id.hpp"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,8 +33,7 @@ std::string load_or_create_secret(const std::filesystem::path& file, std::size_t
 }
 
 bool secret_equals(std::string_view given, std::string_view expected) {
-    if (given.size() != expected.size() || expected.empty()) return false;
-    return CRYPTO_memcmp(given.data(), expected.data(), expected.size()) == 0;
+    return !expected.empty() && crypto::constant_time_equal(given, expected);
 }
 
 }  // namespace bot

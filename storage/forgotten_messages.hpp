@@ -7,11 +7,9 @@
 // Used by the writer thread only.
 #pragma once
 
-#include <openssl/types.h>
-
 #include <array>
 #include <cstdint>
-#include <memory>
+#include <string>
 #include <string_view>
 
 namespace bot::storage {
@@ -40,13 +38,10 @@ private:
     using Digest = std::array<unsigned char, 32>;
     Digest digest(std::string_view adapter_id, std::string_view message_id);
 
-    struct FreeMac {
-        void operator()(EVP_MAC_CTX* mac) const noexcept;
-    };
     void read_latest_expiry(Database& db);
 
-    std::unique_ptr<EVP_MAC_CTX, FreeMac> mac_;  // keyed once, re-initialised per digest
-    std::int64_t latest_expiry_ms_ = 0;          // no entry is kept past it
+    std::string key_;                    // the installation's HMAC key
+    std::int64_t latest_expiry_ms_ = 0;  // no entry is kept past it
 };
 
 }  // namespace bot::storage

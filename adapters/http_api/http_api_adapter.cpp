@@ -111,8 +111,7 @@ public:
         auto& config = deps.config;
         config.string("type", "http_api");
         token_ = config.string("token", "");
-        path_ = config.string("path", "/api/v1/messages");
-        if (!path_.starts_with("/")) config.problem("path", "must start with '/'");
+        path_ = config.url_path("path", "/api/v1/messages");
         reply_timeout_ = std::chrono::seconds(config.integer("reply_timeout_s", 300, 1, 3600));
         max_text_chars_ =
             static_cast<std::size_t>(config.integer("max_text_chars", 8000, 1, 1 << 20));

@@ -92,12 +92,8 @@ public:
         if (!secret_.empty() && !valid_secret_token(secret_)) {
             config.problem("secret_token", "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and -");
         }
-        std::string path = config.string("path", "/telegram/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
-        std::string api_base = config.string("api_base", "https://api.telegram.org");
-        if (!api_base.starts_with("https://") && !api_base.starts_with("http://")) {
-            config.problem("api_base", "must be an http:// or https:// URL");
-        }
+        std::string path = config.url_path("path", "/telegram/" + id_);
+        std::string api_base = config.url("api_base", "https://api.telegram.org");
         poll_timeout_ = std::chrono::seconds(config.integer("poll_timeout_s", 25, 1, 50));
         max_connections_ = static_cast<int>(config.integer("max_connections", 40, 1, 100));
         drop_pending_ = config.boolean("drop_pending_updates", false);

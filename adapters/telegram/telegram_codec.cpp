@@ -2,6 +2,7 @@
 
 #include "base/json_fields.hpp"
 #include "base/json_text.hpp"
+#include "base/text_spans.hpp"
 #include "bot/http/http_types.hpp"
 #include "telegram/sent_message_id.hpp"
 
@@ -36,16 +37,12 @@ std::string display_name(const bj::object& from) {
     return name;
 }
 
-struct Span {
-    std::size_t begin = 0, end = 0;  // bytes
-};
-
 // What the entities of a text say about the bot; mentions of it are collected for removal.
 struct Addressing {
     bool mentioned = false;
     bool command_for_me = false;
     bool command_for_other = false;
-    std::vector<Span> my_mentions;
+    std::vector<TextSpan> my_mentions;  // UTF-16 units, as Telegram counts
 };
 
 Addressing read_entities(const std::string& text, const bj::value* entities,
@@ -60,13 +57,15 @@ Addressing read_entities(const std::string& text, const bj::value* entities,
             static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(entity, "offset")));
         auto length =
             static_cast<std::size_t>(std::max<std::int64_t>(0, int_field(entity, "length")));
-        Span span{utf16_to_byte_offset(text, offset), utf16_to_byte_offset(text, offset + length)};
-        std::string_view value = std::string_view(text).substr(span.begin, span.end - span.begin);
+        constexpr auto kUnit = TextLimit::Unit::utf16_units;
+        std::size_t begin = byte_offset(text, offset, kUnit);
+        std::string_view value =
+            std::string_view(text).substr(begin, byte_offset(text, offset + length, kUnit) - begin);
         if (type == "mention") {
             if (value.starts_with('@') && !me.username.empty() &&
                 http::iequals(value.substr(1), me.username)) {
                 out.mentioned = true;
-                out.my_mentions.push_back(span);
+                out.my_mentions.push_back({offset, length});
             }
         } else if (type == "text_mention") {
             if (const auto* user = object_field(entity, "user");
@@ -83,34 +82,6 @@ Addressing read_entities(const std::string& text, const bj::value* entities,
         }
     }
     return out;
-}
-
-// Removes the bot's @mentions with the punctuation and space that follow them:
-// "@bot, hi" -> "hi", "so @bot: what" -> "so what". Entities come from the sender's client:
-// a span repeated, overlapping one already removed, or past the text is skipped.
-std::string without_spans(std::string_view text, std::vector<Span> spans) {
-    std::sort(spans.begin(), spans.end(), [](Span a, Span b) { return a.begin < b.begin; });
-    std::string out;
-    out.reserve(text.size());
-    std::size_t kept_from = 0;  // text before this was copied or removed
-    for (Span span : spans) {
-        if (span.begin < kept_from || span.end > text.size() || span.end <= span.begin) continue;
-        out.append(text.substr(kept_from, span.begin - kept_from));
-        std::size_t end = span.end;
-        for (std::string_view mark : {",", ":", "，", "："}) {
-            if (text.substr(end).starts_with(mark)) {
-                end += mark.size();
-                break;
-            }
-        }
-        while (end < text.size() && (text[end] == ' ' || text[end] == '\t')) ++end;
-        kept_from = end;
-    }
-    out.append(text.substr(kept_from));
-    auto first = out.find_first_not_of(" \t\r\n");
-    if (first == std::string::npos) return {};
-    auto last = out.find_last_not_of(" \t\r\n");
-    return out.substr(first, last - first + 1);
 }
 
 // The clock counts nanoseconds in 64 bits: a later date (after 2262) would overflow it.
@@ -192,10 +163,6 @@ std::string send_message_body(ChatAddress chat, std::string_view text,
     return body.append("}");
 }
 
-std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units) {
-    return prefix_within(text, TextLimit{.max = units, .unit = TextLimit::Unit::utf16_units});
-}
-
 ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
                           const std::string& adapter_id) {
     const bj::object* update = value.if_object();
@@ -269,7 +236,8 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
     inbound.unsupported = std::move(unsupported);
     if (inbound.unsupported.empty()) {
         inbound.text = addressing.my_mentions.empty() ? std::move(text)
-                                                      : without_spans(text, addressing.my_mentions);
+                                                      : without_spans(text, addressing.my_mentions,
+                                                                      TextLimit::Unit::utf16_units);
     }
     if (auto date = int_field(message, "date"); date > 0 && date <= kLatestDate) {
         inbound.at = std::chrono::system_clock::time_point(std::chrono::seconds(date));

@@ -64,9 +64,6 @@ ParsedUpdate parse_update(const boost::json::value& update, const BotIdentity& m
 std::optional<ParsedUpdate> parse_update(std::string_view body, const BotIdentity& me,
                                          const std::string& adapter_id);
 
-// Byte offset in UTF-8 text of a position counted in UTF-16 code units (entity offsets).
-std::size_t utf16_to_byte_offset(std::string_view text, std::size_t units);
-
 // The longest wait a 429 answer (parameters.retry_after or Retry-After) is taken to ask for.
 inline constexpr std::chrono::seconds kMaxRetryAfter = std::chrono::hours(24);
 

@@ -52,10 +52,8 @@ public:
         : id_(deps.id), executor_(deps.executor), sink_(deps.sink), log_(deps.log) {
         auto& config = deps.config;
         config.string("type", "webchat");
-        auto page_path = config.string("page_path", "/");
-        ws_path_ = config.string("ws_path", "/webchat/ws");
-        if (!page_path.starts_with("/")) config.problem("page_path", "must start with '/'");
-        if (!ws_path_.starts_with("/")) config.problem("ws_path", "must start with '/'");
+        auto page_path = config.url_path("page_path", "/");
+        ws_path_ = config.url_path("ws_path", "/webchat/ws");
         title_ = config.string("title", "contactbot");
         greeting_ = config.string("greeting", "Hi! I'm an AI assistant. Ask me anything.");
         allowed_origins_ = config.string_list("allowed_origins");

@@ -1,8 +1,8 @@
 #include "wechat_common/wx_crypt.hpp"
 
-#include <openssl/crypto.h>
+#include "base/crypto.hpp"
+
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
 #include <memory>
@@ -42,9 +42,11 @@ bool aes_cbc(bool encrypt, const std::array<unsigned char, 32>& key, std::string
     return true;
 }
 
-bool is_base64_char(char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-           c == '/';
+// The platform's base64 fields are never empty; an empty one is as bad as a malformed one.
+CryptResult<std::string> decode_base64(std::string_view text) {
+    auto bytes = text.empty() ? std::nullopt : crypto::base64_decode(text);
+    if (!bytes) return CryptError::bad_base64;
+    return std::move(*bytes);
 }
 
 }  // namespace
@@ -78,60 +80,20 @@ std::string sha1_signature(std::initializer_list<std::string_view> parts) {
     std::sort(sorted.begin(), sorted.end());
     std::string joined;
     for (auto part : sorted) joined.append(part);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_Digest(joined.data(), joined.size(), digest, &length, EVP_sha1(), nullptr);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    hex.reserve(length * 2);
-    for (unsigned int i = 0; i < length; ++i) {
-        hex.push_back(kHex[digest[i] >> 4]);
-        hex.push_back(kHex[digest[i] & 15]);
-    }
-    return hex;
+    return crypto::hex(crypto::sha1(joined));
 }
 
 bool signature_matches(std::string_view received, std::string_view expected) {
-    if (received.size() != expected.size()) return false;
     std::string lowered(received);
     for (auto& c : lowered) {
         if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
     }
-    return CRYPTO_memcmp(lowered.data(), expected.data(), expected.size()) == 0;
-}
-
-CryptResult<std::string> base64_decode(std::string_view text) {
-    if (text.empty() || text.size() % 4 != 0) return CryptError::bad_base64;
-    std::size_t padding = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '=' && i + 2 >= text.size()) {
-            ++padding;
-        } else if (!is_base64_char(c) || padding > 0) {
-            return CryptError::bad_base64;
-        }
-    }
-    std::string out(text.size() / 4 * 3, '\0');
-    int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()),
-                                  static_cast<int>(text.size()));
-    if (decoded < 0) return CryptError::bad_base64;
-    out.resize(static_cast<std::size_t>(decoded) - padding);
-    return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-    std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
-    int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(bytes.data()),
-                                  static_cast<int>(bytes.size()));
-    out.resize(static_cast<std::size_t>(written));
-    return out;
+    return crypto::constant_time_equal(lowered, expected);
 }
 
 bool MessageCrypt::valid_key(std::string_view encoding_aes_key) {
     if (encoding_aes_key.size() != 43) return false;
-    auto key = base64_decode(std::string(encoding_aes_key) + "=");
+    auto key = crypto::base64_decode(std::string(encoding_aes_key) + "=");
     return key && key->size() == 32;
 }
 
@@ -140,12 +102,12 @@ MessageCrypt::MessageCrypt(std::string_view encoding_aes_key, std::string receiv
     if (!valid_key(encoding_aes_key)) {
         throw std::invalid_argument("must be the 43-character EncodingAESKey from the console");
     }
-    auto key = base64_decode(std::string(encoding_aes_key) + "=");
+    auto key = crypto::base64_decode(std::string(encoding_aes_key) + "=");
     std::copy(key->begin(), key->end(), key_.begin());
 }
 
 CryptResult<std::string> MessageCrypt::decrypt(std::string_view ciphertext) const {
-    auto bytes = base64_decode(ciphertext);
+    auto bytes = decode_base64(ciphertext);
     if (!bytes) return bytes.error();
     if (bytes->empty() || bytes->size() % 16 != 0) return CryptError::bad_length;
     std::string plain;
@@ -169,9 +131,7 @@ CryptResult<std::string> MessageCrypt::decrypt(std::string_view ciphertext) cons
 }
 
 std::string MessageCrypt::encrypt(std::string_view message) const {
-    unsigned char random16[16];
-    RAND_bytes(random16, sizeof random16);
-    return encrypt(message, std::string_view(reinterpret_cast<char*>(random16), sizeof random16));
+    return encrypt(message, crypto::random_bytes(16));
 }
 
 std::string MessageCrypt::encrypt(std::string_view message, std::string_view random16) const {
@@ -185,7 +145,7 @@ std::string MessageCrypt::encrypt(std::string_view message, std::string_view ran
     plain.append(pad, static_cast<char>(pad));
     std::string cipher;
     aes_cbc(true, key_, plain, cipher);
-    return base64_encode(cipher);
+    return crypto::base64_encode(cipher);
 }
 
 }  // namespace bot::adapters::wechat

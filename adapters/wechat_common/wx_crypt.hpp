@@ -2,6 +2,7 @@
 // app and WeCom AI bot adapters: SHA-1 signatures over sorted strings, and AES-256-CBC with
 // IV = key[0:16] and PKCS#7 padding to 32 bytes over random16 | len_be32 | msg | receive_id.
 // See ../shared/reference/protocols.md §1-2; tests replay the official samples byte for byte.
+// Hashes, base64 and randomness come from base/crypto.hpp; only WeChat's framing is here.
 #pragma once
 
 #include <boost/system/result.hpp>
@@ -35,10 +36,6 @@ std::string sha1_signature(std::initializer_list<std::string_view> parts);
 
 // Constant-time comparison of a received signature with the expected one (hex, any case).
 bool signature_matches(std::string_view received, std::string_view expected);
-
-// Strict standard base64 (padding required, no whitespace); nullopt-like error on bad input.
-CryptResult<std::string> base64_decode(std::string_view text);
-std::string base64_encode(std::string_view bytes);
 
 class MessageCrypt {
 public:

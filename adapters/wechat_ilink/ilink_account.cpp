@@ -1,11 +1,12 @@
 #include "wechat_ilink/ilink_account.hpp"
 
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 
-#include <openssl/rand.h>
+#include <cstring>
 
 namespace bot::adapters::wechat_ilink {
 
@@ -32,7 +33,8 @@ std::int64_t now_ms() {
 // all refetch at once.
 std::int64_t random_below(std::int64_t bound) {
     std::uint64_t value = 0;
-    RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value);
+    const std::string bytes = crypto::random_bytes(sizeof value);
+    std::memcpy(&value, bytes.data(), sizeof value);
     return static_cast<std::int64_t>(value % static_cast<std::uint64_t>(bound));
 }
 

@@ -1,11 +1,10 @@
 #include "wechat_ilink/ilink_api.hpp"
 
+#include "base/crypto.hpp"
 #include "bot/http/http_types.hpp"
-#include "wechat_common/wx_crypt.hpp"
-
-#include <openssl/rand.h>
 
 #include <charconv>
+#include <cstring>
 #include <stdexcept>
 
 namespace bot::adapters::wechat_ilink {
@@ -16,9 +15,8 @@ constexpr std::chrono::milliseconds kQrcodeTimeout{15000};
 
 std::uint32_t random_uin() {
     std::uint32_t value = 0;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value) != 1) {
-        throw std::runtime_error("RAND_bytes failed: no secure randomness available");
-    }
+    const std::string bytes = crypto::random_bytes(sizeof value);
+    std::memcpy(&value, bytes.data(), sizeof value);
     return value;
 }
 
@@ -53,7 +51,7 @@ std::string ApiResult::describe() const {
 }
 
 std::string uin_header(std::uint32_t uin) {
-    return bot::adapters::wechat::base64_encode(std::to_string(uin));
+    return crypto::base64_encode(std::to_string(uin));
 }
 
 std::uint32_t packed_client_version(std::string_view version) {

@@ -31,9 +31,7 @@ bool valid_bot_agent(const std::string& agent) {
 Settings read_settings(ConfigReader& config) {
     Settings settings;
     config.string("type", "wechat_ilink");
-    settings.api_base = config.string("api_base", std::string(kDefaultApiBase));
-    if (!settings.api_base.starts_with("https://") && !settings.api_base.starts_with("http://"))
-        config.problem("api_base", "must be an http:// or https:// URL");
+    settings.api_base = config.url("api_base", std::string(kDefaultApiBase));
     settings.client.bot_agent = config.string("bot_agent", "contactbot/" CONTACTBOT_VERSION);
     if (!valid_bot_agent(settings.client.bot_agent))
         config.problem("bot_agent",

@@ -56,12 +56,8 @@ public:
             config.problem("encoding_aes_key",
                            "must be the 43-character EncodingAESKey from the console");
         }
-        std::string path = config.string("path", "/wechat/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
-        std::string api_base = config.string("api_base", "https://api.weixin.qq.com");
-        if (!api_base.starts_with("https://") && !api_base.starts_with("http://")) {
-            config.problem("api_base", "must be an http:// or https:// URL");
-        }
+        std::string path = config.url_path("path", "/wechat/" + id_);
+        std::string api_base = config.url("api_base", "https://api.weixin.qq.com");
         std::string late = config.string("late_replies", "customer_service");
         if (late != "customer_service" && late != "next_message") {
             config.problem("late_replies", "must be \"customer_service\" or \"next_message\"");

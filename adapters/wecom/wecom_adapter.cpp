@@ -50,12 +50,8 @@ public:
             config.problem("encoding_aes_key",
                            "must be the 43-character EncodingAESKey from the console");
         }
-        std::string path = config.string("path", "/wecom/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
-        std::string api_base = config.string("api_base", "https://qyapi.weixin.qq.com");
-        if (!api_base.starts_with("https://") && !api_base.starts_with("http://")) {
-            config.problem("api_base", "must be an http:// or https:// URL");
-        }
+        std::string path = config.url_path("path", "/wecom/" + id_);
+        std::string api_base = config.url("api_base", "https://qyapi.weixin.qq.com");
         auto per_minute = config.integer("per_user_per_minute", 30, 1, 30);
         config.done();
         if (!config.errors().empty()) return;

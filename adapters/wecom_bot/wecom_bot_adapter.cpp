@@ -43,8 +43,7 @@ public:
             config.problem("encoding_aes_key",
                            "must be the 43-character EncodingAESKey from the bot's settings");
         }
-        std::string path = config.string("path", "/wecom/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
+        std::string path = config.url_path("path", "/wecom/" + id_);
         bot_id_ = config.string("bot_id", "");
         greeting_ = config.string("greeting", "");
         StreamOptions streams;

@@ -195,13 +195,6 @@ TEST_CASE("telegram: ids, chats and offsets", "[telegram]") {
 
     CHECK(message_number("-100123:84") == 84);
     CHECK_FALSE(message_number("84").has_value());
-
-    std::string text = "😀a你b";
-    CHECK(utf16_to_byte_offset(text, 0) == 0);
-    CHECK(utf16_to_byte_offset(text, 2) == 4);
-    CHECK(utf16_to_byte_offset(text, 3) == 5);
-    CHECK(utf16_to_byte_offset(text, 4) == 8);
-    CHECK(utf16_to_byte_offset(text, 99) == text.size());
 }
 
 TEST_CASE("telegram: a sendMessage body addresses the chat and topic, and quotes in groups",

@@ -172,3 +172,70 @@ TEST_CASE("a config nested too deeply is reported, not walked", "[config]") {
     // A config as deep as any real one is fine.
     CHECK(problems(R"({"adapters": {"a": {"type": "x", "deep": [[[[[[[[1]]]]]]]]}}})").empty());
 }
+
+namespace {
+
+// The problems a reader reports while f reads {key: value} from section "adapters.tg".
+template <class F>
+std::vector<std::string> reading(const nlohmann::json& section, F f) {
+    bot::ConfigErrors errors;
+    bot::ConfigReader reader(section, "adapters.tg", errors);
+    f(reader);
+    return errors.list();
+}
+
+}  // namespace
+
+TEST_CASE("ConfigReader::url_path takes a plain path starting with /", "[config]") {
+    std::string got;
+    auto read = [&](bot::ConfigReader& r) { got = r.url_path("path", "/telegram/tg"); };
+    CHECK(reading({{"path", "/hook/a-b_c.d"}}, read).empty());
+    CHECK(got == "/hook/a-b_c.d");
+    CHECK(reading(nlohmann::json::object(), read).empty());
+    CHECK(got == "/telegram/tg");
+    CHECK(reading({{"path", "hook"}}, read) ==
+          std::vector<std::string>{"adapters.tg.path: must start with '/'"});
+    CHECK(got == "/telegram/tg");
+    CHECK(reading({{"path", ""}}, read) ==
+          std::vector<std::string>{"adapters.tg.path: must start with '/'"});
+    for (const char* bad : {"/a b", "/a?x=1", "/a#top", "/a\tb", "/a\nb"}) {
+        INFO(bad);
+        CHECK(reading({{"path", bad}}, read) ==
+              std::vector<std::string>{
+                  "adapters.tg.path: must be a plain path (no spaces, '?' or '#')"});
+        CHECK(got == "/telegram/tg");
+    }
+    CHECK(reading({{"path", 3}}, read) ==
+          std::vector<std::string>{"adapters.tg.path: must be a string"});
+}
+
+TEST_CASE("ConfigReader::url takes scheme://host URLs and trims the trailing /", "[config]") {
+    std::string got;
+    auto read = [&](bot::ConfigReader& r) { got = r.url("api_base", "https://api.example"); };
+    CHECK(reading({{"api_base", "http://127.0.0.1:8080/"}}, read).empty());
+    CHECK(got == "http://127.0.0.1:8080");
+    CHECK(reading({{"api_base", "https://h.example/base//"}}, read).empty());
+    CHECK(got == "https://h.example/base");
+    CHECK(reading({{"api_base", "http://[::1]:9"}}, read).empty());
+    CHECK(reading(nlohmann::json::object(), read).empty());
+    CHECK(got == "https://api.example");
+    const std::vector<std::string> http_problem{
+        "adapters.tg.api_base: must be a URL: http://host or https://host"};
+    for (const char* bad : {"api.example", "ftp://h", "https://", "https:///path", "http://?q",
+                            "https://a b", " https://h", "HTTPS//h", "ws://h"}) {
+        INFO(bad);
+        CHECK(reading({{"api_base", bad}}, read) == http_problem);
+        CHECK(got == "https://api.example");
+    }
+
+    auto read_ws = [&](bot::ConfigReader& r) { got = r.ws_url("url", "ws://127.0.0.1:6700"); };
+    CHECK(reading({{"url", "wss://bot.example/onebot/"}}, read_ws).empty());
+    CHECK(got == "wss://bot.example/onebot");
+    CHECK(reading({{"url", "http://bot.example"}}, read_ws) ==
+          std::vector<std::string>{"adapters.tg.url: must be a URL: ws://host or wss://host"});
+
+    auto read_https = [&](bot::ConfigReader& r) { got = r.url("hook", "", {"https"}); };
+    CHECK(reading({{"hook", "http://h"}}, read_https) ==
+          std::vector<std::string>{"adapters.tg.hook: must be a URL: https://host"});
+    CHECK(got.empty());
+}

@@ -97,6 +97,7 @@ TEST_CASE("base64_decode is strict: padding required, no whitespace, no foreign 
     CHECK_FALSE(base64_decode("Zg="));       // short padding
     CHECK_FALSE(base64_decode("Zg==Zg=="));  // padding mid-text
     CHECK_FALSE(base64_decode("Z=g="));
+    CHECK_FALSE(base64_decode("aGk =="));
     CHECK_FALSE(base64_decode("===="));
     CHECK_FALSE(base64_decode(" Zm9v"));
     CHECK_FALSE(base64_decode("Zm9v\n"));

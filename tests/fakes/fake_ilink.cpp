@@ -2,7 +2,6 @@
 
 #include "bot/http/router.hpp"
 #include "fakes/loopback_server.hpp"
-#include "wechat_common/wx_crypt.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
@@ -25,7 +24,7 @@ namespace bot::testing {
 using namespace ilink_detail;
 
 std::string ilink_uin_header(std::uint32_t uin) {
-    return wx::base64_encode(std::to_string(uin));
+    return crypto::base64_encode(std::to_string(uin));
 }
 
 std::uint32_t ilink_client_version(int major, int minor, int patch) {
@@ -120,7 +119,8 @@ std::uint64_t FakeIlink::inject(const std::string& token, json message, bool dup
     if (!message.contains("message_state")) message["message_state"] = 2;
     if (message["message_type"] == 1) {
         // Each user message gets a new context token and reopens the sender's window.
-        std::string context = wx::base64_encode("ctx-" + std::to_string(++impl_->context_count));
+        std::string context =
+            crypto::base64_encode("ctx-" + std::to_string(++impl_->context_count));
         message["context_token"] = context;
         account.windows[message["from_user_id"].get<std::string>()] =
             ReplyWindow{.context_token = context, .opened_at_ms = now};
@@ -145,7 +145,7 @@ std::uint64_t FakeIlink::inject_voice(const std::string& token, const std::strin
                                       const std::string& transcript) {
     // aes_key: base64 of 32 ASCII hex characters, the form voice and files carry (§4.6).
     json media{{"encrypt_query_param", "dl-v1"},
-               {"aes_key", wx::base64_encode("000102030405060708090a0b0c0d0e0f")}};
+               {"aes_key", crypto::base64_encode("000102030405060708090a0b0c0d0e0f")}};
     json voice{{"encode_type", 6},
                {"sample_rate", 24000},
                {"playtime", 1800},

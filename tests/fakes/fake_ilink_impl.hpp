@@ -2,10 +2,10 @@
 // fake_ilink_server.cpp (the HTTP endpoints). Tests include fake_ilink.hpp only.
 #pragma once
 
+#include "base/crypto.hpp"
 #include "bot/http/router.hpp"
 #include "fakes/fake_ilink.hpp"
 #include "fakes/loopback_server.hpp"
-#include "wechat_common/wx_crypt.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -20,7 +20,6 @@
 namespace bot::testing {
 
 namespace net = boost::asio;
-namespace wx = bot::adapters::wechat;
 using nlohmann::json;
 
 namespace ilink_detail {

@@ -40,7 +40,7 @@ bool is_decimal(std::string_view text, std::size_t max_digits) {
 
 // X-WECHAT-UIN: base64 of a uint32 written in decimal (no leading zeros but "0").
 std::optional<std::uint32_t> parse_uin(std::string_view header) {
-    auto decoded = wx::base64_decode(header);
+    auto decoded = crypto::base64_decode(header);
     if (!decoded) return std::nullopt;
     const std::string& digits = *decoded;
     if (!is_decimal(digits, 10) || (digits.size() > 1 && digits[0] == '0')) return std::nullopt;
@@ -50,11 +50,11 @@ std::optional<std::uint32_t> parse_uin(std::string_view header) {
 }
 
 std::string encode_cursor(std::uint64_t position) {
-    return wx::base64_encode(std::string("c").append(std::to_string(position)));
+    return crypto::base64_encode(std::string("c").append(std::to_string(position)));
 }
 
 std::optional<std::uint64_t> decode_cursor(std::string_view cursor) {
-    auto decoded = wx::base64_decode(cursor);
+    auto decoded = crypto::base64_decode(cursor);
     if (!decoded || decoded->size() < 2 || (*decoded)[0] != 'c') return std::nullopt;
     std::string_view digits = std::string_view(*decoded).substr(1);
     if (!is_decimal(digits, 19)) return std::nullopt;

@@ -3,6 +3,7 @@
 // Random bytes rarely survive AES and padding, so besides raw ciphertext the harness encrypts
 // the fuzzer's bytes itself (no padding added): the checks after decryption (padding, the
 // length field, the receive id) then see whatever the fuzzer chose.
+#include "base/crypto.hpp"
 #include "fuzz_support.hpp"
 #include "wechat_common/wx_crypt.hpp"
 
@@ -20,7 +21,7 @@ constexpr std::string_view kReceiveId = "wx2c2769f8efd9abc2";
 
 // AES-256-CBC with IV = key[0:16], whole blocks only, as the platform encrypts.
 std::string encrypt_blocks(std::string_view plain) {
-    const auto key = wx::base64_decode(std::string(kEncodingAesKey) + "=").value();
+    const auto key = *bot::crypto::base64_decode(std::string(kEncodingAesKey) + "=");
     std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> context(EVP_CIPHER_CTX_new(),
                                                                             &EVP_CIPHER_CTX_free);
     const auto* bytes = reinterpret_cast<const unsigned char*>(key.data());
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string ciphertext;
     if (data[0] & 1) {
         // The fuzzer's bytes as the decrypted text, cut to whole blocks.
-        ciphertext = wx::base64_encode(encrypt_blocks(rest.substr(0, rest.size() / 16 * 16)));
+        ciphertext =
+            bot::crypto::base64_encode(encrypt_blocks(rest.substr(0, rest.size() / 16 * 16)));
     } else {
         ciphertext = std::string(rest);
     }
@@ -57,10 +59,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     // (Not encode(decode(x)) == x: like most decoders it accepts nonzero bits after the last
     // byte, and the signature covers the text as received, so that is harmless.)
-    (void)wx::base64_decode(rest);
-    auto decoded = wx::base64_decode(wx::base64_encode(rest));
-    fuzz::require(rest.empty() ? !decoded : decoded && *decoded == rest,
-                  "base64 does not round-trip");
+    (void)bot::crypto::base64_decode(rest);
+    (void)bot::crypto::base64url_decode(rest);
+    auto decoded = bot::crypto::base64_decode(bot::crypto::base64_encode(rest));
+    fuzz::require(decoded && *decoded == rest, "base64 does not round-trip");
+    auto decoded_url = bot::crypto::base64url_decode(bot::crypto::base64url_encode(rest));
+    fuzz::require(decoded_url && *decoded_url == rest, "base64url does not round-trip");
     (void)wx::signature_matches(rest, wx::sha1_signature({"token", "1", "nonce", rest}));
     return 0;
 }

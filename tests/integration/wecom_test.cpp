@@ -1,5 +1,6 @@
 // The wecom adapter through the real server, with WeCom played by WecomCallbacks (signed,
 // encrypted URL checks and callbacks) and FakeWecomApi (gettoken, message/send).
+#include "base/crypto.hpp"
 #include "base/text_split.hpp"
 #include "fakes/fake_wecom.hpp"
 #include "integration/harness.hpp"
@@ -271,7 +272,7 @@ TEST_CASE("wecom: forged, foreign and malformed callbacks are refused", "[wecom]
     std::string junk = "@@not-base64@@";
     CHECK(s.wecom->post_raw(signed_query_for(junk), "<xml><Encrypt>" + junk + "</Encrypt></xml>")
               .status == 400);
-    std::string blocks = bot::adapters::wechat::base64_encode(std::string(64, 'A'));
+    std::string blocks = bot::crypto::base64_encode(std::string(64, 'A'));
     CHECK(
         s.wecom->post_raw(signed_query_for(blocks), "<xml><Encrypt>" + blocks + "</Encrypt></xml>")
             .status == 400);

@@ -1,6 +1,7 @@
 // SqliteStore against a real file: semantics of every operation, durability across reopen,
 // group commit under concurrency, isolation between users, and file permissions.
 #include "storage/sqlite_store.hpp"
+#include "base/crypto.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage_test_support.hpp"
@@ -10,9 +11,6 @@
 #include <boost/asio/use_future.hpp>
 
 #include <catch2/catch.hpp>
-
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <future>
 #include <set>
@@ -292,12 +290,7 @@ TEST_CASE("After a forget, its message ids are still duplicates, stored only as 
     std::set<std::string> expected;
     for (const std::string& id : forgotten_ids) {
         const std::string input = "2:tg" + id;
-        unsigned char out[32];
-        unsigned int length = 0;
-        REQUIRE(HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-                     reinterpret_cast<const unsigned char*>(input.data()), input.size(), out,
-                     &length));
-        expected.emplace(reinterpret_cast<const char*>(out), length);
+        expected.insert(bot::crypto::hmac_sha256(key, input));
     }
     std::set<std::string> stored;
     auto rows = db.prepare(
