@@ -31,10 +31,6 @@ http::Response json_answer(std::string body) {
     return http::Response::json_text(200, std::move(body));
 }
 
-bool http_url(const std::string& url) {
-    return url.starts_with("https://") || url.starts_with("http://");
-}
-
 // When each user message was written, for the passive reply window at send time. In memory:
 // after a restart the window of older messages is unknown here, the reply is tried, and QQ's
 // own refusal (304027, MSG_EXPIRE) marks it failed the same way.
@@ -69,20 +65,15 @@ public:
         config.string("type", "qq");
         std::string app_id = config.required_string("app_id");
         std::string secret = config.required_string("app_secret");
-        std::string path = config.string("path", "/qq/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
+        std::string path = config.url_path("path", "/qq/" + id_);
         bool sandbox = config.boolean("sandbox", false);
         // The sandbox environment sees only the sandbox guilds, groups and users set on
         // q.qq.com (bot-docs docs/README.md l.358).
-        std::string api_base =
-            config.string("api_base", sandbox ? "https://sandbox.api.sgroup.qq.com"
-                                              : "https://api.sgroup.qq.com");
-        if (!http_url(api_base)) config.problem("api_base", "must be an http:// or https:// URL");
+        std::string api_base = config.url("api_base", sandbox ? "https://sandbox.api.sgroup.qq.com"
+                                                              : "https://api.sgroup.qq.com");
+        // (url() trims a trailing '/', which a token endpoint does not have anyway.)
         std::string token_url =
-            config.string("token_url", "https://bots.qq.com/app/getAppAccessToken");
-        if (!http_url(token_url)) {
-            config.problem("token_url", "must be an http:// or https:// URL");
-        }
+            config.url("token_url", "https://bots.qq.com/app/getAppAccessToken");
         config.done();
         if (!config.errors().empty()) return;
 

@@ -21,9 +21,7 @@ QqApi::QqApi(HttpClient& http, std::string api_base, std::string token_url, std:
       app_id_(std::move(app_id)),
       app_secret_(std::move(app_secret)),
       log_(log),
-      token_([this](bool) { return fetch_token(); }, kRefreshBefore) {
-    while (api_base_.ends_with('/')) api_base_.pop_back();
-}
+      token_([this](bool) { return fetch_token(); }, kRefreshBefore) {}
 
 net::awaitable<wechat::TokenResult> QqApi::fetch_token() {
     ClientRequest request;

@@ -12,6 +12,7 @@ namespace bot::adapters::qq {
 
 class QqApi {
 public:
+    // api_base without a trailing '/' (ConfigReader::url trims it).
     QqApi(HttpClient& http, std::string api_base, std::string token_url, std::string app_id,
           std::string app_secret, Logger& log);
 
