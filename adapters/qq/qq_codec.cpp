@@ -113,26 +113,27 @@ std::string attachment_kind(const json::object& d) {
 std::optional<QqMessage> parse_message(std::string_view type, const json::object& d) {
     QqMessage message;
     const json::object* author = object_field(d, "author");
-    static const json::object kNone;
-    if (!author) author = &kNone;
+    auto author_field = [&](std::string_view key) {
+        return author ? string_field(*author, key) : std::string();
+    };
     message.id = string_field(d, "id");
     if (type == "C2C_MESSAGE_CREATE") {
         message.scene = Scene::c2c;
-        message.author_id = string_field(*author, "user_openid");
+        message.author_id = author_field("user_openid");
         message.target = message.author_id;
     } else if (type == "GROUP_AT_MESSAGE_CREATE") {
         message.scene = Scene::group;
-        message.author_id = string_field(*author, "member_openid");
+        message.author_id = author_field("member_openid");
         message.target = string_field(d, "group_openid");
     } else if (type == "AT_MESSAGE_CREATE") {
         message.scene = Scene::channel;
-        message.author_id = string_field(*author, "id");
-        message.author_name = string_field(*author, "username");
+        message.author_id = author_field("id");
+        message.author_name = author_field("username");
         message.target = string_field(d, "channel_id");
     } else {  // DIRECT_MESSAGE_CREATE
         message.scene = Scene::guild_dm;
-        message.author_id = string_field(*author, "id");
-        message.author_name = string_field(*author, "username");
+        message.author_id = author_field("id");
+        message.author_name = author_field("username");
         message.target = string_field(d, "guild_id");  // the direct-message session's guild
     }
     if (message.id.empty() || message.author_id.empty() || message.target.empty()) {
