@@ -42,9 +42,16 @@ std::string Dispatcher::queue_key(const storage::ConversationKey& key) {
 
 net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
     // Group policy: strangers talking among themselves are none of the bot's business (and
-    // their words are not stored).
+    // their words are not stored). A reply quoting one of the bot's own messages in this chat
+    // is addressed to it, as an @mention is.
     if (inbound.chat.is_group && !inbound.mentions_me) {
-        co_return Submission{.status = Submission::Status::ignored, .message_id = {}, .watch = {}};
+        if (inbound.quotes_message_id.empty() ||
+            !co_await store_.was_sent(inbound.chat.adapter_id, inbound.chat.chat_id,
+                                      inbound.quotes_message_id)) {
+            co_return Submission{
+                .status = Submission::Status::ignored, .message_id = {}, .watch = {}};
+        }
+        inbound.mentions_me = true;
     }
     if (inbound.message_id.empty()) inbound.message_id = random_message_id();
     // Arguments of co_await expressions are named locals: g++ 12 miscompiles aggregate

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "base/text_split.hpp"
+#include "bot/command_word.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
@@ -60,10 +61,8 @@ net::awaitable<void> Pipeline::process(Job job) {
                         "Sorry, I can only read text messages for now. Please write your message "
                         "as text.",
                         false);
-    } else if (text.starts_with(prefix) && text.size() > prefix.size()) {
-        std::string_view rest = std::string_view(text).substr(prefix.size());
-        std::string_view command = rest.substr(0, rest.find_first_of(" \n\t@"));
-        co_await answer_command(job, command);
+    } else if (auto command = command_word(text, prefix)) {
+        co_await answer_command(job, *command);
     } else if (utf8_length(text) > options_.max_input_chars) {
         co_await finish(job,
                         "Your message is too long for me (at most " +

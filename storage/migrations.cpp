@@ -137,6 +137,19 @@ CREATE TABLE installation_secrets (
     value  TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql"},
+    Migration{7, R"sql(
+-- The platform ids of the bot's own messages in group chats (Store::remember_sent): a member's
+-- reply quoting one of them is addressed to the bot. Rows older than
+-- SqliteOptions::sent_ids_kept_for are purged as new ones are added.
+CREATE TABLE sent_messages (
+    adapter_id  TEXT NOT NULL,
+    chat_id     TEXT NOT NULL,
+    message_id  TEXT NOT NULL,
+    sent_at     INTEGER NOT NULL,
+    PRIMARY KEY (adapter_id, chat_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX sent_messages_age ON sent_messages (sent_at);
+)sql"},
 };
 
 }  // namespace

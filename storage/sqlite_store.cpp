@@ -488,6 +488,27 @@ net::awaitable<void> SqliteStore::mark_attempt_failed(std::int64_t outbox_id, st
     });
 }
 
+net::awaitable<void> SqliteStore::remember_sent(std::string adapter_id, std::string chat_id,
+                                                std::vector<std::string> message_ids) {
+    return submit<void>(*writes_,
+                        [this, adapter_id = std::move(adapter_id), chat_id = std::move(chat_id),
+                         message_ids = std::move(message_ids)](Database& db) {
+                            const std::int64_t now = now_ms();
+                            write_sent(db, adapter_id, chat_id, message_ids, now,
+                                       now - options_.sent_ids_kept_for.count());
+                        });
+}
+
+net::awaitable<bool> SqliteStore::was_sent(std::string adapter_id, std::string chat_id,
+                                           std::string message_id) {
+    return submit<bool>(*reads_,
+                        [this, adapter_id = std::move(adapter_id), chat_id = std::move(chat_id),
+                         message_id = std::move(message_id)](Database& db) {
+                            return read_was_sent(db, adapter_id, chat_id, message_id,
+                                                 now_ms() - options_.sent_ids_kept_for.count());
+                        });
+}
+
 net::awaitable<std::string> SqliteStore::reset_conversation(ConversationKey key) {
     return submit<std::string>(*writes_, [this, key = std::move(key)](Database& db) {
         return write_reset(db, active_conversations_, key);

@@ -40,6 +40,9 @@ struct SqliteOptions {
     // keyed hashes). Inbox rows are otherwise kept for good; a week is far beyond any
     // platform's redelivery, and the WeChat family's signed timestamps refuse older replays.
     std::chrono::milliseconds forgotten_ids_kept_for = std::chrono::days(7);
+    // How long the ids of the bot's own group messages are kept (remember_sent): a reply
+    // quoting an older one needs an @mention again.
+    std::chrono::milliseconds sent_ids_kept_for = std::chrono::days(30);
 };
 
 class SqliteStore final : public Store {
@@ -59,6 +62,10 @@ public:
     net::awaitable<void> mark_delivered(std::int64_t outbox_id) override;
     net::awaitable<void> mark_attempt_failed(std::int64_t outbox_id, std::string error,
                                              bool permanent) override;
+    net::awaitable<void> remember_sent(std::string adapter_id, std::string chat_id,
+                                       std::vector<std::string> message_ids) override;
+    net::awaitable<bool> was_sent(std::string adapter_id, std::string chat_id,
+                                  std::string message_id) override;
     net::awaitable<std::string> reset_conversation(ConversationKey key) override;
     net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                              std::int64_t keep_inbox_id) override;

@@ -46,4 +46,27 @@ void erase_state_row(Database& db, const std::string& adapter_id, const std::str
            kind, key);
 }
 
+void write_sent(Database& db, const std::string& adapter_id, const std::string& chat_id,
+                const std::vector<std::string>& message_ids, std::int64_t now_ms,
+                std::int64_t purge_before_ms) {
+    for (const auto& message_id : message_ids) {
+        db.run(
+            "INSERT INTO sent_messages (adapter_id, chat_id, message_id, sent_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (adapter_id, chat_id, message_id) "
+            "DO UPDATE SET sent_at = excluded.sent_at",
+            adapter_id, chat_id, message_id, now_ms);
+    }
+    // Usually deletes nothing: an index seek past the oldest row.
+    db.run("DELETE FROM sent_messages WHERE sent_at < ?", purge_before_ms);
+}
+
+bool read_was_sent(Database& db, const std::string& adapter_id, const std::string& chat_id,
+                   const std::string& message_id, std::int64_t not_before_ms) {
+    auto query = db.prepare(
+        "SELECT 1 FROM sent_messages WHERE adapter_id = ? AND chat_id = ? AND message_id = ? "
+        "AND sent_at >= ?");
+    query->bind_all(adapter_id, chat_id, message_id, not_before_ms);
+    return query->step();
+}
+
 }  // namespace bot::storage

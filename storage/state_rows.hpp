@@ -1,4 +1,5 @@
-// The adapter_state table's statements, run on the store's writer or reader threads.
+// The adapter_state and sent_messages tables' statements, run on the store's writer or reader
+// threads.
 #pragma once
 
 #include "storage/store.hpp"
@@ -15,5 +16,12 @@ std::vector<StateEntry> read_state_changes(Database& db, const std::string& adap
                                            const std::string& kind, std::int64_t after_version);
 void erase_state_row(Database& db, const std::string& adapter_id, const std::string& kind,
                      const std::string& key);
+
+// Adds the ids (a repeat is kept once) and purges those sent before purge_before_ms.
+void write_sent(Database& db, const std::string& adapter_id, const std::string& chat_id,
+                const std::vector<std::string>& message_ids, std::int64_t now_ms,
+                std::int64_t purge_before_ms);
+bool read_was_sent(Database& db, const std::string& adapter_id, const std::string& chat_id,
+                   const std::string& message_id, std::int64_t not_before_ms);
 
 }  // namespace bot::storage

@@ -137,6 +137,14 @@ public:
     virtual net::awaitable<void> mark_attempt_failed(std::int64_t outbox_id, std::string error,
                                                      bool permanent) = 0;
 
+    // The platform ids of the bot's own messages in a group chat (what send() returned), so a
+    // reply quoting one of them is recognised as addressed to the bot. Kept for a while
+    // (SqliteOptions::sent_ids_kept_for), like the platforms' own limits on quoting.
+    virtual net::awaitable<void> remember_sent(std::string adapter_id, std::string chat_id,
+                                               std::vector<std::string> message_ids) = 0;
+    virtual net::awaitable<bool> was_sent(std::string adapter_id, std::string chat_id,
+                                          std::string message_id) = 0;
+
     // Ends the active conversation (its turns stay stored but are no longer context) and
     // starts a new one; returns the new conversation id.
     virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;

@@ -212,10 +212,17 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
     Addressing addressing =
         read_entities(text, message.if_contains(has_text ? "entities" : "caption_entities"), me);
 
+    // A reply to the bot is addressed to it. Telegram says who wrote the quoted message, so
+    // this holds also for the bot's messages the core has no record of; quotes_message_id
+    // (the number send() returned) lets the core check the rest.
     bool reply_to_me = false;
+    std::string quoted;
     if (const auto* replied = object_field(message, "reply_to_message")) {
         const auto* author = object_field(*replied, "from");
         reply_to_me = author && int_field(*author, "id") == me.id;
+        if (auto number = int_field(*replied, "message_id"); number > 0) {
+            quoted = std::to_string(number);
+        }
     }
 
     ParsedUpdate out;
@@ -233,6 +240,7 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
     inbound.message_id = format_message_id(chat_id, message_number);
     inbound.mentions_me = !addressing.command_for_other &&
                           (addressing.mentioned || addressing.command_for_me || reply_to_me);
+    inbound.quotes_message_id = std::move(quoted);
     inbound.unsupported = std::move(unsupported);
     if (inbound.unsupported.empty()) {
         inbound.text = addressing.my_mentions.empty() ? std::move(text)

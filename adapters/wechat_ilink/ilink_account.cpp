@@ -288,11 +288,13 @@ net::awaitable<void> AccountSession::typing(std::shared_ptr<AccountSession> self
     co_await show(2);
 }
 
-net::awaitable<SendResult> AccountSession::send(std::string user, std::string reply_to, int part,
-                                                bool more_parts, std::string text) {
+net::awaitable<SendResult> AccountSession::send(std::string user, std::string reply_to,
+                                                std::string delivery_key, bool more_parts,
+                                                std::string text) {
     auto self = shared_from_this();
     const auto& settings = services_.settings;
-    const std::string progress_key = reply_to + "#" + std::to_string(part);
+    // The chunks of this part already sent, should the outbox retry it.
+    const std::string& progress_key = delivery_key;
     std::string token;
     std::vector<std::string> chunks;
     std::size_t first = 0;
@@ -350,9 +352,9 @@ net::awaitable<SendResult> AccountSession::send(std::string user, std::string re
     }
     std::string last_id;
     for (std::size_t index = first; index < chunks.size(); ++index) {
-        // The same client_id when this part is retried (§5.1: an idempotency key).
-        std::string client_id =
-            "contactbot-" + reply_to + "-" + std::to_string(part) + "-" + std::to_string(index);
+        // The same client_id when this part is retried (§5.1: an idempotency key); a part
+        // cut into several sends has one per chunk.
+        std::string client_id = "contactbot-" + delivery_key + "-" + std::to_string(index);
         auto result = co_await call(
             "sendmessage", text_message(user, client_id, token, chunks[index]), kSendTimeout);
         if (result.ok()) {

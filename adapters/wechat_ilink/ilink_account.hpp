@@ -48,8 +48,10 @@ public:
 
     // One part of a reply to user, split at the text limit into at most the remaining sends;
     // a reply that does not fit is cut and marked (more_parts: later parts exist).
-    net::awaitable<SendResult> send(std::string user, std::string reply_to, int part,
-                                    bool more_parts, std::string text);
+    // delivery_key: the outbox's key of this part (Outbound::delivery_key), the same on every
+    // retry; reply_to only names the reply in logs.
+    net::awaitable<SendResult> send(std::string user, std::string reply_to,
+                                    std::string delivery_key, bool more_parts, std::string text);
 
 private:
     struct UserState {

@@ -65,8 +65,9 @@ public:
                 .kind = SendError::Kind::unauthorized,
                 .detail = "no bound WeChat account for chat " + message.chat.chat_id};
         }
-        co_return co_await session->send(chat->second, message.reply_to, message.part,
-                                         message.part < message.parts, message.text);
+        co_return co_await session->send(chat->second, message.reply_to,
+                                         std::move(message.delivery_key),
+                                         message.part < message.parts, std::move(message.text));
     }
 
     net::awaitable<void> run() override {

@@ -77,6 +77,9 @@ TEST_CASE("telegram: groups mark what addresses the bot", "[telegram]") {
     auto reply = parse("group_reply_to_bot.json");
     CHECK(reply.inbound.mentions_me);
     CHECK(reply.inbound.text == "and Germany?");
+    // The quoted message's number, as send() returned it: the core's own check of the same.
+    CHECK(reply.inbound.quotes_message_id == "76");
+    CHECK(mention.inbound.quotes_message_id.empty());
 
     auto command = parse("group_command_at_bot.json");
     CHECK(command.inbound.mentions_me);

@@ -1,14 +1,13 @@
 #include "fakes/fake_wecom.hpp"
 
 #include "bot/http/router.hpp"
-#include "fakes/loopback_server.hpp"
+#include "fakes/recording_server.hpp"
 #include "wechat_common/wx_crypt.hpp"
 #include "wechat_common/wx_xml.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <condition_variable>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -19,33 +18,34 @@ namespace bot::testing {
 
 using nlohmann::json;
 namespace wx = bot::adapters::wechat;
-namespace net = boost::asio;
-
 namespace {
 
 constexpr std::size_t kMaxContentBytes = 2048;
 
-http::Response errcode(int code, const std::string& message) {
-    return http::Response::json(200, json{{"errcode", code}, {"errmsg", message}});
+Reply errcode(int code, const std::string& message) {
+    return Reply::json(json{{"errcode", code}, {"errmsg", message}});
+}
+
+// A message/send the API accepted (what the member sees).
+bool delivered(const RecordedRequest& r) {
+    return r.path == "/cgi-bin/message/send" && r.response.is_object() &&
+           r.response.value("errcode", -1) == 0;
 }
 
 }  // namespace
 
+// The recording server keeps the requests and their answers; this keeps WeCom's rules and
+// the token state (guarded: the test thread expires tokens and scripts errcodes).
 struct FakeWecomApi::Impl {
     Impl(std::string corp, std::string secret_, long long agent)
-        : corp_id(std::move(corp)),
-          secret(std::move(secret_)),
-          agent_id(agent),
-          server([this](http::Router& r) {
-              r.add("GET", "/cgi-bin/gettoken",
-                    [this](http::Request& q, http::ResponseStream&)
-                        -> net::awaitable<http::Response> { co_return gettoken(q); });
-              r.add("POST", "/cgi-bin/message/send",
-                    [this](http::Request& q, http::ResponseStream&)
-                        -> net::awaitable<http::Response> { co_return message_send(q); });
-          }) {}
+        : corp_id(std::move(corp)), secret(std::move(secret_)), agent_id(agent) {
+        server.on("GET", "/cgi-bin/gettoken",
+                  [this](const RecordedRequest& r) { return gettoken(r); });
+        server.on("POST", "/cgi-bin/message/send",
+                  [this](const RecordedRequest& r) { return message_send(r); });
+    }
 
-    http::Response gettoken(const http::Request& request) {
+    Reply gettoken(const RecordedRequest& request) {
         if (request.query_param("corpid").value_or("") != corp_id) {
             return errcode(40013, "invalid corpid");
         }
@@ -53,16 +53,13 @@ struct FakeWecomApi::Impl {
             return errcode(40001, "invalid secret");
         }
         std::lock_guard lock(mutex);
-        ++fetches;
         if (token.empty()) token = "WECOM_TOKEN_" + std::to_string(++generation);
-        return http::Response::json(
-            200,
+        return Reply::json(
             json{{"errcode", 0}, {"errmsg", "ok"}, {"access_token", token}, {"expires_in", 7200}});
     }
 
-    http::Response message_send(const http::Request& request) {
+    Reply message_send(const RecordedRequest& request) {
         std::lock_guard lock(mutex);
-        ++send_calls;
         auto given = request.query_param("access_token").value_or("");
         if (expired.contains(given)) return errcode(42001, "access_token expired");
         if (given.empty() || given != token) return errcode(40014, "invalid access_token");
@@ -71,7 +68,7 @@ struct FakeWecomApi::Impl {
             scripted.pop_front();
             return errcode(code, "scripted");
         }
-        json body = json::parse(request.body, nullptr, false);
+        const json& body = request.json;
         if (!body.is_object()) return errcode(44002, "empty post data");
         auto agent = body.find("agentid");
         if (agent == body.end() || !agent->is_number_integer() ||
@@ -99,29 +96,24 @@ struct FakeWecomApi::Impl {
             }
             times.push_back(now);
         }
-        sent.push_back({touser, content, agent_id});
-        changed.notify_all();
-        return http::Response::json(200, json{{"errcode", 0},
-                                              {"errmsg", "ok"},
-                                              {"invaliduser", ""},
-                                              {"msgid", "msg_" + std::to_string(sent.size())}});
+        return Reply::json(json{{"errcode", 0},
+                                {"errmsg", "ok"},
+                                {"invaliduser", ""},
+                                {"msgid", "msg_" + std::to_string(++accepted)}});
     }
 
     std::string corp_id, secret;
     long long agent_id;
-    mutable std::mutex mutex;
-    mutable std::condition_variable changed;
+    std::mutex mutex;
     std::string token;
     std::set<std::string> expired;
     int generation = 0;
-    std::size_t fetches = 0;
-    std::size_t send_calls = 0;
+    std::size_t accepted = 0;
     std::deque<int> scripted;
     std::size_t per_minute = 0;
     std::size_t violations = 0;
     std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> recent;
-    std::vector<Sent> sent;
-    LoopbackServer server;  // last: destroyed first, while the state above still exists
+    RecordingServer server;  // last: stopped first, while the state above still exists
 };
 
 FakeWecomApi::FakeWecomApi(std::string corp_id, std::string secret, long long agent_id)
@@ -133,23 +125,26 @@ std::string FakeWecomApi::api_base() const {
 }
 
 std::vector<FakeWecomApi::Sent> FakeWecomApi::messages() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->sent;
+    std::vector<Sent> sent;
+    for (const auto& r : impl_->server.requests(delivered)) {
+        sent.push_back({r.json.value("touser", ""), r.json["text"].value("content", ""),
+                        r.json.value("agentid", 0LL)});
+    }
+    return sent;
 }
 
 bool FakeWecomApi::wait_for_messages(std::size_t n, std::chrono::milliseconds timeout) const {
-    std::unique_lock lock(impl_->mutex);
-    return impl_->changed.wait_for(lock, timeout, [&] { return impl_->sent.size() >= n; });
+    return impl_->server.wait_for(n, delivered, timeout);
 }
 
 std::size_t FakeWecomApi::token_fetches() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->fetches;
+    return impl_->server.count([](const RecordedRequest& r) {
+        return r.path == "/cgi-bin/gettoken" && r.response.contains("access_token");
+    });
 }
 
 std::size_t FakeWecomApi::send_calls() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->send_calls;
+    return impl_->server.count(RecordingServer::to("POST", "/cgi-bin/message/send"));
 }
 
 void FakeWecomApi::expire_token() {

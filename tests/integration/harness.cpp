@@ -95,10 +95,23 @@ ReplyEvent TestBot::submit(Inbound inbound, std::chrono::milliseconds wait) {
                [&]() -> net::awaitable<ReplyEvent> {
                    auto submission = co_await app_->sink().submit(
                        std::move(inbound), SubmitOptions{.wait = wait, .claim = false});
+                   if (!submission.watch.valid()) co_return ReplyEvent{};  // ignored
                    for (;;) {
                        auto event = co_await submission.watch.next();
                        if (event.kind != ReplyEvent::Kind::delta) co_return event;
                    }
+               },
+               net::use_future)
+        .get();
+}
+
+Submission::Status TestBot::offer(Inbound inbound) {
+    return net::co_spawn(
+               app_->executor(),
+               [&]() -> net::awaitable<Submission::Status> {
+                   auto submission =
+                       co_await app_->sink().submit(std::move(inbound), SubmitOptions{});
+                   co_return submission.status;
                },
                net::use_future)
         .get();

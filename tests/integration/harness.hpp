@@ -66,6 +66,8 @@ public:
     // Submits through the core directly (for adapters without an HTTP route) and waits for
     // the reply event.
     ReplyEvent submit(Inbound inbound, std::chrono::milliseconds wait = std::chrono::seconds(10));
+    // Submits without watching the reply: accepted, duplicate or ignored.
+    Submission::Status offer(Inbound inbound);
 
 private:
     std::ostringstream log_stream_;

@@ -63,3 +63,30 @@ TEST_CASE("Adapter state survives reopening the file", "[store]") {
     SqliteStore store({.path = dir.file("bot.db")});
     CHECK(run(store.get_state("wx", "cursor", "a")) == "Y3Vyc29y");
 }
+
+TEST_CASE("Sent message ids are kept per adapter and chat, survive reopening, expire", "[store]") {
+    TempDir dir;
+    {
+        SqliteStore store({.path = dir.file("bot.db")});
+        run(store.remember_sent("tg", "g1", {"10", "11"}));
+        run(store.remember_sent("tg", "g1", {"11"}));  // a repeat is kept once
+        run(store.remember_sent("tg", "g2", {"20"}));
+        CHECK(run(store.was_sent("tg", "g1", "10")));
+        CHECK(run(store.was_sent("tg", "g1", "11")));
+        CHECK_FALSE(run(store.was_sent("tg", "g1", "20")));  // another chat's
+        CHECK_FALSE(run(store.was_sent("tg", "g2", "10")));
+        CHECK_FALSE(run(store.was_sent("qq", "g1", "10")));  // another adapter's
+        CHECK_FALSE(run(store.was_sent("tg", "g1", "")));
+    }
+    {
+        SqliteStore reopened({.path = dir.file("bot.db")});
+        CHECK(run(reopened.was_sent("tg", "g2", "20")));
+    }
+    // Kept for less than nothing: too old at once, and purged by the next write.
+    SqliteStore forgetful(
+        {.path = dir.file("bot.db"), .sent_ids_kept_for = std::chrono::milliseconds(-1)});
+    CHECK_FALSE(run(forgetful.was_sent("tg", "g2", "20")));
+    run(forgetful.remember_sent("tg", "g3", {"30"}));
+    SqliteStore reopened({.path = dir.file("bot.db")});
+    CHECK_FALSE(run(reopened.was_sent("tg", "g2", "20")));
+}
