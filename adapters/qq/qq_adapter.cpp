@@ -112,13 +112,6 @@ public:
                                     "no user message to answer (QQ takes passive replies "
                                     "only)"};
         }
-        auto text =
-            within_reply_cap(std::move(message.text), message.part, message.parts, kMaxTextBytes);
-        if (!text) {
-            log_.debug("qq", "'", id_, "': part ", message.part, "/", message.parts,
-                       " left out (QQ takes ", kMaxReplies, " replies per message)");
-            co_return std::string();
-        }
         if (auto at = received_.at(message.reply_to);
             at && Clock::now() - *at > reply_window(*scene)) {
             co_return SendError{.kind = Kind::bad_request,
@@ -128,8 +121,8 @@ public:
         }
         // msg_seq = the part: the same on every retry of a part, so QQ refuses a second copy
         // (40054005, taken as delivered) instead of showing it twice.
-        co_return co_await api_->post_message(reply_path(message.chat),
-                                              reply_body(*text, message.reply_to, message.part));
+        co_return co_await api_->post_message(
+            reply_path(message.chat), reply_body(message.text, message.reply_to, message.part));
     }
 
 private:

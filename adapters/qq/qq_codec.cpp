@@ -2,7 +2,6 @@
 
 #include "base/crypto.hpp"
 #include "base/json_fields.hpp"
-#include "base/text_split.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -20,7 +19,6 @@ using Kind = SendError::Kind;
 constexpr std::size_t kSeedSize = 32;
 constexpr std::string_view kChannelPrefix = "channel:";
 constexpr std::string_view kGuildDmPrefix = "dms:";
-constexpr std::string_view kEllipsis = "…";
 
 bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -441,18 +439,6 @@ SendOutcome classify_send(int status, std::string_view body, std::string_view re
     if (status >= 500 || status == 0) return failed(Kind::transient);
     if (status == 403) return failed(Kind::unauthorized);
     return failed(Kind::bad_request);
-}
-
-std::optional<std::string> within_reply_cap(std::string text, int part, int parts,
-                                            std::size_t max_bytes) {
-    if (part > kMaxReplies) return std::nullopt;
-    if (part < kMaxReplies || parts <= kMaxReplies) return text;
-    // The last part allowed of a longer reply: say that it goes on.
-    std::size_t room = max_bytes > kEllipsis.size() ? max_bytes - kEllipsis.size() : 0;
-    if (text.size() > room) text.resize(utf8_floor(text, room));
-    while (!text.empty() && is_space(text.back())) text.pop_back();
-    text += kEllipsis;
-    return text;
 }
 
 }  // namespace bot::adapters::qq

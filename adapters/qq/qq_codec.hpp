@@ -104,7 +104,8 @@ std::string reply_path(const ChatRef& chat);
 // How long after the user's message a passive reply is accepted (send.md l.16-34): 60 min in
 // private chats, 5 min in groups, guild channels and guild direct messages.
 std::chrono::minutes reply_window(Scene scene);
-// At most 5 passive replies per user message (send.md l.18, l.21).
+// At most 5 passive replies per user message (send.md l.18, l.21): Capabilities::max_parts,
+// the outbox cuts longer replies.
 inline constexpr int kMaxReplies = 5;
 
 // A passive text reply: {"content", "msg_type": 0, "msg_id", "msg_seq"} (send.md l.71-84); the
@@ -141,11 +142,5 @@ struct SendOutcome {
 // - 5xx and the codes QQ calls retryable system errors: transient; other 4xx: bad_request.
 SendOutcome classify_send(int status, std::string_view body, std::string_view retry_after);
 inline constexpr std::chrono::seconds kDefaultRetryAfter{5};
-
-// The 5-reply cap, kept here until the outbox cuts replies to Capabilities::max_parts itself:
-// the text part `part` of `parts` carries, with "…" ending the last one allowed (cut to stay
-// within max_bytes), or nullopt for parts past the cap (not sent).
-std::optional<std::string> within_reply_cap(std::string text, int part, int parts,
-                                            std::size_t max_bytes);
 
 }  // namespace bot::adapters::qq

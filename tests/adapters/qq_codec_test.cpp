@@ -278,15 +278,3 @@ TEST_CASE("qq codec: API answers map to SendError in one place", "[qq]") {
     CHECK(bad.kind == Kind::bad_request);
     CHECK(bad.detail.find("50006") != std::string::npos);
 }
-
-TEST_CASE("qq codec: at most 5 replies, the fifth ends with an ellipsis", "[qq]") {
-    CHECK(within_reply_cap("a", 1, 3, 2000) == "a");
-    CHECK(within_reply_cap("e", 5, 5, 2000) == "e");
-    CHECK(within_reply_cap("e ", 5, 7, 2000) == "e…");
-    CHECK_FALSE(within_reply_cap("f", 6, 7, 2000));
-    // A full fifth part is cut on a character boundary to make room.
-    auto full = within_reply_cap("ab你好", 5, 6, 8);
-    REQUIRE(full);
-    CHECK(*full == "ab你…");
-    CHECK(full->size() <= 8);
-}
