@@ -141,6 +141,8 @@ struct SendOutcome {
 // - 304049/304050 (guild DM daily allowances): quota_exhausted;
 // - 5xx and the codes QQ calls retryable system errors: transient; other 4xx: bad_request.
 SendOutcome classify_send(int status, std::string_view body, std::string_view retry_after);
-inline constexpr std::chrono::seconds kDefaultRetryAfter{5};
+// A 429 without Retry-After: QQ documents no window, so the guide's floor of 1 s, then the
+// outbox's backoff (which also suits the 5-minute group window).
+inline constexpr std::chrono::seconds kDefaultRetryAfter{1};
 
 }  // namespace bot::adapters::qq
