@@ -1,13 +1,10 @@
 #include "fakes/fake_qq.hpp"
 
-#include "base/async.hpp"
 #include "base/crypto.hpp"
-#include "bot/http/router.hpp"
-#include "fakes/loopback_server.hpp"
+#include "fakes/recording_server.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include <condition_variable>
 #include <ctime>
 #include <deque>
 #include <map>
@@ -17,17 +14,16 @@
 namespace bot::testing {
 
 using nlohmann::json;
-namespace net = boost::asio;
 
 namespace {
 
 constexpr std::size_t kMaxContentBytes = 2000;
 constexpr int kMaxReplies = 5;
+constexpr const char* kTokenPath = "/app/getAppAccessToken";
 
-http::Response error(int status, int code, const std::string& message) {
-    return http::Response::json(
-        status,
-        json{{"code", code}, {"message", message}, {"err_code", code}, {"trace_id", "fake"}});
+Reply error(int status, int code, const std::string& message) {
+    return Reply::json(
+        {{"code", code}, {"message", message}, {"err_code", code}, {"trace_id", "fake"}}, status);
 }
 
 // The Ed25519 seed from the bot secret, as QQ derives it (botgo getSeed).
@@ -45,106 +41,90 @@ std::string rfc3339(std::chrono::system_clock::time_point at) {
     return text;
 }
 
+bool is_message_call(const RecordedRequest& request) {
+    const auto& path = request.path;
+    return request.method == "POST" && path.ends_with("/messages") &&
+           (path.starts_with("/v2/users/") || path.starts_with("/v2/groups/") ||
+            path.starts_with("/channels/") || path.starts_with("/dms/"));
+}
+
+bool delivered(const RecordedRequest& request) {
+    return is_message_call(request) && request.status == 200;
+}
+
 }  // namespace
 
 struct FakeQq::Impl {
     Impl(std::string app, std::string secret_)
-        : app_id(std::move(app)), secret(std::move(secret_)), server([this](http::Router& r) {
-              r.add("POST", "/app/getAppAccessToken",
-                    [this](http::Request& q,
-                           http::ResponseStream&) -> net::awaitable<http::Response> {
-                        std::chrono::milliseconds wait;
-                        {
-                            std::lock_guard lock(mutex);
-                            wait = delay;
-                        }
-                        if (wait.count() > 0) co_await sleep_for(wait);
-                        co_return get_token(q);
-                    });
-              for (const char* prefix : {"/v2/*", "/channels/*", "/dms/*"}) {
-                  r.add("POST", prefix,
-                        [this](http::Request& q, http::ResponseStream&)
-                            -> net::awaitable<http::Response> { co_return post_message(q); });
-              }
-          }) {}
+        : app_id(std::move(app)), secret(std::move(secret_)) {
+        server.on("POST", kTokenPath, [this](const RecordedRequest& q) { return get_token(q); });
+        for (const char* prefix : {"/v2/*", "/channels/*", "/dms/*"}) {
+            server.on("POST", prefix, [this](const RecordedRequest& q) { return post_message(q); });
+        }
+    }
 
-    http::Response get_token(const http::Request& request) {
-        json body = json::parse(request.body, nullptr, false);
+    Reply get_token(const RecordedRequest& request) {
+        const auto& body = request.json;
         if (!body.is_object() || body.value("appId", "") != app_id ||
             body.value("clientSecret", "") != secret) {
             return error(200, 100016, "invalid appid or secret");
         }
         std::lock_guard lock(mutex);
-        ++fetches;
         if (token.empty()) token = "QQ_TOKEN_" + std::to_string(++generation);
         json answer{{"access_token", token}};
         if (number) {
             answer["expires_in"] = 7200;
         } else {
-            answer["expires_in"] = "7200";
+            answer["expires_in"] = "7200";  // a string, as QQ sends it
         }
-        return http::Response::json(200, answer);
+        return Reply::json(answer).after(delay);
     }
 
-    http::Response post_message(const http::Request& request) {
-        std::lock_guard lock(mutex);
-        ++send_calls;
-        auto auth = request.header("Authorization");
-        if (!auth.starts_with("QQBot ") || auth.substr(6) != token || token.empty()) {
-            return error(401, 11244, "token not exist or expire");
+    // (Runs on the server's thread, one request at a time: seen and replies need no lock.)
+    Reply post_message(const RecordedRequest& request) {
+        {
+            std::lock_guard lock(mutex);
+            auto auth = request.header("Authorization");
+            if (token.empty() || !auth.starts_with("QQBot ") || auth.substr(6) != token) {
+                return error(401, 11244, "token not exist or expire");
+            }
+            if (!scripted.empty()) {
+                auto [status, code] = scripted.front();
+                scripted.pop_front();
+                return error(status, code, "scripted");
+            }
         }
-        if (!scripted.empty()) {
-            auto [status, code] = scripted.front();
-            scripted.pop_front();
-            return error(status, code, "scripted");
-        }
-        const std::string& path = request.path;
-        bool known = (path.starts_with("/v2/users/") || path.starts_with("/v2/groups/") ||
-                      path.starts_with("/channels/") || path.starts_with("/dms/")) &&
-                     path.ends_with("/messages");
-        if (!known) return error(404, 0, "no such API");
-        json body = json::parse(request.body, nullptr, false);
+        if (!is_message_call(request)) return error(404, 0, "no such API");
+        const auto& body = request.json;
         if (!body.is_object()) return error(400, 12002, "request invalid");
-        Sent sent_message;
-        sent_message.path = path;
-        sent_message.content = body.value("content", "");
-        sent_message.msg_id = body.value("msg_id", "");
-        sent_message.msg_seq = body.value("msg_seq", std::int64_t{0});
-        sent_message.msg_type = body.value("msg_type", -1);
-        if (sent_message.msg_type != 0) return error(400, 12002, "msg_type");
-        if (sent_message.content.empty()) return error(400, 50006, "empty message");
-        if (sent_message.content.size() > kMaxContentBytes) {
+        std::string content = body.value("content", "");
+        std::string msg_id = body.value("msg_id", "");
+        if (body.value("msg_type", -1) != 0) return error(400, 12002, "msg_type");
+        if (content.empty()) return error(400, 50006, "empty message");
+        if (content.size() > kMaxContentBytes) {
             return error(400, 40054007, "content length exceeds max length 2000");
         }
         // Active messages were discontinued: a reply must name the user's message.
-        if (sent_message.msg_id.empty()) return error(400, 304022, "push time limit");
-        auto seq = sent_message.msg_seq == 0 ? 1 : sent_message.msg_seq;
-        if (!seen.insert(sent_message.msg_id + "#" + std::to_string(seq)).second) {
+        if (msg_id.empty()) return error(400, 304022, "push time limit");
+        auto seq = body.value("msg_seq", std::int64_t{1});
+        if (!seen.insert(msg_id + "#" + std::to_string(seq)).second) {
             return error(400, 40054005, "消息被去重，请检查请求msgseq");
         }
-        if (++replies[sent_message.msg_id] > kMaxReplies) {
-            return error(400, 22009, "msg limit exceed");
-        }
-        sent.push_back(sent_message);
-        changed.notify_all();
-        return http::Response::json(
-            200, json{{"id", "sent_" + std::to_string(sent.size())}, {"timestamp", 1700000000}});
+        if (++replies[msg_id] > kMaxReplies) return error(400, 22009, "msg limit exceed");
+        return Reply::json(
+            {{"id", "sent_" + std::to_string(seen.size())}, {"timestamp", 1700000000}});
     }
 
     std::string app_id, secret;
-    mutable std::mutex mutex;
-    mutable std::condition_variable changed;
+    std::mutex mutex;  // what tests change while requests come: token, form, delay, script
     std::string token;
     int generation = 0;
     bool number = false;
     std::chrono::milliseconds delay{0};
-    std::size_t fetches = 0;
-    std::size_t send_calls = 0;
-    std::deque<std::pair<int, int>> scripted;
+    std::deque<std::pair<int, int>> scripted;  // (status, code) for the next message calls
     std::set<std::string> seen;
     std::map<std::string, int> replies;
-    std::vector<Sent> sent;
-    LoopbackServer server;  // last: destroyed first, while the state above still exists
+    RecordingServer server;  // last: destroyed first, while the state above still exists
 };
 
 FakeQq::FakeQq(std::string app_id, std::string secret)
@@ -156,27 +136,33 @@ std::string FakeQq::api_base() const {
 }
 
 std::string FakeQq::token_url() const {
-    return impl_->server.base_url() + "/app/getAppAccessToken";
+    return impl_->server.base_url() + kTokenPath;
 }
 
 std::vector<FakeQq::Sent> FakeQq::messages() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->sent;
+    std::vector<Sent> sent;
+    for (const auto& request : impl_->server.requests(delivered)) {
+        sent.push_back({.path = request.path,
+                        .content = request.json.value("content", ""),
+                        .msg_id = request.json.value("msg_id", ""),
+                        .msg_seq = request.json.value("msg_seq", std::int64_t{0}),
+                        .msg_type = request.json.value("msg_type", -1)});
+    }
+    return sent;
 }
 
 bool FakeQq::wait_for_messages(std::size_t n, std::chrono::milliseconds timeout) const {
-    std::unique_lock lock(impl_->mutex);
-    return impl_->changed.wait_for(lock, timeout, [&] { return impl_->sent.size() >= n; });
+    return impl_->server.wait_for(n, delivered, timeout);
 }
 
 std::size_t FakeQq::token_fetches() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->fetches;
+    return impl_->server.count([](const RecordedRequest& request) {
+        return request.path == kTokenPath && request.response.contains("access_token");
+    });
 }
 
 std::size_t FakeQq::send_calls() const {
-    std::lock_guard lock(impl_->mutex);
-    return impl_->send_calls;
+    return impl_->server.count(is_message_call);
 }
 
 void FakeQq::expire_token() {

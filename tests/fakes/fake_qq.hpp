@@ -1,4 +1,4 @@
-// The QQ open platform, for tests:
+// The QQ open platform, for tests (on the RecordingServer):
 // - the token endpoint (getAppAccessToken) with strict credentials, counting its calls, tokens
 //   that can be expired, expires_in as a string (as QQ sends it) or a number, an optional delay;
 // - the passive reply endpoints (/v2/users, /v2/groups, /channels, /dms), recording msg_id,
