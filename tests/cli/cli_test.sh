@@ -20,6 +20,19 @@ expect_contains "$out" "contactbot " "--version"
 out=$(env -u CONTACTBOT_LLM "$bin" check-config --config "$example" 2>&1) || fail "example config rejected: $out"
 expect_contains "$out" "OK" "check-config example"
 
+# The example's commented adapter blocks (`// ,"<name>": {` ... `// }`), uncommented one at a
+# time with dummy secrets, pass too.
+uncomment_block() {  # name
+    awk -v start="// ,\"$1\": {" '
+        index($0, start) { inside = 1 }
+        inside { line = $0; sub(/\/\/ ?/, "", line); print line; if (line ~ /^[ \t]*}[ \t]*$/) inside = 0; next }
+        { print }' "$example"
+}
+uncomment_block qq > "$work/example-qq.json"
+out=$(env -u CONTACTBOT_LLM QQ_BOT_APP_ID=102030405 QQ_BOT_SECRET=dummy-secret \
+      "$bin" check-config --config "$work/example-qq.json" 2>&1) || fail "example qq block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example qq block"
+
 cat > "$work/bad.json" <<'JSON'
 {
   // comments are fine; these values are not
