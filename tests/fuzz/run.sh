@@ -30,6 +30,7 @@ fixtures() {
         telegram_update) echo "$data/telegram" ;;
         wechat_xml) echo "$data/wechat_mp $data/wecom" ;;
         wecom_bot) echo "$data/wecom_bot" ;;
+        qq) echo "$data/qq" ;;
     esac
 }
 
