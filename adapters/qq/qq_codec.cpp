@@ -134,7 +134,10 @@ std::optional<QqMessage> parse_message(std::string_view type, const json::object
         message.author_name = author_field("username");
         message.target = string_field(d, "guild_id");  // the direct-message session's guild
     }
-    if (message.id.empty() || message.author_id.empty() || message.target.empty()) {
+    // QQ's ids are hex or decimal; one with ':' would not read back from its chat id (chat_of),
+    // and its reply would go nowhere: not understood, like a missing id (found by fuzz_qq).
+    if (message.id.empty() || message.author_id.empty() || message.target.empty() ||
+        message.target.find(':') != std::string::npos) {
         return std::nullopt;
     }
     std::string content = unescape(string_field(d, "content"));
@@ -309,7 +312,10 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
     } else {
         return std::nullopt;
     }
-    if (at != text.size() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+    // system_clock counts nanoseconds: years far from now overflow it (found by fuzz_qq).
+    if (at != text.size() || h > 23 || mi > 59 || s > 60 || y < 1970 || y > 2200) {
+        return std::nullopt;
+    }
     std::chrono::year_month_day date{std::chrono::year(y), std::chrono::month(mo),
                                      std::chrono::day(d)};
     if (!date.ok()) return std::nullopt;

@@ -186,6 +186,10 @@ TEST_CASE("qq codec: attachments, other events and malformed pushes", "[qq]") {
     CHECK(heartbeat.kind == Push::Kind::heartbeat);
     CHECK(heartbeat_ack(heartbeat.heartbeat_seq) == R"({"op":11,"d":42})");
     CHECK(parse_push(R"({"op":7})")->kind == Push::Kind::other_op);
+    // An openid with ':' would not read back from its chat id (found by fuzz_qq).
+    CHECK(parse_push(R"({"op":0,"id":"e","t":"C2C_MESSAGE_CREATE","d":{"id":"m","content":"hi",)"
+                     R"("author":{"user_openid":"AB:CD"}}})")
+              ->kind == Push::Kind::other_dispatch);
 
     for (const char* junk : {"", "null", "[]", "{", R"({"op":"0"})", R"({"d":{}})",
                              R"({"op":0.5,"t":"C2C_MESSAGE_CREATE"})"}) {
@@ -206,7 +210,9 @@ TEST_CASE("qq codec: RFC 3339 times", "[qq]") {
     CHECK(t("2024-10-15T03:33:15-05:00") == 1728981195);
     for (const char* bad :
          {"", "2024-10-15", "2024-10-15T16:33:15", "2024-13-15T16:33:15Z", "2024-02-30T16:33:15Z",
-          "2024-10-15T16:33:15+0800", "2024-10-15T16:33:15Zjunk", "2024-1a-15T16:33:15Z"}) {
+          "2024-10-15T16:33:15+0800", "2024-10-15T16:33:15Zjunk", "2024-1a-15T16:33:15Z",
+          // Years system_clock's nanoseconds cannot hold (found by fuzz_qq).
+          "4046-11-06T13:37:18+08:00", "0001-01-01T00:00:00Z"}) {
         CHECK(t(bad) == -1);
     }
 }
