@@ -5,6 +5,7 @@
 #include "websocket_test_server.hpp"
 
 #include "base/log.hpp"
+#include "bot/net/reconnect_loop.hpp"
 #include "bot/net/websocket_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -240,13 +241,11 @@ TEST_CASE("websocket client: clean closes carry the code and reason both ways",
     SECTION("the client closes") {
         auto connection = harness.connect(at(server.url("/echo")));
         connection->send("first");
-        connection->close(4000, "going to lunch");
-        // The message queued before the close still went out and came back.
         auto echoed = harness.read(*connection);
-        if (echoed) {
-            CHECK(echoed->data == "first");
-            CHECK_FALSE(harness.read(*connection));
-        }
+        REQUIRE(echoed);
+        connection->close(4000, "going to lunch");
+        CHECK_FALSE(harness.read(*connection));
+        CHECK_FALSE(connection->is_open());
         CHECK(connection->close_code() == 4000);
         CHECK(connection->close_reason() == "going to lunch");
         for (int i = 0; i < 200 && server.closes_received().empty(); ++i)
@@ -328,14 +327,138 @@ TEST_CASE("websocket client: 1,000 connections on one thread", "[websocket-clien
         for (int i = 0; i < kClients; ++i) {
             connections.push_back(co_await harness.client->connect(at(server.url("/echo"))));
         }
-        for (int i = 0; i < kClients; ++i) connections[i]->send("n" + std::to_string(i));
+        for (int i = 0; i < kClients; ++i) connections[i]->send(std::to_string(i));
         int answered = 0;
         for (int i = 0; i < kClients; ++i) {
             auto echoed = co_await connections[i]->read();
-            answered += echoed && echoed->data == "n" + std::to_string(i) ? 1 : 0;
+            answered += echoed && echoed->data == std::to_string(i) ? 1 : 0;
         }
         co_return answered;
     };
     CHECK(harness.run(all(), 120s) == kClients);
     CHECK(server.upgrades() == kClients);
+}
+
+namespace {
+
+// A loop whose run() is started on the harness's io_context; stop() and wait for it.
+struct RunningLoop {
+    RunningLoop(Harness& harness, bot::ReconnectOptions options)
+        : io(harness.io), loop(harness.io.get_executor(), harness.logger, "test", options) {}
+    void start(bot::ReconnectLoop::Session session) {
+        done = net::co_spawn(io, loop.run(std::move(session)), net::use_future);
+    }
+    // Stops it and says whether run() returned within limit.
+    bool stop_within(std::chrono::milliseconds limit) {
+        loop.stop();
+        return done.wait_for(limit) == std::future_status::ready;
+    }
+    net::io_context& io;
+    bot::ReconnectLoop loop;
+    std::future<void> done;
+};
+
+struct Attempts {
+    std::mutex mutex;
+    std::vector<std::pair<std::chrono::steady_clock::time_point, bot::ReconnectAttempt>> seen;
+    void add(const bot::ReconnectAttempt& attempt) {
+        std::lock_guard lock(mutex);
+        seen.emplace_back(std::chrono::steady_clock::now(), attempt);
+    }
+    std::size_t count() {
+        std::lock_guard lock(mutex);
+        return seen.size();
+    }
+};
+
+}  // namespace
+
+TEST_CASE("reconnect loop: a peer refusing at once is asked again at a falling rate",
+          "[reconnect-loop]") {
+    WebSocketTestServer server;
+    Harness harness;
+    Attempts attempts;
+    RunningLoop running(harness, {.first_delay = 20ms, .max_delay = 10s, .healthy_after = 10s});
+    running.start([&](const bot::ReconnectAttempt& attempt) -> net::awaitable<void> {
+        attempts.add(attempt);
+        co_await harness.client->connect(at(server.url("/refuse")));
+    });
+    std::this_thread::sleep_for(700ms);
+    REQUIRE(running.stop_within(2s));
+    // Waits of at least 10, 20, 40, 80, 160, 320 ms (the upper half of 20 ms doubling): at most
+    // 7 attempts fit in 700 ms; a loop without the waits would have made hundreds.
+    const auto count = attempts.count();
+    CHECK(count >= 3);
+    CHECK(count <= 7);
+    CHECK(server.connections() == static_cast<int>(count));
+    for (std::size_t i = 0; i < attempts.seen.size(); ++i) {
+        const auto& attempt = attempts.seen[i].second;
+        CHECK(attempt.number == i + 1);
+        CHECK(attempt.failures == static_cast<int>(i));
+        CHECK_FALSE(attempt.resume);
+        if (i > 0) CHECK_THAT(attempt.previous_error, Catch::Contains("401"));
+    }
+    // The waits grow: the last gap is longer than the first.
+    REQUIRE(count >= 3);
+    const auto& seen = attempts.seen;
+    CHECK(seen[count - 1].first - seen[count - 2].first > seen[1].first - seen[0].first);
+}
+
+TEST_CASE("reconnect loop: a healthy session resets the backoff and offers a resume",
+          "[reconnect-loop]") {
+    Harness harness;
+    Attempts attempts;
+    RunningLoop running(harness, {.first_delay = 10ms, .max_delay = 10s, .healthy_after = 150ms});
+    running.start([&](const bot::ReconnectAttempt& attempt) -> net::awaitable<void> {
+        attempts.add(attempt);
+        // Two short failures, then one healthy session, then short again.
+        if (attempt.number == 3) co_await bot::sleep_for(200ms);
+        if (attempt.number != 3) throw std::runtime_error("refused");
+    });
+    for (int i = 0; i < 500 && attempts.count() < 5; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(running.stop_within(2s));
+    REQUIRE(attempts.seen.size() >= 5);
+    CHECK(attempts.seen[2].second.failures == 2);
+    CHECK_FALSE(attempts.seen[2].second.resume);
+    CHECK(attempts.seen[3].second.failures == 0);  // after the healthy one
+    CHECK(attempts.seen[3].second.resume);
+    CHECK(attempts.seen[3].second.previous_error.empty());
+    CHECK(attempts.seen[4].second.failures == 1);
+    CHECK_FALSE(attempts.seen[4].second.resume);
+}
+
+TEST_CASE("reconnect loop: stop() ends it promptly", "[reconnect-loop]") {
+    WebSocketTestServer server;
+    Harness harness;
+    Attempts attempts;
+
+    SECTION("while it waits between sessions") {
+        RunningLoop running(harness, {.first_delay = 30s, .max_delay = 60s});
+        running.start([&](const bot::ReconnectAttempt& attempt) -> net::awaitable<void> {
+            attempts.add(attempt);
+            throw std::runtime_error("refused");
+            co_return;
+        });
+        for (int i = 0; i < 500 && attempts.count() < 1; ++i) std::this_thread::sleep_for(10ms);
+        std::this_thread::sleep_for(50ms);
+        CHECK(running.stop_within(2s));
+        CHECK(attempts.count() == 1);
+    }
+    SECTION("while a session reads its connection") {
+        std::atomic<int> closed_with{0};
+        RunningLoop running(harness, {});
+        running.start([&](const bot::ReconnectAttempt& attempt) -> net::awaitable<void> {
+            auto connection = co_await harness.client->connect(at(server.url("/echo")));
+            running.loop.watch(connection);
+            attempts.add(attempt);
+            while (co_await connection->read()) {
+            }
+            closed_with = connection->close_code();
+        });
+        for (int i = 0; i < 500 && attempts.count() < 1; ++i) std::this_thread::sleep_for(10ms);
+        REQUIRE(attempts.count() == 1);
+        CHECK(running.stop_within(2s));
+        CHECK(closed_with == 1001);
+        CHECK(attempts.count() == 1);
+    }
 }
