@@ -54,7 +54,8 @@ class WebSocketConnection {
 public:
     virtual ~WebSocketConnection() = default;
     // The next message; nullopt once closed (by either side, an error, a size limit, a dead
-    // peer). One reader at a time.
+    // peer). One reader at a time, reading continuously: pongs are read here, so a reader away
+    // for two ping intervals finds the connection ended as dead.
     virtual net::awaitable<std::optional<WebSocketMessage>> read() = 0;
     // Queues a message; thread-safe, never blocks, sent in order. false when closed.
     virtual bool send(std::string data, bool binary = false) = 0;
