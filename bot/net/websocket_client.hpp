@@ -54,7 +54,8 @@ class WebSocketConnection {
 public:
     virtual ~WebSocketConnection() = default;
     // The next message; nullopt once closed (by either side, an error, a size limit, a dead
-    // peer). One reader at a time.
+    // peer). One reader at a time, reading continuously: pongs are read here, so a reader away
+    // for two ping intervals finds the connection ended as dead.
     virtual net::awaitable<std::optional<WebSocketMessage>> read() = 0;
     // Queues a message; thread-safe, never blocks, sent in order. false when closed.
     virtual bool send(std::string data, bool binary = false) = 0;
@@ -77,7 +78,15 @@ public:
     virtual void shutdown() = 0;
 };
 
+struct WebSocketClientOptions {
+    // PEM file of CAs trusted in addition to the system's (tests, private CAs), as
+    // BeastHttpClientOptions::extra_ca_file. Throws std::runtime_error when it cannot be loaded.
+    std::string extra_ca_file;
+};
+
+// Each connection runs on its own strand of the executor; the client has no threads.
 std::unique_ptr<WebSocketClient> make_websocket_client(net::any_io_executor executor,
-                                                       Logger& logger);
+                                                       Logger& logger,
+                                                       WebSocketClientOptions options = {});
 
 }  // namespace bot
