@@ -20,6 +20,15 @@ expect_contains "$out" "contactbot " "--version"
 out=$(env -u CONTACTBOT_LLM "$bin" check-config --config "$example" 2>&1) || fail "example config rejected: $out"
 expect_contains "$out" "OK" "check-config example"
 
+# The example's OneBot block, uncommented, passes too.
+awk '/^ *\/\/ ,"qq": \{/ { on = 1 }
+     on { sub(/\/\/ /, ""); if ($0 ~ /^ *\}$/) on = 0 }
+     { print }' "$example" > "$work/onebot.json"
+grep -q '"type": "onebot"' "$work/onebot.json" || fail "no OneBot block uncommented in the example"
+out=$(env -u CONTACTBOT_LLM ONEBOT_ACCESS_TOKEN=cli-test "$bin" check-config --config "$work/onebot.json" 2>&1) ||
+    fail "example config with OneBot rejected: $out"
+expect_contains "$out" "OK" "check-config example with OneBot"
+
 cat > "$work/bad.json" <<'JSON'
 {
   // comments are fine; these values are not
