@@ -10,6 +10,7 @@
 #include "base/text_split.hpp"
 #include "bot/http/router.hpp"
 #include "bot/net/http_client.hpp"
+#include "bot/net/websocket_client.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/system/result.hpp>
@@ -186,6 +187,7 @@ struct AdapterDeps {
     InboundSink& sink;
     http::Router& routes;  // webhook adapters mount routes in their constructor
     HttpClient& http;
+    WebSocketClient& websockets;  // platforms that push over a socket the bot dials
     Logger& log;
     AdapterState& state;
     std::filesystem::path data_dir;  // where adapter state files may live

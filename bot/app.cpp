@@ -5,6 +5,7 @@
 #include "bot/dispatcher.hpp"
 #include "bot/http/server.hpp"
 #include "bot/net/http_client.hpp"
+#include "bot/net/websocket_client.hpp"
 #include "bot/outbox.hpp"
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
@@ -60,11 +61,21 @@ public:
     }
 };
 
+class NullWebSocketClient final : public WebSocketClient {
+public:
+    net::awaitable<std::shared_ptr<WebSocketConnection>> connect(WebSocketOptions) override {
+        throw WebSocketConnectError("validating the configuration: no connections", 0);
+        co_return nullptr;
+    }
+    void shutdown() override {}
+};
+
 struct AdapterServices {
     net::any_io_executor executor;
     InboundSink& sink;
     http::Router& routes;
     HttpClient& http;
+    WebSocketClient& websockets;
     Logger& log;
     // The state each adapter gets: one per adapter id, owned by the caller.
     std::function<AdapterState&(const std::string& id)> state_for;
@@ -98,6 +109,7 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services,
                                             .sink = services.sink,
                                             .routes = services.routes,
                                             .http = services.http,
+                                            .websockets = services.websockets,
                                             .log = services.log,
                                             .state = services.state_for(spec.id),
                                             .data_dir = services.data_dir,
@@ -152,6 +164,7 @@ struct App::Parts {
     std::unique_ptr<storage::SqliteStore> store;
     std::vector<std::unique_ptr<StoreAdapterState>> adapter_states;
     std::unique_ptr<HttpClient> http_client;
+    std::unique_ptr<WebSocketClient> websockets;
     std::unique_ptr<llm::LlmBackend> backend;
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
@@ -202,6 +215,7 @@ App::App(Config config, Logger& log, AppOptions options)
                                .synchronous_full = p.config.storage.synchronous_full,
                                .readers = p.config.storage.readers});
     p.http_client = make_http_client(executor, log);
+    p.websockets = make_websocket_client(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
         p.backend = std::make_unique<llm::OpenAiBackend>(
             llm::OpenAiOptions{.name = provider->name,
@@ -244,6 +258,7 @@ App::App(Config config, Logger& log, AppOptions options)
                                        .sink = *p.dispatcher,
                                        .routes = p.router,
                                        .http = *p.http_client,
+                                       .websockets = *p.websockets,
                                        .log = log,
                                        .state_for = [&p](const std::string& id) -> AdapterState& {
                                            return *p.adapter_states.emplace_back(
@@ -262,6 +277,7 @@ void App::validate(const Config& config, ConfigErrors& errors) {
     net::io_context io;
     NullSink sink;
     NullHttpClient client;
+    NullWebSocketClient websockets;
     NullState state;
     http::Router router;
     Logger quiet(LogLevel::off);
@@ -271,6 +287,7 @@ void App::validate(const Config& config, ConfigErrors& errors) {
                        .sink = sink,
                        .routes = router,
                        .http = client,
+                       .websockets = websockets,
                        .log = quiet,
                        .state_for = [&state](const std::string&) -> AdapterState& { return state; },
                        .data_dir = data_dir_of(config),
@@ -355,6 +372,8 @@ void App::shutdown() {
     if (p.started) {
         if (p.server) p.server->stop();
         for (auto& [id, adapter] : p.adapters) adapter->stop();
+        // Close frames go out while the io_context still runs; a connect in progress fails.
+        p.websockets->shutdown();
         // Let accepted messages finish within the grace period.
         auto deadline = std::chrono::steady_clock::now() + p.config.server.shutdown_grace;
         while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {
@@ -392,6 +411,7 @@ void App::shutdown() {
     p.server.reset();
     p.adapters.clear();
     p.http_client.reset();  // (its destructor shuts it down when start() never ran)
+    p.websockets.reset();
     p.tracker.reset();
     p.store->close();
     p.io.reset();

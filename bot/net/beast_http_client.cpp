@@ -4,6 +4,7 @@
 #include "base/string_map.hpp"
 #include "bot/net/client_wire.hpp"
 #include "bot/net/response_parser.hpp"
+#include "bot/net/tls_client.hpp"
 #include "bot/net/write_now.hpp"
 
 #include <sys/socket.h>
@@ -193,35 +194,16 @@ struct Attempt {
 class BeastHttpClient::Pools {
 public:
     Pools(net::any_io_executor executor, Logger& log, BeastHttpClientOptions opts)
-        : io(std::move(executor)), logger(log), options(std::move(opts)) {
-        if (!options.extra_ca_file.empty()) tls_context();  // a wrong file fails now
-    }
-
-    // Made at the first HTTPS connection: the system's CA bundle takes ~1 MB and ~50 ms to
-    // load, which a server talking only to local services over HTTP never needs.
-    ssl::context& tls_context() {
-        std::call_once(tls_made, [this] {
-            tls.emplace(ssl::context::tls_client);
-            tls->set_default_verify_paths();
-            tls->set_verify_mode(ssl::verify_peer);
-            SSL_CTX_set_min_proto_version(tls->native_handle(), TLS1_2_VERSION);
-            if (!options.extra_ca_file.empty()) {
-                boost::system::error_code ec;
-                tls->load_verify_file(options.extra_ca_file, ec);
-                if (ec) {
-                    throw std::runtime_error("cannot load CA file " + options.extra_ca_file + ": " +
-                                             ec.message());
-                }
-            }
-        });
-        return *tls;
-    }
+        : io(std::move(executor)),
+          logger(log),
+          options(std::move(opts)),
+          tls(options.extra_ca_file) {}
 
     // An idle connection to the origin (reused = true), or a new unconnected one; nullptr
     // once shut down.
     std::shared_ptr<Connection> acquire(const Origin& origin, bool& reused) {
         // Outside the lock: the first call loads the system's CA bundle (~50 ms).
-        ssl::context* tls = origin.tls ? &tls_context() : nullptr;
+        ssl::context* tls_context = origin.tls ? &tls.get() : nullptr;
         std::lock_guard lock(mutex);
         if (closed) return nullptr;
         reused = false;
@@ -241,7 +223,7 @@ public:
                 connection->close();  // unused by anyone: safe off its strand
             }
         }
-        auto connection = std::make_shared<Connection>(io, tls, origin);
+        auto connection = std::make_shared<Connection>(io, tls_context, origin);
         if (live.size() >= live_sweep_at) {
             std::erase_if(live, [](const auto& weak) { return weak.expired(); });
             live_sweep_at = std::max<std::size_t>(64, live.size() * 2);
@@ -328,8 +310,7 @@ public:
     const BeastHttpClientOptions options;
 
 private:
-    std::once_flag tls_made;
-    std::optional<ssl::context> tls;
+    TlsClientContext tls;
     std::mutex mutex;
     std::condition_variable drained;
     std::unordered_map<std::string, std::vector<std::shared_ptr<Connection>>> idle;
@@ -381,20 +362,9 @@ Attempt failure_of(Pools& pools, const boost::system::error_code& ec, std::strin
 
 net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& connection,
                                                   const Origin& origin, Deadlines deadlines) {
-    boost::system::error_code not_literal;
-    const auto literal = net::ip::make_address(origin.host, not_literal);
     tcp::resolver::results_type endpoints;
-    const auto port = static_cast<unsigned short>(std::stoul(origin.port));  // checked: 1-65535
-    if (!not_literal) {
-        endpoints = tcp::resolver::results_type::create(tcp::endpoint(literal, port), origin.host,
-                                                        origin.port);
-    } else if (is_localhost(origin)) {
-        // Loopback by definition (RFC 6761), as libcurl does: not left to /etc/hosts, which
-        // minimal containers lack, nor to a DNS server.
-        const std::array loopback{tcp::endpoint(net::ip::address_v4::loopback(), port),
-                                  tcp::endpoint(net::ip::address_v6::loopback(), port)};
-        endpoints = tcp::resolver::results_type::create(loopback.begin(), loopback.end(),
-                                                        origin.host, origin.port);
+    if (auto known = endpoints_without_dns(origin)) {
+        endpoints = std::move(*known);
     } else if (auto cached = pools.cached_endpoints(origin.key)) {
         endpoints = std::move(*cached);
     } else {
@@ -417,11 +387,7 @@ net::awaitable<boost::system::error_code> connect(Pools& pools, Connection& conn
     lowest.socket().set_option(tcp::no_delay(true), ignored);
 
     if (auto* tls = std::get_if<Connection::Tls>(&connection.stream)) {
-        if (not_literal && !SSL_set_tlsext_host_name(tls->native_handle(), origin.host.c_str())) {
-            co_return boost::system::error_code(static_cast<int>(::ERR_get_error()),
-                                                net::error::get_ssl_category());
-        }
-        tls->set_verify_callback(ssl::host_name_verification(origin.host));
+        if (auto ec = prepare_tls_client(*tls, origin.host)) co_return ec;
         auto [handshake_error] = co_await tls->async_handshake(ssl::stream_base::client, use_tuple);
         if (handshake_error) co_return handshake_error;
     }

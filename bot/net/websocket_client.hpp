@@ -77,7 +77,15 @@ public:
     virtual void shutdown() = 0;
 };
 
+struct WebSocketClientOptions {
+    // PEM file of CAs trusted in addition to the system's (tests, private CAs), as
+    // BeastHttpClientOptions::extra_ca_file. Throws std::runtime_error when it cannot be loaded.
+    std::string extra_ca_file;
+};
+
+// Each connection runs on its own strand of the executor; the client has no threads.
 std::unique_ptr<WebSocketClient> make_websocket_client(net::any_io_executor executor,
-                                                       Logger& logger);
+                                                       Logger& logger,
+                                                       WebSocketClientOptions options = {});
 
 }  // namespace bot
