@@ -28,6 +28,10 @@ constexpr std::size_t kMaxSubmitting = 4096;
 constexpr std::size_t kSentIdsKept = 20000;
 // Silent for this many heartbeat intervals: the connection is dead (issue 22 §4).
 constexpr int kMissedHeartbeats = 3;
+// Forward mode's reconnect backoff, reset after a connection that lasted.
+constexpr std::chrono::milliseconds kFirstReconnect{500};
+constexpr std::chrono::milliseconds kLastReconnect{30'000};
+constexpr std::chrono::minutes kHealthyConnection{1};
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -48,6 +52,23 @@ public:
 
 private:
     std::shared_ptr<http::WebSocket> socket_;
+};
+
+// A forward connection: contactbot dialled the implementation's websocket server.
+class ClientLink final : public Link {
+public:
+    explicit ClientLink(std::shared_ptr<WebSocketConnection> connection)
+        : connection_(std::move(connection)) {}
+    net::awaitable<std::optional<std::string>> read() override {
+        auto message = co_await connection_->read();
+        if (!message) co_return std::nullopt;
+        co_return std::move(message->data);
+    }
+    bool send(std::string text) override { return connection_->send(std::move(text)); }
+    void close(std::string reason) override { connection_->close(1000, std::move(reason)); }
+
+private:
+    std::shared_ptr<WebSocketConnection> connection_;
 };
 
 // The bot's recent message ids (as send() returned them), bounded, oldest forgotten first.
@@ -88,8 +109,10 @@ public:
           executor_(deps.executor),
           sink_(deps.sink),
           log_(deps.log),
+          websockets_(deps.websockets),
           table_(deps.executor),
-          submitting_(kMaxSubmitting) {
+          submitting_(kMaxSubmitting),
+          stopped_(deps.executor) {
         auto& config = deps.config;
         config.string("type", "onebot");
         std::string mode = config.string("mode", "reverse_ws");
@@ -152,7 +175,40 @@ public:
         co_return result;
     }
 
-    void stop() override { table_.close_all("contactbot is stopping"); }
+    // Forward mode: dials the implementation and reads it, again after every drop, with
+    // backoff (reset once a connection stayed up a minute); reverse mode has nothing to run.
+    net::awaitable<void> run() override {
+        if (!forward_) co_return;
+        int attempt = 0;
+        while (!stopping_) {
+            auto started = Clock::now();
+            bool refused = false;
+            try {
+                WebSocketOptions options{.url = url_, .max_message_bytes = max_frame_bytes_};
+                // communication/authorization.md lines 9-19.
+                if (!token_.empty())
+                    options.headers.push_back({"Authorization", "Bearer " + token_});
+                auto connection = co_await websockets_.connect(std::move(options));
+                log_.info("onebot", "'", id_, "': connected to ", url_);
+                refused = !co_await read_frames(std::make_shared<ClientLink>(connection), 0, true);
+                log_.info("onebot", "'", id_, "': disconnected from ", url_);
+            } catch (const WebSocketConnectError& error) {
+                refused = error.status() == 401 || error.status() == 403;
+                log_.warn("onebot", "'", id_, "': cannot connect to ", url_, ": ", error.what(),
+                          refused ? " (is access_token right?)" : "");
+            }
+            if (Clock::now() - started > kHealthyConnection) attempt = 0;
+            // A refused token will not fix itself soon: wait the longest.
+            auto wait = backoff_delay(kFirstReconnect, kLastReconnect, refused ? 30 : attempt++);
+            co_await stopped_.wait_until(Clock::now() + wait);
+        }
+    }
+
+    void stop() override {
+        stopping_ = true;
+        stopped_.set();
+        table_.close_all("contactbot is stopping");
+    }
 
 private:
     // Runs before the upgrade (communication/authorization.md lines 27-35: the implementation
@@ -188,22 +244,34 @@ private:
         const std::int64_t self_id = *parse_id(request.header("X-Self-ID"));
         // An Event connection only reports; Universal and API ones also carry actions.
         const bool carries_actions = !http::iequals(request.header("X-Client-Role"), "Event");
-        auto link = std::make_shared<ServerLink>(std::move(socket));
         log_.info("onebot", "'", id_, "': QQ account ", self_id, " connected (",
                   request.header("X-Client-Role"), ")");
-        if (carries_actions) table_.attach(self_id, link);
-        co_await read_frames(link, self_id);
-        if (carries_actions) table_.detach(self_id, link);
+        co_await read_frames(std::make_shared<ServerLink>(std::move(socket)), self_id,
+                             carries_actions);
         log_.info("onebot", "'", id_, "': QQ account ", self_id, " disconnected");
     }
 
-    // Reads one connection until it closes, with its heartbeat watched beside.
-    net::awaitable<void> read_frames(std::shared_ptr<Link> link, std::int64_t self_id) {
+    // Reads one connection until it closes, with its heartbeat watched beside. self_id 0 (a
+    // forward connection): the account is the first event's self_id (NapCat opens with a
+    // lifecycle event). Returns false when the implementation refused our access token.
+    net::awaitable<bool> read_frames(std::shared_ptr<Link> link, std::int64_t self_id,
+                                     bool carries_actions) {
         auto liveness = std::make_shared<Liveness>(executor_);
         net::co_spawn(executor_, watch_heartbeats(link, liveness), net::detached);
+        bool attached = false;
+        if (self_id != 0 && carries_actions) {
+            table_.attach(self_id, link);
+            attached = true;
+        }
+        bool accepted = true;
         while (auto text = co_await link->read()) {
             liveness->last_ms = now_ms();
             Frame frame = parse_frame(*text, self_id, rules_);
+            if (!attached && carries_actions && frame.self_id != 0) {
+                self_id = frame.self_id;
+                table_.attach(self_id, link);
+                attached = true;
+            }
             switch (frame.kind) {
                 case Frame::Kind::message:
                     co_await submit(std::move(frame.inbound));
@@ -216,7 +284,15 @@ private:
                                frame.reason);
                     break;
                 case Frame::Kind::answer:
-                    if (!table_.answer(std::move(frame.answer))) {
+                    // NapCat's forward server answers a wrong token with retcode 1403 and no echo,
+                    // then closes (protocols.md §11): not a drop to retry at once.
+                    if (frame.answer.echo.empty() &&
+                        (frame.answer.retcode == 1401 || frame.answer.retcode == 1403)) {
+                        log_.error("onebot", "'", id_,
+                                   "': the implementation refused access_token");
+                        accepted = false;
+                        link->close("access_token refused");
+                    } else if (!table_.answer(std::move(frame.answer))) {
                         log_.debug("onebot", "'", id_, "': an answer nobody waits for");
                     }
                     break;
@@ -226,6 +302,8 @@ private:
             }
         }
         liveness->closed.set();
+        if (attached) table_.detach(self_id, link);
+        co_return accepted;
     }
 
     // Closes a connection silent for kMissedHeartbeats of the intervals its heartbeats
@@ -298,6 +376,7 @@ private:
     net::any_io_executor executor_;
     InboundSink& sink_;
     Logger& log_;
+    WebSocketClient& websockets_;
     bool forward_ = false;
     std::string url_;
     std::string token_;
@@ -309,6 +388,8 @@ private:
     ConnectionTable table_;
     SentIds sent_;
     AsyncSemaphore submitting_;
+    std::atomic<bool> stopping_{false};
+    AsyncEvent stopped_;
     std::mutex queues_mutex_;
     std::map<std::string, std::deque<Queued>> queues_;
 };

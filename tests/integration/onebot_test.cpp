@@ -251,3 +251,60 @@ TEST_CASE("onebot reverse: a failed send is retried, a refused one is not",
     std::this_thread::sleep_for(1500ms);
     CHECK(qq.action_count() == 3);
 }
+
+namespace {
+
+BotOptions forward_to(const FakeOneBot& qq, const std::string& token = kAccessToken) {
+    return with_onebot({{"mode", "forward_ws"}, {"url", qq.url()}, {"access_token", token}});
+}
+
+// The bot's n-th connection to the fake is up.
+bool dialled(const FakeOneBot& qq, int n) {
+    return eventually([&] { return qq.accepted() >= n && qq.connected(); }, 15s);
+}
+
+}  // namespace
+
+TEST_CASE("onebot forward: contactbot dials the implementation and talks both ways",
+          "[integration][onebot]") {
+    FakeLlm llm;
+    TempDir dir;
+    FakeOneBot qq(kSelf);
+    qq.listen(kAccessToken);
+    TestBot bot(llm, dir.path(), forward_to(qq));
+    REQUIRE(dialled(qq, 1));
+    CHECK(qq.last_authorization() == std::string("Bearer ") + kAccessToken);
+    qq.post(qq.private_message(kUser, 1, "over the forward socket"));
+    REQUIRE(qq.wait_actions(1));
+    CHECK(action_text(qq.actions()[0]) == "echo: over the forward socket");
+    qq.post(qq.group_message(kGroup, kUser, 2, json::array({at(kSelf), text("group too")})));
+    REQUIRE(qq.wait_actions(2));
+    CHECK(qq.actions()[1].at("action") == "send_group_msg");
+
+    // The socket vanishes: contactbot dials again, and the conversation goes on.
+    qq.drop();
+    REQUIRE(dialled(qq, 2));
+    qq.post(qq.private_message(kUser, 3, "after the drop"));
+    REQUIRE(qq.wait_actions(3));
+    CHECK(action_text(qq.actions()[2]) == "echo: after the drop");
+    CHECK(llm.requests().back().at("messages").size() == 4);
+
+    // Heartbeats stop: the connection is closed and dialled again.
+    qq.post(qq.heartbeat(100));
+    REQUIRE(qq.wait_closed(5s));
+    REQUIRE(dialled(qq, 3));
+}
+
+TEST_CASE("onebot forward: a refused token is reported (and retried only slowly)",
+          "[integration][onebot]") {
+    FakeLlm llm;
+    TempDir dir;
+    FakeOneBot qq(kSelf);
+    qq.listen(kAccessToken);
+    TestBot bot(llm, dir.path(), forward_to(qq, "not-the-token"));
+    CHECK(eventually(
+        [&] { return bot.log_text().find("is access_token right?") != std::string::npos; }));
+    std::this_thread::sleep_for(1s);
+    CHECK(qq.accepted() == 0);
+    CHECK(bot.log_text().find("not-the-token") == std::string::npos);
+}
