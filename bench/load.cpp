@@ -44,6 +44,8 @@ std::string to_string(Path path) {
             return "telegram";
         case Path::ilink:
             return "wechat_ilink";
+        case Path::onebot:
+            return "onebot";
     }
     return "?";
 }
@@ -158,7 +160,9 @@ struct Load::Impl {
         next_k.assign(users, 0);
         seen.assign(users * static_cast<std::size_t>(plan.messages), 0);
         for (int u = 0; u < plan.users; ++u) ready.push_back(u);
-        for (int i = 0; i < plan.connections; ++i) {
+        // (OneBot's events go over the fake implementation's one socket.)
+        const int http_connections = plan.path == Path::onebot ? 0 : plan.connections;
+        for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
             idle.push_back(connections.back().get());
         }
@@ -187,7 +191,7 @@ struct Load::Impl {
             if (plan.path == Path::http_api) {
                 co_await send_api(user, k, latencies);
             } else {
-                co_await send_telegram(user, k, latencies);
+                co_await send_pushed(user, k, latencies);
             }
             std::lock_guard lock(mutex);
             if (k + 1 < plan.messages) {
@@ -266,22 +270,47 @@ struct Load::Impl {
         last_reply = std::max(last_reply, now);
     }
 
-    net::awaitable<void> send_telegram(int user, int k, std::vector<std::uint32_t>& latencies) {
+    std::string telegram_update(int user, int k) {
         std::string chat = std::to_string(chat_id_of(user));
-        std::string body = std::string(R"({"update_id":)")
-                               .append(std::to_string(next_update_id++))
-                               .append(R"(,"message":{"message_id":)")
-                               .append(std::to_string(k + 1))
-                               .append(R"(,"date":1700000000,"chat":{"id":)")
-                               .append(chat)
-                               .append(R"(,"type":"private"},"from":{"id":)")
-                               .append(chat)
-                               .append(R"(,"is_bot":false,"first_name":"U)")
-                               .append(std::to_string(user))
-                               .append(R"("},"text":")")
-                               .append(message_text(user, k))
-                               .append(R"("}})");
-        const auto request = make_request(plan.webhook_path, body);
+        return std::string(R"({"update_id":)")
+            .append(std::to_string(next_update_id++))
+            .append(R"(,"message":{"message_id":)")
+            .append(std::to_string(k + 1))
+            .append(R"(,"date":1700000000,"chat":{"id":)")
+            .append(chat)
+            .append(R"(,"type":"private"},"from":{"id":)")
+            .append(chat)
+            .append(R"(,"is_bot":false,"first_name":"U)")
+            .append(std::to_string(user))
+            .append(R"("},"text":")")
+            .append(message_text(user, k))
+            .append(R"("}})");
+    }
+
+    // A private message as NapCat pushes it (segment array); message ids are per account.
+    std::string onebot_event(int user, int k) {
+        std::string qq = std::to_string(chat_id_of(user));
+        return std::string(R"({"time":1700000000,"self_id":)")
+            .append(std::to_string(kOnebotSelfId))
+            .append(
+                R"(,"post_type":"message","message_type":"private","sub_type":"friend","message_id":)")
+            .append(std::to_string(next_update_id++))
+            .append(R"(,"user_id":)")
+            .append(qq)
+            .append(R"(,"message":[{"type":"text","data":{"text":")")
+            .append(message_text(user, k))
+            .append(R"("}}],"raw_message":")")
+            .append(message_text(user, k))
+            .append(R"(","font":0,"sender":{"user_id":)")
+            .append(qq)
+            .append(R"(,"nickname":"U)")
+            .append(std::to_string(user))
+            .append(R"("}})");
+    }
+
+    // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
+    // platform (on_send_message).
+    net::awaitable<void> send_pushed(int user, int k, std::vector<std::uint32_t>& latencies) {
         auto& slot = slots[static_cast<std::size_t>(user)];
         {
             std::lock_guard lock(mutex);
@@ -290,7 +319,13 @@ struct Load::Impl {
             slot.sent = Clock::now();
         }
         begin_wait();
-        auto accepted = co_await post(request);
+        bool accepted = false;
+        if (plan.path == Path::onebot) {
+            accepted = plan.post_frame(onebot_event(user, k));
+        } else {
+            auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
+            accepted = answer && answer->status / 100 == 2;
+        }
 
         auto executor = co_await net::this_coro::executor;
         auto timer = std::make_shared<net::steady_timer>(executor, plan.reply_timeout);
@@ -298,7 +333,7 @@ struct Load::Impl {
         {
             std::lock_guard lock(mutex);
             // Not accepted: stop waiting (it counts as lost unless a reply turns up anyway).
-            if (accepted && accepted->status / 100 == 2 && !slot.arrived) {
+            if (accepted && !slot.arrived) {
                 slot.waiter = timer;
                 wait = true;
             }
@@ -399,7 +434,8 @@ struct Load::Impl {
             });
         }
         io.run();  // returns once every runner is done
-        if (plan.path == Path::telegram) std::this_thread::sleep_for(plan.settle);
+        if (plan.path == Path::telegram || plan.path == Path::onebot)
+            std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);
         LoadResult result;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,9 +15,13 @@
 namespace bench {
 
 // ilink: WeChat iLink accounts long-polling a fake iLink server (bench/ilink_bench.hpp).
-enum class Path { http_api, telegram, ilink };
+// onebot: QQ through the onebot adapter, one reverse websocket from a fake NapCat.
+enum class Path { http_api, telegram, ilink, onebot };
 
 std::string to_string(Path path);
+
+// The QQ account the fake OneBot implementation logs in as.
+inline constexpr std::int64_t kOnebotSelfId = 10001000;
 
 struct LoadPlan {
     Path path = Path::http_api;
@@ -31,6 +36,8 @@ struct LoadPlan {
     bool stream = false;       // http_api: ask for the reply as server-sent events
     std::chrono::seconds reply_timeout{60};  // a reply later than this counts as lost
     std::chrono::milliseconds settle{1000};  // telegram: wait for stray duplicates at the end
+    // onebot: sends an event frame on the fake implementation's socket (false: not sent).
+    std::function<bool(std::string frame)> post_frame;
 };
 
 struct LoadResult {
@@ -61,7 +68,8 @@ public:
 
     // Plays the plan; blocks until every message got its reply or timed out.
     LoadResult run();
-    // A sendMessage seen by the fake Bot API (any thread).
+    // A sendMessage seen by the fake Bot API, or a send_private_msg by the fake OneBot
+    // implementation (any thread).
     void on_send_message(std::int64_t chat_id, const std::string& text);
 
 private:

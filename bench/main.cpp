@@ -8,6 +8,7 @@
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
 #include "fakes/fake_llm.hpp"
+#include "fakes/fake_onebot.hpp"
 #include "fakes/fake_telegram.hpp"
 
 #include <curl/curl.h>
@@ -118,6 +119,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         llm.reply_delay(std::chrono::milliseconds(spec.llm_delay_ms));
         bot::testing::FakeTelegram telegram;
         telegram.record(false);
+        bot::testing::FakeOneBot qq(kOnebotSelfId);
+        qq.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -135,6 +138,11 @@ Point run_point(const Settings& settings, const Spec& spec) {
         if (spec.path == Path::telegram && !telegram.wait_for("setWebhook", 1)) {
             std::cerr << "bench:   note: contactbot did not call setWebhook\n";
         }
+        if (spec.path == Path::onebot) {
+            auto route = std::string("/onebot/").append(kOnebotAdapter);
+            if (int status = qq.connect(server_settings.port, route, kSecretToken); status != 101)
+                throw std::runtime_error("the fake OneBot's upgrade got " + std::to_string(status));
+        }
 
         load = std::make_unique<Load>(
             LoadPlan{.path = spec.path,
@@ -147,10 +155,19 @@ Point run_point(const Settings& settings, const Spec& spec) {
                      .webhook_path = std::string("/telegram/").append(kTelegramAdapter),
                      .secret_token = kSecretToken,
                      .stream = spec.stream,
-                     .reply_timeout = std::chrono::seconds(settings.reply_timeout_s)});
+                     .reply_timeout = std::chrono::seconds(settings.reply_timeout_s),
+                     .post_frame = [&qq](std::string frame) { return qq.post_text(frame); }});
         telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
             if (call.method != "sendMessage") return;
             sink->on_send_message(chat_id_param(call.params), call.params.value("text", ""));
+        });
+        qq.on_action([sink = load.get()](const nlohmann::json& action) {
+            const auto& params = action.value("params", nlohmann::json::object());
+            std::string text;
+            for (const auto& segment : params.value("message", nlohmann::json::array()))
+                if (segment.value("type", "") == "text")
+                    text += segment.value("data", nlohmann::json::object()).value("text", "");
+            sink->on_send_message(params.value("user_id", std::int64_t{0}), text);
         });
 
         {
@@ -172,6 +189,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                       << server.log_tail();
         }
         telegram.on_call(nullptr);
+        qq.on_action(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -190,6 +208,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
 std::vector<Path> paths_of(const std::string& path) {
     if (path == "telegram") return {Path::telegram};
     if (path == "http_api") return {Path::http_api};
+    if (path == "onebot") return {Path::onebot};
+    if (path == "telegram+onebot") return {Path::telegram, Path::onebot};
     return {Path::telegram, Path::http_api};
 }
 
@@ -229,8 +249,10 @@ int main(int argc, char** argv) {
     cli.add_option("--chaos-kill-s", chaos_kill_s, "chaos: SIGKILL and restart every so many s")
         ->capture_default_str()
         ->check(CLI::Range(10, 24 * 3600));
-    cli.add_option("--path", s.path, "telegram (webhook), http_api or both")
-        ->check(CLI::IsMember({"telegram", "http_api", "both"}))
+    cli.add_option("--path", s.path,
+                   "telegram (webhook), http_api, both, onebot (reverse websocket) or "
+                   "telegram+onebot")
+        ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

@@ -38,6 +38,8 @@ std::string make_config(const ServerSettings& s) {
     json adapters = json::object();
     if (s.path == Path::http_api) {
         adapters["api"] = {{"type", "http_api"}, {"token", kApiToken}};
+    } else if (s.path == Path::onebot) {
+        adapters[kOnebotAdapter] = {{"type", "onebot"}, {"access_token", kSecretToken}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

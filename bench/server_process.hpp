@@ -19,6 +19,7 @@ inline constexpr const char* kApiToken = "bench-token-0123456789abcdef";
 inline constexpr const char* kSecretToken = "bench-secret-123";
 inline constexpr const char* kTelegramAdapter = "tg";
 inline constexpr const char* kIlinkAdapter = "wx";
+inline constexpr const char* kOnebotAdapter = "qq";  // route /onebot/qq
 
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here

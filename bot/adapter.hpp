@@ -192,6 +192,9 @@ struct AdapterDeps {
     AdapterState& state;
     std::filesystem::path data_dir;  // where adapter state files may live
     bool validate_only = false;      // check-config: read the config, touch nothing else
+    // The core's command prefix (bot.command_prefix): platforms without command entities tell
+    // a group command for the bot by it (a "/reset" in a QQ group addresses the bot).
+    std::string command_prefix = "/";
 };
 
 class Adapter {

@@ -113,7 +113,8 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services,
                                             .log = services.log,
                                             .state = services.state_for(spec.id),
                                             .data_dir = services.data_dir,
-                                            .validate_only = services.validate_only});
+                                            .validate_only = services.validate_only,
+                                            .command_prefix = config.bot.command_prefix});
             if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
         } catch (const std::exception& e) {
             errors.add(path, e.what());

@@ -32,6 +32,11 @@ uncomment_block qq > "$work/example-qq.json"
 out=$(env -u CONTACTBOT_LLM QQ_BOT_APP_ID=102030405 QQ_BOT_SECRET=dummy-secret \
       "$bin" check-config --config "$work/example-qq.json" 2>&1) || fail "example qq block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example qq block"
+uncomment_block napcat > "$work/example-onebot.json"
+grep -q '"type": "onebot"' "$work/example-onebot.json" || fail "no OneBot block uncommented in the example"
+out=$(env -u CONTACTBOT_LLM ONEBOT_ACCESS_TOKEN=cli-test \
+      "$bin" check-config --config "$work/example-onebot.json" 2>&1) || fail "example onebot block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example onebot block"
 
 cat > "$work/bad.json" <<'JSON'
 {
