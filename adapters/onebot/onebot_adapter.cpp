@@ -3,6 +3,7 @@
 // (contactbot dials it). Config and what users see: adapters/onebot/README.md.
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
+#include "bot/net/reconnect_loop.hpp"
 #include "onebot/connection_table.hpp"
 #include "onebot/onebot_codec.hpp"
 
@@ -28,10 +29,12 @@ constexpr std::size_t kMaxSubmitting = 4096;
 constexpr std::size_t kSentIdsKept = 20000;
 // Silent for this many heartbeat intervals: the connection is dead (issue 22 §4).
 constexpr int kMissedHeartbeats = 3;
-// Forward mode's reconnect backoff, reset after a connection that lasted.
-constexpr std::chrono::milliseconds kFirstReconnect{500};
-constexpr std::chrono::milliseconds kLastReconnect{30'000};
-constexpr std::chrono::minutes kHealthyConnection{1};
+// Forward mode's reconnect backoff, reset after a connection that lasted; a refused token
+// waits the longest.
+constexpr ReconnectOptions kReconnect{.first_delay = std::chrono::milliseconds(500),
+                                      .max_delay = std::chrono::seconds(30),
+                                      .healthy_after = std::chrono::minutes(1)};
+constexpr std::chrono::milliseconds kRefusedWait = kReconnect.max_delay;
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -112,7 +115,8 @@ public:
           websockets_(deps.websockets),
           table_(deps.executor),
           submitting_(kMaxSubmitting),
-          stopped_(deps.executor) {
+          stopped_(deps.executor),
+          reconnect_(deps.executor, deps.log, "onebot " + id_, kReconnect) {
         auto& config = deps.config;
         config.string("type", "onebot");
         std::string mode = config.string("mode", "reverse_ws");
@@ -176,41 +180,48 @@ public:
     }
 
     // Forward mode: dials the implementation and reads it, again after every drop, with
-    // backoff (reset once a connection stayed up a minute); reverse mode has nothing to run.
+    // ReconnectLoop's backoff (reset once a connection stayed up a minute); reverse mode has
+    // nothing to run.
     net::awaitable<void> run() override {
         if (!forward_) co_return;
-        int attempt = 0;
-        while (!stopping_) {
-            auto started = Clock::now();
-            bool refused = false;
-            try {
-                WebSocketOptions options{.url = url_, .max_message_bytes = max_frame_bytes_};
-                // communication/authorization.md lines 9-19.
-                if (!token_.empty())
-                    options.headers.push_back({"Authorization", "Bearer " + token_});
-                auto connection = co_await websockets_.connect(std::move(options));
-                log_.info("onebot", "'", id_, "': connected to ", url_);
-                refused = !co_await read_frames(std::make_shared<ClientLink>(connection), 0, true);
-                log_.info("onebot", "'", id_, "': disconnected from ", url_);
-            } catch (const WebSocketConnectError& error) {
-                refused = error.status() == 401 || error.status() == 403;
-                log_.warn("onebot", "'", id_, "': cannot connect to ", url_, ": ", error.what(),
-                          refused ? " (is access_token right?)" : "");
-            }
-            if (Clock::now() - started > kHealthyConnection) attempt = 0;
-            // A refused token will not fix itself soon: wait the longest.
-            auto wait = backoff_delay(kFirstReconnect, kLastReconnect, refused ? 30 : attempt++);
-            co_await stopped_.wait_until(Clock::now() + wait);
-        }
+        co_await reconnect_.run([this](const ReconnectAttempt&) { return dial(); });
     }
 
     void stop() override {
-        stopping_ = true;
         stopped_.set();
+        reconnect_.stop();
         table_.close_all("contactbot is stopping");
     }
 
 private:
+    // One forward session. A refused token will not fix itself soon: the session waits the
+    // longest backoff itself before it ends, as ReconnectLoop only backs off by failures in a
+    // row (its first waits are short).
+    net::awaitable<void> dial() {
+        bool refused = false;
+        std::string reason;
+        try {
+            WebSocketOptions options{.url = url_, .max_message_bytes = max_frame_bytes_};
+            // communication/authorization.md lines 9-19.
+            if (!token_.empty()) options.headers.push_back({"Authorization", "Bearer " + token_});
+            auto connection = co_await websockets_.connect(std::move(options));
+            reconnect_.watch(connection);
+            log_.info("onebot", "'", id_, "': connected to ", url_);
+            refused = !co_await read_frames(std::make_shared<ClientLink>(connection), 0, true);
+            log_.info("onebot", "'", id_, "': disconnected from ", url_);
+            if (refused) reason = "the implementation refused access_token";
+        } catch (const WebSocketConnectError& error) {
+            if (error.status() != 401 && error.status() != 403) throw;
+            refused = true;
+            reason = error.what();
+            log_.warn("onebot", "'", id_, "': cannot connect to ", url_, ": ", reason,
+                      " (is access_token right?)");
+        }
+        if (!refused) co_return;
+        co_await stopped_.wait_until(Clock::now() + kRefusedWait);
+        throw std::runtime_error(reason);
+    }
+
     // Runs before the upgrade (communication/authorization.md lines 27-35: the implementation
     // sends Authorization: Bearer <access_token>; ?access_token= for those that cannot).
     std::optional<http::Response> check_upgrade(const http::Request& request) const {
@@ -388,8 +399,8 @@ private:
     ConnectionTable table_;
     SentIds sent_;
     AsyncSemaphore submitting_;
-    std::atomic<bool> stopping_{false};
     AsyncEvent stopped_;
+    ReconnectLoop reconnect_;
     std::mutex queues_mutex_;
     std::map<std::string, std::deque<Queued>> queues_;
 };
