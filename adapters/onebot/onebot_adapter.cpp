@@ -1,6 +1,7 @@
 // onebot: QQ through a OneBot v11 implementation (NapCat, Lagrange, LLOneBot). Reverse
 // websocket (the implementation dials contactbot; several accounts on one route) or forward
 // (contactbot dials it). Config and what users see: adapters/onebot/README.md.
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
 #include "bot/net/reconnect_loop.hpp"
@@ -232,7 +233,7 @@ private:
             } else if (auto param = request.query_param("access_token", false)) {
                 given = std::move(*param);
             }
-            if (!same_secret(given, token_)) {
+            if (!crypto::constant_time_equal(given, token_)) {
                 log_.warn("onebot", "'", id_, "' refused a connection from ", request.remote, ": ",
                           given.empty() ? "no" : "wrong", " access_token");
                 return http::Response::error(401, "access_token required");
