@@ -15,7 +15,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <unordered_set>
 
 namespace bot::adapters::onebot {
 
@@ -26,8 +25,6 @@ using Clock = std::chrono::steady_clock;
 // Messages stored at once across all connections; the read loops wait beyond it, so a flood
 // cannot queue without bound (the implementation then holds it).
 constexpr std::size_t kMaxSubmitting = 4096;
-// Ids of the bot's recent messages, to tell a reply to the bot in a group.
-constexpr std::size_t kSentIdsKept = 20000;
 // Silent for this many heartbeat intervals: the connection is dead (issue 22 §4).
 constexpr int kMissedHeartbeats = 3;
 // Forward mode's reconnect backoff, reset after a connection that lasted; a refused token
@@ -73,29 +70,6 @@ public:
 
 private:
     std::shared_ptr<WebSocketConnection> connection_;
-};
-
-// The bot's recent message ids (as send() returned them), bounded, oldest forgotten first.
-class SentIds {
-public:
-    void add(const std::string& id) {
-        std::lock_guard lock(mutex_);
-        if (!ids_.insert(id).second) return;
-        order_.push_back(id);
-        if (order_.size() > kSentIdsKept) {
-            ids_.erase(order_.front());
-            order_.pop_front();
-        }
-    }
-    bool contains(const std::string& id) const {
-        std::lock_guard lock(mutex_);
-        return ids_.contains(id);
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::unordered_set<std::string> ids_;
-    std::deque<std::string> order_;
 };
 
 // When a connection last spoke, and the interval its heartbeats announce.
@@ -172,12 +146,13 @@ public:
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a QQ chat id: " + message.chat.chat_id};
         }
-        auto result = co_await table_.call(
+        // The core remembers a group message's id (the "<self_id>:<message_id>" that
+        // to_send_result makes, the form parse_frame gives quotes_message_id): a reply quoting
+        // it is addressed to the bot.
+        co_return co_await table_.call(
             replied->self_id,
             [&message](std::string_view echo) { return *send_action(message, echo); },
             action_timeout_, reconnect_wait_);
-        if (result && !result->empty()) sent_.add(*result);
-        co_return result;
     }
 
     // Forward mode: dials the implementation and reads it, again after every drop, with
@@ -339,10 +314,6 @@ private:
     // Messages are stored concurrently (a socket carries every user of an account), but each
     // sender's in the order they arrived: they queue behind the one being stored.
     net::awaitable<void> submit(Inbound inbound) {
-        if (inbound.chat.is_group && !inbound.mentions_me && !inbound.quotes_message_id.empty() &&
-            sent_.contains(inbound.quotes_message_id)) {
-            inbound.mentions_me = true;  // a reply to one of the bot's messages
-        }
         auto permit = co_await submitting_.acquire();
         std::string key = inbound.chat.chat_id + '\n' + inbound.sender_id;
         {
@@ -398,7 +369,6 @@ private:
     std::size_t max_frame_bytes_ = 1 << 20;
     AddressRules rules_;
     ConnectionTable table_;
-    SentIds sent_;
     AsyncSemaphore submitting_;
     AsyncEvent stopped_;
     ReconnectLoop reconnect_;
