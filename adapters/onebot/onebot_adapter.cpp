@@ -1,8 +1,10 @@
 // onebot: QQ through a OneBot v11 implementation (NapCat, Lagrange, LLOneBot). Reverse
 // websocket (the implementation dials contactbot; several accounts on one route) or forward
 // (contactbot dials it). Config and what users see: adapters/onebot/README.md.
+#include "base/crypto.hpp"
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
+#include "bot/net/reconnect_loop.hpp"
 #include "onebot/connection_table.hpp"
 #include "onebot/onebot_codec.hpp"
 
@@ -13,7 +15,6 @@
 #include <deque>
 #include <map>
 #include <mutex>
-#include <unordered_set>
 
 namespace bot::adapters::onebot {
 
@@ -24,14 +25,14 @@ using Clock = std::chrono::steady_clock;
 // Messages stored at once across all connections; the read loops wait beyond it, so a flood
 // cannot queue without bound (the implementation then holds it).
 constexpr std::size_t kMaxSubmitting = 4096;
-// Ids of the bot's recent messages, to tell a reply to the bot in a group.
-constexpr std::size_t kSentIdsKept = 20000;
 // Silent for this many heartbeat intervals: the connection is dead (issue 22 §4).
 constexpr int kMissedHeartbeats = 3;
-// Forward mode's reconnect backoff, reset after a connection that lasted.
-constexpr std::chrono::milliseconds kFirstReconnect{500};
-constexpr std::chrono::milliseconds kLastReconnect{30'000};
-constexpr std::chrono::minutes kHealthyConnection{1};
+// Forward mode's reconnect backoff, reset after a connection that lasted; a refused token
+// waits the longest.
+constexpr ReconnectOptions kReconnect{.first_delay = std::chrono::milliseconds(500),
+                                      .max_delay = std::chrono::seconds(30),
+                                      .healthy_after = std::chrono::minutes(1)};
+constexpr std::chrono::milliseconds kRefusedWait = kReconnect.max_delay;
 
 std::int64_t now_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
@@ -71,29 +72,6 @@ private:
     std::shared_ptr<WebSocketConnection> connection_;
 };
 
-// The bot's recent message ids (as send() returned them), bounded, oldest forgotten first.
-class SentIds {
-public:
-    void add(const std::string& id) {
-        std::lock_guard lock(mutex_);
-        if (!ids_.insert(id).second) return;
-        order_.push_back(id);
-        if (order_.size() > kSentIdsKept) {
-            ids_.erase(order_.front());
-            order_.pop_front();
-        }
-    }
-    bool contains(const std::string& id) const {
-        std::lock_guard lock(mutex_);
-        return ids_.contains(id);
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::unordered_set<std::string> ids_;
-    std::deque<std::string> order_;
-};
-
 // When a connection last spoke, and the interval its heartbeats announce.
 struct Liveness {
     explicit Liveness(net::any_io_executor executor) : closed(std::move(executor)) {}
@@ -112,7 +90,8 @@ public:
           websockets_(deps.websockets),
           table_(deps.executor),
           submitting_(kMaxSubmitting),
-          stopped_(deps.executor) {
+          stopped_(deps.executor),
+          reconnect_(deps.executor, deps.log, "onebot " + id_, kReconnect) {
         auto& config = deps.config;
         config.string("type", "onebot");
         std::string mode = config.string("mode", "reverse_ws");
@@ -167,50 +146,58 @@ public:
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a QQ chat id: " + message.chat.chat_id};
         }
-        auto result = co_await table_.call(
+        // The core remembers a group message's id (the "<self_id>:<message_id>" that
+        // to_send_result makes, the form parse_frame gives quotes_message_id): a reply quoting
+        // it is addressed to the bot.
+        co_return co_await table_.call(
             replied->self_id,
             [&message](std::string_view echo) { return *send_action(message, echo); },
             action_timeout_, reconnect_wait_);
-        if (result && !result->empty()) sent_.add(*result);
-        co_return result;
     }
 
     // Forward mode: dials the implementation and reads it, again after every drop, with
-    // backoff (reset once a connection stayed up a minute); reverse mode has nothing to run.
+    // ReconnectLoop's backoff (reset once a connection stayed up a minute); reverse mode has
+    // nothing to run.
     net::awaitable<void> run() override {
         if (!forward_) co_return;
-        int attempt = 0;
-        while (!stopping_) {
-            auto started = Clock::now();
-            bool refused = false;
-            try {
-                WebSocketOptions options{.url = url_, .max_message_bytes = max_frame_bytes_};
-                // communication/authorization.md lines 9-19.
-                if (!token_.empty())
-                    options.headers.push_back({"Authorization", "Bearer " + token_});
-                auto connection = co_await websockets_.connect(std::move(options));
-                log_.info("onebot", "'", id_, "': connected to ", url_);
-                refused = !co_await read_frames(std::make_shared<ClientLink>(connection), 0, true);
-                log_.info("onebot", "'", id_, "': disconnected from ", url_);
-            } catch (const WebSocketConnectError& error) {
-                refused = error.status() == 401 || error.status() == 403;
-                log_.warn("onebot", "'", id_, "': cannot connect to ", url_, ": ", error.what(),
-                          refused ? " (is access_token right?)" : "");
-            }
-            if (Clock::now() - started > kHealthyConnection) attempt = 0;
-            // A refused token will not fix itself soon: wait the longest.
-            auto wait = backoff_delay(kFirstReconnect, kLastReconnect, refused ? 30 : attempt++);
-            co_await stopped_.wait_until(Clock::now() + wait);
-        }
+        co_await reconnect_.run([this](const ReconnectAttempt&) { return dial(); });
     }
 
     void stop() override {
-        stopping_ = true;
         stopped_.set();
+        reconnect_.stop();
         table_.close_all("contactbot is stopping");
     }
 
 private:
+    // One forward session. A refused token will not fix itself soon: the session waits the
+    // longest backoff itself before it ends, as ReconnectLoop only backs off by failures in a
+    // row (its first waits are short).
+    net::awaitable<void> dial() {
+        bool refused = false;
+        std::string reason;
+        try {
+            WebSocketOptions options{.url = url_, .max_message_bytes = max_frame_bytes_};
+            // communication/authorization.md lines 9-19.
+            if (!token_.empty()) options.headers.push_back({"Authorization", "Bearer " + token_});
+            auto connection = co_await websockets_.connect(std::move(options));
+            reconnect_.watch(connection);
+            log_.info("onebot", "'", id_, "': connected to ", url_);
+            refused = !co_await read_frames(std::make_shared<ClientLink>(connection), 0, true);
+            log_.info("onebot", "'", id_, "': disconnected from ", url_);
+            if (refused) reason = "the implementation refused access_token";
+        } catch (const WebSocketConnectError& error) {
+            if (error.status() != 401 && error.status() != 403) throw;
+            refused = true;
+            reason = error.what();
+            log_.warn("onebot", "'", id_, "': cannot connect to ", url_, ": ", reason,
+                      " (is access_token right?)");
+        }
+        if (!refused) co_return;
+        co_await stopped_.wait_until(Clock::now() + kRefusedWait);
+        throw std::runtime_error(reason);
+    }
+
     // Runs before the upgrade (communication/authorization.md lines 27-35: the implementation
     // sends Authorization: Bearer <access_token>; ?access_token= for those that cannot).
     std::optional<http::Response> check_upgrade(const http::Request& request) const {
@@ -221,7 +208,7 @@ private:
             } else if (auto param = request.query_param("access_token", false)) {
                 given = std::move(*param);
             }
-            if (!same_secret(given, token_)) {
+            if (!crypto::constant_time_equal(given, token_)) {
                 log_.warn("onebot", "'", id_, "' refused a connection from ", request.remote, ": ",
                           given.empty() ? "no" : "wrong", " access_token");
                 return http::Response::error(401, "access_token required");
@@ -327,10 +314,6 @@ private:
     // Messages are stored concurrently (a socket carries every user of an account), but each
     // sender's in the order they arrived: they queue behind the one being stored.
     net::awaitable<void> submit(Inbound inbound) {
-        if (inbound.chat.is_group && !inbound.mentions_me && !inbound.quotes_message_id.empty() &&
-            sent_.contains(inbound.quotes_message_id)) {
-            inbound.mentions_me = true;  // a reply to one of the bot's messages
-        }
         auto permit = co_await submitting_.acquire();
         std::string key = inbound.chat.chat_id + '\n' + inbound.sender_id;
         {
@@ -386,10 +369,9 @@ private:
     std::size_t max_frame_bytes_ = 1 << 20;
     AddressRules rules_;
     ConnectionTable table_;
-    SentIds sent_;
     AsyncSemaphore submitting_;
-    std::atomic<bool> stopping_{false};
     AsyncEvent stopped_;
+    ReconnectLoop reconnect_;
     std::mutex queues_mutex_;
     std::map<std::string, std::deque<Queued>> queues_;
 };

@@ -380,13 +380,4 @@ SendResult to_send_result(const ActionAnswer& answer, std::int64_t self_id) {
     }
 }
 
-bool same_secret(std::string_view a, std::string_view b) {
-    // (base/crypto.hpp's constant_time_equal once its implementation is merged.)
-    if (a.size() != b.size()) return false;
-    unsigned char difference = 0;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        difference |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return difference == 0;
-}
-
 }  // namespace bot::adapters::onebot

@@ -85,7 +85,4 @@ std::optional<std::string> send_action(const Outbound& message, std::string_view
 // failed -> transient.
 SendResult to_send_result(const ActionAnswer& answer, std::int64_t self_id);
 
-// Compares in time that depends only on the lengths (the access token).
-bool same_secret(std::string_view a, std::string_view b);
-
 }  // namespace bot::adapters::onebot

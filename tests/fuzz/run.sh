@@ -31,6 +31,7 @@ fixtures() {
         wechat_xml) echo "$data/wechat_mp $data/wecom" ;;
         wecom_bot) echo "$data/wecom_bot" ;;
         qq) echo "$data/qq" ;;
+        onebot) echo "$data/onebot" ;;
     esac
 }
 

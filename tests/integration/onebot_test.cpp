@@ -304,7 +304,14 @@ TEST_CASE("onebot forward: a refused token is reported (and retried only slowly)
     TestBot bot(llm, dir.path(), forward_to(qq, "not-the-token"));
     CHECK(eventually(
         [&] { return bot.log_text().find("is access_token right?") != std::string::npos; }));
-    std::this_thread::sleep_for(1s);
+    std::this_thread::sleep_for(1500ms);
     CHECK(qq.accepted() == 0);
-    CHECK(bot.log_text().find("not-the-token") == std::string::npos);
+    // Not dialled again within the first backoff steps (0.5 s, 1 s): a refused token waits 30 s.
+    const auto log = bot.log_text();
+    std::size_t refusals = 0;
+    for (auto at = log.find("is access_token right?"); at != std::string::npos;
+         at = log.find("is access_token right?", at + 1))
+        ++refusals;
+    CHECK(refusals == 1);
+    CHECK(log.find("not-the-token") == std::string::npos);
 }
