@@ -111,9 +111,13 @@ TEST_CASE("onebot reverse: groups answer what addresses the bot, quoting and @-i
     CHECK(llm.request_count() == 1);                     // the chatter was not stored
 
     // A reply to the bot's message, without an @, is for the bot too.
-    qq.post(
-        qq.group_message(kGroup, kUser, 12, json::array({reply_to(qq.sent_id(0)), text("why?")})));
-    REQUIRE(qq.wait_actions(2));
+    // The core records the bot's message id once the send is answered, a moment after the
+    // fake saw the action; until then a quote of it is chatter, not stored, and is posted again.
+    REQUIRE(eventually([&] {
+        qq.post(qq.group_message(kGroup, kUser, 12,
+                                 json::array({reply_to(qq.sent_id(0)), text("why?")})));
+        return qq.wait_actions(2, std::chrono::milliseconds(300));
+    }));
     CHECK(action_text(qq.actions().at(1)) == " echo: why?");
     // A reply to someone else's message is not; a command is; a CQ string works as well.
     qq.post(qq.group_message(kGroup, kUser, 13, json::array({reply_to(10), text("lol")})));
@@ -190,11 +194,15 @@ TEST_CASE("onebot reverse: a reconnecting account replaces its old socket",
     FakeOneBot old_socket(kSelf);
     FakeOneBot new_socket(kSelf);
     REQUIRE(old_socket.connect(bot.app().port(), kRoute, kAccessToken) == 101);
+    // The old socket is in use (answered) before the account reconnects: two upgrades in the
+    // same instant could be served in either order.
+    old_socket.post(old_socket.private_message(kUser, 1, "before the switch"));
+    REQUIRE(old_socket.wait_actions(1));
     REQUIRE(new_socket.connect(bot.app().port(), kRoute, kAccessToken) == 101);
     CHECK(old_socket.wait_closed(5s));
-    new_socket.post(new_socket.private_message(kUser, 1, "after the switch"));
+    new_socket.post(new_socket.private_message(kUser, 2, "after the switch"));
     REQUIRE(new_socket.wait_actions(1));
-    CHECK(old_socket.action_count() == 0);
+    CHECK(old_socket.action_count() == 1);
 }
 
 TEST_CASE("onebot reverse: a connection silent for three heartbeats is closed",
