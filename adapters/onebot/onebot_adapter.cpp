@@ -98,10 +98,9 @@ public:
         if (mode != "reverse_ws" && mode != "forward_ws")
             config.problem("mode", "must be \"reverse_ws\" or \"forward_ws\"");
         forward_ = mode == "forward_ws";
-        std::string path = config.string("path", "/onebot/" + id_);
-        if (!path.starts_with("/")) config.problem("path", "must start with '/'");
-        url_ = config.string("url", "");
-        if (forward_ && !url_.starts_with("ws://") && !url_.starts_with("wss://"))
+        std::string path = config.url_path("path", "/onebot/" + id_);
+        url_ = config.ws_url("url", "");
+        if (forward_ && url_.empty() && !config.has("url"))
             config.problem("url", "forward_ws needs the implementation's ws:// or wss:// URL");
         token_ = config.string("access_token", "");
         max_text_chars_ =
