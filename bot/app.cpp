@@ -178,18 +178,32 @@ struct App::Parts {
     std::atomic<bool> ready{false};
     bool started = false;
     bool stopped = false;
+    // Adapters' run() loops still going; shutdown waits for them after stop() so that nothing
+    // they await (their own events, a socket's close) is left suspended when the io_context
+    // stops: a coroutine waiting on an event it co-owns would never be destroyed.
+    std::atomic<int> running_adapters{0};
+    std::atomic<bool> stopping{false};
+
+    struct Running {
+        explicit Running(std::atomic<int>& count) : count(count) { ++count; }
+        ~Running() { --count; }
+        std::atomic<int>& count;
+    };
 
     net::awaitable<void> supervise(std::string id, Adapter& adapter) {
         auto delay = std::chrono::seconds(1);
         for (;;) {
             try {
+                Running running(running_adapters);
                 co_await adapter.run();
                 co_return;
             } catch (const std::exception& e) {
+                if (stopping) co_return;  // ended by stop(): nothing to restart
                 log.error("app", "adapter '", id, "' stopped: ", e.what(), "; restarting in ",
                           delay.count(), " s");
             }
             co_await sleep_for(delay);
+            if (stopping) co_return;
             delay = std::min(delay * 2, std::chrono::seconds(60));
         }
     }
@@ -370,10 +384,16 @@ void App::shutdown() {
     p.stopped = true;
     p.ready = false;
     if (p.started) {
+        p.stopping = true;
         if (p.server) p.server->stop();
         for (auto& [id, adapter] : p.adapters) adapter->stop();
         // Close frames go out while the io_context still runs; a connect in progress fails.
         p.websockets->shutdown();
+        // The adapters' run() loops end (within a close handshake).
+        auto loops_end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (p.running_adapters > 0 && std::chrono::steady_clock::now() < loops_end) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
         // Let accepted messages finish within the grace period.
         auto deadline = std::chrono::steady_clock::now() + p.config.server.shutdown_grace;
         while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < deadline) {

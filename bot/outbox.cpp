@@ -77,37 +77,39 @@ net::awaitable<void> Outbox::deliver(storage::OutboxRow row) {
     const Capabilities capabilities = adapter.capabilities();
     const auto parts = reply_parts(row.text, capabilities);
     const int total = static_cast<int>(parts.size());
-    // Ids of what the bot said, in groups only: there a reply quoting one addresses the bot.
-    std::vector<std::string> sent_ids;
-    auto note_sent = [&](std::optional<std::string>& id) {
-        if (row.is_group && !id->empty()) sent_ids.push_back(std::move(*id));
+    // Each part is marked sent before its id is recorded: a failed record costs only the
+    // recognition of quotes of that part, never a part sent twice. Ids are recorded in groups
+    // only (there a reply quoting one addresses the bot), each as soon as its part is out.
+    auto record_sent = [&](std::string id) -> net::awaitable<void> {
+        if (!row.is_group || id.empty()) co_return;
+        // A named local: g++ 12 miscompiles aggregate temporaries in co_await arguments.
+        std::vector<std::string> ids{std::move(id)};
+        co_await store_.remember_sent(row.key.adapter_id, row.key.chat_id, std::move(ids));
     };
 
     const int first = std::clamp(row.parts_sent, 0, total);
-    bool delivered = true;  // false: failed for good (recorded by send_with_retries)
+    if (first >= total) {
+        co_await store_.mark_delivered(row.id);
+        co_return;
+    }
     if (capabilities.sends_whole_reply) {
         // One call for the rest of the reply; parts_sent moves only when all of it went out.
-        if (first < total) {
-            auto id = co_await send_with_retries(row, adapter, parts, first, total, true);
-            delivered = id.has_value();
-            if (id) note_sent(id);
-        }
-    } else {
-        for (int index = first; index < total; ++index) {
-            auto id = co_await send_with_retries(row, adapter, parts, index, index + 1, false);
-            if (!id) {
-                delivered = false;
-                break;
-            }
-            note_sent(id);
-            if (index + 1 < total) co_await store_.mark_parts_sent(row.id, index + 1);
-        }
+        auto id = co_await send_with_retries(row, adapter, parts, first, total, true);
+        if (!id) co_return;  // failed for good (recorded by send_with_retries)
+        co_await store_.mark_delivered(row.id);
+        co_await record_sent(std::move(*id));
+        co_return;
     }
-    // Also the parts of a reply that failed later: people may reply to what they did get.
-    if (!sent_ids.empty()) {
-        co_await store_.remember_sent(row.key.adapter_id, row.key.chat_id, std::move(sent_ids));
+    for (int index = first; index < total; ++index) {
+        auto id = co_await send_with_retries(row, adapter, parts, index, index + 1, false);
+        if (!id) co_return;
+        if (index + 1 < total) {
+            co_await store_.mark_parts_sent(row.id, index + 1);
+        } else {
+            co_await store_.mark_delivered(row.id);
+        }
+        co_await record_sent(std::move(*id));
     }
-    if (delivered) co_await store_.mark_delivered(row.id);
 }
 
 net::awaitable<std::optional<std::string>> Outbox::send_with_retries(

@@ -25,18 +25,6 @@ void ConnectionTable::detach(std::int64_t self_id, const std::shared_ptr<Link>& 
     if (auto it = links_.find(self_id); it != links_.end() && it->second == link) links_.erase(it);
 }
 
-bool ConnectionTable::connected(std::int64_t self_id) const {
-    std::lock_guard lock(mutex_);
-    return links_.contains(self_id);
-}
-
-std::vector<std::int64_t> ConnectionTable::accounts() const {
-    std::lock_guard lock(mutex_);
-    std::vector<std::int64_t> out;
-    for (const auto& [self_id, link] : links_) out.push_back(self_id);
-    return out;
-}
-
 std::shared_ptr<Link> ConnectionTable::link_for(std::int64_t self_id) const {
     std::lock_guard lock(mutex_);
     auto it = links_.find(self_id);
@@ -61,7 +49,7 @@ net::awaitable<SendResult> ConnectionTable::call(
         auto connected = std::make_shared<AsyncEvent>(executor_);
         {
             std::lock_guard lock(mutex_);
-            if (links_.contains(self_id)) {
+            if (closing_ || links_.contains(self_id)) {
                 connected->set();
             } else {
                 connect_waiters_.emplace(self_id, connected);
@@ -83,12 +71,14 @@ net::awaitable<SendResult> ConnectionTable::call(
     auto pending = std::make_shared<Pending>(executor_);
     pending->link = link.get();
     std::string echo;
+    bool closing = false;
     {
         std::lock_guard lock(mutex_);
+        closing = closing_;
         echo = "cb" + std::to_string(++next_echo_);
-        pending_.emplace(echo, pending);
+        if (!closing) pending_.emplace(echo, pending);
     }
-    bool sent = link->send(build(echo));
+    bool sent = !closing && link->send(build(echo));
     bool woken = sent && co_await pending->done.wait_until(Clock::now() + timeout);
     std::optional<ActionAnswer> answer;
     {
@@ -104,12 +94,13 @@ net::awaitable<SendResult> ConnectionTable::call(
                         .detail = "the connection of QQ account " + account + why};
 }
 
-bool ConnectionTable::answer(ActionAnswer answer) {
+bool ConnectionTable::answer(const Link& link, ActionAnswer answer) {
     std::shared_ptr<Pending> pending;
     {
         std::lock_guard lock(mutex_);
         auto it = pending_.find(answer.echo);
-        if (it == pending_.end() || it->second->done.is_set()) return false;
+        if (it == pending_.end() || it->second->link != &link || it->second->done.is_set())
+            return false;
         pending = it->second;
         pending->answer = std::move(answer);
     }
@@ -119,10 +110,18 @@ bool ConnectionTable::answer(ActionAnswer answer) {
 
 void ConnectionTable::close_all(const std::string& reason) {
     std::map<std::int64_t, std::shared_ptr<Link>> links;
+    std::vector<std::shared_ptr<Pending>> pending;
+    std::vector<std::shared_ptr<AsyncEvent>> waiters;
     {
         std::lock_guard lock(mutex_);
+        closing_ = true;
         links = links_;
+        for (auto& [echo, action] : pending_) pending.push_back(action);
+        for (auto& [self_id, waiter] : connect_waiters_) waiters.push_back(waiter);
     }
+    // Outside the lock: set() and close() may resume a waiter inline.
+    for (auto& action : pending) action->done.set();
+    for (auto& waiter : waiters) waiter->set();
     for (auto& [self_id, link] : links) link->close(reason);
 }
 

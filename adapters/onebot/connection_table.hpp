@@ -38,8 +38,6 @@ public:
     void attach(std::int64_t self_id, std::shared_ptr<Link> link);
     // link has closed: its waiting actions fail, and it no longer stands for the account.
     void detach(std::int64_t self_id, const std::shared_ptr<Link>& link);
-    bool connected(std::int64_t self_id) const;
-    std::vector<std::int64_t> accounts() const;
 
     // Sends the action build(echo) makes on the account's link and waits up to timeout for
     // its answer. With no link for the account it first waits up to connect_wait for one.
@@ -48,9 +46,12 @@ public:
                                     const std::function<std::string(std::string_view echo)>& build,
                                     std::chrono::milliseconds timeout,
                                     std::chrono::milliseconds connect_wait);
-    // An answer read from any link: wakes the action with its echo (false: none waits).
-    bool answer(ActionAnswer answer);
-    // Closes every link (shutdown).
+    // An answer read from link: wakes the action with its echo sent on that link (false: none
+    // waits there; echoes are a guessable sequence, so one account cannot answer another's).
+    bool answer(const Link& link, ActionAnswer answer);
+    // Shutdown: closes every link and wakes every waiting action and connect wait (they fail
+    // as transient); later calls fail at once. Nothing stays suspended on an event of ours
+    // when the io_context stops.
     void close_all(const std::string& reason);
 
 private:
@@ -71,6 +72,7 @@ private:
     std::map<std::string, std::shared_ptr<Pending>, std::less<>> pending_;
     std::multimap<std::int64_t, std::shared_ptr<AsyncEvent>> connect_waiters_;
     std::uint64_t next_echo_ = 0;
+    bool closing_ = false;
 };
 
 }  // namespace bot::adapters::onebot

@@ -25,6 +25,8 @@ using Clock = std::chrono::steady_clock;
 // Messages stored at once across all connections; the read loops wait beyond it, so a flood
 // cannot queue without bound (the implementation then holds it).
 constexpr std::size_t kMaxSubmitting = 4096;
+// ...of which one sender may hold this many (a flood beyond it is skipped).
+constexpr std::size_t kMaxQueuedPerSender = 64;
 // Silent for this many heartbeat intervals: the connection is dead (issue 22 §4).
 constexpr int kMissedHeartbeats = 3;
 // Forward mode's reconnect backoff, reset after a connection that lasted; a refused token
@@ -278,7 +280,7 @@ private:
                                    "': the implementation refused access_token");
                         accepted = false;
                         link->close("access_token refused");
-                    } else if (!table_.answer(std::move(frame.answer))) {
+                    } else if (!table_.answer(*link, std::move(frame.answer))) {
                         log_.debug("onebot", "'", id_, "': an answer nobody waits for");
                     }
                     break;
@@ -313,8 +315,19 @@ private:
     // Messages are stored concurrently (a socket carries every user of an account), but each
     // sender's in the order they arrived: they queue behind the one being stored.
     net::awaitable<void> submit(Inbound inbound) {
-        auto permit = co_await submitting_.acquire();
         std::string key = inbound.chat.chat_id + '\n' + inbound.sender_id;
+        {
+            // One flooding sender must not take every slot: the read loop waits for a slot,
+            // and behind it every user's messages, the answers and the heartbeats.
+            std::lock_guard lock(queues_mutex_);
+            auto queue = queues_.find(key);
+            if (queue != queues_.end() && queue->second.size() >= kMaxQueuedPerSender) {
+                log_.warn("onebot", "'", id_, "': a sender has ", kMaxQueuedPerSender,
+                          " messages waiting to be stored; one more skipped");
+                co_return;
+            }
+        }
+        auto permit = co_await submitting_.acquire();
         {
             std::lock_guard lock(queues_mutex_);
             auto [queue, idle] = queues_.try_emplace(key);

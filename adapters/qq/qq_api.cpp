@@ -1,5 +1,6 @@
 #include "qq/qq_api.hpp"
 
+#include "base/json_text.hpp"
 #include "base/log.hpp"
 #include "qq/qq_codec.hpp"
 
@@ -28,7 +29,7 @@ net::awaitable<wechat::TokenResult> QqApi::fetch_token() {
     request.method = "POST";
     request.url = token_url_;
     request.headers = {{"Content-Type", "application/json"}};
-    request.body = nlohmann::json{{"appId", app_id_}, {"clientSecret", app_secret_}}.dump();
+    request.body = dump_json({{"appId", app_id_}, {"clientSecret", app_secret_}});
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {

@@ -2,6 +2,7 @@
 
 #include "base/crypto.hpp"
 #include "base/json_fields.hpp"
+#include "base/json_text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -269,7 +270,7 @@ std::string validation_answer(std::string_view seed, std::string_view plain_toke
     message.append(plain_token);
     nlohmann::json answer{{"plain_token", plain_token},
                           {"signature", crypto::hex(crypto::ed25519_sign(seed, message))}};
-    return answer.dump();
+    return dump_json(answer);
 }
 
 std::string dispatch_ack(bool stored) {
@@ -370,9 +371,9 @@ std::chrono::minutes reply_window(Scene scene) {
 }
 
 std::string reply_body(std::string_view text, std::string_view msg_id, int msg_seq) {
-    return nlohmann::json{
-        {"content", text}, {"msg_type", 0}, {"msg_id", msg_id}, {"msg_seq", msg_seq}}
-        .dump();
+    // dump_json: reply text with invalid UTF-8 is sent with U+FFFD, not thrown out of send().
+    return dump_json(
+        {{"content", text}, {"msg_type", 0}, {"msg_id", msg_id}, {"msg_seq", msg_seq}});
 }
 
 boost::system::result<Token, std::string> parse_token_answer(int status, std::string_view body) {

@@ -213,14 +213,17 @@ ParsedUpdate parse_update(const bj::value& value, const BotIdentity& me,
         read_entities(text, message.if_contains(has_text ? "entities" : "caption_entities"), me);
 
     // A reply to the bot is addressed to it. Telegram says who wrote the quoted message, so
-    // this holds also for the bot's messages the core has no record of; quotes_message_id
-    // (the number send() returned) lets the core check the rest.
+    // this holds also for the bot's messages the core has no record of. quotes_message_id (the
+    // number send() returned) is for the core's own check, needed only where Telegram names
+    // no author: a quote of someone else costs the core no lookup, and a command for another
+    // bot is not turned into one for this bot by quoting it.
     bool reply_to_me = false;
     std::string quoted;
     if (const auto* replied = object_field(message, "reply_to_message")) {
         const auto* author = object_field(*replied, "from");
         reply_to_me = author && int_field(*author, "id") == me.id;
-        if (auto number = int_field(*replied, "message_id"); number > 0) {
+        auto number = int_field(*replied, "message_id");
+        if (number > 0 && (!author || reply_to_me) && !addressing.command_for_other) {
             quoted = std::to_string(number);
         }
     }

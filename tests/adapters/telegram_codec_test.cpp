@@ -80,6 +80,22 @@ TEST_CASE("telegram: groups mark what addresses the bot", "[telegram]") {
     // The quoted message's number, as send() returned it: the core's own check of the same.
     CHECK(reply.inbound.quotes_message_id == "76");
     CHECK(mention.inbound.quotes_message_id.empty());
+    // A command for another bot in a reply to this bot stays another bot's: the core must not
+    // take the quote as addressing this one (it would run /forget for the wrong bot).
+    auto for_other = parse_update(
+        bj::parse(R"({"update_id": 20009, "message": {"message_id": 81, "date": 1700000003,
+          "chat": {"id": -1001234567890, "type": "supergroup", "title": "Friends"},
+          "from": {"id": 42, "is_bot": false, "first_name": "Ann"},
+          "text": "/forget@other_bot",
+          "entities": [{"type": "bot_command", "offset": 0, "length": 17}],
+          "reply_to_message": {"message_id": 76, "date": 1700000000,
+            "chat": {"id": -1001234567890, "type": "supergroup", "title": "Friends"},
+            "from": {"id": 123456, "is_bot": true, "first_name": "Helper"},
+            "text": "Paris."}}})"),
+        kMe, "tg");
+    REQUIRE(for_other.kind == ParsedUpdate::Kind::message);
+    CHECK_FALSE(for_other.inbound.mentions_me);
+    CHECK(for_other.inbound.quotes_message_id.empty());
 
     auto command = parse("group_command_at_bot.json");
     CHECK(command.inbound.mentions_me);

@@ -28,11 +28,6 @@ using net::ip::tcp;
 namespace {
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
-struct Counted {
-    explicit Counted(std::atomic<int>& count) : count_(count) { ++count_; }
-    ~Counted() { --count_; }
-    std::atomic<int>& count_;
-};
 }  // namespace
 
 WebSocketTestServer::WebSocketTestServer(Tls tls)
@@ -77,7 +72,6 @@ net::awaitable<void> WebSocketTestServer::accept_loop() {
 
 template <class Stream>
 net::awaitable<void> WebSocketTestServer::serve(Stream stream) {
-    Counted counted(open_);
     if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
         auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
         if (ec) co_return;

@@ -43,7 +43,6 @@ public:
 
     int connections() const { return accepted_.load(); }
     int upgrades() const { return upgrades_.load(); }
-    int open_sockets() const { return open_.load(); }
     // A header of the last upgrade request ("" when absent).
     std::string last_header(std::string_view name) const;
     // The close frames the server received from clients: (code, reason).
@@ -66,7 +65,6 @@ private:
     std::vector<std::pair<int, std::string>> closes_;
     std::atomic<int> accepted_{0};
     std::atomic<int> upgrades_{0};
-    std::atomic<int> open_{0};
     std::atomic<int> big_finished_{0};
     std::atomic<int> big_failed_{0};
     boost::asio::io_context io_{1};
