@@ -24,7 +24,7 @@ QqApi::QqApi(HttpClient& http, std::string api_base, std::string token_url, std:
       log_(log),
       token_([this](bool) { return fetch_token(); }, kRefreshBefore) {}
 
-net::awaitable<wechat::TokenResult> QqApi::fetch_token() {
+net::awaitable<TokenResult> QqApi::fetch_token() {
     ClientRequest request;
     request.method = "POST";
     request.url = token_url_;
@@ -33,18 +33,18 @@ net::awaitable<wechat::TokenResult> QqApi::fetch_token() {
     request.timeout = std::chrono::seconds(10);
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {
-        co_return wechat::TokenResult(boost::system::in_place_error,
+        co_return TokenResult(boost::system::in_place_error,
                                       "getAppAccessToken: " + response.error);
     }
     auto token = parse_token_answer(response.status, response.body);
     if (!token) {
-        co_return wechat::TokenResult(boost::system::in_place_error,
+        co_return TokenResult(boost::system::in_place_error,
                                       "getAppAccessToken: " + token.error());
     }
     log_.replace_secret(logged_token_, token->access_token);  // (fetches are single-flight)
     logged_token_ = token->access_token;
     log_.info("qq", "fetched an access token (valid ", token->expires_in.count(), " s)");
-    wechat::FetchedToken fetched;
+    FetchedToken fetched;
     fetched.token = std::move(token->access_token);
     fetched.expires_in = token->expires_in;
     co_return fetched;

@@ -3,8 +3,8 @@
 // answers mapped to SendError in qq_codec. Tokens and the secret are never logged.
 #pragma once
 
+#include "base/access_token.hpp"
 #include "bot/adapter.hpp"
-#include "wechat_common/access_token.hpp"
 
 #include <string>
 
@@ -23,7 +23,7 @@ public:
     std::size_t token_fetches() const { return token_.fetches(); }
 
 private:
-    net::awaitable<wechat::TokenResult> fetch_token();
+    net::awaitable<TokenResult> fetch_token();
 
     HttpClient& http_;
     std::string api_base_;
@@ -35,7 +35,7 @@ private:
     // The WeChat family's single-flight cache fits as is: QQ issues a new token in the old
     // one's last 60 s and keeps the old one valid meanwhile (protocols.md §10), so it is
     // refreshed 60 s ahead; its "force" flag has no QQ counterpart and is ignored.
-    wechat::AccessToken token_;
+    AccessToken token_;
 };
 
 }  // namespace bot::adapters::qq

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
-#include "wechat_common/access_token.hpp"
+#include "base/access_token.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,6 +11,11 @@
 #include <string_view>
 
 namespace bot::adapters::wechat {
+
+// errcodes meaning "this access_token is invalid or expired": refetch and retry once.
+inline bool is_token_error(long errcode) {
+    return errcode == 40001 || errcode == 40014 || errcode == 42001;
+}
 
 long errcode_of(const nlohmann::json& answer);
 std::string string_of(const nlohmann::json& answer, std::string_view name);

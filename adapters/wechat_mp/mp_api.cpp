@@ -23,7 +23,7 @@ MpApi::MpApi(HttpClient& http, std::string api_base, std::string app_id, std::st
     while (api_base_.ends_with('/')) api_base_.pop_back();
 }
 
-net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
+net::awaitable<TokenResult> MpApi::fetch_token(bool force) {
     // stable_token, not /cgi-bin/token: it does not invalidate the token other servers of the
     // same account are using.
     ClientRequest request;
@@ -49,7 +49,7 @@ net::awaitable<wechat::TokenResult> MpApi::fetch_token(bool force) {
     if (token == body.end() || !token->is_string() || token->get<std::string>().empty()) {
         co_return wechat::token_failure("stable_token", wechat::describe_errcode(body));
     }
-    wechat::FetchedToken fetched;
+    FetchedToken fetched;
     fetched.token = token->get<std::string>();
     if (auto expires = body.find("expires_in"); expires != body.end() && expires->is_number()) {
         fetched.expires_in = std::chrono::seconds(expires->get<long>());

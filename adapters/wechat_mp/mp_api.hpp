@@ -4,7 +4,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
-#include "wechat_common/access_token.hpp"
+#include "base/access_token.hpp"
 
 #include <string>
 
@@ -21,10 +21,10 @@ public:
     net::awaitable<boost::system::result<Sent, SendError>> send_text(const std::string& openid,
                                                                      const std::string& text);
 
-    wechat::AccessToken& token() { return token_; }
+    AccessToken& token() { return token_; }
 
 private:
-    net::awaitable<wechat::TokenResult> fetch_token(bool force);
+    net::awaitable<TokenResult> fetch_token(bool force);
 
     HttpClient& http_;
     std::string api_base_;
@@ -32,7 +32,7 @@ private:
     std::string app_secret_;
     Logger& log_;
     std::string logged_token_;  // the access_token the log redacts now
-    wechat::AccessToken token_;
+    AccessToken token_;
 };
 
 }  // namespace bot::adapters::wechat_mp

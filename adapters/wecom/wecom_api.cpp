@@ -66,7 +66,7 @@ WecomApi::WecomApi(HttpClient& http, std::string api_base, std::string corp_id, 
     while (api_base_.ends_with('/')) api_base_.pop_back();
 }
 
-net::awaitable<wechat::TokenResult> WecomApi::fetch_token(bool /*force: gettoken has none*/) {
+net::awaitable<TokenResult> WecomApi::fetch_token(bool /*force: gettoken has none*/) {
     ClientRequest request;
     request.method = "GET";
     request.url = api_base_ + "/cgi-bin/gettoken?corpid=" + http::percent_encode(corp_id_) +
@@ -84,7 +84,7 @@ net::awaitable<wechat::TokenResult> WecomApi::fetch_token(bool /*force: gettoken
     if (wechat::errcode_of(body) != 0 || token.empty()) {
         co_return wechat::token_failure("gettoken", wechat::describe_errcode(body));
     }
-    wechat::FetchedToken fetched;
+    FetchedToken fetched;
     fetched.token = std::move(token);
     if (auto expires = body.find("expires_in"); expires != body.end() && expires->is_number()) {
         fetched.expires_in = std::chrono::seconds(expires->get<long>());

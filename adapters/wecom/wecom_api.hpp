@@ -5,7 +5,7 @@
 #pragma once
 
 #include "bot/adapter.hpp"
-#include "wechat_common/access_token.hpp"
+#include "base/access_token.hpp"
 
 #include <chrono>
 #include <deque>
@@ -26,10 +26,10 @@ public:
     // token is refetched and the call retried once.
     net::awaitable<SendResult> send_text(const std::string& user_id, const std::string& text);
 
-    wechat::AccessToken& token() { return token_; }
+    AccessToken& token() { return token_; }
 
 private:
-    net::awaitable<wechat::TokenResult> fetch_token(bool force);
+    net::awaitable<TokenResult> fetch_token(bool force);
 
     HttpClient& http_;
     std::string api_base_;
@@ -38,7 +38,7 @@ private:
     long long agent_id_;
     Logger& log_;
     std::string logged_token_;  // the access_token the log redacts now
-    wechat::AccessToken token_;
+    AccessToken token_;
 };
 
 // How message/send's answer maps to the outbox's SendError; nullopt: delivered. errcode 0 with

@@ -1,6 +1,6 @@
 // The access_token cache: one fetch for concurrent callers, refresh before expiry, refetch
 // (forced when needed) after the platform refuses a token.
-#include "wechat_common/access_token.hpp"
+#include "base/access_token.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -10,7 +10,7 @@
 #include <atomic>
 #include <thread>
 
-using namespace bot::adapters::wechat;
+using namespace bot;
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 

@@ -1,4 +1,4 @@
-// One cached access_token per app (WeChat Official Account, WeCom app): fetched on first use,
+// One cached access token per app (WeChat, WeCom, QQ, Feishu, DingTalk): fetched on first use,
 // refreshed before it expires, single-flight (concurrent callers share one fetch, because
 // every fetch may invalidate the previous token), and refetched when the platform refuses it.
 #pragma once
@@ -12,7 +12,7 @@
 #include <mutex>
 #include <string>
 
-namespace bot::adapters::wechat {
+namespace bot {
 
 struct FetchedToken {
     std::string token;
@@ -26,11 +26,6 @@ struct TokenError {
 // new one (WeChat's stable_token force_refresh). Fetchers without such an option ignore it.
 using TokenFetcher = std::function<net::awaitable<TokenResult>(bool force)>;
 
-// errcodes meaning "this access_token is invalid or expired": refetch and retry once.
-inline bool is_token_error(long errcode) {
-    return errcode == 40001 || errcode == 40014 || errcode == 42001;
-}
-
 class AccessToken {
 public:
     explicit AccessToken(TokenFetcher fetch,
@@ -39,7 +34,7 @@ public:
 
     // A valid token, or why none could be had.
     net::awaitable<boost::system::result<std::string, TokenError>> get();
-    // The platform refused token (expired or revoked: 40001, 42001, 40014): the next get()
+    // The platform refused token (expired or revoked): the next get()
     // fetches again. A token already replaced is left alone.
     void refused(const std::string& token);
 
@@ -61,4 +56,4 @@ private:
     std::size_t fetches_ = 0;
 };
 
-}  // namespace bot::adapters::wechat
+}  // namespace bot

@@ -1,9 +1,9 @@
-#include "wechat_common/access_token.hpp"
+#include "base/access_token.hpp"
 
-namespace bot::adapters::wechat {
+namespace bot {
 
 namespace {
-// WeChat allows a forced refresh at most every 30 s (and 20 a day).
+// A forced refresh at most every 30 s (WeChat allows 20 a day).
 constexpr std::chrono::seconds kForceInterval{30};
 }  // namespace
 
@@ -68,4 +68,4 @@ std::size_t AccessToken::fetches() const {
     return fetches_;
 }
 
-}  // namespace bot::adapters::wechat
+}  // namespace bot
