@@ -143,7 +143,7 @@ public:
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a OneBot message id: " + message.reply_to};
         }
-        if (!parse_id(message.chat.chat_id)) {
+        if (!chat_target(message.chat.chat_id)) {
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a QQ chat id: " + message.chat.chat_id};
         }

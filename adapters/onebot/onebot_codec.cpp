@@ -152,7 +152,7 @@ Frame parse_message(const bj::object& event, std::int64_t self_id, const Address
     }
 
     inbound.chat = {.adapter_id = rules.adapter_id,
-                    .chat_id = std::to_string(is_group ? group_id : user_id),
+                    .chat_id = self + ":" + std::to_string(is_group ? group_id : user_id),
                     .is_group = is_group};
     inbound.sender_id = std::to_string(user_id);
     inbound.message_id = self + ":" + std::to_string(message_number);
@@ -329,8 +329,13 @@ std::optional<StoredId> parse_stored_id(std::string_view id) {
     return StoredId{.self_id = *self, .message_id = std::string(id.substr(colon + 1))};
 }
 
+std::optional<std::int64_t> chat_target(std::string_view chat_id) {
+    auto stored = parse_stored_id(chat_id);
+    return stored ? parse_id(stored->message_id) : std::nullopt;
+}
+
 std::optional<std::string> send_action(const Outbound& message, std::string_view echo) {
-    auto target = parse_id(message.chat.chat_id);
+    auto target = chat_target(message.chat.chat_id);
     if (!target) return std::nullopt;
     std::string body = message.chat.is_group
                            ? R"({"action":"send_group_msg","params":{"group_id":)"

@@ -56,8 +56,9 @@ struct Frame {
 };
 
 // Reads one text frame. Events for message_type private and group become Inbound facts:
-// message_id "<self_id>:<message_id>" (ids are per account), chat_id the user's id (private)
-// or the group's, sender_id the user's. In groups mentions_me is set by an @ of self_id (removed
+// message_id "<self_id>:<message_id>" (ids are per account), chat_id "<self_id>:<id>" with the
+// user's id (private) or the group's, so two accounts on one adapter never share a
+// conversation; sender_id the user's. In groups mentions_me is set by an @ of self_id (removed
 // from the text) or a command (text starting with the prefix); a reply segment quoting a
 // message sets quotes_message_id "<self_id>:<id>", as send() names what it sent.
 // connection_self_id stands in for an event without self_id. Anything else is ignored with a
@@ -73,6 +74,8 @@ struct StoredId {
     std::string message_id;
 };
 std::optional<StoredId> parse_stored_id(std::string_view id);
+// The QQ number or group id a chat id "<self_id>:<id>" sends to.
+std::optional<std::int64_t> chat_target(std::string_view chat_id);
 
 // send_private_msg / send_group_msg for one part of a reply, as JSON text. The message is a
 // segment array (no CQ escaping needed); in groups the first part quotes the user's message

@@ -69,7 +69,7 @@ TEST_CASE("onebot: private messages are facts for the core", "[onebot]") {
     const auto& inbound = frame.inbound;
     CHECK(frame.self_id == kSelf);
     CHECK(inbound.chat.adapter_id == "qq");
-    CHECK(inbound.chat.chat_id == "20002000");
+    CHECK(inbound.chat.chat_id == "10001000:20002000");  // per account
     CHECK_FALSE(inbound.chat.is_group);
     CHECK(inbound.sender_id == "20002000");
     CHECK(inbound.sender_name == "Alice");
@@ -83,7 +83,7 @@ TEST_CASE("onebot: private messages are facts for the core", "[onebot]") {
 TEST_CASE("onebot: groups mark what addresses the bot", "[onebot]") {
     auto at = parse("group_at_array.json");
     REQUIRE(at.kind == Frame::Kind::message);
-    CHECK(at.inbound.chat.chat_id == "30003000");
+    CHECK(at.inbound.chat.chat_id == "10001000:30003000");
     CHECK(at.inbound.chat.is_group);
     CHECK(at.inbound.sender_id == "20002000");
     CHECK(at.inbound.sender_name == "Alice in group");  // the group card first
@@ -198,7 +198,7 @@ TEST_CASE("onebot: malformed fields are skipped, never thrown", "[onebot]") {
 }
 
 TEST_CASE("onebot: replies are segment arrays that quote and @ in groups", "[onebot]") {
-    Outbound group{.chat = {.adapter_id = "qq", .chat_id = "30003000", .is_group = true},
+    Outbound group{.chat = {.adapter_id = "qq", .chat_id = "10001000:30003000", .is_group = true},
                    .user_id = "20002000",
                    .reply_to = "10001000:555",
                    .text = "[not a CQ code] & \"quoted\"",
@@ -217,7 +217,7 @@ TEST_CASE("onebot: replies are segment arrays that quote and @ in groups", "[one
     auto second = json::parse(*send_action(group, "cb8"));
     CHECK(second.at("params").at("message").size() == 1);
 
-    Outbound direct{.chat = {.adapter_id = "qq", .chat_id = "20002000", .is_group = false},
+    Outbound direct{.chat = {.adapter_id = "qq", .chat_id = "10001000:20002000", .is_group = false},
                     .user_id = "20002000",
                     .reply_to = "10001000:1",
                     .text = "hi"};
@@ -229,6 +229,8 @@ TEST_CASE("onebot: replies are segment arrays that quote and @ in groups", "[one
 
     direct.chat.chat_id = "not a number";
     CHECK_FALSE(send_action(direct, "cb10"));
+    direct.chat.chat_id = "20002000";  // no account
+    CHECK_FALSE(send_action(direct, "cb11"));
 }
 
 TEST_CASE("onebot: stored ids and tokens", "[onebot]") {

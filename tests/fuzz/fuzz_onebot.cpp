@@ -28,7 +28,8 @@ void check_message(const onebot::Frame& frame) {
         auto quoted = onebot::parse_stored_id(inbound.quotes_message_id);
         fuzz::require(quoted && quoted->self_id == frame.self_id, "the quote does not read back");
     }
-    fuzz::require(onebot::parse_id(inbound.chat.chat_id).has_value(), "the chat id is no number");
+    fuzz::require(onebot::chat_target(inbound.chat.chat_id).has_value(),
+                  "the chat id names no QQ number or group");
 
     bot::Outbound reply{.chat = inbound.chat,
                         .user_id = inbound.sender_id,
