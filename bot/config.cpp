@@ -101,12 +101,11 @@ ProviderConfig read_provider(ConfigReader section, const std::string& name) {
     p.name = name;
     p.type = section.string("type", "openai");
     if (p.type != "openai") section.problem("type", "unknown provider type (supported: openai)");
-    p.base_url = section.required_string("base_url");
-    if (!p.base_url.empty() && !p.base_url.starts_with("http://") &&
-        !p.base_url.starts_with("https://")) {
-        section.problem("base_url", "must start with http:// or https://");
+    if (section.has("base_url")) {
+        p.base_url = section.url("base_url", "", {"http", "https"});
+    } else {
+        section.required_string("base_url");  // reports it missing
     }
-    while (p.base_url.ends_with('/')) p.base_url.pop_back();
     p.api_key = section.string("api_key", "");
     p.model = section.required_string("model");
     p.timeout = seconds(section, "timeout_s", p.timeout, 3600);

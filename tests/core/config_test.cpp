@@ -88,7 +88,7 @@ TEST_CASE("every problem is reported with its key path", "[config]") {
     CHECK(has("server.threads: must be between 0 and 256"));
     CHECK(has("server.colour: unknown key"));
     CHECK(has("storage.sqlite.synchronous: must be \"normal\" or \"full\""));
-    CHECK(has("llm.providers.x.base_url: must start with http:// or https://"));
+    CHECK(has("llm.providers.x.base_url: must be a URL: http://host or https://host"));
     CHECK(has("llm.providers.x.model: must be a string"));
     CHECK(has("llm.providers.x.context_tokens: must be an integer"));
     CHECK(has("llm.default: names no provider under llm.providers"));
