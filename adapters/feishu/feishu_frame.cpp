@@ -4,7 +4,7 @@ namespace bot::adapters::feishu {
 
 namespace {
 
-enum WireType : std::uint32_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+enum WireType : std::uint32_t { kVarint = 0, kFixed64 = 1, kLengthDelimited = 2, kFixed32 = 5 };
 
 void put_varint(std::string& out, std::uint64_t value) {
     while (value >= 0x80) {
@@ -19,7 +19,7 @@ void put_key(std::string& out, std::uint32_t field, WireType type) {
 }
 
 void put_bytes(std::string& out, std::uint32_t field, std::string_view bytes) {
-    put_key(out, field, length_delimited);
+    put_key(out, field, kLengthDelimited);
     put_varint(out, bytes.size());
     out.append(bytes);
 }
@@ -53,13 +53,13 @@ public:
 
     bool skip(std::uint64_t type) {
         switch (type) {
-            case varint:
+            case kVarint:
                 return varint().has_value();
-            case length_delimited:
+            case kLengthDelimited:
                 return bytes().has_value();
-            case fixed64:
+            case kFixed64:
                 return advance(8);
-            case fixed32:
+            case kFixed32:
                 return advance(4);
             default:
                 return false;  // groups (3, 4) are not in this schema; 6, 7 do not exist
@@ -87,7 +87,7 @@ std::optional<FrameHeader> decode_header(std::string_view bytes) {
         if (!key) return std::nullopt;
         auto field = *key >> 3;
         auto type = *key & 7;
-        if ((field == 1 || field == 2) && type == length_delimited) {
+        if ((field == 1 || field == 2) && type == kLengthDelimited) {
             auto text = reader.bytes();
             if (!text) return std::nullopt;
             (field == 1 ? header.key : header.value) = *text;
@@ -120,14 +120,14 @@ void Frame::set_header(std::string key, std::string value) {
 
 std::string encode_frame(const Frame& frame) {
     std::string out;
-    put_key(out, 1, varint);
+    put_key(out, 1, kVarint);
     put_varint(out, frame.seq_id);
-    put_key(out, 2, varint);
+    put_key(out, 2, kVarint);
     put_varint(out, frame.log_id);
     // int32 fields are sign-extended to 64 bits on the wire (proto2 int32, not sint32).
-    put_key(out, 3, varint);
+    put_key(out, 3, kVarint);
     put_varint(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(frame.service)));
-    put_key(out, 4, varint);
+    put_key(out, 4, kVarint);
     put_varint(out, static_cast<std::uint64_t>(static_cast<std::int64_t>(frame.method)));
     for (const auto& header : frame.headers) {
         std::string nested;
@@ -154,7 +154,7 @@ std::optional<Frame> decode_frame(std::string_view bytes) {
         auto type = *key & 7;
         if (field == 0) return std::nullopt;
         if (field >= 1 && field <= 4) {
-            if (type != varint) return std::nullopt;
+            if (type != kVarint) return std::nullopt;
             auto value = reader.varint();
             if (!value) return std::nullopt;
             switch (field) {
@@ -176,7 +176,7 @@ std::optional<Frame> decode_frame(std::string_view bytes) {
             continue;
         }
         if (field >= 5 && field <= 9) {
-            if (type != length_delimited) return std::nullopt;
+            if (type != kLengthDelimited) return std::nullopt;
             auto value = reader.bytes();
             if (!value) return std::nullopt;
             switch (field) {
