@@ -149,11 +149,12 @@ net::awaitable<bool> CardStreams::show_card(Card& card) {
     card.card_id = std::move(*created);
     card.card_message_id = std::move(*sent);
     // Kept durably, so the final text still reaches this card after a restart.
+    // (A named value: g++ 12 double-frees aggregate temporaries in co_await arguments.)
+    const CardRef ref{
+        .card_id = card.card_id, .message_id = card.card_message_id, .sequence = card.sequence};
+    std::string record = encode_card_ref(ref);
     try {
-        co_await state_.put(kCardStateKind, card.message_id,
-                            encode_card_ref({.card_id = card.card_id,
-                                             .message_id = card.card_message_id,
-                                             .sequence = card.sequence}));
+        co_await state_.put(kCardStateKind, card.message_id, std::move(record));
         card.persisted = true;
     } catch (const std::exception& error) {
         log_.warn("feishu", "'", id_, "': could not record a card: ", error.what());

@@ -116,19 +116,16 @@ struct FakeFeishu::Impl {
                 std::lock_guard lock(mutex);
                 if (!bot_info) return Reply::status_only(500);
             }
-            return Reply::json({{"code", 0},
-                                {"msg", "ok"},
-                                {"bot",
-                                 {{"open_id", kBotOpenId},
-                                  {"app_name", "contactbot"},
-                                  {"activate_status", 2}}}});
+            return Reply::json(
+                {{"code", 0},
+                 {"msg", "ok"},
+                 {"bot",
+                  {{"open_id", kBotOpenId}, {"app_name", "contactbot"}, {"activate_status", 2}}}});
         });
-        api.on("POST", "/open-apis/im/v1/messages/*", [this](const RecordedRequest& request) {
-            return message(request, true);
-        });
-        api.on("POST", "/open-apis/im/v1/messages", [this](const RecordedRequest& request) {
-            return message(request, false);
-        });
+        api.on("POST", "/open-apis/im/v1/messages/*",
+               [this](const RecordedRequest& request) { return message(request, true); });
+        api.on("POST", "/open-apis/im/v1/messages",
+               [this](const RecordedRequest& request) { return message(request, false); });
         api.on("POST", "/open-apis/cardkit/v1/cards", [this](const RecordedRequest& request) {
             if (!authorized(request)) return feishu_error(99991663, "Invalid access token");
             const auto& body = request.json;
@@ -146,12 +143,10 @@ struct FakeFeishu::Impl {
             card_order.push_back(id);
             return Reply::json({{"code", 0}, {"msg", "ok"}, {"data", {{"card_id", id}}}});
         });
-        api.on("PUT", "/open-apis/cardkit/v1/cards/*", [this](const RecordedRequest& request) {
-            return card_call(request, false);
-        });
-        api.on("PATCH", "/open-apis/cardkit/v1/cards/*", [this](const RecordedRequest& request) {
-            return card_call(request, true);
-        });
+        api.on("PUT", "/open-apis/cardkit/v1/cards/*",
+               [this](const RecordedRequest& request) { return card_call(request, false); });
+        api.on("PATCH", "/open-apis/cardkit/v1/cards/*",
+               [this](const RecordedRequest& request) { return card_call(request, true); });
         api.on("POST", "/callback/ws/endpoint", [this](const RecordedRequest& request) {
             std::lock_guard lock(mutex);
             ++endpoint_requests;
@@ -168,7 +163,8 @@ struct FakeFeishu::Impl {
             auto port = acceptor->local_endpoint().port();
             std::string url = "ws://127.0.0.1:" + std::to_string(port) +
                               "/ws/v2?fpid=493&aid=552564&device_id=dev-1&access_key=ak-secret"
-                              "&service_id=" + std::to_string(kServiceId) + "&ticket=tk-secret";
+                              "&service_id=" +
+                              std::to_string(kServiceId) + "&ticket=tk-secret";
             return Reply::json({{"code", 0},
                                 {"msg", "ok"},
                                 {"data", {{"URL", url}, {"ClientConfig", client_config}}}});
@@ -182,8 +178,7 @@ struct FakeFeishu::Impl {
             // /open-apis/im/v1/messages/<id>/reply
             std::string prefix = "/open-apis/im/v1/messages/";
             if (!request.path.ends_with("/reply")) return Reply::status_only(404);
-            target = request.path.substr(prefix.size(),
-                                         request.path.size() - prefix.size() - 6);
+            target = request.path.substr(prefix.size(), request.path.size() - prefix.size() - 6);
         } else if (request.query_param("receive_id_type") != "chat_id") {
             return feishu_error(99992402, "receive_id_type required");
         }
@@ -218,7 +213,8 @@ struct FakeFeishu::Impl {
         std::string rest = request.path.substr(std::string("/open-apis/cardkit/v1/cards/").size());
         std::string card_id = rest.substr(0, rest.find('/'));
         const auto& body = request.json;
-        if (!body.is_object() || !body.contains("sequence") || !body["sequence"].is_number_integer())
+        if (!body.is_object() || !body.contains("sequence") ||
+            !body["sequence"].is_number_integer())
             return feishu_error(99992402, "sequence required");
         auto sequence = body["sequence"].get<std::int64_t>();
         std::lock_guard lock(mutex);
@@ -268,17 +264,18 @@ struct FakeFeishu::Impl {
                                   std::lock_guard lock(mutex);
                                   last_target = std::string(request->target());
                               }
-                              session->ws.async_accept(*request, [this, session](beast::error_code ec) {
-                                  if (ec) return;
-                                  session->ws.binary(true);
-                                  {
-                                      std::lock_guard lock(mutex);
-                                      ++accepted;
-                                      current = session;
-                                  }
-                                  changed.notify_all();
-                                  read(session);
-                              });
+                              session->ws.async_accept(*request,
+                                                       [this, session](beast::error_code ec) {
+                                                           if (ec) return;
+                                                           session->ws.binary(true);
+                                                           {
+                                                               std::lock_guard lock(mutex);
+                                                               ++accepted;
+                                                               current = session;
+                                                           }
+                                                           changed.notify_all();
+                                                           read(session);
+                                                       });
                           });
     }
 
@@ -535,31 +532,27 @@ json FakeFeishu::message_event(const std::string& event_id, const std::string& m
                                 {"name", mention.name},
                                 {"tenant_key", "tk"}});
     }
-    json message{{"message_id", message_id},
-                 {"root_id", parent_id},
-                 {"parent_id", parent_id},
-                 {"create_time", "1700000000000"},
-                 {"update_time", "1700000000000"},
-                 {"chat_id", chat_id},
-                 {"chat_type", chat_type},
-                 {"message_type", message_type},
-                 {"content", content.dump()},
-                 {"user_agent", "Mozilla/5.0"}};
+    json message{{"message_id", message_id},       {"root_id", parent_id},
+                 {"parent_id", parent_id},         {"create_time", "1700000000000"},
+                 {"update_time", "1700000000000"}, {"chat_id", chat_id},
+                 {"chat_type", chat_type},         {"message_type", message_type},
+                 {"content", content.dump()},      {"user_agent", "Mozilla/5.0"}};
     if (!mention_list.empty()) message["mentions"] = mention_list;
-    return {{"schema", "2.0"},
-            {"header",
-             {{"event_id", event_id},
-              {"event_type", "im.message.receive_v1"},
-              {"create_time", "1700000000000"},
-              {"token", token},
-              {"app_id", kAppId},
-              {"tenant_key", "tk"}}},
-            {"event",
-             {{"sender",
-               {{"sender_id", {{"open_id", sender_open_id}, {"user_id", "u1"}, {"union_id", "on_1"}}},
-                {"sender_type", "user"},
-                {"tenant_key", "tk"}}},
-              {"message", message}}}};
+    return {
+        {"schema", "2.0"},
+        {"header",
+         {{"event_id", event_id},
+          {"event_type", "im.message.receive_v1"},
+          {"create_time", "1700000000000"},
+          {"token", token},
+          {"app_id", kAppId},
+          {"tenant_key", "tk"}}},
+        {"event",
+         {{"sender",
+           {{"sender_id", {{"open_id", sender_open_id}, {"user_id", "u1"}, {"union_id", "on_1"}}},
+            {"sender_type", "user"},
+            {"tenant_key", "tk"}}},
+          {"message", message}}}};
 }
 
 json FakeFeishu::text_event(const std::string& message_id, const std::string& chat_id,

@@ -39,7 +39,7 @@ public:
     // --- REST ------------------------------------------------------------------------------
     std::size_t token_fetches() const;
     void set_token_lifetime(std::chrono::seconds seconds);  // "expire" of the next tokens
-    void revoke_tokens();  // every issued token is refused from now on (99991663)
+    void revoke_tokens();                  // every issued token is refused from now on (99991663)
     void set_bot_info_available(bool on);  // false: bot info answers 500
     // Texts of the text messages the bot sent (replies and new), in order.
     std::vector<std::string> sent_texts() const;
@@ -62,7 +62,8 @@ public:
 
     // --- long connection -------------------------------------------------------------------
     int connections() const;  // websocket connections accepted so far
-    bool wait_connections(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    bool wait_connections(int n,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     bool connected() const;
     // An event pushed on the current connection as one data frame, or split into `parts`
     // frames (sum/seq headers); the frames' SeqID.
@@ -80,9 +81,10 @@ public:
     bool wait_responses(std::size_t n,
                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     std::size_t pings() const;  // ping frames received (all connections)
-    bool wait_pings(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    bool wait_pings(std::size_t n,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     std::string last_ws_target() const;  // the path+query the bot dialled
-    void close();  // the server ends the current connection (a close frame)
+    void close();                        // the server ends the current connection (a close frame)
 
     // --- events ----------------------------------------------------------------------------
     // im.message.receive_v1 as Feishu writes it (schema 2.0). mentions: {key, open_id, name}.

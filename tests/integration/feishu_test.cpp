@@ -89,15 +89,17 @@ TEST_CASE("feishu long connection: card updates grow with the LLM and end with t
     for (int i = 0; i < 60; ++i) answer += "word" + std::to_string(i) + " ";
     answer += "end.";
     llm.reply_with([&](const json&) { return answer; });
-    llm.chunk_delay(40ms);
+    llm.reply_delay(2000ms);  // spread over the streamed chunks
     TempDir dir;
     TestBot bot(llm, dir.path(), with_feishu(feishu));
     REQUIRE(feishu.wait_connections(1));
     feishu.push(FakeFeishu::text_event("om_s", kP2p, kUser, "tell me a lot"));
-    REQUIRE(eventually([&] {
-        auto cards = feishu.cards();
-        return cards.size() == 1 && !cards[0].streaming;
-    }, 20s));
+    REQUIRE(eventually(
+        [&] {
+            auto cards = feishu.cards();
+            return cards.size() == 1 && !cards[0].streaming;
+        },
+        20s));
     auto card = feishu.cards().at(0);
     CHECK(card.text == answer);
     REQUIRE(card.texts.size() >= 3);  // at least one streamed update besides the final text
@@ -155,8 +157,10 @@ TEST_CASE("feishu long connection: a server-initiated close is followed by a new
 TEST_CASE("feishu long connection: pings follow the interval a pong sets",
           "[integration][feishu]") {
     FakeFeishu feishu;
-    feishu.set_client_config(
-        {{"ReconnectCount", -1}, {"ReconnectInterval", 1}, {"ReconnectNonce", 0}, {"PingInterval", 1}});
+    feishu.set_client_config({{"ReconnectCount", -1},
+                              {"ReconnectInterval", 1},
+                              {"ReconnectNonce", 0},
+                              {"PingInterval", 1}});
     FakeLlm llm;
     TempDir dir;
     TestBot bot(llm, dir.path(), with_feishu(feishu, {{"streaming", "off"}}));
@@ -241,7 +245,8 @@ TEST_CASE("feishu send: rate limits and permission errors are mapped", "[integra
     feishu.api().fail_next("POST", "/open-apis/im/v1/messages/*",
                            Reply::json({{"code", 230002}, {"msg", "bot not in chat"}}, 400), 10);
     feishu.push(FakeFeishu::text_event("om_r2", kP2p, kUser, "refused"));
-    REQUIRE(eventually([&] { return bot.log_text().find("add the bot to the chat") != std::string::npos; }));
+    REQUIRE(eventually(
+        [&] { return bot.log_text().find("add the bot to the chat") != std::string::npos; }));
     std::this_thread::sleep_for(300ms);
     // Permanent: one attempt, not retried.
     CHECK(feishu.api().count([](const RecordedRequest& r) {
@@ -262,7 +267,8 @@ TEST_CASE("feishu webhook: encrypted URL check, signed pushes, forged and stale 
     FeishuWebhook webhook(bot.url("/feishu/fs"), kEncryptKey);
 
     // The URL check comes encrypted and unsigned; answered with the challenge.
-    json check{{"challenge", "ch-123"}, {"token", kVerificationToken}, {"type", "url_verification"}};
+    json check{
+        {"challenge", "ch-123"}, {"token", kVerificationToken}, {"type", "url_verification"}};
     auto answer = http_request("POST", bot.url("/feishu/fs"), webhook.body_of(check),
                                {"Content-Type: application/json"});
     CHECK(answer.status == 200);
@@ -298,34 +304,42 @@ TEST_CASE("feishu webhook: a reply in a card, and the card survives a restart",
     FakeFeishu feishu;
     FakeLlm llm;
     TempDir dir;
-    auto options = with_feishu(feishu, {{"mode", "webhook"}, {"verification_token", kVerificationToken}});
-    FeishuWebhook webhook("", "");
+    auto options =
+        with_feishu(feishu, {{"mode", "webhook"}, {"verification_token", kVerificationToken}});
+    options.shutdown_grace_s = 1;
     {
         TestBot bot(llm, dir.path(), options);
         FeishuWebhook plain(bot.url("/feishu/fs"), "");
-        CHECK(plain.post(FakeFeishu::text_event("om_k1", kP2p, kUser, "card please",
-                                                kVerificationToken))
+        CHECK(plain
+                  .post(FakeFeishu::text_event("om_k1", kP2p, kUser, "card please",
+                                               kVerificationToken))
                   .status == 200);
         REQUIRE(eventually([&] {
             auto cards = feishu.cards();
             return cards.size() == 1 && cards[0].text == "echo: card please" && !cards[0].streaming;
         }));
-        // The LLM is down for the next one: the card shows, the final text waits.
-        llm.script({.status = 500, .body = "{}"});
-        llm.script({.status = 500, .body = "{}"});
-        llm.script({.delay = 3s});
-        CHECK(plain.post(FakeFeishu::text_event("om_k2", kP2p, kUser, "after restart",
-                                                kVerificationToken))
+        // The next answer is still being written when the bot stops: the card shows "…".
+        llm.chunk_delay(1s);
+        CHECK(plain
+                  .post(FakeFeishu::text_event("om_k2", kP2p, kUser, "after restart",
+                                               kVerificationToken))
                   .status == 200);
-        REQUIRE(eventually([&] { return feishu.cards().size() == 2; }));
-        REQUIRE(eventually([&] { return !feishu.cards()[1].reply_to.empty(); }));
+        REQUIRE(eventually([&] {
+            auto cards = feishu.cards();
+            return cards.size() == 2 && !cards[1].reply_to.empty();
+        }));
+        REQUIRE(eventually([&] { return llm.request_count() == 2; }));
         bot.stop();
     }
+    llm.chunk_delay(0ms);
     TestBot again(llm, dir.path(), options);
-    REQUIRE(eventually([&] {
-        auto cards = feishu.cards();
-        return cards.size() >= 2 && cards[1].text == "echo: after restart" && !cards[1].streaming;
-    }, 30s));
+    REQUIRE(eventually(
+        [&] {
+            auto cards = feishu.cards();
+            return cards.size() >= 2 && cards[1].text == "echo: after restart" &&
+                   !cards[1].streaming;
+        },
+        30s));
     CHECK(feishu.replies_to("om_k2") == 1);  // the card, and no text message besides
     CHECK(feishu.sent_texts().empty());
 }
