@@ -254,13 +254,11 @@ private:
         co_return open_id;
     }
 
-    // An event document (decrypted when it came encrypted), parsed; a group message with
-    // mentions read before the bot's open_id was known is read again once it is.
-    net::awaitable<Event> parse(std::string_view document) {
-        auto known = bot_open_id();
-        auto event = parse_event(document, known);
-        if (known.empty() && event.kind == Event::Kind::message && event.message.is_group &&
-            !event.message.mentions.empty()) {
+    // A group message with mentions read before the bot's open_id was known is read again once
+    // it is (asked for here, after the event was authenticated).
+    net::awaitable<Event> with_bot_open_id(std::string_view document, Event event) {
+        if (event.kind == Event::Kind::message && event.message.is_group &&
+            !event.message.mentions.empty() && bot_open_id().empty()) {
             if (auto learned = co_await learn_bot_open_id(); !learned.empty())
                 event = parse_event(document, learned);
         }
@@ -344,7 +342,7 @@ private:
         } else {
             document = request.body;
         }
-        auto event = co_await parse(document);
+        auto event = parse_event(document, bot_open_id());
         // The URL check first and fast (1 s): token only, as the SDK does (no signature).
         if (event.kind == Event::Kind::url_verification) {
             if (!same_secret(event.token, verification_token_))
@@ -363,6 +361,7 @@ private:
         }
         if (!same_secret(event.token, verification_token_))
             co_return refuse(request, "a push with a wrong token");
+        event = co_await with_bot_open_id(document, std::move(event));
         switch (event.kind) {
             case Event::Kind::message:
                 if (!co_await on_message(std::move(event.message)))
@@ -464,7 +463,8 @@ private:
         if (frame.header("type") == "event") {
             // No token check here: the connection itself is authenticated (node-sdk
             // invoke(..., {needCheck:false}) l.102700).
-            auto event = co_await parse(payload);
+            auto parsed = parse_event(payload, bot_open_id());  // (named: see with_bot_open_id)
+            auto event = co_await with_bot_open_id(payload, std::move(parsed));
             if (event.kind == Event::Kind::message) {
                 if (!co_await on_message(std::move(event.message))) code = 500;
             } else if (event.kind == Event::Kind::other) {

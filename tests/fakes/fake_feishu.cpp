@@ -79,6 +79,8 @@ struct FakeFeishu::Impl {
     std::size_t pings = 0;
     std::string last_target;
     std::uint64_t next_seq = 1;
+    std::function<void(const std::string&, const std::string&)> reply_observer;
+    bool recording = true;
 
     bool authorized(const RecordedRequest& request) {
         auto header = request.header("Authorization");
@@ -187,11 +189,15 @@ struct FakeFeishu::Impl {
             return feishu_error(99992402, "content required");
         json content = json::parse(body["content"].get<std::string>(), nullptr, false);
         auto type = body.value("msg_type", "");
-        std::lock_guard lock(mutex);
+        std::function<void(const std::string&, const std::string&)> observer;
+        std::string text;
+        std::unique_lock lock(mutex);
         if (type == "text") {
-            if (!content.is_object() || !content.contains("text"))
+            if (!content.is_object() || !content.contains("text") || !content["text"].is_string())
                 return feishu_error(230001, "invalid text content");
-            sent_texts.push_back(content["text"].get<std::string>());
+            text = content["text"].get<std::string>();
+            if (recording) sent_texts.push_back(text);
+            observer = reply_observer;
         } else if (type == "interactive") {
             auto card_id = content.value("data", json::object()).value("card_id", "");
             auto it = cards.find(card_id);
@@ -201,9 +207,11 @@ struct FakeFeishu::Impl {
         } else {
             return feishu_error(230001, "unsupported msg_type");
         }
-        if (is_reply) ++replies[target];
+        if (is_reply && recording) ++replies[target];
         std::string id = "om_sent_" + std::to_string(next_message++);
+        lock.unlock();
         changed.notify_all();
+        if (observer) observer(target, text);
         return Reply::json({{"code", 0}, {"msg", "ok"}, {"data", {{"message_id", id}}}});
     }
 
@@ -322,7 +330,7 @@ struct FakeFeishu::Impl {
             for (const auto& header : frame->headers) response.headers[header.key] = header.value;
             {
                 std::lock_guard lock(mutex);
-                responses.push_back(std::move(response));
+                if (recording) responses.push_back(std::move(response));
             }
             changed.notify_all();
         }
@@ -475,6 +483,36 @@ std::uint64_t FakeFeishu::push(const json& event, int parts) {
         impl_->send(session, feishu::encode_frame(frame));
     }
     return seq;
+}
+
+bool FakeFeishu::push_payload(std::string payload) {
+    auto session = impl_->open_session();
+    if (!session) return false;
+    feishu::Frame frame;
+    {
+        std::lock_guard lock(impl_->mutex);
+        frame.seq_id = impl_->next_seq++;
+    }
+    frame.log_id = frame.seq_id;
+    frame.service = kServiceId;
+    frame.method = feishu::Frame::data;
+    frame.headers = {{"type", "event"},
+                     {"message_id", "m" + std::to_string(frame.seq_id)},
+                     {"sum", "1"},
+                     {"seq", "0"}};
+    frame.payload = std::move(payload);
+    impl_->send(session, feishu::encode_frame(frame));
+    return true;
+}
+
+void FakeFeishu::on_reply(std::function<void(const std::string&, const std::string&)> observer) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->reply_observer = std::move(observer);
+}
+
+void FakeFeishu::record(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->recording = on;
 }
 
 bool FakeFeishu::push_raw(const std::string& bytes) {

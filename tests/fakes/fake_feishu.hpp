@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,6 +69,12 @@ public:
     // An event pushed on the current connection as one data frame, or split into `parts`
     // frames (sum/seq headers); the frames' SeqID.
     std::uint64_t push(const nlohmann::json& event, int parts = 1);
+    // An event's JSON text as one data frame, as is (benches); false when not connected.
+    bool push_payload(std::string payload);
+    // Called on the fake's thread for every text reply (the message answered, the text).
+    void on_reply(std::function<void(const std::string&, const std::string&)> observer);
+    // false: stop storing sent texts (benches; the observer goes on).
+    void record(bool on);
     // Raw bytes as one binary message (malformed frames).
     bool push_raw(const std::string& bytes);
     // Response frames received, as (SeqID, payload JSON, headers as an object).
