@@ -59,6 +59,7 @@ struct FakeFeishu::Impl {
     std::size_t token_fetches = 0;
     std::set<std::string> valid_tokens;
     std::int64_t token_lifetime = 7200;
+    std::chrono::milliseconds token_delay{0};
     bool bot_info = true;
     std::vector<std::string> sent_texts;
     std::map<std::string, Card> cards;  // by card_id
@@ -102,6 +103,13 @@ struct FakeFeishu::Impl {
                        body.value("app_secret", "") != kAppSecret) {
                        return Reply::json({{"code", 10014}, {"msg", "app secret invalid"}});
                    }
+                   std::chrono::milliseconds delay;
+                   {
+                       std::lock_guard lock(mutex);
+                       delay = token_delay;
+                   }
+                   // (Handlers run one at a time: the API stands still meanwhile.)
+                   std::this_thread::sleep_for(delay);
                    std::lock_guard lock(mutex);
                    ++token_fetches;
                    std::string token = "t-fake-" + std::to_string(token_fetches);
@@ -396,6 +404,11 @@ std::size_t FakeFeishu::token_fetches() const {
 void FakeFeishu::set_token_lifetime(std::chrono::seconds seconds) {
     std::lock_guard lock(impl_->mutex);
     impl_->token_lifetime = seconds.count();
+}
+
+void FakeFeishu::set_token_delay(std::chrono::milliseconds delay) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->token_delay = delay;
 }
 
 void FakeFeishu::revoke_tokens() {

@@ -40,6 +40,8 @@ public:
     // --- REST ------------------------------------------------------------------------------
     std::size_t token_fetches() const;
     void set_token_lifetime(std::chrono::seconds seconds);  // "expire" of the next tokens
+    // Each token request is answered this late (concurrent callers pile up meanwhile).
+    void set_token_delay(std::chrono::milliseconds delay);
     void revoke_tokens();                  // every issued token is refused from now on (99991663)
     void set_bot_info_available(bool on);  // false: bot info answers 500
     // Texts of the text messages the bot sent (replies and new), in order.

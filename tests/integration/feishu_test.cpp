@@ -209,13 +209,15 @@ TEST_CASE("feishu groups: @mentions and replies to the bot are answered, chatter
 TEST_CASE("feishu tenant token: one fetch for 5 concurrent sends, fetched again when refused",
           "[integration][feishu]") {
     FakeFeishu feishu;
-    feishu.set_bot_info_available(false);  // no call with a token before the sends
+    // No token before the sends: the one asked for at start (for the bot's identity) fails.
+    feishu.api().fail_next("POST", "/open-apis/auth/v3/tenant_access_token/internal",
+                           Reply::status_only(503));
     FakeLlm llm;
     TempDir dir;
     TestBot bot(llm, dir.path(), with_feishu(feishu, {{"streaming", "off"}}));
     REQUIRE(feishu.wait_connections(1));
-    std::size_t before = feishu.token_fetches();  // the bot info attempt may have fetched one
-    CHECK(before <= 1);
+    CHECK(feishu.token_fetches() == 0);
+    feishu.set_token_delay(500ms);  // the five sends all wait for this one fetch
     for (int i = 0; i < 5; ++i) {
         feishu.push(FakeFeishu::text_event("om_c" + std::to_string(i),
                                            "oc_chat" + std::to_string(i),
@@ -223,6 +225,12 @@ TEST_CASE("feishu tenant token: one fetch for 5 concurrent sends, fetched again 
     }
     REQUIRE(eventually([&] { return feishu.sent_texts().size() == 5; }));
     CHECK(feishu.token_fetches() == 1);
+    auto replies = feishu.api().requests([](const RecordedRequest& r) {
+        return r.path.ends_with("/reply") && r.status == 200;
+    });
+    REQUIRE(replies.size() == 5);
+    for (const auto& reply : replies) CHECK(reply.header("Authorization") == "Bearer t-fake-1");
+    feishu.set_token_delay(0ms);
     feishu.revoke_tokens();
     feishu.push(FakeFeishu::text_event("om_c5", kP2p, kUser, "after revocation"));
     REQUIRE(eventually([&] { return feishu.sent_texts().size() == 6; }));
