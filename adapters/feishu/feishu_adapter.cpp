@@ -400,6 +400,11 @@ private:
         config_ = endpoint.config;
         // The URL carries a ticket: it is never logged (node-sdk detachSocket).
         WebSocketOptions options{.url = endpoint.url, .max_message_bytes = kMaxFrameBytes};
+        // Dead-peer detection (two silent intervals end the connection): at least the app's
+        // PingInterval, so the server's pongs to our pings keep it alive even if its gateway
+        // did not answer websocket-level pings.
+        options.ping_interval = std::max<std::chrono::milliseconds>(
+            std::chrono::seconds(30), std::chrono::seconds(config_.ping_interval_s));
         std::shared_ptr<WebSocketConnection> connection;
         try {
             connection = co_await websockets_.connect(std::move(options));
