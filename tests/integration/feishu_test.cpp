@@ -225,9 +225,8 @@ TEST_CASE("feishu tenant token: one fetch for 5 concurrent sends, fetched again 
     }
     REQUIRE(eventually([&] { return feishu.sent_texts().size() == 5; }));
     CHECK(feishu.token_fetches() == 1);
-    auto replies = feishu.api().requests([](const RecordedRequest& r) {
-        return r.path.ends_with("/reply") && r.status == 200;
-    });
+    auto replies = feishu.api().requests(
+        [](const RecordedRequest& r) { return r.path.ends_with("/reply") && r.status == 200; });
     REQUIRE(replies.size() == 5);
     for (const auto& reply : replies) CHECK(reply.header("Authorization") == "Bearer t-fake-1");
     feishu.set_token_delay(0ms);
@@ -350,4 +349,32 @@ TEST_CASE("feishu webhook: a reply in a card, and the card survives a restart",
         30s));
     CHECK(feishu.replies_to("om_k2") == 1);  // the card, and no text message besides
     CHECK(feishu.sent_texts().empty());
+}
+
+TEST_CASE("feishu send: a long answer fills the card, the rest follows as text replies",
+          "[integration][feishu]") {
+    FakeFeishu feishu;
+    FakeLlm llm;
+    std::string paragraph(3000, 'x');
+    llm.reply_with([&](const json&) {
+        std::string text;
+        for (int i = 0; i < 8; ++i) text += paragraph + "\n\n";  // ~24,000 characters
+        return text;
+    });
+    TempDir dir;
+    TestBot bot(llm, dir.path(), with_feishu(feishu));
+    REQUIRE(feishu.wait_connections(1));
+    feishu.push(FakeFeishu::text_event("om_long", kP2p, kUser, "tell me everything"));
+    REQUIRE(eventually([&] { return feishu.sent_texts().size() == 2; }));
+    auto cards = feishu.cards();
+    REQUIRE(cards.size() == 1);
+    CHECK_FALSE(cards[0].streaming);
+    CHECK(cards[0].text.size() <= 10000);
+    std::size_t total = cards[0].text.size();
+    for (const auto& text : feishu.sent_texts()) {
+        CHECK(text.size() <= 10000);
+        total += text.size();
+    }
+    CHECK(total >= 8 * 3000);
+    CHECK(feishu.replies_to("om_long") == 3);  // the card and two text replies
 }
