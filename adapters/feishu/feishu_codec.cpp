@@ -340,12 +340,14 @@ ApiOutcome classify(int status, std::string_view body, std::string_view retry_af
         return outcome;
     };
     switch (code) {
-        // Tenant token missing / invalid / expired [2nd: error codes seen in SDK users' code;
-        // longconn-protocols.md §1.6 "Invalid token"]: fetched again once.
+        // The token codes the official SDK refreshes on (oapi-sdk-go core/constants.go l.62-66,
+        // core/httptransport.go l.247): 99991663 tenant token invalid, 99991664 app token
+        // invalid, 99991671 access token invalid; and 99991661, a missing token [2nd]. The
+        // token is fetched again once.
         case 99991661:
         case 99991663:
         case 99991664:
-        case 99991665:
+        case 99991671:
             outcome.kind = ApiOutcome::Kind::token_refused;
             return outcome;
         // Rate limits: generic 99991400 (longconn-protocols.md §1.6), IM's send frequency
