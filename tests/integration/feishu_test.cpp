@@ -102,7 +102,8 @@ TEST_CASE("feishu long connection: card updates grow with the LLM and end with t
         20s));
     auto card = feishu.cards().at(0);
     CHECK(card.text == answer);
-    REQUIRE(card.texts.size() >= 3);  // at least one streamed update besides the final text
+    INFO("texts written: " << card.texts.size());
+    REQUIRE(card.texts.size() >= 2);  // at least one streamed update besides the final text
     for (std::size_t i = 0; i + 1 < card.texts.size(); ++i) {
         CHECK(answer.starts_with(card.texts[i]));  // each update a prefix of the answer
         CHECK(card.texts[i].size() <= card.texts[i + 1].size());
