@@ -59,6 +59,9 @@ struct CardStreams::Card {
     std::string card_message_id;
     std::int64_t sequence = 1;  // the next one (under turn)
     std::string shown;          // the text on the card (under turn)
+    // The turn, taken in expect() (before the message is submitted) and held until the card is
+    // shown or dropped: a final send racing ahead of stream() waits for the card.
+    std::optional<AsyncSemaphore::Permit> creating;
 };
 
 CardStreams::CardStreams(net::any_io_executor executor, FeishuApi& api, AdapterState& state,
@@ -76,6 +79,7 @@ CardStreams::Handle CardStreams::expect(const std::string& chat_id, const std::s
     auto card = std::make_shared<Card>();
     card->chat_id = chat_id;
     card->message_id = message_id;
+    card->creating = card->turn.try_acquire();  // (a new card: always free)
     std::lock_guard lock(mutex_);
     if (cards_.size() >= 1024 && cards_.size() % 1024 == 0) {
         auto horizon = Clock::now() - kForgetAfter;
@@ -90,6 +94,7 @@ void CardStreams::follow(Handle card, ReplyWatch watch) {
 }
 
 void CardStreams::drop(const Handle& card) {
+    card->creating.reset();
     std::lock_guard lock(mutex_);
     auto it = cards_.find(card->message_id);
     if (it != cards_.end() && it->second == card) cards_.erase(it);
@@ -112,7 +117,7 @@ void CardStreams::take(const std::string& chat_id) {
 
 net::awaitable<void> CardStreams::stream(Handle card, ReplyWatch watch) {
     {
-        auto permit = co_await card->turn.acquire();
+        auto permit = std::move(card->creating);  // held since expect()
         if (!card->finished) co_await show_card(*card);
     }
     std::string text;
