@@ -318,6 +318,12 @@ TEST_CASE("feishu webhook: a reply in a card, and the card survives a restart",
     {
         TestBot bot(llm, dir.path(), options);
         FeishuWebhook plain(bot.url("/feishu/fs"), "");
+        // Without an Encrypt Key the URL check comes in the clear.
+        json check{
+            {"challenge", "plain-1"}, {"token", kVerificationToken}, {"type", "url_verification"}};
+        auto answer = http_request("POST", bot.url("/feishu/fs"), check.dump());
+        CHECK(answer.status == 200);
+        CHECK(json::parse(answer.body) == json{{"challenge", "plain-1"}});
         CHECK(plain
                   .post(FakeFeishu::text_event("om_k1", kP2p, kUser, "card please",
                                                kVerificationToken))
