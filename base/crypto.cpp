@@ -94,7 +94,50 @@ bool canonical_s(std::string_view signature) {
     return false;  // S == L
 }
 
+struct CipherCtxDeleter {
+    void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+
+// One AES-256-CBC pass; OpenSSL does the PKCS#7 padding (and refuses a bad one on decrypt).
+std::optional<std::string> aes256_cbc(bool encrypt, std::string_view key, std::string_view iv,
+                                      std::string_view in, Padding padding) {
+    if (key.size() != 32 || iv.size() != 16) return std::nullopt;
+    if ((!encrypt || padding == Padding::none) && in.size() % 16 != 0) return std::nullopt;
+    std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter> ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) throw std::runtime_error("EVP_CIPHER_CTX_new failed");
+    const auto* key_bytes = reinterpret_cast<const unsigned char*>(key.data());
+    const auto* iv_bytes = reinterpret_cast<const unsigned char*>(iv.data());
+    if (EVP_CipherInit_ex(ctx.get(), EVP_aes_256_cbc(), nullptr, key_bytes, iv_bytes,
+                          encrypt ? 1 : 0) != 1) {
+        throw std::runtime_error("EVP_CipherInit_ex failed");
+    }
+    EVP_CIPHER_CTX_set_padding(ctx.get(), padding == Padding::pkcs7 ? 1 : 0);
+    std::string out(in.size() + 16, '\0');
+    int written = 0;
+    int final_written = 0;
+    if (EVP_CipherUpdate(ctx.get(), bytes_of(out), &written,
+                         reinterpret_cast<const unsigned char*>(in.data()),
+                         checked_length(in.size())) != 1 ||
+        EVP_CipherFinal_ex(ctx.get(), bytes_of(out) + written, &final_written) != 1) {
+        return std::nullopt;
+    }
+    out.resize(static_cast<std::size_t>(written + final_written));
+    return out;
+}
+
 }  // namespace
+
+std::optional<std::string> aes256_cbc_decrypt(std::string_view key, std::string_view iv,
+                                              std::string_view ciphertext, Padding padding) {
+    return aes256_cbc(false, key, iv, ciphertext, padding);
+}
+
+std::string aes256_cbc_encrypt(std::string_view key, std::string_view iv,
+                               std::string_view plaintext, Padding padding) {
+    auto out = aes256_cbc(true, key, iv, plaintext, padding);
+    if (!out) throw std::invalid_argument("aes256_cbc_encrypt: wrong key, IV or input size");
+    return std::move(*out);
+}
 
 std::string sha1(std::string_view data) {
     return digest(EVP_sha1(), data);

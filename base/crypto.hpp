@@ -35,6 +35,17 @@ std::string ed25519_sign(std::string_view seed, std::string_view message);
 bool ed25519_verify(std::string_view public_key, std::string_view message,
                     std::string_view signature);
 
+// AES-256-CBC (Feishu's event encryption; NIST SP 800-38A F.2.5/F.2.6 in tests/core). key: 32
+// bytes, iv: 16 bytes. pkcs7: pad to 16-byte blocks (encrypt) / check and strip that padding
+// (decrypt); without it the input must be whole blocks. decrypt gives nullopt on a wrong key or
+// IV size, a length that is not whole blocks, or bad padding; encrypt throws on wrong sizes.
+enum class Padding { pkcs7, none };
+std::optional<std::string> aes256_cbc_decrypt(std::string_view key, std::string_view iv,
+                                              std::string_view ciphertext,
+                                              Padding padding = Padding::pkcs7);
+std::string aes256_cbc_encrypt(std::string_view key, std::string_view iv,
+                               std::string_view plaintext, Padding padding = Padding::pkcs7);
+
 // Cryptographically random bytes (RAND_bytes); throws when the generator fails.
 std::string random_bytes(std::size_t count);
 

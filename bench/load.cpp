@@ -46,6 +46,8 @@ std::string to_string(Path path) {
             return "wechat_ilink";
         case Path::onebot:
             return "onebot";
+        case Path::feishu:
+            return "feishu";
     }
     return "?";
 }
@@ -161,7 +163,8 @@ struct Load::Impl {
         seen.assign(users * static_cast<std::size_t>(plan.messages), 0);
         for (int u = 0; u < plan.users; ++u) ready.push_back(u);
         // (OneBot's events go over the fake implementation's one socket.)
-        const int http_connections = plan.path == Path::onebot ? 0 : plan.connections;
+        const bool socket = plan.path == Path::onebot || plan.path == Path::feishu;
+        const int http_connections = socket ? 0 : plan.connections;
         for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
             idle.push_back(connections.back().get());
@@ -308,6 +311,26 @@ struct Load::Impl {
             .append(R"("}})");
     }
 
+    // A private message as Feishu's long connection carries it (im.message.receive_v1); the
+    // message id names the user, so the fake's reply hook can tell whose reply it is.
+    std::string feishu_event(int user, int k) {
+        std::string chat = std::to_string(chat_id_of(user));
+        std::string id =
+            std::string("om_").append(chat).append("_").append(std::to_string(next_update_id++));
+        return std::string(R"({"schema":"2.0","header":{"event_id":"ev)")
+            .append(id)
+            .append(
+                R"(","event_type":"im.message.receive_v1","create_time":"1700000000000","token":"","app_id":"cli_a1b2c3d4e5f60718","tenant_key":"tk"},"event":{"sender":{"sender_id":{"open_id":"ou_)")
+            .append(chat)
+            .append(R"("},"sender_type":"user","tenant_key":"tk"},"message":{"message_id":")")
+            .append(id)
+            .append(R"(","chat_id":"oc_)")
+            .append(chat)
+            .append(R"(","chat_type":"p2p","message_type":"text","content":"{\"text\":\")")
+            .append(message_text(user, k))
+            .append(R"(\"}"}}})");
+    }
+
     // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
     // platform (on_send_message).
     net::awaitable<void> send_pushed(int user, int k, std::vector<std::uint32_t>& latencies) {
@@ -322,6 +345,8 @@ struct Load::Impl {
         bool accepted = false;
         if (plan.path == Path::onebot) {
             accepted = plan.post_frame(onebot_event(user, k));
+        } else if (plan.path == Path::feishu) {
+            accepted = plan.post_frame(feishu_event(user, k));
         } else {
             auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
             accepted = answer && answer->status / 100 == 2;
@@ -434,7 +459,7 @@ struct Load::Impl {
             });
         }
         io.run();  // returns once every runner is done
-        if (plan.path == Path::telegram || plan.path == Path::onebot)
+        if (plan.path == Path::telegram || plan.path == Path::onebot || plan.path == Path::feishu)
             std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);

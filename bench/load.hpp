@@ -16,7 +16,8 @@ namespace bench {
 
 // ilink: WeChat iLink accounts long-polling a fake iLink server (bench/ilink_bench.hpp).
 // onebot: QQ through the onebot adapter, one reverse websocket from a fake NapCat.
-enum class Path { http_api, telegram, ilink, onebot };
+// feishu: Feishu's long connection, the bot dialling a fake Feishu (replies by its REST API).
+enum class Path { http_api, telegram, ilink, onebot, feishu };
 
 std::string to_string(Path path);
 
@@ -36,7 +37,7 @@ struct LoadPlan {
     bool stream = false;       // http_api: ask for the reply as server-sent events
     std::chrono::seconds reply_timeout{60};  // a reply later than this counts as lost
     std::chrono::milliseconds settle{1000};  // telegram: wait for stray duplicates at the end
-    // onebot: sends an event frame on the fake implementation's socket (false: not sent).
+    // onebot, feishu: sends an event on the fake platform's socket (false: not sent).
     std::function<bool(std::string frame)> post_frame;
 };
 

@@ -7,6 +7,7 @@
 #include "bench/memory_return.hpp"
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
+#include "fakes/fake_feishu.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/fake_onebot.hpp"
 #include "fakes/fake_telegram.hpp"
@@ -121,6 +122,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         telegram.record(false);
         bot::testing::FakeOneBot qq(kOnebotSelfId);
         qq.record(false);
+        bot::testing::FakeFeishu feishu;
+        feishu.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -129,6 +132,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .llm_base_url = llm.base_url(),
                                        .telegram_api_base = telegram.api_base(),
                                        .telegram_token = telegram.token(),
+                                       .feishu_domain = feishu.base_url(),
                                        .llm_concurrency = spec.llm_concurrency,
                                        .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
@@ -143,6 +147,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
             if (int status = qq.connect(server_settings.port, route, kSecretToken); status != 101)
                 throw std::runtime_error("the fake OneBot's upgrade got " + std::to_string(status));
         }
+        if (spec.path == Path::feishu && !feishu.wait_connections(1, std::chrono::seconds(30)))
+            throw std::runtime_error("contactbot did not open Feishu's long connection");
 
         load = std::make_unique<Load>(
             LoadPlan{.path = spec.path,
@@ -156,7 +162,17 @@ Point run_point(const Settings& settings, const Spec& spec) {
                      .secret_token = kSecretToken,
                      .stream = spec.stream,
                      .reply_timeout = std::chrono::seconds(settings.reply_timeout_s),
-                     .post_frame = [&qq](std::string frame) { return qq.post_text(frame); }});
+                     .post_frame = [&qq, &feishu, path = spec.path](std::string frame) {
+                         if (path == Path::feishu) return feishu.push_payload(std::move(frame));
+                         return qq.post_text(frame);
+                     }});
+        feishu.on_reply(
+            [sink = load.get()](const std::string& message_id, const std::string& text) {
+                // "om_<chat>_<n>" (Load::feishu_event)
+                auto end = message_id.find('_', 3);
+                if (end == std::string::npos) return;
+                sink->on_send_message(std::stoll(message_id.substr(3, end - 3)), text);
+            });
         telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
             if (call.method != "sendMessage") return;
             sink->on_send_message(chat_id_param(call.params), call.params.value("text", ""));
@@ -190,6 +206,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
         }
         telegram.on_call(nullptr);
         qq.on_action(nullptr);
+        feishu.on_reply(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -210,6 +227,8 @@ std::vector<Path> paths_of(const std::string& path) {
     if (path == "http_api") return {Path::http_api};
     if (path == "onebot") return {Path::onebot};
     if (path == "telegram+onebot") return {Path::telegram, Path::onebot};
+    if (path == "feishu") return {Path::feishu};
+    if (path == "telegram+onebot+feishu") return {Path::telegram, Path::onebot, Path::feishu};
     return {Path::telegram, Path::http_api};
 }
 
@@ -251,8 +270,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(10, 24 * 3600));
     cli.add_option("--path", s.path,
                    "telegram (webhook), http_api, both, onebot (reverse websocket) or "
-                   "telegram+onebot")
-        ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot"}))
+                   "telegram+onebot, feishu (long connection), telegram+onebot+feishu")
+        ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot",
+                               "feishu", "telegram+onebot+feishu"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

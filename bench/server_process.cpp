@@ -40,6 +40,14 @@ std::string make_config(const ServerSettings& s) {
         adapters["api"] = {{"type", "http_api"}, {"token", kApiToken}};
     } else if (s.path == Path::onebot) {
         adapters[kOnebotAdapter] = {{"type", "onebot"}, {"access_token", kSecretToken}};
+    } else if (s.path == Path::feishu) {
+        // The fake's credentials (tests/fakes/fake_feishu.hpp); text replies, as Telegram's
+        // throughput points stream nothing either.
+        adapters[kFeishuAdapter] = {{"type", "feishu"},
+                                    {"app_id", "cli_a1b2c3d4e5f60718"},
+                                    {"app_secret", "feishu-app-secret-0123456789"},
+                                    {"domain", s.feishu_domain},
+                                    {"streaming", s.stream ? "card" : "off"}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

@@ -12,13 +12,14 @@ seconds=${FUZZ_SECONDS:-40}
 jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
-         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot)
+         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu)
 
 dictionary() {
     case $1 in
         http_* | sse) echo "$here/dict/http.dict" ;;
         wechat_xml) echo "$here/dict/xml.dict" ;;
         wechat_crypt) ;;  # base64 and ciphertext: tokens do not help
+        feishu) ;;        # protobuf frames and JSON: neither dictionary fits both
         *) echo "$here/dict/json.dict" ;;
     esac
 }
@@ -32,6 +33,7 @@ fixtures() {
         wecom_bot) echo "$data/wecom_bot" ;;
         qq) echo "$data/qq" ;;
         onebot) echo "$data/onebot" ;;
+        feishu) echo "$data/feishu" ;;
     esac
 }
 
