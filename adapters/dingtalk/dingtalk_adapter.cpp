@@ -46,6 +46,9 @@ constexpr ReconnectOptions kReconnect{.first_delay = std::chrono::seconds(1),
                                       .max_delay = std::chrono::seconds(60),
                                       .healthy_after = std::chrono::minutes(1)};
 constexpr std::chrono::milliseconds kRefusedWait = kReconnect.max_delay;
+// After a disconnect notice, the old connection is kept this long at most for the ACKs of
+// messages still being stored.
+constexpr std::chrono::seconds kAckDrain{5};
 
 std::int64_t epoch_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -53,10 +56,14 @@ std::int64_t epoch_ms() {
         .count();
 }
 
+// ACKs a connection still owes: messages read from it and not yet stored.
+using Pending = std::shared_ptr<std::atomic<int>>;
+
 // A Stream disconnect being handled: the next connection, opened before the old one closes.
 struct Handover {
     explicit Handover(net::any_io_executor executor) : done(std::move(executor)) {}
     bool started = false;
+    Pending pending = std::make_shared<std::atomic<int>>(0);  // of the old connection
     AsyncEvent done;
     std::shared_ptr<WebSocketConnection> next;
     std::string error;
@@ -176,8 +183,8 @@ private:
             if (!handover->started || reconnect_.stopped()) co_return;
             // The old socket ended; the new one may still be opening.
             co_await handover->done.wait_until(Clock::now() + std::chrono::minutes(5));
-            if (!handover->next) throw std::runtime_error("reconnect after disconnect: " +
-                                                          handover->error);
+            if (!handover->next)
+                throw std::runtime_error("reconnect after disconnect: " + handover->error);
             connection = std::move(handover->next);
         }
     }
@@ -224,13 +231,12 @@ private:
                     on_system(*frame, connection, handover);
                     break;
                 case StreamFrame::Type::callback:
-                    co_await on_callback(*frame, connection);
+                    co_await on_callback(*frame, connection, handover->pending);
                     break;
                 case StreamFrame::Type::event:
                     // Not subscribed; acknowledged so it is not redelivered.
                     log_.debug("dingtalk", "'", id_, "': acknowledged event ", frame->topic);
-                    if (!frame->message_id.empty())
-                        connection->send(event_ack(frame->message_id));
+                    if (!frame->message_id.empty()) connection->send(event_ack(frame->message_id));
                     break;
                 case StreamFrame::Type::unknown:
                     log_.warn("dingtalk", "'", id_, "': skipped a frame of unknown type");
@@ -254,7 +260,8 @@ private:
             // now; this one is read until it is replaced, so nothing pushed meanwhile is lost.
             if (handover->started) return;
             handover->started = true;
-            log_.info("dingtalk", "'", id_, "': the server asks to reconnect; opening a new "
+            log_.info("dingtalk", "'", id_,
+                      "': the server asks to reconnect; opening a new "
                       "connection first");
             net::co_spawn(executor_, hand_over(connection, handover), net::detached);
         } else {
@@ -269,16 +276,22 @@ private:
             handover->next = co_await open();
         } catch (const std::exception& error) {
             handover->error = error.what();
-            log_.warn("dingtalk", "'", id_, "': could not open the next connection: ",
-                      handover->error);
+            log_.warn("dingtalk", "'", id_,
+                      "': could not open the next connection: ", handover->error);
         }
         handover->done.set();
-        // Only once its successor is open: then the read loop moves on to it.
-        if (handover->next) old->close(1000, "reconnected");
+        if (!handover->next) co_return;
+        // Only once its successor is open, and once the messages read from it are stored and
+        // acknowledged (a few seconds at most: the server drops it ~10 s after the notice).
+        auto deadline = Clock::now() + kAckDrain;
+        while (*handover->pending > 0 && Clock::now() < deadline && !reconnect_.stopped())
+            co_await sleep_for(std::chrono::milliseconds(20));
+        old->close(1000, "reconnected");
     }
 
     net::awaitable<void> on_callback(const StreamFrame& frame,
-                                     std::shared_ptr<WebSocketConnection> connection) {
+                                     std::shared_ptr<WebSocketConnection> connection,
+                                     Pending pending) {
         if (frame.topic != kBotMessageTopic) {
             log_.debug("dingtalk", "'", id_, "': skipped callback ", frame.topic);
             if (!frame.message_id.empty()) connection->send(callback_ack(frame.message_id));
@@ -290,10 +303,14 @@ private:
             if (!frame.message_id.empty()) connection->send(callback_ack(frame.message_id));
             co_return;
         }
-        // Stored first, then acknowledged (off this loop: it keeps reading meanwhile).
-        co_await enqueue(std::move(*parsed.message), [connection, id = frame.message_id] {
+        // Stored first, then acknowledged (off this loop: it keeps reading meanwhile). A named
+        // local: g++ 12 double-frees a temporary built in co_await's arguments.
+        ++*pending;
+        std::function<void()> acknowledge = [connection, pending, id = frame.message_id] {
             if (!id.empty()) connection->send(callback_ack(id));
-        });
+            --*pending;
+        };
+        co_await enqueue(std::move(*parsed.message), std::move(acknowledge));
     }
 
     // ---- HTTP mode ------------------------------------------------------------------------
@@ -376,8 +393,8 @@ private:
                 if (rewrite) co_await webhooks_.persist(chat_of(next.message, id_).chat_id);
             } catch (const std::exception& error) {
                 // Robot messages are not redelivered (dt-protocol l.357-376): logged, lost.
-                log_.error("dingtalk", "'", id_, "': a message could not be stored: ",
-                           error.what());
+                log_.error("dingtalk", "'", id_,
+                           "': a message could not be stored: ", error.what());
             }
             next.done();
             next.permit.reset();

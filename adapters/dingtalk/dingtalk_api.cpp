@@ -57,9 +57,9 @@ net::awaitable<RegisterResult> DingtalkApi::open_connection() {
         co_return RegisterError{.reason = "gateway/connections/open: " + response.error};
     if (response.status != 200) {
         bool refused = response.status >= 400 && response.status < 500 && response.status != 429;
-        co_return RegisterError{.refused = refused,
-                                .reason = "gateway/connections/open: HTTP " +
-                                          std::to_string(response.status)};
+        co_return RegisterError{
+            .refused = refused,
+            .reason = "gateway/connections/open: HTTP " + std::to_string(response.status)};
     }
     auto registration = parse_registration(response.body);
     if (!registration)

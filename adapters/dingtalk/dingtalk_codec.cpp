@@ -134,9 +134,12 @@ std::optional<StreamFrame> parse_frame(std::string_view text) {
     if (!frame) return std::nullopt;
     StreamFrame out;
     auto type = string_field(*frame, "type");
-    if (type == "SYSTEM") out.type = StreamFrame::Type::system;
-    else if (type == "EVENT") out.type = StreamFrame::Type::event;
-    else if (type == "CALLBACK") out.type = StreamFrame::Type::callback;
+    if (type == "SYSTEM")
+        out.type = StreamFrame::Type::system;
+    else if (type == "EVENT")
+        out.type = StreamFrame::Type::event;
+    else if (type == "CALLBACK")
+        out.type = StreamFrame::Type::callback;
     if (const auto* headers = object_field(*frame, "headers")) {
         out.topic = string_field(*headers, "topic");
         out.message_id = string_field(*headers, "messageId");
@@ -182,9 +185,12 @@ ParsedMessage parse_robot_message(std::string_view text) {
     message.conversation_id = string_field(*object, "conversationId");
     if (message.msg_id.empty()) return {.reason = "no msgId"};
     auto type = string_field(*object, "conversationType");
-    if (type == "1") message.group = false;
-    else if (type == "2") message.group = true;
-    else return {.reason = "conversationType is neither \"1\" nor \"2\""};
+    if (type == "1")
+        message.group = false;
+    else if (type == "2")
+        message.group = true;
+    else
+        return {.reason = "conversationType is neither \"1\" nor \"2\""};
     if (message.group && message.conversation_id.empty())
         return {.reason = "a group message without conversationId"};
     auto staff = string_field(*object, "senderStaffId");
@@ -219,17 +225,18 @@ ChatRef chat_of(const RobotMessage& message, const std::string& adapter_id) {
 }
 
 Inbound to_inbound(const RobotMessage& message, const std::string& adapter_id) {
-    Inbound inbound{.chat = chat_of(message, adapter_id),
-                    .sender_id = message.sender_id,
-                    .sender_name = message.sender_nick.empty() ? message.sender_id
-                                                               : message.sender_nick,
-                    .message_id = message.msg_id,
-                    .text = message.text,
-                    // Groups deliver only the messages that @ the robot (protocols.md §4).
-                    .mentions_me = message.group};
+    Inbound inbound{
+        .chat = chat_of(message, adapter_id),
+        .sender_id = message.sender_id,
+        .sender_name = message.sender_nick.empty() ? message.sender_id : message.sender_nick,
+        .message_id = message.msg_id,
+        .text = message.text,
+        // Groups deliver only the messages that @ the robot (protocols.md §4).
+        .mentions_me = message.group};
     if (message.text.empty()) inbound.unsupported = message.unsupported;
     if (message.created_ms > 0) {
-        auto at = std::chrono::system_clock::time_point(std::chrono::milliseconds(message.created_ms));
+        auto at =
+            std::chrono::system_clock::time_point(std::chrono::milliseconds(message.created_ms));
         inbound.at = std::min(at, std::chrono::system_clock::now());
     }
     return inbound;
@@ -262,8 +269,8 @@ bool looks_like_markdown(std::string_view text) {
     std::size_t start = 0;
     while (start <= text.size()) {
         auto end = text.find('\n', start);
-        auto line = text.substr(start, end == std::string_view::npos ? text.size() - start
-                                                                     : end - start);
+        auto line =
+            text.substr(start, end == std::string_view::npos ? text.size() - start : end - start);
         auto body = line.substr(std::min(line.find_first_not_of(' '), line.size()));
         if (body.starts_with("# ") || body.starts_with("## ") || body.starts_with("### ") ||
             body.starts_with("- ") || body.starts_with("* ") || body.starts_with("> ") ||
@@ -285,12 +292,11 @@ std::string markdown_title(std::string_view text) {
     std::size_t start = 0;
     while (start < text.size()) {
         auto end = text.find('\n', start);
-        auto line = text.substr(start, end == std::string_view::npos ? std::string_view::npos
-                                                                     : end - start);
+        auto line = text.substr(
+            start, end == std::string_view::npos ? std::string_view::npos : end - start);
         std::string plain;
         for (char c : line) {
-            if (c != '#' && c != '*' && c != '`' && c != '>' && c != '|' && c != '_')
-                plain += c;
+            if (c != '#' && c != '*' && c != '`' && c != '>' && c != '|' && c != '_') plain += c;
         }
         auto body = trim(plain);
         if (body.starts_with("- ")) body = trim(body.substr(2));
@@ -355,8 +361,8 @@ std::string register_body(std::string_view client_id, std::string_view client_se
                           std::string_view user_agent) {
     // dt-protocol l.33-73; dt-py stream.py open_connection. Only the robot topic: EVENT "*"
     // would have every org event pushed to us, each to be ACKed or redelivered.
-    json subscriptions = json::array(
-        {{{"type", "CALLBACK"}, {"topic", std::string(kBotMessageTopic)}}});
+    json subscriptions =
+        json::array({{{"type", "CALLBACK"}, {"topic", std::string(kBotMessageTopic)}}});
     return dump_json({{"clientId", std::string(client_id)},
                       {"clientSecret", std::string(client_secret)},
                       {"subscriptions", std::move(subscriptions)},
@@ -404,7 +410,8 @@ std::string token_body(std::string_view app_key, std::string_view app_secret) {
 SendOutcome classify_webhook(int status, std::string_view body, std::string_view retry_after) {
     using Kind = SendError::Kind;
     if (status == 429) return rate_limited("session webhook: 429", retry_after);
-    if (status >= 500) return failed(Kind::transient, "session webhook: HTTP " + std::to_string(status));
+    if (status >= 500)
+        return failed(Kind::transient, "session webhook: HTTP " + std::to_string(status));
     if (status != 200) {
         // Not a documented answer; the OpenAPI path is the safe way on.
         SendOutcome gone;

@@ -41,13 +41,13 @@ std::string event_ack(std::string_view message_id);     // data {"status":"SUCCE
 struct RobotMessage {
     std::string msg_id;
     std::string conversation_id;
-    bool group = false;                // conversationType "2"
-    std::string sender_id;             // senderStaffId when present, else senderId
-    bool has_staff_id = false;         // senderStaffId was present
+    bool group = false;         // conversationType "2"
+    std::string sender_id;      // senderStaffId when present, else senderId
+    bool has_staff_id = false;  // senderStaffId was present
     std::string sender_nick;
-    std::string text;                  // trimmed; empty for content we cannot read
-    std::string unsupported;           // the msgtype we cannot read ("picture", ...)
-    std::string session_webhook;       // empty when absent or not https/http
+    std::string text;                     // trimmed; empty for content we cannot read
+    std::string unsupported;              // the msgtype we cannot read ("picture", ...)
+    std::string session_webhook;          // empty when absent or not https/http
     std::int64_t webhook_expires_ms = 0;  // sessionWebhookExpiredTime (epoch ms)
     std::int64_t created_ms = 0;          // createAt
 };
@@ -107,8 +107,8 @@ std::string token_body(std::string_view app_key, std::string_view app_secret);
 struct SendOutcome {
     enum class Kind { delivered, session_gone, token_refused, failed };
     Kind kind = Kind::failed;
-    std::string message_id;  // delivered through the OpenAPI: processQueryKey
-    SendError error;         // failed
+    std::string message_id;       // delivered through the OpenAPI: processQueryKey
+    SendError error;              // failed
     bool needs_operator = false;  // a permission or credential problem: logged at error level
 };
 // The session webhook's answer: HTTP 200 {"errcode":0}; 300001 etc. when the session is gone.

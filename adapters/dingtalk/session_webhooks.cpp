@@ -47,8 +47,8 @@ net::awaitable<void> SessionWebhooks::persist(const std::string& chat_id) {
 }
 
 net::awaitable<std::optional<SessionWebhook>> SessionWebhooks::usable(const std::string& chat_id,
-                                                                     std::int64_t now_ms,
-                                                                     std::int64_t margin_ms) {
+                                                                      std::int64_t now_ms,
+                                                                      std::int64_t margin_ms) {
     bool load = false;
     {
         std::lock_guard lock(mutex_);

@@ -29,8 +29,8 @@ public:
     net::awaitable<void> persist(const std::string& chat_id);
     // The chat's webhook when one is known and valid margin_ms past now_ms.
     net::awaitable<std::optional<SessionWebhook>> usable(const std::string& chat_id,
-                                                        std::int64_t now_ms,
-                                                        std::int64_t margin_ms);
+                                                         std::int64_t now_ms,
+                                                         std::int64_t margin_ms);
     // DingTalk refused it (the session is gone): never used again.
     net::awaitable<void> forget(const std::string& chat_id, const std::string& url);
 
