@@ -12,7 +12,7 @@ seconds=${FUZZ_SECONDS:-40}
 jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
-         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot)
+         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot dingtalk)
 
 dictionary() {
     case $1 in
@@ -32,6 +32,7 @@ fixtures() {
         wecom_bot) echo "$data/wecom_bot" ;;
         qq) echo "$data/qq" ;;
         onebot) echo "$data/onebot" ;;
+        dingtalk) echo "$data/dingtalk" ;;
     esac
 }
 
