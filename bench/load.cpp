@@ -46,6 +46,8 @@ std::string to_string(Path path) {
             return "wechat_ilink";
         case Path::onebot:
             return "onebot";
+        case Path::dingtalk:
+            return "dingtalk";
     }
     return "?";
 }
@@ -161,7 +163,8 @@ struct Load::Impl {
         seen.assign(users * static_cast<std::size_t>(plan.messages), 0);
         for (int u = 0; u < plan.users; ++u) ready.push_back(u);
         // (OneBot's events go over the fake implementation's one socket.)
-        const int http_connections = plan.path == Path::onebot ? 0 : plan.connections;
+        const int http_connections =
+            plan.path == Path::onebot || plan.path == Path::dingtalk ? 0 : plan.connections;
         for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
             idle.push_back(connections.back().get());
@@ -308,6 +311,30 @@ struct Load::Impl {
             .append(R"("}})");
     }
 
+    // A 1:1 robot message as DingTalk pushes it (the CALLBACK frame's data); the staff id is
+    // the user's chat id, the session webhook the fake's (tests/fakes/fake_dingtalk.cpp).
+    std::string dingtalk_event(int user, int k) {
+        std::string staff = std::to_string(chat_id_of(user));
+        return std::string(R"({"conversationId":"cid-1on1-)")
+            .append(staff)
+            .append(R"(","conversationType":"1","msgId":"m)")
+            .append(std::to_string(next_update_id++))
+            .append(R"(","senderNick":"U)")
+            .append(std::to_string(user))
+            .append(R"(","senderStaffId":")")
+            .append(staff)
+            .append(R"(","senderId":"$:LWCP_v1:$)")
+            .append(staff)
+            .append(R"(","sessionWebhook":")")
+            .append(plan.dingtalk_webhook_base)
+            .append("cid-1on1-")
+            .append(staff)
+            .append(
+                R"(","sessionWebhookExpiredTime":4102444800000,"msgtype":"text","text":{"content":")")
+            .append(message_text(user, k))
+            .append(R"("}})");
+    }
+
     // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
     // platform (on_send_message).
     net::awaitable<void> send_pushed(int user, int k, std::vector<std::uint32_t>& latencies) {
@@ -322,6 +349,8 @@ struct Load::Impl {
         bool accepted = false;
         if (plan.path == Path::onebot) {
             accepted = plan.post_frame(onebot_event(user, k));
+        } else if (plan.path == Path::dingtalk) {
+            accepted = plan.post_frame(dingtalk_event(user, k));
         } else {
             auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
             accepted = answer && answer->status / 100 == 2;
@@ -434,7 +463,7 @@ struct Load::Impl {
             });
         }
         io.run();  // returns once every runner is done
-        if (plan.path == Path::telegram || plan.path == Path::onebot)
+        if (plan.path == Path::telegram || plan.path == Path::onebot || plan.path == Path::dingtalk)
             std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);

@@ -7,6 +7,7 @@
 #include "bench/memory_return.hpp"
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
+#include "fakes/fake_dingtalk.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/fake_onebot.hpp"
 #include "fakes/fake_telegram.hpp"
@@ -19,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -121,6 +123,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         telegram.record(false);
         bot::testing::FakeOneBot qq(kOnebotSelfId);
         qq.record(false);
+        bot::testing::FakeDingtalk dingtalk(kDingtalkClientId, kSecretToken);
+        dingtalk.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -129,6 +133,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .llm_base_url = llm.base_url(),
                                        .telegram_api_base = telegram.api_base(),
                                        .telegram_token = telegram.token(),
+                                       .dingtalk_api_base = dingtalk.api_base(),
                                        .llm_concurrency = spec.llm_concurrency,
                                        .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
@@ -143,6 +148,12 @@ Point run_point(const Settings& settings, const Spec& spec) {
             if (int status = qq.connect(server_settings.port, route, kSecretToken); status != 101)
                 throw std::runtime_error("the fake OneBot's upgrade got " + std::to_string(status));
         }
+        if (spec.path == Path::dingtalk && !dingtalk.wait_connections(1, std::chrono::seconds(30)))
+            throw std::runtime_error("contactbot did not open the DingTalk Stream connection");
+        auto post_frame = [&](std::string frame) {
+            return spec.path == Path::dingtalk ? !dingtalk.push_data(frame).empty()
+                                               : qq.post_text(frame);
+        };
 
         load = std::make_unique<Load>(
             LoadPlan{.path = spec.path,
@@ -156,7 +167,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
                      .secret_token = kSecretToken,
                      .stream = spec.stream,
                      .reply_timeout = std::chrono::seconds(settings.reply_timeout_s),
-                     .post_frame = [&qq](std::string frame) { return qq.post_text(frame); }});
+                     .post_frame = post_frame,
+                     .dingtalk_webhook_base = dingtalk.webhook_url("")});
         telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
             if (call.method != "sendMessage") return;
             sink->on_send_message(chat_id_param(call.params), call.params.value("text", ""));
@@ -168,6 +180,14 @@ Point run_point(const Settings& settings, const Spec& spec) {
                 if (segment.value("type", "") == "text")
                     text += segment.value("data", nlohmann::json::object()).value("text", "");
             sink->on_send_message(params.value("user_id", std::int64_t{0}), text);
+        });
+        // Replies reach the fake's session webhook "s-cid-1on1-<staff id>" (or batchSend's
+        // "<staff id>"); the staff id is the user's chat id.
+        dingtalk.on_sent([sink = load.get()](const bot::testing::FakeDingtalk::Sent& sent) {
+            auto digits = sent.target.substr(sent.target.find_last_of('-') + 1);
+            std::int64_t chat = 0;
+            std::from_chars(digits.data(), digits.data() + digits.size(), chat);
+            sink->on_send_message(chat, sent.text);
         });
 
         {
@@ -190,6 +210,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
         }
         telegram.on_call(nullptr);
         qq.on_action(nullptr);
+        dingtalk.on_sent(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -210,6 +231,8 @@ std::vector<Path> paths_of(const std::string& path) {
     if (path == "http_api") return {Path::http_api};
     if (path == "onebot") return {Path::onebot};
     if (path == "telegram+onebot") return {Path::telegram, Path::onebot};
+    if (path == "dingtalk") return {Path::dingtalk};
+    if (path == "telegram+onebot+dingtalk") return {Path::telegram, Path::onebot, Path::dingtalk};
     return {Path::telegram, Path::http_api};
 }
 
@@ -251,8 +274,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(10, 24 * 3600));
     cli.add_option("--path", s.path,
                    "telegram (webhook), http_api, both, onebot (reverse websocket) or "
-                   "telegram+onebot")
-        ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot"}))
+                   "telegram+onebot; dingtalk (Stream mode) or telegram+onebot+dingtalk")
+        ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot",
+                               "dingtalk", "telegram+onebot+dingtalk"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

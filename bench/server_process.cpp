@@ -40,6 +40,11 @@ std::string make_config(const ServerSettings& s) {
         adapters["api"] = {{"type", "http_api"}, {"token", kApiToken}};
     } else if (s.path == Path::onebot) {
         adapters[kOnebotAdapter] = {{"type", "onebot"}, {"access_token", kSecretToken}};
+    } else if (s.path == Path::dingtalk) {
+        adapters[kDingtalkAdapter] = {{"type", "dingtalk"},
+                                      {"client_id", kDingtalkClientId},
+                                      {"client_secret", kSecretToken},
+                                      {"api_base", s.dingtalk_api_base}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

@@ -78,6 +78,7 @@ struct FakeDingtalk::Impl {
     std::vector<Sent> sent;
     std::size_t sent_count = 0;
     bool recording = true;
+    std::function<void(const Sent&)> observer;
     std::size_t token_fetches = 0;
     std::string token;
     std::set<std::string> revoked;
@@ -111,9 +112,15 @@ struct FakeDingtalk::Impl {
     }
 
     void record_sent(Sent message) {
+        std::function<void(const Sent&)> notify;
         {
             std::lock_guard lock(mutex);
             ++sent_count;
+            notify = observer;
+        }
+        if (notify) notify(message);
+        {
+            std::lock_guard lock(mutex);
             if (recording) sent.push_back(std::move(message));
         }
         changed.notify_all();
@@ -488,6 +495,15 @@ int FakeDingtalk::refused_upgrades() const {
 
 std::string FakeDingtalk::push(const json& message) {
     return impl_->frame("CALLBACK", kTopic, message.dump());
+}
+
+std::string FakeDingtalk::push_data(const std::string& message) {
+    return impl_->frame("CALLBACK", kTopic, message);
+}
+
+void FakeDingtalk::on_sent(std::function<void(const Sent&)> observer) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->observer = std::move(observer);
 }
 
 std::string FakeDingtalk::push_text(const std::string& frame) {

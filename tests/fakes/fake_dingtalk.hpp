@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,8 @@ public:
     void token_delay(std::chrono::milliseconds delay);
     // false: sends are recorded only as counts (benches).
     void record(bool on);
+    // Called on the fake's thread for every message delivered; keep it short.
+    void on_sent(std::function<void(const Sent&)> observer);
     std::size_t sent_count() const;
 
     // Session webhooks: the URL for a conversation, valid until expire_webhook().
@@ -71,8 +74,9 @@ public:
     // A CALLBACK frame with the robot message on the newest open connection; its messageId, or
     // "" when no connection is open.
     std::string push(const nlohmann::json& message);
-    std::string push_text(const std::string& frame);  // any text, as is
-    std::string ping();                               // SYSTEM ping; its messageId
+    std::string push_data(const std::string& message);  // the robot message's JSON text
+    std::string push_text(const std::string& frame);    // any text, as is
+    std::string ping();                                 // SYSTEM ping; its messageId
     // SYSTEM disconnect on the newest open connection, which the server closes close_after
     // later (DingTalk: ~10 s) unless the bot closed it first.
     void disconnect(std::chrono::milliseconds close_after);
