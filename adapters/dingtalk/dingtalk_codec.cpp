@@ -234,10 +234,16 @@ Inbound to_inbound(const RobotMessage& message, const std::string& adapter_id) {
         // Groups deliver only the messages that @ the robot (protocols.md §4).
         .mentions_me = message.group};
     if (message.text.empty()) inbound.unsupported = message.unsupported;
-    if (message.created_ms > 0) {
-        auto at =
-            std::chrono::system_clock::time_point(std::chrono::milliseconds(message.created_ms));
-        inbound.at = std::min(at, std::chrono::system_clock::now());
+    // A time ahead of ours (clock skew, or nonsense that would overflow the clock's
+    // nanoseconds) counts as now.
+    const auto now = std::chrono::system_clock::now();
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    inbound.at = now;
+    if (message.created_ms > 0 && message.created_ms < now_ms) {
+        inbound.at = std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::milliseconds(message.created_ms)));
     }
     return inbound;
 }

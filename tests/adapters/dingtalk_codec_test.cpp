@@ -99,6 +99,18 @@ TEST_CASE("dingtalk: malformed and hostile messages are refused or defused, neve
     CHECK(to_inbound(hostile, "dt").unsupported == "empty text");
 }
 
+TEST_CASE("dingtalk: a createAt far in the future reads as now (found by fuzz_dingtalk)",
+          "[dingtalk]") {
+    // 17000000000000 ms overflowed the clock's nanoseconds (undefined behaviour).
+    auto before = std::chrono::system_clock::now();
+    auto inbound = to_inbound(message("created_far_future.json"), "dt");
+    CHECK(inbound.at >= before);
+    CHECK(inbound.at <= std::chrono::system_clock::now());
+    auto past = to_inbound(message("private_text.json"), "dt");
+    CHECK(past.at ==
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000000)));
+}
+
 TEST_CASE("dingtalk: Stream frames", "[dingtalk]") {
     auto callback = parse_frame(fixture("frame_callback.json"));
     REQUIRE(callback);
