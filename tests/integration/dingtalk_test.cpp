@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -311,4 +312,60 @@ TEST_CASE("dingtalk http: signed pushes are answered, forged ones refused before
         CHECK(s.dingtalk.post(url, R"({"msgId":7})").status == 200);
         CHECK(s.dingtalk.registrations() == 0);  // HTTP mode dials nothing
     }
+}
+
+TEST_CASE("dingtalk: robot API errors are retried or given up as they should",
+          "[integration][dingtalk]") {
+    Setup s;
+    REQUIRE(s.dingtalk.wait_connections(1));
+    const auto batch = RecordingServer::to("POST", "/v1.0/robot/oToMessages/batchSend");
+
+    SECTION("429 with Retry-After, then 5xx: retried until delivered") {
+        s.dingtalk.api().fail_next("POST", "/v1.0/robot/oToMessages/batchSend",
+                                   Reply::too_many_requests(1));
+        s.dingtalk.api().fail_next("POST", "/v1.0/robot/oToMessages/batchSend",
+                                   Reply::status_only(502));
+        auto started = std::chrono::steady_clock::now();
+        s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-429", "busy?", past()));
+        REQUIRE(s.dingtalk.wait_sent(1, 20s));
+        CHECK(std::chrono::steady_clock::now() - started >= 1s);  // Retry-After honoured
+        CHECK(s.dingtalk.api().count(batch) == 3);
+        CHECK(s.dingtalk.sent().at(0).text == "echo: busy?");
+    }
+    SECTION("403 (no permission): not retried, the operator told what to grant") {
+        s.dingtalk.api().fail_next(
+            "POST", "/v1.0/robot/oToMessages/batchSend",
+            Reply::json({{"code", "Forbidden.AccessDenied.AccessTokenPermissionDenied"},
+                         {"message", "没有调用该接口的权限"}},
+                        403));
+        s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-403", "denied", past()));
+        REQUIRE(s.dingtalk.api().wait_for(1, batch));
+        REQUIRE(eventually(
+            [&] { return s.bot->log_text().find("qyapi_robot_sendmsg") != std::string::npos; }));
+        std::this_thread::sleep_for(1500ms);
+        CHECK(s.dingtalk.api().count(batch) == 1);
+        CHECK(s.dingtalk.sent().empty());
+    }
+}
+
+TEST_CASE("dingtalk: a long reply is split, and only its first part @s the sender",
+          "[integration][dingtalk]") {
+    Setup s;
+    REQUIRE(s.dingtalk.wait_connections(1));
+    std::string paragraph(3000, 'a');
+    s.llm.reply_with(
+        [&](const json&) { return paragraph + "\n\n" + paragraph + "\n\n" + paragraph; });
+    s.dingtalk.push(s.dingtalk.group_message(kGroup, "user0042", "g-long", "tell me a lot"));
+    REQUIRE(s.dingtalk.wait_sent(3));
+    auto sent = s.dingtalk.sent();
+    REQUIRE(sent.size() >= 3);
+    CHECK(sent[0].at_users == std::vector<std::string>{"user0042"});
+    CHECK(sent[0].text.starts_with("@user0042 a"));
+    for (std::size_t i = 1; i < sent.size(); ++i) {
+        CHECK(sent[i].at_users.empty());
+        CHECK(sent[i].text.front() == 'a');
+    }
+    std::size_t total = 0;
+    for (const auto& one : sent) total += std::count(one.text.begin(), one.text.end(), 'a');
+    CHECK(total == 9000);
 }
