@@ -44,7 +44,8 @@ std::string make_config(const ServerSettings& s) {
         adapters[kDingtalkAdapter] = {{"type", "dingtalk"},
                                       {"client_id", kDingtalkClientId},
                                       {"client_secret", kSecretToken},
-                                      {"api_base", s.dingtalk_api_base}};
+                                      {"api_base", s.dingtalk_api_base},
+                                      {"webhook_base", s.dingtalk_api_base}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

@@ -92,6 +92,10 @@ public:
         std::string robot_code = config.string("robot_code", client_id);
         std::string path = config.url_path("path", "/dingtalk/" + id_);
         std::string api_base = config.url("api_base", "https://api.dingtalk.com");
+        // Session webhooks are used only on this host: in HTTP mode the signature does not
+        // cover the body (protocols.md §4), so a replayed signature with a forged body could
+        // otherwise have the bot POST replies to any address.
+        webhook_base_ = config.url("webhook_base", "https://oapi.dingtalk.com") + "/";
         ping_interval_ = std::chrono::seconds(config.integer("ping_interval_s", 30, 1, 600));
         if (config.has("streaming")) {
             config.string("streaming", "");
@@ -350,8 +354,14 @@ private:
 
     bool remember_webhook(const RobotMessage& message) {
         if (message.session_webhook.empty()) return false;
+        if (!message.session_webhook.starts_with(webhook_base_)) {
+            log_.warn("dingtalk", "'", id_, "': ignored a session webhook outside ", webhook_base_,
+                      " (see webhook_base)");
+            return false;
+        }
         return webhooks_.remember(chat_of(message, id_).chat_id,
-                                  {message.session_webhook, message.webhook_expires_ms});
+                                  {message.session_webhook, message.webhook_expires_ms},
+                                  epoch_ms());
     }
 
     // Messages are stored concurrently (one socket carries every user), each sender's in the
@@ -435,6 +445,7 @@ private:
     WebSocketClient& websockets_;
     bool stream_ = true;
     std::string secret_;
+    std::string webhook_base_;
     std::chrono::milliseconds ping_interval_{30'000};
     std::optional<DingtalkApi> api_;
     SessionWebhooks webhooks_;

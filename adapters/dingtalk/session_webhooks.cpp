@@ -9,6 +9,7 @@ constexpr const char* kKind = "session_webhook";
 // An expiry that moved less than this is not rewritten: one write per chat per ~10 minutes
 // at most, not one per message.
 constexpr std::int64_t kRewriteAfter = 10 * 60 * 1000;
+constexpr std::size_t kSweepFloor = 4096;
 
 std::optional<SessionWebhook> decode(const std::string& value) {
     auto space = value.find(' ');
@@ -22,8 +23,17 @@ std::optional<SessionWebhook> decode(const std::string& value) {
 }
 }  // namespace
 
-bool SessionWebhooks::remember(const std::string& chat_id, SessionWebhook webhook) {
+SessionWebhooks::SessionWebhooks(AdapterState& state) : state_(state), sweep_at_(kSweepFloor) {}
+
+bool SessionWebhooks::remember(const std::string& chat_id, SessionWebhook webhook,
+                               std::int64_t now_ms) {
     std::lock_guard lock(mutex_);
+    if (entries_.size() >= sweep_at_) {
+        // (A chat swept here reads its durable copy again when it is next answered.)
+        std::erase_if(entries_,
+                      [&](const auto& entry) { return entry.second.webhook.expires_ms < now_ms; });
+        sweep_at_ = std::max(kSweepFloor, entries_.size() * 2);
+    }
     auto& entry = entries_[chat_id];
     entry.loaded = true;  // this one is newer than whatever is stored
     const bool rewrite = entry.webhook.url != webhook.url ||
@@ -58,7 +68,14 @@ net::awaitable<std::optional<SessionWebhook>> SessionWebhooks::usable(const std:
     if (load) {
         // After a restart: the stored copy, read once per chat.
         std::optional<SessionWebhook> stored;
-        if (auto value = co_await state_.get(kKind, chat_id)) stored = decode(*value);
+        if (auto value = co_await state_.get(kKind, chat_id)) {
+            stored = decode(*value);
+            // An expired (or unreadable) copy is of no use again.
+            if (!stored || stored->expires_ms <= now_ms) {
+                stored.reset();
+                co_await state_.erase(kKind, chat_id);
+            }
+        }
         std::lock_guard lock(mutex_);
         auto& entry = entries_[chat_id];
         if (!entry.loaded) {

@@ -22,10 +22,11 @@ struct SessionWebhook {
 
 class SessionWebhooks {
 public:
-    explicit SessionWebhooks(AdapterState& state) : state_(state) {}
+    explicit SessionWebhooks(AdapterState& state);
 
     // Remembers a chat's webhook; true when the durable copy should be rewritten (persist()).
-    bool remember(const std::string& chat_id, SessionWebhook webhook);
+    // Past kSweepFloor chats, the expired ones are dropped from memory now and then.
+    bool remember(const std::string& chat_id, SessionWebhook webhook, std::int64_t now_ms);
     net::awaitable<void> persist(const std::string& chat_id);
     // The chat's webhook when one is known and valid margin_ms past now_ms.
     net::awaitable<std::optional<SessionWebhook>> usable(const std::string& chat_id,
@@ -43,6 +44,7 @@ private:
     AdapterState& state_;
     std::mutex mutex_;
     std::unordered_map<std::string, Entry> entries_;
+    std::size_t sweep_at_;
 };
 
 }  // namespace bot::adapters::dingtalk

@@ -28,7 +28,8 @@ struct Setup {
         json section{{"type", "dingtalk"},
                      {"client_id", kClientId},
                      {"client_secret", kSecret},
-                     {"api_base", dingtalk.api_base()}};
+                     {"api_base", dingtalk.api_base()},
+                     {"webhook_base", dingtalk.api_base()}};
         section.update(extra);
         options.adapters["dt"] = section;
         this->options = options;
@@ -329,6 +330,7 @@ TEST_CASE("dingtalk: robot API errors are retried or given up as they should",
         s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-429", "busy?", past()));
         REQUIRE(s.dingtalk.wait_sent(1, 20s));
         CHECK(std::chrono::steady_clock::now() - started >= 1s);  // Retry-After honoured
+        REQUIRE(s.dingtalk.api().wait_for(3, batch));  // (recorded once answered)
         CHECK(s.dingtalk.api().count(batch) == 3);
         CHECK(s.dingtalk.sent().at(0).text == "echo: busy?");
     }
@@ -368,4 +370,18 @@ TEST_CASE("dingtalk: a long reply is split, and only its first part @s the sende
     std::size_t total = 0;
     for (const auto& one : sent) total += std::count(one.text.begin(), one.text.end(), 'a');
     CHECK(total == 9000);
+}
+
+TEST_CASE("dingtalk http: a session webhook outside webhook_base is never called",
+          "[integration][dingtalk]") {
+    Setup s(json{{"mode", "http"}});
+    RecordingServer elsewhere;
+    elsewhere.on("POST", "/*", json{{"errcode", 0}});
+    auto message = s.dingtalk.private_message(kStaff, "h-evil", "reply elsewhere");
+    message["sessionWebhook"] = elsewhere.base_url() + "/robot/sendBySession?session=x";
+    CHECK(s.dingtalk.post(s.bot->url("/dingtalk/dt"), message.dump()).status == 200);
+    REQUIRE(s.dingtalk.wait_sent(1));
+    CHECK(s.dingtalk.sent().at(0).via == "batchSend");
+    CHECK(elsewhere.requests().empty());
+    CHECK(s.bot->log_text().find("outside") != std::string::npos);
 }
