@@ -46,9 +46,12 @@ constexpr ReconnectOptions kReconnect{.first_delay = std::chrono::seconds(1),
                                       .max_delay = std::chrono::seconds(60),
                                       .healthy_after = std::chrono::minutes(1)};
 constexpr std::chrono::milliseconds kRefusedWait = kReconnect.max_delay;
-// After a disconnect notice, the old connection is kept this long at most for the ACKs of
-// messages still being stored.
-constexpr std::chrono::seconds kAckDrain{5};
+// After a disconnect notice, once the next connection is open, the old one is still read
+// until it has been quiet this long (frames DingTalk sent just before the notice took effect)
+// and its messages are stored and acknowledged; at most kDrainLimit (the server drops it ~10 s
+// after the notice).
+constexpr std::chrono::milliseconds kQuiet{1000};
+constexpr std::chrono::seconds kDrainLimit{5};
 
 std::int64_t epoch_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -64,6 +67,7 @@ struct Handover {
     explicit Handover(net::any_io_executor executor) : done(std::move(executor)) {}
     bool started = false;
     Pending pending = std::make_shared<std::atomic<int>>(0);  // of the old connection
+    std::atomic<std::int64_t> last_read_ms{0};                // on the old connection
     AsyncEvent done;
     std::shared_ptr<WebSocketConnection> next;
     std::string error;
@@ -225,6 +229,7 @@ private:
     net::awaitable<void> read_frames(std::shared_ptr<WebSocketConnection> connection,
                                      std::shared_ptr<Handover> handover) {
         while (auto message = co_await connection->read()) {
+            handover->last_read_ms = epoch_ms();
             auto frame = message->binary ? std::nullopt : parse_frame(message->data);
             if (!frame) {
                 log_.warn("dingtalk", "'", id_, "': skipped a frame that is not JSON");
@@ -285,10 +290,10 @@ private:
         }
         handover->done.set();
         if (!handover->next) co_return;
-        // Only once its successor is open, and once the messages read from it are stored and
-        // acknowledged (a few seconds at most: the server drops it ~10 s after the notice).
-        auto deadline = Clock::now() + kAckDrain;
-        while (*handover->pending > 0 && Clock::now() < deadline && !reconnect_.stopped())
+        // Only once its successor is open, the old one quiet and its messages acknowledged.
+        auto deadline = Clock::now() + kDrainLimit;
+        while (Clock::now() < deadline && !reconnect_.stopped() &&
+               (*handover->pending > 0 || epoch_ms() - handover->last_read_ms < kQuiet.count()))
             co_await sleep_for(std::chrono::milliseconds(20));
         old->close(1000, "reconnected");
     }

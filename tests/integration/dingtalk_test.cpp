@@ -257,7 +257,7 @@ TEST_CASE("dingtalk: a reply undelivered at shutdown goes out after the restart"
     // The webhook does not answer once; the retries through the API fail too.
     s.dingtalk.api().fail_next("POST", "/robot/sendBySession", Reply::status_only(503));
     s.dingtalk.api().fail_next("POST", "/v1.0/robot/oToMessages/batchSend", Reply::status_only(503),
-                               2);
+                               5);
     s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-r", "survive"));
     REQUIRE(s.dingtalk.api().wait_for(
         1, RecordingServer::to("POST", "/v1.0/robot/oToMessages/batchSend")));
