@@ -139,8 +139,13 @@ public:
         if (!failed_through_webhook(message.delivery_key)) {
             auto webhook = co_await webhooks_.usable(chat.chat_id, epoch_ms(), kWebhookMarginMs);
             if (webhook) {
-                // In groups the first part @-mentions the person answered.
-                std::string at = chat.is_group && message.part == 1 ? message.user_id : "";
+                // In groups the first part @-mentions the person answered, by staff id (a
+                // sender from outside the organisation has only a "$:LWCP_v1:$..." senderId,
+                // which cannot be @-mentioned).
+                std::string at =
+                    chat.is_group && message.part == 1 && !message.user_id.starts_with("$:")
+                        ? message.user_id
+                        : "";
                 auto outcome =
                     co_await api_->post_webhook(webhook->url, webhook_body(message.text, at));
                 switch (outcome.kind) {

@@ -385,3 +385,16 @@ TEST_CASE("dingtalk http: a session webhook outside webhook_base is never called
     CHECK(elsewhere.requests().empty());
     CHECK(s.bot->log_text().find("outside") != std::string::npos);
 }
+
+TEST_CASE("dingtalk stream: a group sender without staff id is answered without an @",
+          "[integration][dingtalk]") {
+    Setup s;
+    REQUIRE(s.dingtalk.wait_connections(1));
+    auto message = s.dingtalk.group_message(kGroup, "ext9", "g-ext", "from outside");
+    message.erase("senderStaffId");  // someone from another organisation
+    s.dingtalk.push(message);
+    REQUIRE(s.dingtalk.wait_sent(1));
+    auto sent = s.dingtalk.sent().at(0);
+    CHECK(sent.text == "echo: from outside");
+    CHECK(sent.at_users.empty());
+}
