@@ -344,8 +344,9 @@ std::string webhook_body(std::string_view text, std::string_view at_user) {
 
 std::string batch_send_body(std::string_view robot_code, std::string_view user_id,
                             std::string_view text) {
-    // POST /v1.0/robot/oToMessages/batchSend (longconn-protocols.md §2.4, second-hand for the
-    // body; the same shape in the official Java SDK's BatchSendOTORequest).
+    // POST /v1.0/robot/oToMessages/batchSend: DingTalk's generated OpenAPI SDK
+    // (alibabacloud_dingtalk robot_1_0 client.py, BatchSendOTO, 'x-acs-dingtalk-access-token';
+    // read in a vendored copy, guohuadeng/odoo12-x64 runtime/python3/Lib/site-packages/...).
     auto [key, param] = openapi_message(text);
     return dump_json({{"robotCode", std::string(robot_code)},
                       {"userIds", json::array({std::string(user_id)})},
@@ -355,7 +356,7 @@ std::string batch_send_body(std::string_view robot_code, std::string_view user_i
 
 std::string group_send_body(std::string_view robot_code, std::string_view conversation_id,
                             std::string_view text) {
-    // POST /v1.0/robot/groupMessages/send (as above; OrgGroupSendRequest).
+    // POST /v1.0/robot/groupMessages/send (the same SDK: OrgGroupSend).
     auto [key, param] = openapi_message(text);
     return dump_json({{"robotCode", std::string(robot_code)},
                       {"openConversationId", std::string(conversation_id)},
