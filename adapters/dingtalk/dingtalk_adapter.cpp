@@ -104,8 +104,8 @@ public:
         if (config.has("streaming")) {
             config.string("streaming", "");
             config.problem("streaming",
-                           "not supported: DingTalk's AI card needs a card template made in the "
-                           "card builder (see adapters/dingtalk/README.md); replies arrive whole");
+                           "not supported: streamed replies need DingTalk's AI card (see "
+                           "adapters/dingtalk/README.md, Streaming); replies arrive whole");
         }
         config.done();
         if (!config.errors().empty()) return;

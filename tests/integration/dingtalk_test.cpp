@@ -330,7 +330,7 @@ TEST_CASE("dingtalk: robot API errors are retried or given up as they should",
         s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-429", "busy?", past()));
         REQUIRE(s.dingtalk.wait_sent(1, 20s));
         CHECK(std::chrono::steady_clock::now() - started >= 1s);  // Retry-After honoured
-        REQUIRE(s.dingtalk.api().wait_for(3, batch));  // (recorded once answered)
+        REQUIRE(s.dingtalk.api().wait_for(3, batch));             // (recorded once answered)
         CHECK(s.dingtalk.api().count(batch) == 3);
         CHECK(s.dingtalk.sent().at(0).text == "echo: busy?");
     }
@@ -397,4 +397,18 @@ TEST_CASE("dingtalk stream: a group sender without staff id is answered without 
     auto sent = s.dingtalk.sent().at(0);
     CHECK(sent.text == "echo: from outside");
     CHECK(sent.at_users.empty());
+}
+
+TEST_CASE("dingtalk http: an expired session webhook gives way to the robot OpenAPI",
+          "[integration][dingtalk]") {
+    Setup s(json{{"mode", "http"}});
+    auto url = s.bot->url("/dingtalk/dt");
+    auto group = s.dingtalk.group_message(kGroup, "user0042", "h-old", "late group", past());
+    CHECK(s.dingtalk.post(url, group.dump()).status == 200);
+    REQUIRE(s.dingtalk.wait_sent(1));
+    auto sent = s.dingtalk.sent().at(0);
+    CHECK(sent.via == "groupSend");
+    CHECK(sent.target == kGroup);
+    CHECK(sent.text == "echo: late group");
+    CHECK(s.dingtalk.token_fetches() == 1);
 }
