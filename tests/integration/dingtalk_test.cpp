@@ -139,6 +139,7 @@ TEST_CASE("dingtalk stream: a disconnect opens the next connection before the ol
     // Pushed on the old connection after the disconnect notice: still stored and answered.
     auto late = s.dingtalk.push(s.dingtalk.private_message(kStaff, "m-late", "late one"));
     REQUIRE(s.dingtalk.wait_connections(2));
+    CHECK_FALSE(s.dingtalk.closed(0));       // the new one opened while the old one was up
     CHECK(s.dingtalk.registrations() == 2);  // a fresh ticket
     // The bot closes the old connection itself once the new one is open, long before the
     // server would.
