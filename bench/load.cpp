@@ -48,6 +48,8 @@ std::string to_string(Path path) {
             return "onebot";
         case Path::feishu:
             return "feishu";
+        case Path::dingtalk:
+            return "dingtalk";
     }
     return "?";
 }
@@ -162,8 +164,9 @@ struct Load::Impl {
         next_k.assign(users, 0);
         seen.assign(users * static_cast<std::size_t>(plan.messages), 0);
         for (int u = 0; u < plan.users; ++u) ready.push_back(u);
-        // (OneBot's events go over the fake implementation's one socket.)
-        const bool socket = plan.path == Path::onebot || plan.path == Path::feishu;
+        // (OneBot's, Feishu's and DingTalk's events go over the fake platform's socket.)
+        const bool socket = plan.path == Path::onebot || plan.path == Path::feishu ||
+                            plan.path == Path::dingtalk;
         const int http_connections = socket ? 0 : plan.connections;
         for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
@@ -329,6 +332,28 @@ struct Load::Impl {
             .append(R"(","chat_type":"p2p","message_type":"text","content":"{\"text\":\")")
             .append(message_text(user, k))
             .append(R"(\"}"}}})");
+    // A 1:1 robot message as DingTalk pushes it (the CALLBACK frame's data); the staff id is
+    // the user's chat id, the session webhook the fake's (tests/fakes/fake_dingtalk.cpp).
+    std::string dingtalk_event(int user, int k) {
+        std::string staff = std::to_string(chat_id_of(user));
+        return std::string(R"({"conversationId":"cid-1on1-)")
+            .append(staff)
+            .append(R"(","conversationType":"1","msgId":"m)")
+            .append(std::to_string(next_update_id++))
+            .append(R"(","senderNick":"U)")
+            .append(std::to_string(user))
+            .append(R"(","senderStaffId":")")
+            .append(staff)
+            .append(R"(","senderId":"$:LWCP_v1:$)")
+            .append(staff)
+            .append(R"(","sessionWebhook":")")
+            .append(plan.dingtalk_webhook_base)
+            .append("cid-1on1-")
+            .append(staff)
+            .append(
+                R"(","sessionWebhookExpiredTime":4102444800000,"msgtype":"text","text":{"content":")")
+            .append(message_text(user, k))
+            .append(R"("}})");
     }
 
     // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
@@ -347,6 +372,8 @@ struct Load::Impl {
             accepted = plan.post_frame(onebot_event(user, k));
         } else if (plan.path == Path::feishu) {
             accepted = plan.post_frame(feishu_event(user, k));
+        } else if (plan.path == Path::dingtalk) {
+            accepted = plan.post_frame(dingtalk_event(user, k));
         } else {
             auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
             accepted = answer && answer->status / 100 == 2;
@@ -459,7 +486,9 @@ struct Load::Impl {
             });
         }
         io.run();  // returns once every runner is done
-        if (plan.path == Path::telegram || plan.path == Path::onebot || plan.path == Path::feishu)
+        // Replies that come back through a fake platform: wait for stray duplicates.
+        if (plan.path == Path::telegram || plan.path == Path::onebot ||
+            plan.path == Path::feishu || plan.path == Path::dingtalk)
             std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);

@@ -8,6 +8,7 @@
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
 #include "fakes/fake_feishu.hpp"
+#include "fakes/fake_dingtalk.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/fake_onebot.hpp"
 #include "fakes/fake_telegram.hpp"
@@ -20,6 +21,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -124,6 +126,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         qq.record(false);
         bot::testing::FakeFeishu feishu;
         feishu.record(false);
+        bot::testing::FakeDingtalk dingtalk(kDingtalkClientId, kSecretToken);
+        dingtalk.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -133,6 +137,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .telegram_api_base = telegram.api_base(),
                                        .telegram_token = telegram.token(),
                                        .feishu_domain = feishu.base_url(),
+                                       .dingtalk_api_base = dingtalk.api_base(),
                                        .llm_concurrency = spec.llm_concurrency,
                                        .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
@@ -149,6 +154,13 @@ Point run_point(const Settings& settings, const Spec& spec) {
         }
         if (spec.path == Path::feishu && !feishu.wait_connections(1, std::chrono::seconds(30)))
             throw std::runtime_error("contactbot did not open Feishu's long connection");
+        if (spec.path == Path::dingtalk && !dingtalk.wait_connections(1, std::chrono::seconds(30)))
+            throw std::runtime_error("contactbot did not open the DingTalk Stream connection");
+        auto post_frame = [&](std::string frame) {
+            if (spec.path == Path::feishu) return feishu.push_payload(std::move(frame));
+            if (spec.path == Path::dingtalk) return !dingtalk.push_data(frame).empty();
+            return qq.post_text(frame);
+        };
 
         load = std::make_unique<Load>(
             LoadPlan{.path = spec.path,
@@ -162,10 +174,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
                      .secret_token = kSecretToken,
                      .stream = spec.stream,
                      .reply_timeout = std::chrono::seconds(settings.reply_timeout_s),
-                     .post_frame = [&qq, &feishu, path = spec.path](std::string frame) {
-                         if (path == Path::feishu) return feishu.push_payload(std::move(frame));
-                         return qq.post_text(frame);
-                     }});
+                     .post_frame = post_frame,
+                     .dingtalk_webhook_base = dingtalk.webhook_url("")});
         feishu.on_reply(
             [sink = load.get()](const std::string& message_id, const std::string& text) {
                 // "om_<chat>_<n>" (Load::feishu_event)
@@ -184,6 +194,14 @@ Point run_point(const Settings& settings, const Spec& spec) {
                 if (segment.value("type", "") == "text")
                     text += segment.value("data", nlohmann::json::object()).value("text", "");
             sink->on_send_message(params.value("user_id", std::int64_t{0}), text);
+        });
+        // Replies reach the fake's session webhook "s-cid-1on1-<staff id>" (or batchSend's
+        // "<staff id>"); the staff id is the user's chat id.
+        dingtalk.on_sent([sink = load.get()](const bot::testing::FakeDingtalk::Sent& sent) {
+            auto digits = sent.target.substr(sent.target.find_last_of('-') + 1);
+            std::int64_t chat = 0;
+            std::from_chars(digits.data(), digits.data() + digits.size(), chat);
+            sink->on_send_message(chat, sent.text);
         });
 
         {
@@ -207,6 +225,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
         telegram.on_call(nullptr);
         qq.on_action(nullptr);
         feishu.on_reply(nullptr);
+        dingtalk.on_sent(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -229,6 +248,9 @@ std::vector<Path> paths_of(const std::string& path) {
     if (path == "telegram+onebot") return {Path::telegram, Path::onebot};
     if (path == "feishu") return {Path::feishu};
     if (path == "telegram+onebot+feishu") return {Path::telegram, Path::onebot, Path::feishu};
+    if (path == "dingtalk") return {Path::dingtalk};
+    if (path == "telegram+onebot+dingtalk") return {Path::telegram, Path::onebot, Path::dingtalk};
+    if (path == "sockets") return {Path::telegram, Path::onebot, Path::feishu, Path::dingtalk};
     return {Path::telegram, Path::http_api};
 }
 
@@ -269,10 +291,12 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(10, 24 * 3600));
     cli.add_option("--path", s.path,
-                   "telegram (webhook), http_api, both, onebot (reverse websocket) or "
-                   "telegram+onebot, feishu (long connection), telegram+onebot+feishu")
+                   "telegram (webhook), http_api, both, onebot (reverse websocket), "
+                   "telegram+onebot, feishu (long connection), dingtalk (Stream mode), "
+                   "telegram+onebot+feishu, telegram+onebot+dingtalk, or sockets (all four)")
         ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot",
-                               "feishu", "telegram+onebot+feishu"}))
+                               "feishu", "dingtalk", "telegram+onebot+feishu",
+                               "telegram+onebot+dingtalk", "sockets"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

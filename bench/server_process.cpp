@@ -48,6 +48,12 @@ std::string make_config(const ServerSettings& s) {
                                     {"app_secret", "feishu-app-secret-0123456789"},
                                     {"domain", s.feishu_domain},
                                     {"streaming", s.stream ? "card" : "off"}};
+    } else if (s.path == Path::dingtalk) {
+        adapters[kDingtalkAdapter] = {{"type", "dingtalk"},
+                                      {"client_id", kDingtalkClientId},
+                                      {"client_secret", kSecretToken},
+                                      {"api_base", s.dingtalk_api_base},
+                                      {"webhook_base", s.dingtalk_api_base}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

@@ -21,6 +21,8 @@ inline constexpr const char* kTelegramAdapter = "tg";
 inline constexpr const char* kIlinkAdapter = "wx";
 inline constexpr const char* kOnebotAdapter = "qq";  // route /onebot/qq
 inline constexpr const char* kFeishuAdapter = "fs";
+inline constexpr const char* kDingtalkAdapter = "dt";
+inline constexpr const char* kDingtalkClientId = "dingbench01";
 
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here
@@ -31,7 +33,8 @@ struct ServerSettings {
     std::string telegram_api_base;
     std::string telegram_token;
     std::string ilink_api_base;
-    std::string feishu_domain;  // feishu: the fake's base URL
+    std::string feishu_domain;      // feishu: the fake's base URL
+    std::string dingtalk_api_base;  // dingtalk: the fake's base URL (API and session webhooks)
     int llm_concurrency = 0;    // llm max_concurrency; 0 = contactbot's default
     bool stream = false;        // telegram: live replies ("streaming": "auto"), else "off"
     std::string config_json;    // written instead of make_config's text when not empty

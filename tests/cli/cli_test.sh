@@ -37,6 +37,14 @@ grep -q '"type": "onebot"' "$work/example-onebot.json" || fail "no OneBot block 
 out=$(env -u CONTACTBOT_LLM ONEBOT_ACCESS_TOKEN=cli-test \
       "$bin" check-config --config "$work/example-onebot.json" 2>&1) || fail "example onebot block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example onebot block"
+uncomment_block feishu > "$work/example-feishu.json"
+out=$(env -u CONTACTBOT_LLM FEISHU_APP_ID=cli_a1b2c3d4e5f60718 FEISHU_APP_SECRET=dummy-secret \
+      "$bin" check-config --config "$work/example-feishu.json" 2>&1) || fail "example feishu block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example feishu block"
+uncomment_block dingtalk > "$work/example-dingtalk.json"
+out=$(env -u CONTACTBOT_LLM DINGTALK_CLIENT_ID=dingappkey01 DINGTALK_CLIENT_SECRET=dummy-secret \
+      "$bin" check-config --config "$work/example-dingtalk.json" 2>&1) || fail "example dingtalk block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example dingtalk block"
 
 cat > "$work/bad.json" <<'JSON'
 {
