@@ -332,6 +332,8 @@ struct Load::Impl {
             .append(R"(","chat_type":"p2p","message_type":"text","content":"{\"text\":\")")
             .append(message_text(user, k))
             .append(R"(\"}"}}})");
+    }
+
     // A 1:1 robot message as DingTalk pushes it (the CALLBACK frame's data); the staff id is
     // the user's chat id, the session webhook the fake's (tests/fakes/fake_dingtalk.cpp).
     std::string dingtalk_event(int user, int k) {

@@ -45,13 +45,24 @@ void WsClient::send_text(const std::string& text) {
 }
 
 std::optional<nlohmann::json> WsClient::next(std::chrono::milliseconds timeout) {
-    timeval wait{.tv_sec = static_cast<time_t>(timeout.count() / 1000),
-                 .tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-    auto fd = impl_->ws.next_layer().native_handle();
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    // An asynchronous read run for at most timeout: a blocking read with SO_RCVTIMEO would not
+    // time out (Asio polls again on EAGAIN), and a missing frame would hang the test.
     beast::flat_buffer buffer;
     boost::system::error_code ec;
-    impl_->ws.read(buffer, ec);
+    bool finished = false;
+    impl_->ws.async_read(buffer, [&](boost::system::error_code error, std::size_t) {
+        ec = error;
+        finished = true;
+    });
+    impl_->io.restart();
+    impl_->io.run_for(timeout);
+    if (!finished) {
+        boost::system::error_code ignored;
+        impl_->ws.next_layer().close(ignored);  // the read completes, cancelled
+        impl_->io.restart();
+        impl_->io.run();
+        return std::nullopt;
+    }
     if (ec) return std::nullopt;
     return nlohmann::json::parse(beast::buffers_to_string(buffer.data()));
 }
@@ -64,7 +75,10 @@ std::vector<nlohmann::json> WsClient::until(const std::string& type, const std::
             return frames;
         }
     }
-    throw std::runtime_error("connection ended before a \"" + type + "\" frame");
+    std::string seen;
+    for (const auto& frame : frames) seen.append(" ").append(frame.dump().substr(0, 120));
+    throw std::runtime_error("no \"" + type + "\" frame before the connection ended or went "
+                             "silent; frames:" + seen);
 }
 
 void WsClient::close() {
