@@ -10,7 +10,9 @@
 #include <boost/asio/detached.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -27,6 +29,8 @@ constexpr double kUserBurst = 5;      // messages a user may send at once
 constexpr double kAddressBurst = 20;  // the same for all users of one address
 // Buckets kept per map (users, addresses): a few MB at most, whatever ids clients invent.
 constexpr std::size_t kTrackedClients = 20000;
+// Answers a page remembers having shown (retries come within seconds, a few ids back).
+constexpr std::size_t kAnsweredPerPage = 64;
 // Frames refused in a row, after the one rate_limited answer, before the socket is closed.
 constexpr int kSilentRefusals = 20;
 
@@ -86,8 +90,9 @@ public:
 
     Capabilities capabilities() const override { return {}; }
 
-    // The finished reply, to every open page of the user. With none open it still counts as
-    // delivered: the page shows it from the history when the user comes back.
+    // The finished reply, to every open page of the user that has not shown it yet (the page
+    // that asked usually has, from its watch). With none open it still counts as delivered:
+    // the page shows it from the history when the user comes back.
     net::awaitable<SendResult> send(Outbound message) override {
         std::string client_id = message.reply_to;
         if (auto colon = client_id.find(':'); colon != std::string::npos)
@@ -96,7 +101,8 @@ public:
         std::lock_guard lock(mutex_);
         if (auto it = sockets_.find(message.chat.chat_id); it != sockets_.end()) {
             for (auto& weak : it->second) {
-                if (auto socket = weak.lock()) socket->send(frame);
+                auto socket = weak.lock();
+                if (socket && first_done(*socket, client_id)) socket->send(frame);
             }
         }
         co_return std::string();
@@ -202,6 +208,7 @@ private:
             // Submitted here, one at a time, so the core stores this user's messages in the
             // order they were sent; only watching the reply runs beside the read loop.
             std::string id = message->id;
+            asked(*socket, id);
             auto submission = co_await submit(user, std::move(*message));
             net::co_spawn(executor_, stream_reply(socket, std::move(id), std::move(submission)),
                           [this](std::exception_ptr e) {
@@ -241,8 +248,10 @@ private:
         co_return co_await sink_.submit(std::move(inbound), options);
     }
 
-    // Streams the reply's deltas to the page that asked. The finished reply arrives through
-    // send() (the outbox), except one the outbox is already done with (a retry).
+    // Streams the reply to the page that asked, and its end once it is stored. send() (the
+    // outbox) shows it on the user's other pages; a page that asked gets the answer once,
+    // whichever comes first. (A retry used to wait for send() when the stored reply was still
+    // pending: when the outbox had sent it just before the retry's page opened, nothing came.)
     net::awaitable<void> stream_reply(std::shared_ptr<http::WebSocket> socket, std::string id,
                                       Submission submission) {
         for (;;) {
@@ -250,7 +259,8 @@ private:
             if (event.kind == ReplyEvent::Kind::delta) {
                 if (socket->is_open()) socket->send(render_delta(id, event.text));
             } else if (event.kind == ReplyEvent::Kind::done) {
-                if (event.claimed) socket->send(render_done(id, event.text));
+                std::lock_guard lock(mutex_);
+                if (first_done(*socket, id)) socket->send(render_done(id, event.text));
                 co_return;
             } else {
                 socket->send(render_error(
@@ -263,6 +273,25 @@ private:
     void attach(const std::string& user, const std::shared_ptr<http::WebSocket>& socket) {
         std::lock_guard lock(mutex_);
         sockets_[user].push_back(socket);
+        answered_[socket.get()];
+    }
+
+    // The page asks for id (again): whatever it was shown before, it gets the answer once more.
+    void asked(const http::WebSocket& socket, const std::string& id) {
+        std::lock_guard lock(mutex_);
+        if (auto it = answered_.find(&socket); it != answered_.end())
+            std::erase(it->second, id);
+    }
+
+    // Under mutex_: true the first time a page is to show id's answer (then remembered).
+    bool first_done(const http::WebSocket& socket, const std::string& id) {
+        auto it = answered_.find(&socket);
+        if (it == answered_.end()) return true;  // detached: nothing to remember
+        auto& ids = it->second;
+        if (std::find(ids.begin(), ids.end(), id) != ids.end()) return false;
+        if (ids.size() >= kAnsweredPerPage) ids.pop_front();
+        ids.push_back(id);
+        return true;
     }
 
     void detach(const std::string& user, const std::shared_ptr<http::WebSocket>& socket) {
@@ -274,6 +303,7 @@ private:
             return !open || open == socket;
         });
         if (it->second.empty()) sockets_.erase(it);
+        answered_.erase(socket.get());
     }
 
     std::string id_;
@@ -292,6 +322,8 @@ private:
     std::string page_;
     std::mutex mutex_;
     std::map<std::string, std::vector<std::weak_ptr<http::WebSocket>>> sockets_;
+    // Per open page, the ids whose answer it was sent last (the newest kAnsweredPerPage).
+    std::map<const http::WebSocket*, std::deque<std::string>> answered_;
     std::mutex limits_mutex_;
     std::optional<TokenBuckets> per_user_;
     std::optional<TokenBuckets> per_address_;
