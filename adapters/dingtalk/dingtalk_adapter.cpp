@@ -3,6 +3,7 @@
 // HTTP mode: DingTalk POSTs each message to our route, signed with the AppSecret. Replies go
 // through the message's session webhook while it is valid, else through the robot OpenAPI.
 // Config, console steps and what users see: adapters/dingtalk/README.md.
+#include "base/keyed_order.hpp"
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
 #include "bot/net/reconnect_loop.hpp"
@@ -14,7 +15,6 @@
 #include <boost/asio/detached.hpp>
 
 #include <deque>
-#include <map>
 #include <mutex>
 #include <set>
 
@@ -82,7 +82,7 @@ public:
           log_(deps.log),
           websockets_(deps.websockets),
           webhooks_(deps.state),
-          submitting_(kMaxSubmitting),
+          ordered_(deps.executor, kMaxSubmitting, kMaxQueuedPerSender),
           stopped_(deps.executor),
           reconnect_(deps.executor, deps.log, "dingtalk " + id_, kReconnect) {
         auto& config = deps.config;
@@ -375,55 +375,25 @@ private:
     }
 
     // Messages are stored concurrently (one socket carries every user), each sender's in the
-    // order they arrived; `done` runs once stored (the ACK).
+    // order they arrived (KeyedOrder); `done` runs once stored (the ACK).
     net::awaitable<void> enqueue(RobotMessage message, std::function<void()> done) {
         std::string key = chat_of(message, id_).chat_id + '\n' + message.sender_id;
-        {
-            std::lock_guard lock(mutex_);
-            auto queue = queues_.find(key);
-            if (queue != queues_.end() && queue->second.size() >= kMaxQueuedPerSender) {
-                log_.warn("dingtalk", "'", id_, "': a sender has ", kMaxQueuedPerSender,
-                          " messages waiting to be stored; one more skipped");
-                done();
-                co_return;
-            }
-        }
-        auto permit = co_await submitting_.acquire();
-        {
-            std::lock_guard lock(mutex_);
-            auto [queue, idle] = queues_.try_emplace(key);
-            queue->second.push_back({std::move(message), std::move(done), std::move(permit)});
-            if (!idle) co_return;  // the running drain takes it
-        }
-        net::co_spawn(executor_, drain(std::move(key)), net::detached);
-    }
-
-    net::awaitable<void> drain(std::string key) {
-        for (;;) {
-            Queued next;
-            {
-                std::lock_guard lock(mutex_);
-                auto& queue = queues_.at(key);
-                next = std::move(queue.front());
-                queue.pop_front();
-            }
+        auto store = [this, message = std::move(message), done]() -> net::awaitable<void> {
             try {
-                const bool rewrite = remember_webhook(next.message);
-                co_await sink_.submit(to_inbound(next.message, id_), SubmitOptions{});
-                if (rewrite) co_await webhooks_.persist(chat_of(next.message, id_).chat_id);
+                const bool rewrite = remember_webhook(message);
+                co_await sink_.submit(to_inbound(message, id_), SubmitOptions{});
+                if (rewrite) co_await webhooks_.persist(chat_of(message, id_).chat_id);
             } catch (const std::exception& error) {
                 // Robot messages are not redelivered (dt-protocol l.357-376): logged, lost.
                 log_.error("dingtalk", "'", id_,
                            "': a message could not be stored: ", error.what());
             }
-            next.done();
-            next.permit.reset();
-            std::lock_guard lock(mutex_);
-            auto it = queues_.find(key);
-            if (it->second.empty()) {
-                queues_.erase(it);
-                co_return;
-            }
+            done();
+        };
+        if (!co_await ordered_.add(std::move(key), std::move(store))) {
+            log_.warn("dingtalk", "'", id_, "': a sender has ", kMaxQueuedPerSender,
+                      " messages waiting to be stored; one more skipped");
+            done();
         }
     }
 
@@ -442,12 +412,6 @@ private:
         }
     }
 
-    struct Queued {
-        RobotMessage message;
-        std::function<void()> done;
-        AsyncSemaphore::Permit permit;
-    };
-
     std::string id_;
     net::any_io_executor executor_;
     InboundSink& sink_;
@@ -459,12 +423,11 @@ private:
     std::chrono::milliseconds ping_interval_{30'000};
     std::optional<DingtalkApi> api_;
     SessionWebhooks webhooks_;
-    AsyncSemaphore submitting_;
+    KeyedOrder ordered_;
     AsyncEvent stopped_;
     ReconnectLoop reconnect_;
     std::mutex mutex_;
     std::string last_ticket_;
-    std::map<std::string, std::deque<Queued>> queues_;
     std::set<std::string> failed_keys_;
     std::deque<std::string> failed_order_;
 };

@@ -4,6 +4,7 @@
 // "webhook": Feishu POSTs events to our route (token, signature, AES). Replies go through the
 // reply API, streamed into a card as the LLM writes (streaming: "card"). See README.md.
 #include "base/crypto.hpp"
+#include "base/keyed_order.hpp"
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
 #include "bot/net/reconnect_loop.hpp"
@@ -41,6 +42,8 @@ constexpr std::chrono::hours kPastWindow{7};
 constexpr std::chrono::minutes kFutureWindow{5};
 // Messages being stored at once from the long connection; the read loop waits beyond it.
 constexpr std::size_t kMaxSubmitting = 1024;
+// ...of which one sender may hold this many (beyond it Feishu is asked to resend: 500).
+constexpr std::size_t kMaxQueuedPerSender = 64;
 // How long a streamed reply is followed (then the outbox still delivers the final text).
 constexpr std::chrono::minutes kWatch{10};
 // The long connection's backoff between failed dials: ReconnectLoop's doubling up to the
@@ -105,7 +108,7 @@ public:
           log_(deps.log),
           state_(deps.state),
           websockets_(deps.websockets),
-          submitting_(kMaxSubmitting),
+          ordered_(deps.executor, kMaxSubmitting, kMaxQueuedPerSender),
           stopped_(deps.executor),
           reconnect_(deps.executor, deps.log, "feishu " + id_, kReconnect) {
         auto& config = deps.config;
@@ -451,24 +454,34 @@ private:
             respond(*link, std::move(frame), 200, Clock::now());
             co_return;
         }
-        // Stored concurrently (one socket carries every user); the read loop waits beyond
-        // kMaxSubmitting, so a flood queues at Feishu, not here.
-        auto permit = co_await submitting_.acquire();
+        // Stored concurrently (one socket carries every user), each sender's in the order they
+        // arrived (KeyedOrder); the read loop waits beyond kMaxSubmitting, so a flood queues at
+        // Feishu, not here. No token check: the connection itself is authenticated (node-sdk
+        // invoke(..., {needCheck:false}) l.102700).
+        const bool is_event = frame.header("type") == "event";
+        Event parsed = is_event ? parse_event(part.payload, bot_open_id()) : Event{};
+        std::string key = parsed.kind == Event::Kind::message
+                              ? parsed.message.chat_id + '\n' + parsed.message.sender_open_id
+                              : std::string(frame.header("message_id"));  // in no order
+        auto started = Clock::now();
         ++inflight_;
-        net::co_spawn(
-            executor_,
-            handle_data(link, std::move(frame), std::move(part.payload), std::move(permit)),
-            net::detached);
+        auto handle = [this, link, frame, is_event, started, payload = std::move(part.payload),
+                       parsed = std::move(parsed)]() mutable -> net::awaitable<void> {
+            co_await handle_data(link, std::move(frame), is_event, std::move(payload),
+                                 std::move(parsed), started);
+        };
+        if (!co_await ordered_.add(std::move(key), std::move(handle))) {
+            --inflight_;
+            log_.warn("feishu", "'", id_, "': a sender has ", kMaxQueuedPerSender,
+                      " messages waiting to be stored; one more is left for Feishu to resend");
+            respond(*link, std::move(frame), 500, started);
+        }
     }
 
-    net::awaitable<void> handle_data(std::shared_ptr<Link> link, Frame frame, std::string payload,
-                                     AsyncSemaphore::Permit) {
-        auto started = Clock::now();
+    net::awaitable<void> handle_data(std::shared_ptr<Link> link, Frame frame, bool is_event,
+                                     std::string payload, Event parsed, Clock::time_point started) {
         int code = 200;
-        if (frame.header("type") == "event") {
-            // No token check here: the connection itself is authenticated (node-sdk
-            // invoke(..., {needCheck:false}) l.102700).
-            auto parsed = parse_event(payload, bot_open_id());  // (named: see with_bot_open_id)
+        if (is_event) {
             auto event = co_await with_bot_open_id(payload, std::move(parsed));
             if (event.kind == Event::Kind::message) {
                 if (!co_await on_message(std::move(event.message))) code = 500;
@@ -505,7 +518,7 @@ private:
     std::string encrypt_key_;
     std::optional<FeishuApi> api_;
     std::optional<CardStreams> cards_;
-    AsyncSemaphore submitting_;
+    KeyedOrder ordered_;
     std::atomic<int> inflight_{0};
     AsyncEvent stopped_;
     ReconnectLoop reconnect_;

@@ -2,6 +2,7 @@
 // websocket (the implementation dials contactbot; several accounts on one route) or forward
 // (contactbot dials it). Config and what users see: adapters/onebot/README.md.
 #include "base/crypto.hpp"
+#include "base/keyed_order.hpp"
 #include "base/log.hpp"
 #include "bot/adapter.hpp"
 #include "bot/net/reconnect_loop.hpp"
@@ -12,7 +13,6 @@
 #include <boost/asio/detached.hpp>
 
 #include <atomic>
-#include <deque>
 #include <map>
 #include <mutex>
 
@@ -91,7 +91,7 @@ public:
           log_(deps.log),
           websockets_(deps.websockets),
           table_(deps.executor),
-          submitting_(kMaxSubmitting),
+          ordered_(deps.executor, kMaxSubmitting, kMaxQueuedPerSender),
           stopped_(deps.executor),
           reconnect_(deps.executor, deps.log, "onebot " + id_, kReconnect) {
         auto& config = deps.config;
@@ -313,59 +313,24 @@ private:
     }
 
     // Messages are stored concurrently (a socket carries every user of an account), but each
-    // sender's in the order they arrived: they queue behind the one being stored.
+    // sender's in the order they arrived (KeyedOrder). One flooding sender cannot take every
+    // slot: the read loop waits for a slot, and behind it every user's messages, the answers
+    // and the heartbeats.
     net::awaitable<void> submit(Inbound inbound) {
         std::string key = inbound.chat.chat_id + '\n' + inbound.sender_id;
-        {
-            // One flooding sender must not take every slot: the read loop waits for a slot,
-            // and behind it every user's messages, the answers and the heartbeats.
-            std::lock_guard lock(queues_mutex_);
-            auto queue = queues_.find(key);
-            if (queue != queues_.end() && queue->second.size() >= kMaxQueuedPerSender) {
-                log_.warn("onebot", "'", id_, "': a sender has ", kMaxQueuedPerSender,
-                          " messages waiting to be stored; one more skipped");
-                co_return;
-            }
-        }
-        auto permit = co_await submitting_.acquire();
-        {
-            std::lock_guard lock(queues_mutex_);
-            auto [queue, idle] = queues_.try_emplace(key);
-            queue->second.push_back({std::move(inbound), std::move(permit)});
-            if (!idle) co_return;  // the running drain takes it
-        }
-        net::co_spawn(executor_, drain(std::move(key)), net::detached);
-    }
-
-    net::awaitable<void> drain(std::string key) {
-        for (;;) {
-            Queued next;
-            {
-                std::lock_guard lock(queues_mutex_);
-                auto& queue = queues_.at(key);
-                next = std::move(queue.front());
-                queue.pop_front();
-            }
+        auto store = [this, inbound = std::move(inbound)]() mutable -> net::awaitable<void> {
             try {
-                co_await sink_.submit(std::move(next.inbound), SubmitOptions{});
+                co_await sink_.submit(std::move(inbound), SubmitOptions{});
             } catch (const std::exception& error) {
                 // No acknowledgement exists in OneBot to make the implementation send it again.
                 log_.error("onebot", "'", id_, "': a message could not be stored: ", error.what());
             }
-            next.permit.reset();
-            std::lock_guard lock(queues_mutex_);
-            auto it = queues_.find(key);
-            if (it->second.empty()) {
-                queues_.erase(it);
-                co_return;
-            }
+        };
+        if (!co_await ordered_.add(std::move(key), std::move(store))) {
+            log_.warn("onebot", "'", id_, "': a sender has ", kMaxQueuedPerSender,
+                      " messages waiting to be stored; one more skipped");
         }
     }
-
-    struct Queued {
-        Inbound inbound;
-        AsyncSemaphore::Permit permit;
-    };
 
     std::string id_;
     net::any_io_executor executor_;
@@ -381,11 +346,9 @@ private:
     std::size_t max_frame_bytes_ = 1 << 20;
     AddressRules rules_;
     ConnectionTable table_;
-    AsyncSemaphore submitting_;
+    KeyedOrder ordered_;
     AsyncEvent stopped_;
     ReconnectLoop reconnect_;
-    std::mutex queues_mutex_;
-    std::map<std::string, std::deque<Queued>> queues_;
 };
 
 }  // namespace

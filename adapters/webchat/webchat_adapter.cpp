@@ -279,8 +279,7 @@ private:
     // The page asks for id (again): whatever it was shown before, it gets the answer once more.
     void asked(const http::WebSocket& socket, const std::string& id) {
         std::lock_guard lock(mutex_);
-        if (auto it = answered_.find(&socket); it != answered_.end())
-            std::erase(it->second, id);
+        if (auto it = answered_.find(&socket); it != answered_.end()) std::erase(it->second, id);
     }
 
     // Under mutex_: true the first time a page is to show id's answer (then remembered).

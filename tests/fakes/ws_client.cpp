@@ -77,8 +77,10 @@ std::vector<nlohmann::json> WsClient::until(const std::string& type, const std::
     }
     std::string seen;
     for (const auto& frame : frames) seen.append(" ").append(frame.dump().substr(0, 120));
-    throw std::runtime_error("no \"" + type + "\" frame before the connection ended or went "
-                             "silent; frames:" + seen);
+    throw std::runtime_error("no \"" + type +
+                             "\" frame before the connection ended or went "
+                             "silent; frames:" +
+                             seen);
 }
 
 void WsClient::close() {

@@ -385,3 +385,28 @@ TEST_CASE("feishu send: a long answer fills the card, the rest follows as text r
     CHECK(total >= 8 * 3000);
     CHECK(feishu.replies_to("om_long") == 3);  // the card and two text replies
 }
+
+TEST_CASE("feishu long connection: one user's messages are answered in the order sent",
+          "[integration][feishu]") {
+    FakeFeishu feishu;
+    FakeLlm llm;
+    llm.record(true);
+    TempDir dir;
+    TestBot bot(llm, dir.path(), with_feishu(feishu, {{"streaming", "off"}}));
+    REQUIRE(feishu.wait_connections(1));
+    // Back to back on the one socket: stored side by side with other users' messages, but
+    // each sender's in order, so the second is asked with the first in its history.
+    constexpr int kMessages = 6;
+    for (int i = 0; i < kMessages; ++i) {
+        feishu.push(FakeFeishu::text_event("om_order" + std::to_string(i), kP2p, kUser,
+                                           "message " + std::to_string(i)));
+    }
+    REQUIRE(feishu.wait_responses(kMessages));
+    REQUIRE(eventually([&] { return llm.request_count() == kMessages; }));
+    auto requests = llm.requests();
+    for (int i = 0; i < kMessages; ++i) {
+        const auto& messages = requests[i].at("messages");
+        CHECK(messages.back().at("content") == "message " + std::to_string(i));
+        CHECK(messages.size() == static_cast<std::size_t>(2 + 2 * i));  // every earlier turn
+    }
+}
