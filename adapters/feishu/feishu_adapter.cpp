@@ -47,8 +47,9 @@ constexpr std::size_t kMaxQueuedPerSender = 64;
 // How long a streamed reply is followed (then the outbox still delivers the final text).
 constexpr std::chrono::minutes kWatch{10};
 // The long connection's backoff between failed dials: ReconnectLoop's doubling up to the
-// SDKs' default ReconnectInterval (120 s); a session after a healthy one first waits the
-// server's ReconnectNonce (below), as the SDKs do.
+// server's ReconnectInterval (the SDKs' default, 120 s, until the endpoint answer or a pong
+// says otherwise; the SDKs wait it in full every time, we double up to it); a session after a
+// healthy one first waits the server's ReconnectNonce (below), as the SDKs do.
 constexpr ReconnectOptions kReconnect{.first_delay = std::chrono::seconds(1),
                                       .max_delay = std::chrono::seconds(120),
                                       .healthy_after = std::chrono::minutes(1)};
@@ -401,6 +402,7 @@ private:
         if (endpoint.kind != Endpoint::Kind::ok)
             throw std::runtime_error("endpoint: " + endpoint.reason);
         config_ = endpoint.config;
+        reconnect_.set_max_delay(std::chrono::seconds(config_.reconnect_interval_s));
         // The URL carries a ticket: it is never logged (node-sdk detachSocket).
         WebSocketOptions options{.url = endpoint.url, .max_message_bytes = kMaxFrameBytes};
         // Dead-peer detection (two silent intervals end the connection): at least the app's
@@ -442,6 +444,7 @@ private:
             if (type == "pong" && !frame.payload.empty()) {
                 apply_client_config(config_, frame.payload);
                 link->ping_s = config_.ping_interval_s;
+                reconnect_.set_max_delay(std::chrono::seconds(config_.reconnect_interval_s));
             }
             co_return;
         }

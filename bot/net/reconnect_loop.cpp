@@ -13,7 +13,15 @@ constexpr int kGoingAway = 1001;
 
 ReconnectLoop::ReconnectLoop(net::any_io_executor executor, Logger& log, std::string name,
                              ReconnectOptions options)
-    : log_(log), name_(std::move(name)), options_(options), stop_(std::move(executor)) {}
+    : log_(log),
+      name_(std::move(name)),
+      options_(options),
+      max_delay_ms_(options.max_delay.count()),
+      stop_(std::move(executor)) {}
+
+void ReconnectLoop::set_max_delay(std::chrono::milliseconds max_delay) {
+    max_delay_ms_ = std::max<std::int64_t>(max_delay.count(), options_.first_delay.count());
+}
 
 net::awaitable<void> ReconnectLoop::run(Session session) {
     ReconnectAttempt attempt;
@@ -38,8 +46,9 @@ net::awaitable<void> ReconnectLoop::run(Session session) {
         ++attempt.number;
         // Also after a healthy session: a peer that ends every session at once after its
         // healthy period is still not dialled in a spin.
-        const auto delay = backoff_delay(options_.first_delay, options_.max_delay,
-                                         std::max(attempt.failures - 1, 0));
+        const auto delay =
+            backoff_delay(options_.first_delay, std::chrono::milliseconds(max_delay_ms_.load()),
+                          std::max(attempt.failures - 1, 0));
         const auto reason = error.empty() ? std::string("the connection ended") : error;
         if (healthy) {
             log_.info(name_, reason, "; reconnecting in ", delay.count(), " ms");

@@ -12,6 +12,7 @@
 
 #include "base/async.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -63,6 +64,11 @@ public:
     void stop();
     bool stopped() const { return stop_.is_set(); }
 
+    // The platform's own reconnect interval (Feishu's ClientConfig.ReconnectInterval): the
+    // waits double up to it instead of ReconnectOptions::max_delay (never below first_delay).
+    // Thread-safe; takes effect from the next wait.
+    void set_max_delay(std::chrono::milliseconds max_delay);
+
     // The running session's connection, which stop() closes. Replaces the one before.
     void watch(std::shared_ptr<WebSocketConnection> connection);
 
@@ -70,6 +76,7 @@ private:
     Logger& log_;
     const std::string name_;
     const ReconnectOptions options_;
+    std::atomic<std::int64_t> max_delay_ms_;
     AsyncEvent stop_;
     std::mutex mutex_;
     std::shared_ptr<WebSocketConnection> watched_;

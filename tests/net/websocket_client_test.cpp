@@ -459,6 +459,24 @@ TEST_CASE("reconnect loop: a healthy session resets the backoff and offers a res
     CHECK_FALSE(attempts.seen[4].second.resume);
 }
 
+TEST_CASE("reconnect loop: the platform's reconnect interval caps the waits", "[reconnect-loop]") {
+    Harness harness;
+    Attempts attempts;
+    RunningLoop running(harness, {.first_delay = 20ms, .max_delay = 10s, .healthy_after = 10s});
+    // Feishu's ClientConfig says ReconnectInterval: the doubling stops at it (here 40 ms).
+    running.loop.set_max_delay(40ms);
+    running.start([&](const bot::ReconnectAttempt& attempt) -> net::awaitable<void> {
+        attempts.add(attempt);
+        throw std::runtime_error("refused");
+        co_return;
+    });
+    std::this_thread::sleep_for(900ms);
+    REQUIRE(running.stop_within(2s));
+    // Waits of 20..40 ms: well over 10 attempts in 900 ms. Doubling up to 10 s (20, 40, 80,
+    // 160, 320... ms, the upper half of each) leaves room for at most 7.
+    CHECK(attempts.count() >= 10);
+}
+
 TEST_CASE("reconnect loop: stop() ends it promptly", "[reconnect-loop]") {
     WebSocketTestServer server;
     Harness harness;
