@@ -35,6 +35,24 @@ constexpr const char* kNoProviderHint =
     "and configure it under llm.providers in the config file (see "
     "deploy/contactbot.example.json), then restart.";
 
+std::unique_ptr<llm::LlmBackend> make_backend(const ProviderConfig& provider, HttpClient& http,
+                                              Logger& log) {
+    log.info("app", "LLM provider '", provider.name, "': model ", provider.model, " at ",
+             provider.base_url);
+    return std::make_unique<llm::OpenAiBackend>(
+        llm::OpenAiOptions{.name = provider.name,
+                           .base_url = provider.base_url,
+                           .api_key = provider.api_key,
+                           .model = provider.model,
+                           .timeout = provider.timeout,
+                           .max_concurrency = provider.max_concurrency,
+                           .context_tokens = provider.context_tokens,
+                           .reply_tokens = provider.reply_tokens,
+                           .retries = provider.retries,
+                           .temperature = provider.temperature},
+        http, log);
+}
+
 // Used while validating: adapters only mount routes and read config then.
 class NullSink final : public InboundSink {
 public:
@@ -166,6 +184,7 @@ struct App::Parts {
     std::unique_ptr<HttpClient> http_client;
     std::unique_ptr<WebSocketClient> websockets;
     std::unique_ptr<llm::LlmBackend> backend;
+    std::vector<std::unique_ptr<llm::LlmBackend>> user_backends;  // bot.user_models but the default
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
     std::unique_ptr<Outbox> outbox;
@@ -231,24 +250,25 @@ App::App(Config config, Logger& log, AppOptions options)
     p.http_client = make_http_client(executor, log);
     p.websockets = make_websocket_client(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
-        p.backend = std::make_unique<llm::OpenAiBackend>(
-            llm::OpenAiOptions{.name = provider->name,
-                               .base_url = provider->base_url,
-                               .api_key = provider->api_key,
-                               .model = provider->model,
-                               .timeout = provider->timeout,
-                               .max_concurrency = provider->max_concurrency,
-                               .context_tokens = provider->context_tokens,
-                               .reply_tokens = provider->reply_tokens,
-                               .retries = provider->retries,
-                               .temperature = provider->temperature},
-            *p.http_client, log);
-        log.info("app", "LLM provider '", provider->name, "': model ", provider->model, " at ",
-                 provider->base_url);
+        p.backend = make_backend(*provider, *p.http_client, log);
     } else {
         log.warn("app",
                  "no LLM provider selected (llm.default is empty): every message is "
                  "answered with instructions for the operator");
+    }
+    // The providers users may pick with /model; the default one is shared, with its limits.
+    std::map<std::string, llm::LlmBackend*> user_backends;
+    for (const auto& name : p.config.bot.user_models) {
+        if (p.backend && name == p.config.llm.default_provider) {
+            user_backends.emplace(name, p.backend.get());
+        } else if (const auto* provider = p.config.llm.find(name)) {
+            p.user_backends.push_back(make_backend(*provider, *p.http_client, log));
+            user_backends.emplace(name, p.user_backends.back().get());
+        }
+    }
+    std::map<std::string, std::string> adapter_personas;
+    for (const auto& adapter : p.config.adapters) {
+        if (!adapter.persona.empty()) adapter_personas.emplace(adapter.id, adapter.persona);
     }
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
@@ -256,11 +276,14 @@ App::App(Config config, Logger& log, AppOptions options)
         *p.store, p.backend.get(), *p.tracker, *p.outbox, log,
         PipelineOptions{
             .persona = p.config.bot.persona,
+            .personas = p.config.bot.personas,
+            .adapter_personas = std::move(adapter_personas),
             .command_prefix = p.config.bot.command_prefix,
             .max_input_chars = p.config.bot.max_input_chars,
             .history_turns = p.config.bot.history_turns,
             .no_provider_hint = kNoProviderHint,
-            .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20});
+            .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20},
+        std::move(user_backends));
     p.dispatcher =
         std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
                                      static_cast<std::size_t>(p.config.bot.queue_limit));

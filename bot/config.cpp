@@ -91,6 +91,43 @@ bool valid_id(const std::string& id) {
     return true;
 }
 
+// Persona names are typed by users after /persona: short, lower case, no spaces.
+bool valid_persona_name(const std::string& name) {
+    if (name.empty() || name.size() > kMaxPersonaNameChars || name == kDefaultChoice) return false;
+    for (char c : name) {
+        if (!(c >= 'a' && c <= 'z') && !(c >= '0' && c <= '9') && c != '_' && c != '-')
+            return false;
+    }
+    return true;
+}
+
+void read_personas(ConfigReader& bot_section, Config::Bot& bot) {
+    if (!bot_section.has("personas")) return;
+    auto personas = bot_section.object("personas");
+    for (const auto& name : personas.keys()) {
+        if (!valid_persona_name(name)) {
+            personas.problem(name,
+                             "persona names are 1 to 32 characters of a-z, 0-9, '-' and '_' "
+                             "(and not \"default\")");
+        }
+        std::size_t problems_before = personas.errors().list().size();
+        auto prompt = personas.required_string(name);
+        if (personas.errors().list().size() != problems_before) continue;  // not a string
+        if (prompt.find_first_not_of(" \t\r\n") == std::string::npos) {
+            personas.problem(name, "the prompt must not be empty");
+        } else if (prompt.size() > kMaxPersonaPromptBytes) {
+            personas.problem(name, "the prompt is longer than " +
+                                       std::to_string(kMaxPersonaPromptBytes) + " bytes");
+        }
+        bot.personas.emplace(name, std::move(prompt));
+    }
+    personas.done();
+}
+
+bool needs_api_key(const ProviderConfig& provider) {
+    return provider.api_key.empty() && !is_loopback_url(provider.base_url);
+}
+
 std::chrono::seconds seconds(ConfigReader& reader, std::string_view key,
                              std::chrono::seconds fallback, long long max) {
     return std::chrono::seconds(reader.integer(key, fallback.count(), 1, max));
@@ -257,6 +294,8 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         static_cast<int>(bot_section.integer("history_turns", 100, 2, 100000));
     config.bot.context_cache_mb =
         static_cast<int>(bot_section.integer("context_cache_mb", 16, 0, 1 << 20));
+    read_personas(bot_section, config.bot);
+    config.bot.user_models = bot_section.string_list("user_models");
     bot_section.done();
 
     auto llm = top.object("llm");
@@ -273,12 +312,31 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         const auto* provider = config.llm.find(name);
         if (!provider) {
             llm.problem("default", "names no provider under llm.providers");
-        } else if (provider->api_key.empty() && !is_loopback_url(provider->base_url)) {
+        } else if (needs_api_key(*provider)) {
             errors.add("llm.providers." + name + ".api_key",
                        "required for the default provider (set its environment variable)");
         }
     }
     llm.done();
+    for (std::size_t i = 0; i < config.bot.user_models.size(); ++i) {
+        const auto& name = config.bot.user_models[i];
+        std::string path = "bot.user_models[" + std::to_string(i) + "]";
+        const auto* provider = config.llm.find(name);
+        if (!provider) {
+            errors.add(path, "\"" + name + "\" names no provider under llm.providers");
+        } else if (name == kDefaultChoice) {
+            errors.add(path,
+                       "a provider users pick cannot be called \"default\" (/model default "
+                       "goes back to llm.default)");
+        } else if (needs_api_key(*provider)) {
+            errors.add("llm.providers." + name + ".api_key",
+                       "required for a provider in bot.user_models (set its environment "
+                       "variable)");
+        }
+        for (std::size_t j = 0; j < i; ++j) {
+            if (config.bot.user_models[j] == name) errors.add(path, "listed twice");
+        }
+    }
 
     auto log_section = top.object("log");
     config.log.level = log_section.string("level", "info");
@@ -305,7 +363,21 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
             errors.add("adapters." + id + ".type", "required (a string naming the platform)");
             continue;
         }
-        config.adapters.push_back({id, type->get<std::string>(), section});
+        AdapterConfig adapter{
+            .id = id, .type = type->get<std::string>(), .persona = {}, .section = section};
+        if (auto persona = adapter.section.find("persona"); persona != adapter.section.end()) {
+            std::string path = "adapters." + id + ".persona";
+            if (!persona->is_string()) {
+                errors.add(path, "must be a string (a name under bot.personas)");
+            } else if (!config.bot.personas.contains(persona->get<std::string>())) {
+                errors.add(path, "\"" + persona->get<std::string>() +
+                                     "\" names no persona under bot.personas");
+            } else {
+                adapter.persona = persona->get<std::string>();
+            }
+            adapter.section.erase(persona);
+        }
+        config.adapters.push_back(std::move(adapter));
     }
     top.done();
     return config;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct ProviderConfig {
 struct AdapterConfig {
     std::string id;
     std::string type;
+    // adapters.<id>.persona: a name under bot.personas, or empty for bot.persona. A core key:
+    // read here and removed from section, so every adapter type accepts it.
+    std::string persona;
     nlohmann::json section;  // the whole adapters.<id> object, "type" included
 };
 
@@ -59,6 +63,10 @@ struct Config {
     } storage;
     struct Bot {
         std::string persona;
+        // bot.personas: name -> system prompt, which users pick with /persona (ordered by name).
+        std::map<std::string, std::string> personas;
+        // bot.user_models: providers under llm.providers that users pick with /model.
+        std::vector<std::string> user_models;
         std::string command_prefix = "/";
         int queue_limit = 8;  // waiting messages per conversation before "busy" replies
         std::size_t max_input_chars = 8000;
@@ -76,6 +84,11 @@ struct Config {
     } log;
     std::vector<AdapterConfig> adapters;
 };
+
+inline constexpr std::size_t kMaxPersonaNameChars = 32;
+inline constexpr std::size_t kMaxPersonaPromptBytes = 16000;
+// What a user writes to go back to the default persona or model ("/persona default").
+inline constexpr const char* kDefaultChoice = "default";
 
 inline constexpr const char* kDefaultPersona =
     "You are a helpful, friendly assistant that people talk to in their messaging app. Answer "

@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "base/text_split.hpp"
 #include "bot/command_word.hpp"
+#include "bot/config.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
@@ -26,6 +27,50 @@ bool is_blank(std::string_view text) {
     return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+// The first word after the command word (a view into the same text), lower-cased by the caller.
+std::string_view command_argument(std::string_view text, std::string_view command) {
+    auto rest =
+        text.substr(static_cast<std::size_t>(command.data() - text.data()) + command.size());
+    auto start = rest.find_first_not_of(" \t\r\n");
+    if (start == std::string_view::npos) return {};
+    rest.remove_prefix(start);
+    return rest.substr(0, rest.find_first_of(" \t\r\n@"));
+}
+
+std::string ascii_lower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+// One line per choice, the user's marked: "* default (fake)\n  second".
+std::string choice_lines(std::string_view default_note, const std::vector<std::string>& names,
+                         const std::string& current) {
+    std::string out = current.empty() ? "* " : "  ";
+    out += kDefaultChoice;
+    if (!default_note.empty()) {
+        out += " (";
+        out += default_note;
+        out += ')';
+    }
+    for (const auto& name : names) {
+        out += '\n';
+        out += current == name ? "* " : "  ";
+        out += name;
+    }
+    return out;
+}
+
+// "a, b, c"
+template <class Names>
+std::string joined(const Names& names) {
+    std::string out;
+    for (const auto& name : names) out += (out.empty() ? "" : ", ") + name;
+    return out;
+}
+
 }  // namespace
 
 storage::ConversationKey conversation_key(const Inbound& inbound) {
@@ -35,21 +80,139 @@ storage::ConversationKey conversation_key(const Inbound& inbound) {
 }
 
 Pipeline::Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker,
-                   Outbox& outbox, Logger& log, PipelineOptions options)
+                   Outbox& outbox, Logger& log, PipelineOptions options,
+                   std::map<std::string, llm::LlmBackend*> user_backends)
     : store_(store),
       backend_(backend),
       tracker_(tracker),
       outbox_(outbox),
       log_(log),
       options_(std::move(options)),
+      user_backends_(std::move(user_backends)),
       cache_(options_.context_cache_bytes, static_cast<std::size_t>(options_.history_turns)) {}
 
 std::string Pipeline::help_text() const {
     const auto& p = options_.command_prefix;
-    return "Commands:\n" + p + "help - show this help\n" + p +
-           "reset - start a new conversation (I forget the context of this one)\n" + p +
-           "forget - delete everything stored about you\n"
-           "Anything else you write goes to the AI.";
+    std::string text = "Commands:\n" + p + "help - show this help\n" + p +
+                       "reset - start a new conversation (I forget the context of this one)\n" + p +
+                       "forget - delete everything stored about you\n";
+    if (!options_.personas.empty()) {
+        text += p + "persona - show or choose how I talk (" + p + "persona NAME)\n";
+    }
+    if (!user_backends_.empty()) {
+        text += p + "model - show or choose the AI model (" + p + "model NAME)\n";
+    }
+    return text + "Anything else you write goes to the AI.";
+}
+
+const std::string& Pipeline::default_persona_prompt(const std::string& adapter_id) const {
+    if (auto name = options_.adapter_personas.find(adapter_id);
+        name != options_.adapter_personas.end()) {
+        if (auto persona = options_.personas.find(name->second);
+            persona != options_.personas.end()) {
+            return persona->second;
+        }
+    }
+    return options_.persona;
+}
+
+net::awaitable<Pipeline::Choices> Pipeline::choices_of(const storage::ConversationKey& key) {
+    Choices choices{.persona_prompt = &default_persona_prompt(key.adapter_id),
+                    .backend = backend_,
+                    .persona = {},
+                    .model = {}};
+    // Without choices to make, no read per message.
+    if (options_.personas.empty() && user_backends_.empty()) co_return choices;
+    auto settings = co_await store_.user_settings(key.adapter_id, key.user_id);
+    // A choice the operator has since removed from the config falls back to the default.
+    if (!settings.persona.empty()) {
+        if (auto persona = options_.personas.find(settings.persona);
+            persona != options_.personas.end()) {
+            choices.persona_prompt = &persona->second;
+            choices.persona = settings.persona;
+        } else {
+            log_.debug("pipeline", "persona '", settings.persona,
+                       "' is no longer configured; using the default");
+        }
+    }
+    if (!settings.model.empty()) {
+        if (auto backend = user_backends_.find(settings.model); backend != user_backends_.end()) {
+            choices.backend = backend->second;
+            choices.model = settings.model;
+        } else {
+            log_.debug("pipeline", "model '", settings.model,
+                       "' is no longer configured; using the default");
+        }
+    }
+    co_return choices;
+}
+
+net::awaitable<void> Pipeline::answer_persona(const Job& job, std::string_view argument) {
+    const auto& p = options_.command_prefix;
+    auto key = conversation_key(job.inbound);
+    auto wanted = ascii_lower(argument);
+    std::vector<std::string> names;
+    for (const auto& [name, prompt] : options_.personas) names.push_back(name);
+    if (wanted.empty()) {
+        auto current = (co_await choices_of(key)).persona;
+        auto name = options_.adapter_personas.find(key.adapter_id);
+        std::string_view note =
+            name != options_.adapter_personas.end() ? std::string_view(name->second) : "";
+        std::string text = "Personas (* is yours):\n" + choice_lines(note, names, current) +
+                           "\nChoose one with " + p + "persona NAME; " + p + "persona " +
+                           kDefaultChoice + " goes back to the default.";
+        co_await finish(job, std::move(text), false);
+        co_return;
+    }
+    if (wanted != kDefaultChoice && !options_.personas.contains(wanted)) {
+        co_await finish(job,
+                        "There is no such persona. Choose one of: " + joined(names) + " (or " +
+                            kDefaultChoice + ").",
+                        false);
+        co_return;
+    }
+    bool back_to_default = wanted == kDefaultChoice;
+    co_await store_.set_user_setting(key.adapter_id, key.user_id, storage::UserSetting::persona,
+                                     back_to_default ? std::string() : wanted);
+    co_await finish(job,
+                    back_to_default ? std::string("Done: I am back to my default persona.")
+                                    : "Done: I now talk as " + wanted + ".",
+                    false);
+}
+
+net::awaitable<void> Pipeline::answer_model(const Job& job, std::string_view argument) {
+    const auto& p = options_.command_prefix;
+    auto key = conversation_key(job.inbound);
+    std::vector<std::string> names;
+    for (const auto& [name, backend] : user_backends_) names.push_back(name);
+    if (argument.empty()) {
+        auto current = (co_await choices_of(key)).model;
+        std::string_view note = backend_ ? backend_->name() : std::string_view();
+        std::string text = "Models (* is yours):\n" + choice_lines(note, names, current) +
+                           "\nChoose one with " + p + "model NAME; " + p + "model " +
+                           kDefaultChoice + " goes back to the default.";
+        co_await finish(job, std::move(text), false);
+        co_return;
+    }
+    // Provider names may use capitals; users need not.
+    auto wanted = ascii_lower(argument);
+    std::string chosen;
+    for (const auto& name : names) {
+        if (ascii_lower(name) == wanted) chosen = name;
+    }
+    if (wanted != kDefaultChoice && chosen.empty()) {
+        co_await finish(job,
+                        "There is no such model. Choose one of: " + joined(names) + " (or " +
+                            kDefaultChoice + ").",
+                        false);
+        co_return;
+    }
+    co_await store_.set_user_setting(key.adapter_id, key.user_id, storage::UserSetting::model,
+                                     chosen);
+    co_await finish(job,
+                    chosen.empty() ? std::string("Done: I am back to the default model.")
+                                   : "Done: I now answer you with " + chosen + ".",
+                    false);
 }
 
 net::awaitable<void> Pipeline::process(Job job) {
@@ -62,7 +225,7 @@ net::awaitable<void> Pipeline::process(Job job) {
                         "as text.",
                         false);
     } else if (auto command = command_word(text, prefix)) {
-        co_await answer_command(job, *command);
+        co_await answer_command(job, *command, command_argument(text, *command));
     } else if (utf8_length(text) > options_.max_input_chars) {
         co_await finish(job,
                         "Your message is too long for me (at most " +
@@ -74,10 +237,15 @@ net::awaitable<void> Pipeline::process(Job job) {
     }
 }
 
-net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view command) {
+net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view command,
+                                              std::string_view argument) {
     auto key = conversation_key(job.inbound);
     if (command == "help" || command == "start") {
         co_await finish(job, help_text(), false);
+    } else if (command == "persona" && !options_.personas.empty()) {
+        co_await answer_persona(job, argument);
+    } else if (command == "model" && !user_backends_.empty()) {
+        co_await answer_model(job, argument);
     } else if (command == "reset" || command == "new") {
         auto generation = cache_.generation();
         auto conversation_id = co_await store_.reset_conversation(key);
@@ -105,11 +273,14 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
 }
 
 net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
-    if (!backend_) {
+    auto key = conversation_key(job.inbound);
+    auto choices = co_await choices_of(key);
+    llm::LlmBackend* backend = choices.backend;
+    if (!backend) {
         co_await finish(job, options_.no_provider_hint, false);
         co_return;
     }
-    auto key = conversation_key(job.inbound);
+    const std::string& persona = *choices.persona_prompt;
     UsedContext used{.conversation_id = {}, .turns = {}, .generation = cache_.generation()};
     if (auto cached = cache_.get(key)) {
         used.conversation_id = std::move(cached->conversation_id);
@@ -120,23 +291,22 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         used.turns = std::make_shared<const std::vector<storage::Turn>>(std::move(context.turns));
     }
     const auto& turns = *used.turns;
-    int budget = backend_->context_tokens() - backend_->reply_tokens();
-    int fixed =
-        estimate_message_tokens(options_.persona) + estimate_message_tokens(job.inbound.text);
+    int budget = backend->context_tokens() - backend->reply_tokens();
+    int fixed = estimate_message_tokens(persona) + estimate_message_tokens(job.inbound.text);
     std::size_t first = first_turn_within_budget(turns, fixed, budget);
 
     llm::ChatRequest request;
     request.stream = job.stream_reply;
-    request.max_tokens = backend_->reply_tokens();
+    request.max_tokens = backend->reply_tokens();
     request.messages.reserve(turns.size() - first + 2);
-    request.messages.push_back({"system", options_.persona});
+    request.messages.push_back({"system", persona});
     for (std::size_t i = first; i < turns.size(); ++i) {
         request.messages.push_back({turns[i].role, turns[i].content});
     }
     request.messages.push_back({"user", job.inbound.text});
 
     auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
-    auto result = co_await backend_->complete(
+    auto result = co_await backend->complete(
         std::move(request),
         [this, &tracker_key](std::string_view delta) { tracker_.delta(tracker_key, delta); });
     if (result) {
@@ -150,7 +320,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         tracker_.abandon(tracker_key);
         co_return;
     }
-    log_.error("pipeline", "LLM '", backend_->name(), "' failed for message ", job.inbox_id, " (",
+    log_.error("pipeline", "LLM '", backend->name(), "' failed for message ", job.inbox_id, " (",
                llm::to_string(error.kind), "): ", error.detail);
     co_await finish(job, apology(error), false);
 }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,11 @@ class Outbox;
 class ReplyTracker;
 
 struct PipelineOptions {
-    std::string persona;
+    std::string persona;  // bot.persona: the system prompt unless a persona applies
+    // bot.personas (name -> prompt): /persona is enabled when there is any.
+    std::map<std::string, std::string> personas;
+    // adapters.<id>.persona: the default persona of that adapter's users (names in personas).
+    std::map<std::string, std::string> adapter_personas;
     std::string command_prefix = "/";
     std::size_t max_input_chars = 8000;
     int history_turns = 100;
@@ -43,9 +48,11 @@ storage::ConversationKey conversation_key(const Inbound& inbound);
 
 class Pipeline {
 public:
-    // backend may be null: no provider configured.
+    // backend may be null: no provider configured. user_backends are those users may pick with
+    // /model (bot.user_models, by provider name; /model is enabled when there is any).
     Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker& tracker, Outbox& outbox,
-             Logger& log, PipelineOptions options);
+             Logger& log, PipelineOptions options,
+             std::map<std::string, llm::LlmBackend*> user_backends = {});
 
     net::awaitable<void> process(Job job);
     // The conversation's queue is full: answer without processing.
@@ -63,7 +70,20 @@ private:
         std::uint64_t generation = 0;
     };
 
-    net::awaitable<void> answer_command(const Job& job, std::string_view command);
+    // What applies to a user's next turn: their choices, or the defaults.
+    struct Choices {
+        const std::string* persona_prompt = nullptr;
+        llm::LlmBackend* backend = nullptr;
+        std::string persona;  // the chosen name, empty for the default
+        std::string model;    // the chosen provider, empty for the default
+    };
+
+    net::awaitable<void> answer_command(const Job& job, std::string_view command,
+                                        std::string_view argument);
+    net::awaitable<void> answer_persona(const Job& job, std::string_view argument);
+    net::awaitable<void> answer_model(const Job& job, std::string_view argument);
+    net::awaitable<Choices> choices_of(const storage::ConversationKey& key);
+    const std::string& default_persona_prompt(const std::string& adapter_id) const;
     net::awaitable<void> answer_with_llm(const Job& job);
     // Stores the reply (with the turns when remember is set) and delivers it. The context
     // cache takes used->turns over.
@@ -78,6 +98,7 @@ private:
     Outbox& outbox_;
     Logger& log_;
     PipelineOptions options_;
+    std::map<std::string, llm::LlmBackend*> user_backends_;
     ContextCache cache_;
     std::atomic<bool> stopping_{false};
 };

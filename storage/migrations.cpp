@@ -150,6 +150,19 @@ CREATE TABLE sent_messages (
 ) WITHOUT ROWID;
 CREATE INDEX sent_messages_age ON sent_messages (sent_at);
 )sql"},
+    Migration{8, R"sql(
+-- What a user chose with /persona and /model (Store::user_settings), per adapter and user: in a
+-- group the member, like conversations. '' is the default; a row with neither is deleted.
+-- /forget deletes the user's row.
+CREATE TABLE user_settings (
+    adapter_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    persona     TEXT NOT NULL DEFAULT '',
+    model       TEXT NOT NULL DEFAULT '',
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (adapter_id, user_id)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

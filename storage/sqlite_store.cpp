@@ -280,6 +280,7 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
     ForgottenMessages::purge(db, now);
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
+    erase_user_settings(db, adapter_id, user_id);
 
     // Scoped to the same user, so a wrong keep id can never erase someone else's message.
     db.run(
@@ -522,6 +523,22 @@ net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, st
                                            keep_inbox_id](Database& db) {
         return write_forget(db, active_conversations_, *forgotten_, options_.forgotten_ids_kept_for,
                             adapter_id, user_id, keep_inbox_id);
+    });
+}
+
+net::awaitable<UserSettings> SqliteStore::user_settings(std::string adapter_id,
+                                                        std::string user_id) {
+    return submit<UserSettings>(
+        *reads_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return read_user_settings(db, adapter_id, user_id);
+        });
+}
+
+net::awaitable<void> SqliteStore::set_user_setting(std::string adapter_id, std::string user_id,
+                                                   UserSetting which, std::string value) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id),
+                                   which, value = std::move(value)](Database& db) {
+        write_user_setting(db, adapter_id, user_id, which, value, now_ms());
     });
 }
 

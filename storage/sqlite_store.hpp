@@ -69,6 +69,10 @@ public:
     net::awaitable<std::string> reset_conversation(ConversationKey key) override;
     net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                              std::int64_t keep_inbox_id) override;
+    net::awaitable<UserSettings> user_settings(std::string adapter_id,
+                                               std::string user_id) override;
+    net::awaitable<void> set_user_setting(std::string adapter_id, std::string user_id,
+                                          UserSetting which, std::string value) override;
     net::awaitable<void> put_state(std::string adapter_id, std::string kind, std::string key,
                                    std::string value) override;
     net::awaitable<std::optional<std::string>> get_state(std::string adapter_id, std::string kind,

@@ -69,4 +69,41 @@ bool read_was_sent(Database& db, const std::string& adapter_id, const std::strin
     return query->step();
 }
 
+UserSettings read_user_settings(Database& db, const std::string& adapter_id,
+                                const std::string& user_id) {
+    auto query = db.prepare(
+        "SELECT persona, model FROM user_settings WHERE adapter_id = ?1 AND user_id = ?2");
+    query->bind_all(adapter_id, user_id);
+    if (!query->step()) return {};
+    return {.persona = query->column_text(0), .model = query->column_text(1)};
+}
+
+void write_user_setting(Database& db, const std::string& adapter_id, const std::string& user_id,
+                        UserSetting which, const std::string& value, std::int64_t now_ms) {
+    // One column only, so a /persona and a /model of the same user in two chats (each chat's
+    // messages run in their own queue) never undo each other.
+    const char* sql = which == UserSetting::persona ? R"sql(
+INSERT INTO user_settings (adapter_id, user_id, persona, model, updated_at)
+VALUES (?1, ?2, ?3, '', ?4)
+ON CONFLICT (adapter_id, user_id) DO UPDATE
+    SET persona = excluded.persona, updated_at = excluded.updated_at)sql"
+                                                    : R"sql(
+INSERT INTO user_settings (adapter_id, user_id, persona, model, updated_at)
+VALUES (?1, ?2, '', ?3, ?4)
+ON CONFLICT (adapter_id, user_id) DO UPDATE
+    SET model = excluded.model, updated_at = excluded.updated_at)sql";
+    db.run(sql, adapter_id, user_id, value, now_ms);
+    if (value.empty()) {
+        db.run(
+            "DELETE FROM user_settings WHERE adapter_id = ?1 AND user_id = ?2 AND persona = '' "
+            "AND model = ''",
+            adapter_id, user_id);
+    }
+}
+
+int erase_user_settings(Database& db, const std::string& adapter_id, const std::string& user_id) {
+    return static_cast<int>(db.run(
+        "DELETE FROM user_settings WHERE adapter_id = ?1 AND user_id = ?2", adapter_id, user_id));
+}
+
 }  // namespace bot::storage

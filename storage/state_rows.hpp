@@ -1,5 +1,5 @@
-// The adapter_state and sent_messages tables' statements, run on the store's writer or reader
-// threads.
+// The adapter_state, sent_messages and user_settings tables' statements, run on the store's writer
+// or reader threads.
 #pragma once
 
 #include "storage/store.hpp"
@@ -23,5 +23,12 @@ void write_sent(Database& db, const std::string& adapter_id, const std::string& 
                 std::int64_t purge_before_ms);
 bool read_was_sent(Database& db, const std::string& adapter_id, const std::string& chat_id,
                    const std::string& message_id, std::int64_t not_before_ms);
+
+UserSettings read_user_settings(Database& db, const std::string& adapter_id,
+                                const std::string& user_id);
+void write_user_setting(Database& db, const std::string& adapter_id, const std::string& user_id,
+                        UserSetting which, const std::string& value, std::int64_t now_ms);
+// Returns the rows deleted (0 or 1).
+int erase_user_settings(Database& db, const std::string& adapter_id, const std::string& user_id);
 
 }  // namespace bot::storage

@@ -106,6 +106,14 @@ struct StateEntry {
     std::int64_t version = 0;
 };
 
+// What a user chose with /persona and /model, per (adapter id, user id): in a group the member,
+// like conversations. Empty: the default.
+struct UserSettings {
+    std::string persona;
+    std::string model;
+};
+enum class UserSetting { persona, model };
+
 struct ForgetResult {
     int conversations = 0;
     int messages = 0;
@@ -149,11 +157,20 @@ public:
     // starts a new one; returns the new conversation id.
     virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;
 
-    // Deletes every conversation, turn, inbox and outbox row of (adapter, user) in all chats,
+    // Deletes every conversation, turn, inbox and outbox row and the settings of (adapter, user)
+    // in all chats,
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
     // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
     virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                                      std::int64_t keep_inbox_id) = 0;
+
+    // A user's choices; a missing row reads as all defaults.
+    virtual net::awaitable<UserSettings> user_settings(std::string adapter_id,
+                                                       std::string user_id) = 0;
+    // Sets one choice, leaving the other as it is; an empty value clears it (a row with no
+    // choice left is deleted). forget_user deletes the row too.
+    virtual net::awaitable<void> set_user_setting(std::string adapter_id, std::string user_id,
+                                                  UserSetting which, std::string value) = 0;
 
     // Adapter state: put replaces the value (and gives it a new version).
     virtual net::awaitable<void> put_state(std::string adapter_id, std::string kind,

@@ -239,3 +239,66 @@ TEST_CASE("ConfigReader::url takes scheme://host URLs and trims the trailing /",
           std::vector<std::string>{"adapters.tg.hook: must be a URL: https://host"});
     CHECK(got.empty());
 }
+
+TEST_CASE("personas, user models and an adapter's persona", "[config][controls]") {
+    auto config = parse_config(R"({
+        "bot": {"personas": {"pirate": "Talk like a pirate.", "teacher_2": "Teach."},
+                "user_models": ["small"]},
+        "llm": {"default": "big", "providers": {
+            "big": {"base_url": "http://127.0.0.1:1/v1", "model": "b"},
+            "small": {"base_url": "http://127.0.0.1:2/v1", "model": "s"}}},
+        "adapters": {"api": {"type": "http_api", "token": "t", "persona": "pirate"}}
+    })",
+                               env({}));
+    CHECK(config.bot.personas == std::map<std::string, std::string>{
+                                     {"pirate", "Talk like a pirate."}, {"teacher_2", "Teach."}});
+    CHECK(config.bot.user_models == std::vector<std::string>{"small"});
+    REQUIRE(config.adapters.size() == 1);
+    CHECK(config.adapters[0].persona == "pirate");
+    // A core key: the adapter never sees it, so every adapter type accepts it.
+    CHECK_FALSE(config.adapters[0].section.contains("persona"));
+
+    auto empty = parse_config("{}", env({}));
+    CHECK(empty.bot.personas.empty());
+    CHECK(empty.bot.user_models.empty());
+}
+
+TEST_CASE("bad personas and user models are reported with their key path", "[config][controls]") {
+    auto list = problems(R"({
+        "bot": {"personas": {"Pirate": "x", "default": "y", "blank": "  ",
+                             "way-too-long-a-name-for-a-persona-x": "z", "number": 5,
+                             "huge": ")" +
+                         std::string(bot::kMaxPersonaPromptBytes + 1, 'a') +
+                         R"("},
+                "user_models": ["big", "nowhere", "big", "remote"]},
+        "llm": {"default": "big", "providers": {
+            "big": {"base_url": "http://127.0.0.1:1/v1", "model": "b"},
+            "remote": {"base_url": "https://api.example.com/v1", "model": "r"}}},
+        "adapters": {"api": {"type": "http_api", "persona": "ghost"},
+                     "web": {"type": "webchat", "persona": 3}}
+    })");
+    auto has = [&](const std::string& line) {
+        return std::find(list.begin(), list.end(), line) != list.end();
+    };
+    INFO(Catch::rangeToString(list));
+    const std::string names =
+        ": persona names are 1 to 32 characters of a-z, 0-9, '-' and '_' (and not \"default\")";
+    CHECK(has("bot.personas.Pirate" + names));
+    CHECK(has("bot.personas.default" + names));
+    CHECK(has("bot.personas.way-too-long-a-name-for-a-persona-x" + names));
+    CHECK(has("bot.personas.blank: the prompt must not be empty"));
+    CHECK(has("bot.personas.number: must be a string"));
+    CHECK(has("bot.personas.huge: the prompt is longer than 16000 bytes"));
+    CHECK(has("bot.user_models[1]: \"nowhere\" names no provider under llm.providers"));
+    CHECK(has("bot.user_models[2]: listed twice"));
+    CHECK(
+        has("llm.providers.remote.api_key: required for a provider in bot.user_models (set its "
+            "environment variable)"));
+    CHECK(has("adapters.api.persona: \"ghost\" names no persona under bot.personas"));
+    CHECK(has("adapters.web.persona: must be a string (a name under bot.personas)"));
+    CHECK(list.size() == 11);
+
+    CHECK(problems(R"({"bot": {"personas": ["a"]}})").at(0).starts_with("bot.personas: "));
+    CHECK(problems(R"({"bot": {"user_models": "big"}})").at(0) ==
+          "bot.user_models: must be an array of strings");
+}

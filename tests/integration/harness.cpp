@@ -47,6 +47,7 @@ Config make_config(const std::string& llm_base_url, const std::filesystem::path&
          {{"api", {{"type", "http_api"}, {"token", kToken}}},
           {"web", {{"type", "webchat"}, {"messages_per_minute", options.webchat_per_minute}}}}}};
     for (const auto& [id, section] : options.adapters.items()) json["adapters"][id] = section;
+    if (options.edit_config) options.edit_config(json);
     return parse_config(json.dump(), [](const std::string&) { return std::nullopt; });
 }
 

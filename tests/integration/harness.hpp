@@ -46,6 +46,7 @@ struct BotOptions {
     std::function<void(App&)> before_start;              // e.g. add a FakeAdapter
     nlohmann::json adapters = nlohmann::json::object();  // more adapter sections (id -> section)
     std::string persona = "You are a test bot.";
+    std::function<void(nlohmann::json&)> edit_config;  // last changes to the config JSON
 };
 
 class TestBot {

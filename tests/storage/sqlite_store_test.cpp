@@ -449,3 +449,41 @@ TEST_CASE("Completions resume on the caller's executor and not on a storage thre
     done.get();
     CHECK(resumed_on == io_thread);
 }
+
+TEST_CASE("user settings: set one, keep the other, clear, reopen and forget", "[store]") {
+    TempDir dir;
+    const std::string path = dir.file("bot.db");
+    {
+        SqliteStore store(SqliteOptions{path});
+        CHECK(run(store.user_settings("tg", "alice")).persona.empty());
+        run(store.set_user_setting("tg", "alice", UserSetting::persona, "pirate"));
+        run(store.set_user_setting("tg", "alice", UserSetting::model, "small"));
+        run(store.set_user_setting("tg", "bob", UserSetting::persona, "teacher"));
+        run(store.set_user_setting("slack", "alice", UserSetting::model, "big"));
+        const UserSettings alice = run(store.user_settings("tg", "alice"));
+        CHECK(alice.persona == "pirate");
+        CHECK(alice.model == "small");
+        // Clearing one choice leaves the other.
+        run(store.set_user_setting("tg", "alice", UserSetting::persona, ""));
+        CHECK(run(store.user_settings("tg", "alice")).persona.empty());
+        CHECK(run(store.user_settings("tg", "alice")).model == "small");
+    }
+    SqliteStore store(SqliteOptions{path});  // durable
+    CHECK(run(store.user_settings("tg", "alice")).model == "small");
+    CHECK(run(store.user_settings("tg", "bob")).persona == "teacher");
+    // Clearing the last choice deletes the row.
+    run(store.set_user_setting("tg", "bob", UserSetting::persona, ""));
+
+    const AcceptResult request =
+        run(store.accept_inbound(inbound(private_chat("alice"), "f1", "/forget")));
+    run(store.forget_user("tg", "alice", request.inbox_id));
+    CHECK(run(store.user_settings("tg", "alice")).model.empty());
+    CHECK(run(store.user_settings("slack", "alice")).model == "big");  // another platform
+    store.close();
+
+    Database db(path, Database::Mode::read_only);
+    auto rows = db.prepare("SELECT adapter_id, user_id FROM user_settings");
+    REQUIRE(rows->step());
+    CHECK(rows->column_text(0) == "slack");
+    CHECK_FALSE(rows->step());
+}
