@@ -117,10 +117,9 @@ const std::string& Pipeline::default_persona_prompt(const std::string& adapter_i
 }
 
 net::awaitable<Pipeline::Choices> Pipeline::choices_of(const storage::ConversationKey& key) {
-    Choices choices{.persona_prompt = &default_persona_prompt(key.adapter_id),
-                    .backend = backend_,
-                    .persona = {},
-                    .model = {}};
+    Choices choices;
+    choices.persona_prompt = &default_persona_prompt(key.adapter_id);
+    choices.backend = backend_;
     // Without choices to make, no read per message.
     if (options_.personas.empty() && user_backends_.empty()) co_return choices;
     auto settings = co_await store_.user_settings(key.adapter_id, key.user_id);
@@ -154,7 +153,8 @@ net::awaitable<void> Pipeline::answer_persona(const Job& job, std::string_view a
     std::vector<std::string> names;
     for (const auto& [name, prompt] : options_.personas) names.push_back(name);
     if (wanted.empty()) {
-        auto current = (co_await choices_of(key)).persona;
+        Choices choices = co_await choices_of(key);
+        const std::string& current = choices.persona;
         auto name = options_.adapter_personas.find(key.adapter_id);
         std::string_view note =
             name != options_.adapter_personas.end() ? std::string_view(name->second) : "";
@@ -165,19 +165,19 @@ net::awaitable<void> Pipeline::answer_persona(const Job& job, std::string_view a
         co_return;
     }
     if (wanted != kDefaultChoice && !options_.personas.contains(wanted)) {
-        co_await finish(job,
-                        "There is no such persona. Choose one of: " + joined(names) + " (or " +
-                            kDefaultChoice + ").",
-                        false);
+        std::string reply = "There is no such persona. Choose one of: " + joined(names) + " (or " +
+                            kDefaultChoice + ").";
+        co_await finish(job, std::move(reply), false);
         co_return;
     }
-    bool back_to_default = wanted == kDefaultChoice;
+    // Named, not temporaries inside co_await: see Dispatcher::submit.
+    const bool back_to_default = wanted == kDefaultChoice;
+    std::string stored = back_to_default ? std::string() : wanted;
     co_await store_.set_user_setting(key.adapter_id, key.user_id, storage::UserSetting::persona,
-                                     back_to_default ? std::string() : wanted);
-    co_await finish(job,
-                    back_to_default ? std::string("Done: I am back to my default persona.")
-                                    : "Done: I now talk as " + wanted + ".",
-                    false);
+                                     std::move(stored));
+    std::string reply = back_to_default ? std::string("Done: I am back to my default persona.")
+                                        : "Done: I now talk as " + wanted + ".";
+    co_await finish(job, std::move(reply), false);
 }
 
 net::awaitable<void> Pipeline::answer_model(const Job& job, std::string_view argument) {
@@ -186,7 +186,8 @@ net::awaitable<void> Pipeline::answer_model(const Job& job, std::string_view arg
     std::vector<std::string> names;
     for (const auto& [name, backend] : user_backends_) names.push_back(name);
     if (argument.empty()) {
-        auto current = (co_await choices_of(key)).model;
+        Choices choices = co_await choices_of(key);
+        const std::string& current = choices.model;
         std::string_view note = backend_ ? backend_->name() : std::string_view();
         std::string text = "Models (* is yours):\n" + choice_lines(note, names, current) +
                            "\nChoose one with " + p + "model NAME; " + p + "model " +
@@ -201,18 +202,16 @@ net::awaitable<void> Pipeline::answer_model(const Job& job, std::string_view arg
         if (ascii_lower(name) == wanted) chosen = name;
     }
     if (wanted != kDefaultChoice && chosen.empty()) {
-        co_await finish(job,
-                        "There is no such model. Choose one of: " + joined(names) + " (or " +
-                            kDefaultChoice + ").",
-                        false);
+        std::string reply = "There is no such model. Choose one of: " + joined(names) + " (or " +
+                            kDefaultChoice + ").";
+        co_await finish(job, std::move(reply), false);
         co_return;
     }
     co_await store_.set_user_setting(key.adapter_id, key.user_id, storage::UserSetting::model,
                                      chosen);
-    co_await finish(job,
-                    chosen.empty() ? std::string("Done: I am back to the default model.")
-                                   : "Done: I now answer you with " + chosen + ".",
-                    false);
+    std::string reply = chosen.empty() ? std::string("Done: I am back to the default model.")
+                                       : "Done: I now answer you with " + chosen + ".";
+    co_await finish(job, std::move(reply), false);
 }
 
 net::awaitable<void> Pipeline::process(Job job) {
