@@ -8,6 +8,9 @@
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
 
+#include <chrono>
+#include <cstdio>
+
 namespace bot {
 
 namespace {
@@ -63,6 +66,23 @@ std::string choice_lines(std::string_view default_note, const std::vector<std::s
     return out;
 }
 
+// Today in UTC, as usage is counted: "2026-12-07".
+std::string utc_day() {
+    const std::chrono::year_month_day day{
+        std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())};
+    char text[16];
+    std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(day.year()),
+                  static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+    return text;
+}
+
+std::string usage_line(const storage::UsageCounts& counts) {
+    return std::to_string(counts.messages) + " messages, " +
+           std::to_string(counts.prompt_tokens + counts.completion_tokens) + " tokens (" +
+           std::to_string(counts.prompt_tokens) + " in, " +
+           std::to_string(counts.completion_tokens) + " out)";
+}
+
 // "a, b, c"
 template <class Names>
 std::string joined(const Names& names) {
@@ -95,7 +115,8 @@ std::string Pipeline::help_text() const {
     const auto& p = options_.command_prefix;
     std::string text = "Commands:\n" + p + "help - show this help\n" + p +
                        "reset - start a new conversation (I forget the context of this one)\n" + p +
-                       "forget - delete everything stored about you\n";
+                       "forget - delete everything stored about you\n" + p +
+                       "usage - how much you used the AI today and in total\n";
     if (!options_.personas.empty()) {
         text += p + "persona - show or choose how I talk (" + p + "persona NAME)\n";
     }
@@ -180,6 +201,14 @@ net::awaitable<void> Pipeline::answer_persona(const Job& job, std::string_view a
     co_await finish(job, std::move(reply), false);
 }
 
+net::awaitable<void> Pipeline::answer_usage(const Job& job) {
+    auto key = conversation_key(job.inbound);
+    auto report = co_await store_.usage(key.adapter_id, key.user_id, utc_day());
+    std::string reply = "Your use of the AI\nToday (UTC): " + usage_line(report.today) +
+                        "\nIn total: " + usage_line(report.total);
+    co_await finish(job, std::move(reply), false);
+}
+
 net::awaitable<void> Pipeline::answer_model(const Job& job, std::string_view argument) {
     const auto& p = options_.command_prefix;
     auto key = conversation_key(job.inbound);
@@ -245,6 +274,8 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         co_await answer_persona(job, argument);
     } else if (command == "model" && !user_backends_.empty()) {
         co_await answer_model(job, argument);
+    } else if (command == "usage") {
+        co_await answer_usage(job);
     } else if (command == "reset" || command == "new") {
         auto generation = cache_.generation();
         auto conversation_id = co_await store_.reset_conversation(key);
@@ -280,7 +311,8 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         co_return;
     }
     const std::string& persona = *choices.persona_prompt;
-    UsedContext used{.conversation_id = {}, .turns = {}, .generation = cache_.generation()};
+    UsedContext used{
+        .conversation_id = {}, .turns = {}, .generation = cache_.generation(), .usage = {}};
     if (auto cached = cache_.get(key)) {
         used.conversation_id = std::move(cached->conversation_id);
         used.turns = std::move(cached->turns);
@@ -309,6 +341,18 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         std::move(request),
         [this, &tracker_key](std::string_view delta) { tracker_.delta(tracker_key, delta); });
     if (result) {
+        // The provider's counts; an estimate when it sends none (some local servers).
+        storage::TokenUsage usage{.day = utc_day(),
+                                  .prompt_tokens = result->prompt_tokens,
+                                  .completion_tokens = result->completion_tokens};
+        if (usage.prompt_tokens <= 0 && usage.completion_tokens <= 0) {
+            usage.prompt_tokens = fixed;
+            for (std::size_t i = first; i < turns.size(); ++i) {
+                usage.prompt_tokens += estimate_message_tokens(turns[i].content);
+            }
+            usage.completion_tokens = estimate_tokens(result->text);
+        }
+        used.usage = std::move(usage);
         co_await finish(job, std::move(result->text), true, &used);
         co_return;
     }
@@ -334,7 +378,8 @@ net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool re
                                    .reply_to = inbound.message_id,
                                    .user_text = inbound.text,
                                    .reply = reply,
-                                   .remember = remember};
+                                   .remember = remember,
+                                   .usage = used ? used->usage : std::nullopt};
     auto stored = co_await store_.complete(std::move(completion));
     if (used && stored.appended) {
         if (used->conversation_id.empty() || used->conversation_id == stored.conversation_id) {

@@ -68,6 +68,7 @@ private:
         std::string conversation_id;
         ContextCache::Turns turns;
         std::uint64_t generation = 0;
+        std::optional<storage::TokenUsage> usage;  // counted with the reply
     };
 
     // What applies to a user's next turn: their choices, or the defaults.
@@ -82,6 +83,7 @@ private:
                                         std::string_view argument);
     net::awaitable<void> answer_persona(const Job& job, std::string_view argument);
     net::awaitable<void> answer_model(const Job& job, std::string_view argument);
+    net::awaitable<void> answer_usage(const Job& job);
     net::awaitable<Choices> choices_of(const storage::ConversationKey& key);
     const std::string& default_persona_prompt(const std::string& adapter_id) const;
     net::awaitable<void> answer_with_llm(const Job& job);

@@ -163,6 +163,20 @@ CREATE TABLE user_settings (
     PRIMARY KEY (adapter_id, user_id)
 ) WITHOUT ROWID;
 )sql"},
+    Migration{9, R"sql(
+-- What each user used, per UTC day (/usage): messages answered by the LLM and their tokens
+-- (the provider's counts, estimated when it sends none). Written in the reply's transaction;
+-- /forget deletes the user's rows.
+CREATE TABLE usage_daily (
+    adapter_id         TEXT NOT NULL,
+    user_id            TEXT NOT NULL,
+    day                TEXT NOT NULL,   -- YYYY-MM-DD, UTC
+    messages           INTEGER NOT NULL,
+    prompt_tokens      INTEGER NOT NULL,
+    completion_tokens  INTEGER NOT NULL,
+    PRIMARY KEY (adapter_id, user_id, day)
+) WITHOUT ROWID;
+)sql"},
 };
 
 }  // namespace

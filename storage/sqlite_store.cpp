@@ -191,6 +191,10 @@ CompletionResult write_completion(Database& db, ActiveConversations& conversatio
         append_exchange(db, conversation_id, completion.user_text, completion.reply,
                         completion.inbox_id, now);
     }
+    // Only here, after the outbox row was new: a repeated completion is not counted twice.
+    if (completion.usage) {
+        add_usage(db, completion.key.adapter_id, completion.key.user_id, *completion.usage);
+    }
     db.run("UPDATE inbox SET state = 1, remembered = ?, updated_at = ? WHERE id = ? AND state = 0",
            completion.remember, now, completion.inbox_id);
     return {outbox_id, public_id, completion.remember};
@@ -281,6 +285,7 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
     erase_user_settings(db, adapter_id, user_id);
+    erase_usage(db, adapter_id, user_id);
 
     // Scoped to the same user, so a wrong keep id can never erase someone else's message.
     db.run(
@@ -540,6 +545,14 @@ net::awaitable<void> SqliteStore::set_user_setting(std::string adapter_id, std::
                                    which, value = std::move(value)](Database& db) {
         write_user_setting(db, adapter_id, user_id, which, value, now_ms());
     });
+}
+
+net::awaitable<UsageReport> SqliteStore::usage(std::string adapter_id, std::string user_id,
+                                               std::string day) {
+    return submit<UsageReport>(
+        *reads_,
+        [adapter_id = std::move(adapter_id), user_id = std::move(user_id),
+         day = std::move(day)](Database& db) { return read_usage(db, adapter_id, user_id, day); });
 }
 
 net::awaitable<void> SqliteStore::put_state(std::string adapter_id, std::string kind,

@@ -73,6 +73,8 @@ public:
                                                std::string user_id) override;
     net::awaitable<void> set_user_setting(std::string adapter_id, std::string user_id,
                                           UserSetting which, std::string value) override;
+    net::awaitable<UsageReport> usage(std::string adapter_id, std::string user_id,
+                                      std::string day) override;
     net::awaitable<void> put_state(std::string adapter_id, std::string kind, std::string key,
                                    std::string value) override;
     net::awaitable<std::optional<std::string>> get_state(std::string adapter_id, std::string kind,

@@ -106,4 +106,36 @@ int erase_user_settings(Database& db, const std::string& adapter_id, const std::
         "DELETE FROM user_settings WHERE adapter_id = ?1 AND user_id = ?2", adapter_id, user_id));
 }
 
+void add_usage(Database& db, const std::string& adapter_id, const std::string& user_id,
+               const TokenUsage& usage) {
+    db.run(R"sql(
+INSERT INTO usage_daily (adapter_id, user_id, day, messages, prompt_tokens, completion_tokens)
+VALUES (?1, ?2, ?3, 1, ?4, ?5)
+ON CONFLICT (adapter_id, user_id, day) DO UPDATE
+    SET messages = messages + 1, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = completion_tokens + excluded.completion_tokens)sql",
+           adapter_id, user_id, usage.day, usage.prompt_tokens, usage.completion_tokens);
+}
+
+UsageReport read_usage(Database& db, const std::string& adapter_id, const std::string& user_id,
+                       const std::string& day) {
+    auto query = db.prepare(R"sql(
+SELECT coalesce(sum(CASE WHEN day = ?3 THEN messages END), 0),
+       coalesce(sum(CASE WHEN day = ?3 THEN prompt_tokens END), 0),
+       coalesce(sum(CASE WHEN day = ?3 THEN completion_tokens END), 0),
+       coalesce(sum(messages), 0), coalesce(sum(prompt_tokens), 0),
+       coalesce(sum(completion_tokens), 0)
+FROM usage_daily WHERE adapter_id = ?1 AND user_id = ?2)sql");
+    query->bind_all(adapter_id, user_id, day);
+    UsageReport report;
+    if (!query->step()) return report;
+    report.today = {query->column_int64(0), query->column_int64(1), query->column_int64(2)};
+    report.total = {query->column_int64(3), query->column_int64(4), query->column_int64(5)};
+    return report;
+}
+
+void erase_usage(Database& db, const std::string& adapter_id, const std::string& user_id) {
+    db.run("DELETE FROM usage_daily WHERE adapter_id = ?1 AND user_id = ?2", adapter_id, user_id);
+}
+
 }  // namespace bot::storage

@@ -1,5 +1,5 @@
-// The adapter_state, sent_messages and user_settings tables' statements, run on the store's writer
-// or reader threads.
+// The adapter_state, sent_messages, user_settings and usage_daily tables' statements, run on the
+// store's writer or reader threads.
 #pragma once
 
 #include "storage/store.hpp"
@@ -30,5 +30,11 @@ void write_user_setting(Database& db, const std::string& adapter_id, const std::
                         UserSetting which, const std::string& value, std::int64_t now_ms);
 // Returns the rows deleted (0 or 1).
 int erase_user_settings(Database& db, const std::string& adapter_id, const std::string& user_id);
+
+void add_usage(Database& db, const std::string& adapter_id, const std::string& user_id,
+               const TokenUsage& usage);
+UsageReport read_usage(Database& db, const std::string& adapter_id, const std::string& user_id,
+                       const std::string& day);
+void erase_usage(Database& db, const std::string& adapter_id, const std::string& user_id);
 
 }  // namespace bot::storage

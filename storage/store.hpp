@@ -57,6 +57,13 @@ struct Context {
     std::vector<Turn> turns;      // oldest first
 };
 
+// The tokens one LLM answer used, counted into its user's usage of day (UTC, "YYYY-MM-DD").
+struct TokenUsage {
+    std::string day;
+    int prompt_tokens = 0;
+    int completion_tokens = 0;
+};
+
 // The result of processing one inbound message, written in one transaction: the user and
 // assistant turns (when remember is set), the outbox row, and the inbox state "answered".
 struct Completion {
@@ -65,7 +72,8 @@ struct Completion {
     std::string reply_to;  // the inbound message id
     std::string user_text;
     std::string reply;
-    bool remember = true;  // false for command answers, apologies and busy replies
+    bool remember = true;             // false for command answers, apologies and busy replies
+    std::optional<TokenUsage> usage;  // answers from the LLM: counted once, with the reply
 };
 
 struct CompletionResult {
@@ -114,6 +122,16 @@ struct UserSettings {
 };
 enum class UserSetting { persona, model };
 
+struct UsageCounts {
+    std::int64_t messages = 0;  // answered by the LLM
+    std::int64_t prompt_tokens = 0;
+    std::int64_t completion_tokens = 0;
+};
+struct UsageReport {
+    UsageCounts today;
+    UsageCounts total;
+};
+
 struct ForgetResult {
     int conversations = 0;
     int messages = 0;
@@ -157,7 +175,8 @@ public:
     // starts a new one; returns the new conversation id.
     virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;
 
-    // Deletes every conversation, turn, inbox and outbox row and the settings of (adapter, user)
+    // Deletes every conversation, turn, inbox and outbox row, the settings and the usage counts
+    // of (adapter, user)
     // in all chats,
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
     // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
@@ -171,6 +190,10 @@ public:
     // choice left is deleted). forget_user deletes the row too.
     virtual net::awaitable<void> set_user_setting(std::string adapter_id, std::string user_id,
                                                   UserSetting which, std::string value) = 0;
+
+    // What (adapter, user) used on day ("YYYY-MM-DD", as in TokenUsage) and in total.
+    virtual net::awaitable<UsageReport> usage(std::string adapter_id, std::string user_id,
+                                              std::string day) = 0;
 
     // Adapter state: put replaces the value (and gives it a new version).
     virtual net::awaitable<void> put_state(std::string adapter_id, std::string kind,

@@ -83,11 +83,13 @@ RequestFacts quick_facts(std::string_view body) {
     return facts;
 }
 
-std::string final_event(const std::string& quoted_model) {
+std::string final_event(const std::string& quoted_model, bool with_usage = true) {
     return std::string(R"(data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","model":)")
         .append(quoted_model)
-        .append(R"(,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],)")
-        .append(R"("usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}})")
+        .append(R"(,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}])")
+        .append(with_usage
+                    ? R"(,"usage":{"prompt_tokens":10,"completion_tokens":5,"total_tokens":15}})"
+                    : "}")
         .append("\n\ndata: [DONE]\n\n");
 }
 
@@ -164,12 +166,14 @@ struct FakeLlm::Impl {
         std::chrono::milliseconds total;
         std::function<std::string(const json&)> make_reply;
         bool record_this = false;
+        bool with_usage = true;
         Failure failure = Failure::none;
         std::chrono::milliseconds hang{0};
         {
             std::lock_guard lock(mutex);
             ++count;
             record_this = recording;
+            with_usage = usage;
             last_headers = request.headers;
             if (!scripts.empty()) {
                 scripted = scripts.front();
@@ -225,7 +229,9 @@ struct FakeLlm::Impl {
             // (Tokenised only then: the benchmark's instant answers share the server's cores.)
             const auto chunks = per_chunk.count() > 0 ? tokenize(text).size() : std::size_t{0};
             co_await sleep_for(total + per_chunk * static_cast<int>(chunks));
-            co_return http::Response::json(200, completion_body(model, text));
+            json body = completion_body(model, text);
+            if (!with_usage) body.erase("usage");
+            co_return http::Response::json(200, body);
         }
 
         if (!co_await stream.begin(200, stream_headers())) co_return http::Response{};
@@ -238,7 +244,7 @@ struct FakeLlm::Impl {
             // An instant model: the whole stream in one write.
             std::string events;
             for (const auto& piece : pieces) events += chunk_event(quoted_model, piece);
-            events += final_event(quoted_model);
+            events += final_event(quoted_model, with_usage);
             co_await stream.write(events);
             co_return http::Response{};
         }
@@ -247,7 +253,7 @@ struct FakeLlm::Impl {
             std::string event = chunk_event(quoted_model, piece);
             if (!co_await stream.write(event)) co_return http::Response{};
         }
-        std::string last = final_event(quoted_model);
+        std::string last = final_event(quoted_model, with_usage);
         co_await stream.write(last);
         co_return http::Response{};
     }
@@ -290,6 +296,7 @@ struct FakeLlm::Impl {
     std::chrono::milliseconds chunk_pause{0};
     std::chrono::milliseconds total_delay{0};
     bool recording = true;
+    bool usage = true;
     std::size_t count = 0;
     std::shared_ptr<Gauge> gauge = std::make_shared<Gauge>();
     std::function<std::string(const json&)> reply;
@@ -324,6 +331,11 @@ void FakeLlm::chunk_delay(std::chrono::milliseconds delay) {
 void FakeLlm::reply_delay(std::chrono::milliseconds total) {
     std::lock_guard lock(impl_->mutex);
     impl_->total_delay = total;
+}
+
+void FakeLlm::send_usage(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->usage = on;
 }
 
 void FakeLlm::record(bool on) {

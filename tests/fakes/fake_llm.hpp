@@ -39,6 +39,9 @@ public:
     // How long every answer takes in total (a slow model): a plain answer waits this long, a
     // streamed one spreads it evenly over its chunks. Adds to chunk_delay.
     void reply_delay(std::chrono::milliseconds total);
+    // false: answers carry no "usage" (10 prompt and 5 completion tokens otherwise), as some
+    // local servers do.
+    void send_usage(bool on);
     // false: stop storing requests (request_count goes on), so memory stays flat in benches.
     void record(bool on);
     // Fails this fraction of requests (0..1) at random, each in one of four ways (at random): 500;

@@ -197,3 +197,42 @@ TEST_CASE("/help lists /persona and /model only when they are enabled", "[contro
         CHECK(llm.request_count() == 0);
     }
 }
+
+TEST_CASE("/usage counts a user's messages and tokens, estimated when none are reported",
+          "[controls]") {
+    TempDir dir;
+    FakeLlm llm;
+    {
+        TestBot bot(llm, dir.path());
+        CHECK(contains(reply_of(bot, "alice", "/help"), "/usage"));
+        auto none = reply_of(bot, "alice", "/usage");
+        CHECK(contains(none, "Today (UTC): 0 messages, 0 tokens"));
+
+        reply_of(bot, "alice", "hello");  // the fake reports 10 + 5 tokens
+        reply_of(bot, "alice", "again");
+        reply_of(bot, "bob", "hi");
+        reply_of(bot, "alice", "/help");  // commands are not counted
+        auto counted = reply_of(bot, "alice", "/usage");
+        CHECK(contains(counted, "Today (UTC): 2 messages, 30 tokens (20 in, 10 out)"));
+        CHECK(contains(counted, "In total: 2 messages, 30 tokens"));
+    }
+    {
+        // After a restart, with a provider that reports no usage: estimated, never zero.
+        llm.send_usage(false);
+        TestBot bot(llm, dir.path());
+        reply_of(bot, "alice", "one more");
+        auto counted = reply_of(bot, "alice", "/usage");
+        INFO(counted);
+        CHECK(contains(counted, "Today (UTC): 3 messages"));
+        CHECK_FALSE(contains(counted, "30 tokens (20 in, 10 out)"));  // the estimate was added
+
+        reply_of(bot, "alice", "/forget");
+        CHECK(contains(reply_of(bot, "alice", "/usage"), "In total: 0 messages, 0 tokens"));
+        bot::storage::Database db((dir.path() / "bot.db").string(),
+                                  bot::storage::Database::Mode::read_only);
+        auto rows = db.prepare("SELECT user_id FROM usage_daily");
+        REQUIRE(rows->step());
+        CHECK(rows->column_text(0) == "bob");
+        CHECK_FALSE(rows->step());
+    }
+}

@@ -153,7 +153,8 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     // A version 2 file: full state indexes, the outbox and the inbox indexed by user, a
     // delivered message and a pending one.
     db.exec(
-        "DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE forgotten_messages;"
+        "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
+        "forgotten_messages;"
         "DROP TABLE installation_secrets;"
         "DROP INDEX inbox_pending; DROP INDEX outbox_pending;"
         "DROP INDEX inbox_unremembered; ALTER TABLE inbox DROP COLUMN remembered;"
@@ -196,7 +197,8 @@ TEST_CASE("Migration 5 indexes by user only the inbox rows answered without bein
     // A version 4 file: a remembered answer (its turns name it), an answer not remembered (a
     // command) and an unanswered message.
     db.exec(
-        "DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE forgotten_messages;"
+        "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
+        "forgotten_messages;"
         "DROP TABLE installation_secrets;"
         "DROP INDEX inbox_unremembered; ALTER TABLE inbox DROP COLUMN remembered;"
         "CREATE INDEX inbox_user ON inbox (adapter_id, user_id);"

@@ -487,3 +487,33 @@ TEST_CASE("user settings: set one, keep the other, clear, reopen and forget", "[
     CHECK(rows->column_text(0) == "slack");
     CHECK_FALSE(rows->step());
 }
+
+TEST_CASE("usage is counted once per reply, per day, and forgotten", "[store]") {
+    TempDir dir;
+    SqliteStore store(SqliteOptions{dir.file("bot.db")});
+    const auto alice = private_chat("alice");
+    auto answer = [&](const std::string& id, const std::string& day, int in, int out) {
+        const AcceptResult accepted = run(store.accept_inbound(inbound(alice, id, "q")));
+        Completion completion{accepted.inbox_id, alice, id, "q", "a", true};
+        completion.usage = TokenUsage{.day = day, .prompt_tokens = in, .completion_tokens = out};
+        run(store.complete(completion));
+        return completion;
+    };
+    answer("m1", "2026-12-06", 100, 10);
+    const Completion repeated = answer("m2", "2026-12-07", 50, 5);
+    run(store.complete(repeated));  // recovery completing it again: not counted twice
+    answer("m3", "2026-12-07", 20, 2);
+
+    UsageReport report = run(store.usage("tg", "alice", "2026-12-07"));
+    CHECK(report.today.messages == 2);
+    CHECK(report.today.prompt_tokens == 70);
+    CHECK(report.today.completion_tokens == 7);
+    CHECK(report.total.messages == 3);
+    CHECK(report.total.prompt_tokens == 170);
+    CHECK(report.total.completion_tokens == 17);
+    CHECK(run(store.usage("tg", "bob", "2026-12-07")).total.messages == 0);
+
+    const AcceptResult request = run(store.accept_inbound(inbound(alice, "f", "/forget")));
+    run(store.forget_user("tg", "alice", request.inbox_id));
+    CHECK(run(store.usage("tg", "alice", "2026-12-07")).total.messages == 0);
+}
