@@ -8,6 +8,7 @@
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -31,9 +32,13 @@ bool is_blank(std::string_view text) {
 }
 
 // The first word after the command word (a view into the same text), lower-cased by the caller.
+// A bot name glued to the command ("/persona@my_bot pirate", Telegram's form in groups) is
+// skipped.
 std::string_view command_argument(std::string_view text, std::string_view command) {
     auto rest =
         text.substr(static_cast<std::size_t>(command.data() - text.data()) + command.size());
+    if (rest.starts_with('@'))
+        rest.remove_prefix(std::min(rest.find_first_of(" \t\r\n"), rest.size()));
     auto start = rest.find_first_not_of(" \t\r\n");
     if (start == std::string_view::npos) return {};
     rest.remove_prefix(start);

@@ -154,7 +154,7 @@ TEST_CASE("an adapter's persona is its users' default", "[controls]") {
     reply_of(bot, "alice", "hello");
     CHECK(system_prompt_of(llm.requests().back()) == kTeacher);
     CHECK(contains(reply_of(bot, "alice", "/persona"), "* default (teacher)"));
-    reply_of(bot, "alice", "/persona pirate");
+    reply_of(bot, "alice", "/persona@contact_bot pirate");  // Telegram's form in groups
     reply_of(bot, "alice", "ahoy");
     CHECK(system_prompt_of(llm.requests().back()) == kPirate);
 }
