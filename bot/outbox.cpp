@@ -43,8 +43,8 @@ std::vector<std::string> reply_parts(std::string_view text, const Capabilities& 
     if (html) {
         // Measured and cut in the visible text, so no tag or entity is broken.
         if (limit.max > 0 && text_length(html_to_text(last), limit.unit) + mark > limit.max) {
-            auto shorter = split_html(last, {.max = limit.max > mark ? limit.max - mark : 1,
-                                             .unit = limit.unit});
+            auto shorter = split_html(
+                last, {.max = limit.max > mark ? limit.max - mark : 1, .unit = limit.unit});
             last = shorter.empty() ? std::string() : std::move(shorter.front());
         }
     } else if (limit.max > 0 && text_length(last, limit.unit) + mark > limit.max) {

@@ -244,7 +244,8 @@ TEST_CASE("telegram: a refused markup is told apart from other bad requests", "[
         "")));
     CHECK_FALSE(cant_parse_entities(parse_api_answer(
         400, R"({"ok":false,"error_code":400,"description":"Bad Request: chat not found"})", "")));
-    CHECK_FALSE(cant_parse_entities(parse_api_answer(200, R"({"ok":true,"result":{"message_id":5}})", "")));
+    CHECK_FALSE(
+        cant_parse_entities(parse_api_answer(200, R"({"ok":true,"result":{"message_id":5}})", "")));
 }
 
 TEST_CASE("telegram: API answers and their retry class", "[telegram]") {

@@ -142,7 +142,7 @@ TEST_CASE("format: a long Telegram reply splits into balanced HTML parts",
         // Only whole entities: every '&' starts &amp; &lt; or &gt;.
         CHECK(count_of(text, "&") ==
               count_of(text, "&amp;") + count_of(text, "&lt;") + count_of(text, "&gt;"));
-        CHECK(utf16_length(text) <= 4096 + 20 * count_of(text, "<"));  // tags are not counted
+        CHECK(call.failed_with == 0);  // the fake checks the markup and the visible length
         if (text.starts_with("<b>Bold")) ++bold_parts;
     }
     CHECK(bold_parts == sent.size());
@@ -179,8 +179,9 @@ TEST_CASE("format: OneBot (QQ) gets plain text without markdown symbols", "[inte
     REQUIRE(qq.connect(bot.app().port(), "/onebot/qq", "onebot-token_123") == 101);
     qq.post(qq.private_message(20002000, 1, "plan"));
     REQUIRE(qq.wait_actions(1));
+    const auto actions = qq.actions();
     std::string text;
-    for (const auto& segment : qq.actions().at(0).at("params").at("message")) {
+    for (const auto& segment : actions.at(0).at("params").at("message")) {
         if (segment.at("type") == "text") text += segment.at("data").at("text").get<std::string>();
     }
     CHECK(text == kPlain);
