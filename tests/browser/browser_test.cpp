@@ -51,7 +51,7 @@ TEST_CASE("the web chat works in a real browser", "[browser]") {
     int status = run_node("webchat.test.mjs", bot.url("/"), shots);
     CHECK(status == 0);
     CHECK(std::filesystem::exists(shots + "/webchat-reply.png"));
-    CHECK(llm.request_count() == 2);
+    CHECK(llm.request_count() == 3);  // two turns, then the markdown and hostile reply
 }
 
 TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {
