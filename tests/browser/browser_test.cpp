@@ -46,7 +46,9 @@ TEST_CASE("the web chat works in a real browser", "[browser]") {
     TempDir dir;
     FakeLlm llm;
     llm.chunk_delay(40ms);  // slow enough to watch the reply grow
-    TestBot bot(llm, dir.path());
+    BotOptions options;
+    options.llm_timeout_s = 30;  // the markdown reply streams ~130 chunks
+    TestBot bot(llm, dir.path(), options);
     std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
     int status = run_node("webchat.test.mjs", bot.url("/"), shots);
     CHECK(status == 0);
