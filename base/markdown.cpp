@@ -111,6 +111,7 @@ public:
                 auto& block = open(Block::Kind::list_item);
                 auto& list = lists_.back();
                 block.list_depth = static_cast<int>(lists_.size());
+                block.ordered = list.ordered;
                 if (list.ordered) block.ordinal = list.next++;
                 const auto* item = static_cast<MD_BLOCK_LI_DETAIL*>(detail);
                 if (item && item->is_task) {

@@ -33,9 +33,10 @@ struct Block {
     std::vector<std::vector<Run>> cells;  // table_row
     bool header = false;                  // table_row: of the table's head
     int heading_level = 0;                // heading: 1-6
-    int list_depth = 0;  // list_item (1 = top level); others: the depth of the item they are in
-    int ordinal = 0;     // list_item: its number in an ordered list; 0 = a bullet
-    int task = 0;        // list_item: 0 none, 1 open "[ ]", 2 done "[x]"
+    int list_depth = 0;    // list_item (1 = top level); others: the depth of the item they are in
+    bool ordered = false;  // list_item: numbered (ordinal), else a bullet
+    int ordinal = 0;       // list_item: its number in an ordered list
+    int task = 0;          // list_item: 0 none, 1 open "[ ]", 2 done "[x]"
     int quote_depth = 0;
     // Blocks with the same non-zero group belong to one top-level list or table: they are
     // separated by one line break, other blocks by a blank line.

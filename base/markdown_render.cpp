@@ -80,7 +80,7 @@ std::string indent(int depth) {
 }
 
 std::string item_marker(const Block& block) {
-    std::string marker = block.ordinal > 0 ? std::to_string(block.ordinal) + ". " : "• ";
+    std::string marker = block.ordered ? std::to_string(block.ordinal) + ". " : "• ";
     if (block.task == 1) marker += "☐ ";
     if (block.task == 2) marker += "☑ ";
     return marker;

@@ -68,6 +68,7 @@ TEST_CASE("plain text drops the markup and keeps the structure", "[markdown]") {
     CHECK(plain("- one\n- two\n  - nested **b**\n\n1. first\n2. second") ==
           "• one\n• two\n  • nested b\n\n1. first\n2. second");
     CHECK(plain("3. three\n4. four") == "3. three\n4. four");
+    CHECK(plain("0. zero\n1. one") == "0. zero\n1. one");
     CHECK(plain("```cpp\nint a<b>;\nreturn 0;\n```") == "    int a<b>;\n    return 0;");
     CHECK(plain("> quoted\n> more") == "> quoted\n> more");
     CHECK(plain("| a | b |\n|---|---|\n| 1 | 2 |") == "a | b\n1 | 2");
