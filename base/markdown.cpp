@@ -264,11 +264,11 @@ public:
                 append_utf8(piece, 0xFFFD);
                 break;
             case MD_TEXT_BR:
-                piece = "\n";
+                piece.push_back('\n');
                 break;
             // The LLM's line breaks are meant: a chat shows them as it wrote them.
             case MD_TEXT_SOFTBR:
-                piece = counts_[3] > 0 ? " " : "\n";
+                piece.push_back(counts_[3] > 0 ? ' ' : '\n');
                 break;
             case MD_TEXT_ENTITY:
                 append_entity(piece, text);
