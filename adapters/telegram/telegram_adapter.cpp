@@ -156,7 +156,8 @@ public:
                 auto edited = co_await edit_text(*chat, streamed, message.text, "HTML");
                 if (cant_parse_entities(edited)) {
                     warn_markup_refused(edited);
-                    edited = co_await edit_text(*chat, streamed, html_to_text(message.text), {});
+                    const std::string bare = html_to_text(message.text);
+                    edited = co_await edit_text(*chat, streamed, bare, {});
                 }
                 if (edited.ok || not_modified(edited)) {
                     co_return std::to_string(streamed);
@@ -170,7 +171,8 @@ public:
         if (cant_parse_entities(result)) {
             // Never expected of the renderer's HTML; the reply still reaches the user, bare.
             warn_markup_refused(result);
-            result = co_await send_text(*chat, html_to_text(message.text), quoted, {});
+            const std::string bare = html_to_text(message.text);
+            result = co_await send_text(*chat, bare, quoted, {});
         }
         if (result.ok) co_return std::to_string(result.message_id);
         if (result.error_code == 403) {
