@@ -66,6 +66,49 @@ void append_entity(std::string& out, std::string_view entity) {
     out.append(entity);
 }
 
+// text with every byte that is not part of well-formed UTF-8 (stray continuation bytes, cut or
+// overlong sequences, surrogates, past U+10FFFF) replaced by U+FFFD, so the renderers and the
+// splitters agree on where characters begin.
+std::string well_formed_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        std::size_t extra = 0;
+        std::uint32_t cp = 0, min = 0;
+        if (c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            extra = 1, min = 0x80, cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            extra = 2, min = 0x800, cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            extra = 3, min = 0x10000, cp = c & 0x07;
+        } else {
+            append_utf8(out, 0xFFFD);
+            ++i;
+            continue;
+        }
+        std::size_t n = 1;
+        while (n <= extra && i + n < text.size() &&
+               (static_cast<unsigned char>(text[i + n]) & 0xC0) == 0x80) {
+            cp = (cp << 6) | (static_cast<unsigned char>(text[i + n]) & 0x3F);
+            ++n;
+        }
+        if (n != extra + 1 || cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            append_utf8(out, 0xFFFD);
+            i += n;  // the lead byte and the continuation bytes it took
+            continue;
+        }
+        out.append(text.substr(i, n));
+        i += n;
+    }
+    return out;
+}
+
 std::string attribute_text(const MD_ATTRIBUTE& attribute) {
     std::string out;
     if (attribute.text == nullptr) return out;
@@ -370,9 +413,9 @@ Document parse(std::string_view text) {
 std::string render(std::string_view markdown_text, TextFormat format) {
     switch (format) {
         case TextFormat::plain:
-            return render_plain(parse(markdown_text));
+            return render_plain(parse(well_formed_utf8(markdown_text)));
         case TextFormat::telegram_html:
-            return render_telegram_html(parse(markdown_text));
+            return render_telegram_html(parse(well_formed_utf8(markdown_text)));
         case TextFormat::markdown:
             break;
     }

@@ -60,7 +60,8 @@ std::string render_plain(const Document& document);
 // escaped; only http, https and tg links become <a>, others are shown as "text (url)".
 std::string render_telegram_html(const Document& document);
 
-// The reply as the platform shows it: markdown is returned unchanged.
+// The reply as the platform shows it: markdown is returned unchanged; the others are rendered
+// from well-formed UTF-8 (any other byte becomes U+FFFD).
 std::string render(std::string_view markdown_text, TextFormat format);
 
 }  // namespace bot::markdown

@@ -110,6 +110,9 @@ TEST_CASE("CJK text, entities and line breaks", "[markdown]") {
     CHECK(html("中文**粗体**文字。") == "中文<b>粗体</b>文字。");
     CHECK(plain("a &amp; b &copy; &#x4E2D; &unknown;") == "a & b © 中 &unknown;");
     CHECK(plain("line one\nline two") == "line one\nline two");
+    // Bytes that are no UTF-8 become U+FFFD, so renderers and splitters agree on characters.
+    CHECK(plain("a\xe5&#x4E2D;\xad\x97"
+                "b \xed\xa0\x80 \xc0\xaf") == "a\uFFFD中\uFFFD\uFFFDb \uFFFD \uFFFD");
 }
 
 TEST_CASE("Telegram HTML uses only its tags and escapes the text", "[markdown]") {
