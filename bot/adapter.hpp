@@ -7,6 +7,7 @@
 
 #include "base/async.hpp"
 #include "base/config_reader.hpp"
+#include "base/text_format.hpp"
 #include "base/text_split.hpp"
 #include "bot/http/router.hpp"
 #include "bot/net/http_client.hpp"
@@ -76,6 +77,9 @@ struct Capabilities {
     // true: the outbox hands every part of a reply to one send_all() call instead of one
     // send() per part (a single-use reply token that carries several messages: LINE's 5).
     bool sends_whole_reply = false;
+    // The form the outbox renders the reply's markdown into before sizing it (markdown: as the
+    // LLM wrote it). The stored reply and the conversation keep the markdown.
+    TextFormat text_format = TextFormat::markdown;
 };
 
 struct SendError {

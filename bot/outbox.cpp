@@ -1,7 +1,9 @@
 #include "bot/outbox.hpp"
 
 #include "base/crypto.hpp"
+#include "base/html_split.hpp"
 #include "base/log.hpp"
+#include "base/markdown.hpp"
 #include "base/text_split.hpp"
 
 #include <algorithm>
@@ -26,7 +28,10 @@ std::string_view trim_end(std::string_view text) {
 }  // namespace
 
 std::vector<std::string> reply_parts(std::string_view text, const Capabilities& capabilities) {
-    auto parts = split_text(text, capabilities.max_text);
+    const std::string rendered = markdown::render(text, capabilities.text_format);
+    const bool html = capabilities.text_format == TextFormat::telegram_html;
+    const TextLimit limit = capabilities.max_text;
+    auto parts = html ? split_html(rendered, limit) : split_text(rendered, limit);
     if (parts.empty()) parts.emplace_back(kEllipsis);  // never deliver nothing: the user waits
     const auto most = static_cast<std::size_t>(std::max(capabilities.max_parts, 0));
     if (most == 0 || parts.size() <= most) return parts;
@@ -34,9 +39,15 @@ std::vector<std::string> reply_parts(std::string_view text, const Capabilities& 
     // The last part says it was cut, and still fits: shortened by the ellipsis's length in
     // the platform's unit (UTF-8: 3 bytes; UTF-16 and code points: 1).
     std::string& last = parts.back();
-    const TextLimit limit = capabilities.max_text;
     const std::size_t mark = text_length(kEllipsis, limit.unit);
-    if (limit.max > 0 && text_length(last, limit.unit) + mark > limit.max) {
+    if (html) {
+        // Measured and cut in the visible text, so no tag or entity is broken.
+        if (limit.max > 0 && text_length(html_to_text(last), limit.unit) + mark > limit.max) {
+            auto shorter = split_html(
+                last, {.max = limit.max > mark ? limit.max - mark : 1, .unit = limit.unit});
+            last = shorter.empty() ? std::string() : std::move(shorter.front());
+        }
+    } else if (limit.max > 0 && text_length(last, limit.unit) + mark > limit.max) {
         std::size_t keep = limit.max > mark
                                ? prefix_within(last, {.max = limit.max - mark, .unit = limit.unit})
                                : 0;

@@ -29,7 +29,9 @@ struct OutboxOptions {
     std::chrono::milliseconds max_backoff{60000};
 };
 
-// The parts of text as an adapter with these capabilities takes them: at most max_text each,
+// The parts of text (the LLM's markdown) as an adapter with these capabilities takes them:
+// rendered in its text_format (base/markdown.hpp), then at most max_text each (Telegram's HTML:
+// of visible text, every part valid HTML on its own),
 // at most max_parts of them (the last then ends with "…", still within max_text), never none.
 std::vector<std::string> reply_parts(std::string_view text, const Capabilities& capabilities);
 

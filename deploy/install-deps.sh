@@ -8,7 +8,7 @@ packages=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     # libraries
     libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
-    libpugixml-dev libcli11-dev libqrencode-dev libmimalloc-dev
+    libpugixml-dev libcli11-dev libqrencode-dev libmimalloc-dev libmd4c-dev
     # tests and benchmarks
     catch2 libbenchmark-dev sqlite3 curl libzbar-dev
     # the fuzzers (tests/fuzz): clang 14 with its libFuzzer and sanitizer runtimes

@@ -133,7 +133,9 @@ public:
     }
 
     Capabilities capabilities() const override {
-        return {.max_text = {.max = max_text_chars_, .unit = TextLimit::Unit::code_points}};
+        // QQ's text segments show markdown symbols as typed: replies arrive as plain text.
+        return {.max_text = {.max = max_text_chars_, .unit = TextLimit::Unit::code_points},
+                .text_format = TextFormat::plain};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

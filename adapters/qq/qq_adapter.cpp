@@ -99,7 +99,9 @@ public:
 
     Capabilities capabilities() const override {
         return {.max_text = {.max = kMaxTextBytes, .unit = TextLimit::Unit::utf8_bytes},
-                .max_parts = kMaxReplies};
+                .max_parts = kMaxReplies,
+                // Sent as msg_type 0 (text), which shows markdown symbols as typed.
+                .text_format = TextFormat::plain};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

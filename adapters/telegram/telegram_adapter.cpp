@@ -2,6 +2,7 @@
 // (getUpdates). Private chats and groups (answers when @-mentioned, replied to or given a
 // command), replies through sendMessage split at 4096 UTF-16 units, typing and streamed
 // previews while the LLM writes. See adapters/telegram/README.md.
+#include "base/html_split.hpp"
 #include "base/log.hpp"
 #include "base/secret_file.hpp"
 #include "bot/adapter.hpp"
@@ -138,7 +139,9 @@ public:
     }
 
     Capabilities capabilities() const override {
-        return {.max_text = {.max = 4096, .unit = TextLimit::Unit::utf16_units}};
+        // Replies arrive rendered in Telegram's HTML (the outbox renders the markdown).
+        return {.max_text = {.max = 4096, .unit = TextLimit::Unit::utf16_units},
+                .text_format = TextFormat::telegram_html};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {
@@ -150,10 +153,12 @@ public:
         auto followed = message.part == 1 ? live_->take(message.reply_to) : nullptr;
         if (followed) {
             if (std::int64_t streamed = co_await live_->finish(std::move(followed))) {
-                json params = chat_params(*chat);
-                params["message_id"] = streamed;
-                params["text"] = message.text;
-                auto edited = co_await api_->call("editMessageText", std::move(params));
+                auto edited = co_await edit_text(*chat, streamed, message.text, "HTML");
+                if (cant_parse_entities(edited)) {
+                    warn_markup_refused(edited);
+                    const std::string bare = html_to_text(message.text);
+                    edited = co_await edit_text(*chat, streamed, bare, {});
+                }
                 if (edited.ok || not_modified(edited)) {
                     co_return std::to_string(streamed);
                 }
@@ -162,13 +167,12 @@ public:
         }
         const std::string_view quoted =
             message.chat.is_group && message.part == 1 ? message.reply_to : std::string_view();
-        auto result = co_await api_->call_with_body("sendMessage",
-                                                    send_message_body(*chat, message.text, quoted));
-        if (!result.ok && result.migrate_to_chat_id != 0) {
-            // The group became a supergroup (which has no topics yet).
-            const ChatAddress migrated{.chat_id = result.migrate_to_chat_id, .thread_id = 0};
-            result = co_await api_->call_with_body(
-                "sendMessage", send_message_body(migrated, message.text, quoted));
+        auto result = co_await send_text(*chat, message.text, quoted, "HTML");
+        if (cant_parse_entities(result)) {
+            // Never expected of the renderer's HTML; the reply still reaches the user, bare.
+            warn_markup_refused(result);
+            const std::string bare = html_to_text(message.text);
+            result = co_await send_text(*chat, bare, quoted, {});
         }
         if (result.ok) co_return std::to_string(result.message_id);
         if (result.error_code == 403) {
@@ -176,6 +180,33 @@ public:
                       " blocked the bot or removed it from the group: reply not delivered");
         }
         co_return to_send_error(result);
+    }
+
+    net::awaitable<ApiResult> send_text(ChatAddress chat, std::string_view text,
+                                        std::string_view quoted, std::string_view parse_mode) {
+        auto result = co_await api_->call_with_body(
+            "sendMessage", send_message_body(chat, text, quoted, parse_mode));
+        if (!result.ok && result.migrate_to_chat_id != 0) {
+            // The group became a supergroup (which has no topics yet).
+            const ChatAddress migrated{.chat_id = result.migrate_to_chat_id, .thread_id = 0};
+            result = co_await api_->call_with_body(
+                "sendMessage", send_message_body(migrated, text, quoted, parse_mode));
+        }
+        co_return result;
+    }
+
+    net::awaitable<ApiResult> edit_text(ChatAddress chat, std::int64_t message_id,
+                                        std::string_view text, std::string_view parse_mode) {
+        json params = chat_params(chat);
+        params["message_id"] = message_id;
+        params["text"] = std::string(text);
+        if (!parse_mode.empty()) params["parse_mode"] = std::string(parse_mode);
+        co_return co_await api_->call("editMessageText", std::move(params));
+    }
+
+    void warn_markup_refused(const ApiResult& result) {
+        log_.warn("telegram", "adapter '", id_, "': Telegram refused a reply part's HTML (",
+                  result.description, "); sent as plain text");
     }
 
     net::awaitable<void> run() override {

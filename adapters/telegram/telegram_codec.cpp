@@ -149,12 +149,16 @@ std::optional<std::int64_t> message_number(std::string_view stored_id) {
 }
 
 std::string send_message_body(ChatAddress chat, std::string_view text,
-                              std::string_view quoted_message_id) {
+                              std::string_view quoted_message_id, std::string_view parse_mode) {
     std::string body = std::string(R"({"chat_id":)").append(std::to_string(chat.chat_id));
     if (chat.thread_id != 0)
         body.append(R"(,"message_thread_id":)").append(std::to_string(chat.thread_id));
     body.append(R"(,"text":)");
     append_json_string(body, text);
+    if (!parse_mode.empty()) {
+        body.append(R"(,"parse_mode":)");
+        append_json_string(body, parse_mode);
+    }
     if (auto number = message_number(quoted_message_id)) {
         body.append(R"(,"reply_parameters":{"message_id":)")
             .append(std::to_string(*number))
@@ -304,6 +308,11 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
     }
     if (out.description.empty()) out.description = "HTTP " + std::to_string(http_status);
     return out;
+}
+
+bool cant_parse_entities(const ApiResult& result) {
+    return result.error_code == 400 &&
+           result.description.find("can't parse entities") != std::string::npos;
 }
 
 bool not_modified(const ApiResult& result) {

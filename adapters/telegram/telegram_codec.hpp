@@ -41,8 +41,10 @@ std::optional<std::int64_t> message_number(std::string_view stored_id);  // the 
 // A sendMessage body (JSON text, written directly: it goes out with every reply). With a stored
 // message id, the reply quotes that message (groups: who is answered), and is still sent when
 // that message was deleted meanwhile.
+// parse_mode: "HTML" for a part rendered in Telegram's HTML, empty for plain text.
 std::string send_message_body(ChatAddress chat, std::string_view text,
-                              std::string_view quoted_message_id = {});
+                              std::string_view quoted_message_id = {},
+                              std::string_view parse_mode = {});
 
 struct ParsedUpdate {
     enum class Kind { message, ignored };
@@ -85,6 +87,10 @@ ApiResult parse_api_answer(int http_status, std::string_view body,
 
 // An edit that changed nothing ("message is not modified"): as good as a success.
 bool not_modified(const ApiResult& result);
+
+// Telegram refused the markup of a parse_mode text (400 "can't parse entities: ..."): the
+// part goes out again as plain text instead of failing.
+bool cant_parse_entities(const ApiResult& result);
 
 // How a failed send is retried by the outbox.
 SendError to_send_error(const ApiResult& result);

@@ -54,7 +54,9 @@ public:
         // keep within the sends WeChat allows per user message.
         return {.max_text = {.max = settings_.text_limit *
                                     static_cast<std::size_t>(settings_.max_sends_per_message),
-                             .unit = TextLimit::Unit::utf16_units}};
+                             .unit = TextLimit::Unit::utf16_units},
+                // WeChat shows markdown symbols as typed: replies arrive as plain text.
+                .text_format = TextFormat::plain};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

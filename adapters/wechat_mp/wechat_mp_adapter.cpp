@@ -105,7 +105,9 @@ public:
     }
 
     Capabilities capabilities() const override {
-        return {.max_text = {.max = max_bytes_, .unit = TextLimit::Unit::utf8_bytes}};
+        // WeChat shows markdown symbols as typed: replies arrive rendered as plain text.
+        return {.max_text = {.max = max_bytes_, .unit = TextLimit::Unit::utf8_bytes},
+                .text_format = TextFormat::plain};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

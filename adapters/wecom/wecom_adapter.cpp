@@ -69,7 +69,9 @@ public:
     }
 
     Capabilities capabilities() const override {
-        return {.max_text = {.max = kMaxTextBytes, .unit = TextLimit::Unit::utf8_bytes}};
+        // Sent as msgtype text, which shows markdown symbols as typed: plain text.
+        return {.max_text = {.max = kMaxTextBytes, .unit = TextLimit::Unit::utf8_bytes},
+                .text_format = TextFormat::plain};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

@@ -232,6 +232,20 @@ TEST_CASE("telegram: a sendMessage body addresses the chat and topic, and quotes
     // Not a stored Telegram message id: nothing to quote.
     CHECK_FALSE(json::parse(send_message_body({.chat_id = 1, .thread_id = 0}, "x", "auto-12"))
                     .contains("reply_parameters"));
+    // A part rendered in Telegram's HTML names its parse mode.
+    CHECK(json::parse(send_message_body({.chat_id = 1, .thread_id = 0}, "<b>x</b>", "", "HTML")) ==
+          json{{"chat_id", 1}, {"text", "<b>x</b>"}, {"parse_mode", "HTML"}});
+}
+
+TEST_CASE("telegram: a refused markup is told apart from other bad requests", "[telegram]") {
+    CHECK(cant_parse_entities(parse_api_answer(
+        400,
+        R"({"ok":false,"error_code":400,"description":"Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0"})",
+        "")));
+    CHECK_FALSE(cant_parse_entities(parse_api_answer(
+        400, R"({"ok":false,"error_code":400,"description":"Bad Request: chat not found"})", "")));
+    CHECK_FALSE(
+        cant_parse_entities(parse_api_answer(200, R"({"ok":true,"result":{"message_id":5}})", "")));
 }
 
 TEST_CASE("telegram: API answers and their retry class", "[telegram]") {

@@ -46,12 +46,14 @@ TEST_CASE("the web chat works in a real browser", "[browser]") {
     TempDir dir;
     FakeLlm llm;
     llm.chunk_delay(40ms);  // slow enough to watch the reply grow
-    TestBot bot(llm, dir.path());
+    BotOptions options;
+    options.llm_timeout_s = 30;  // the markdown reply streams ~130 chunks
+    TestBot bot(llm, dir.path(), options);
     std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
     int status = run_node("webchat.test.mjs", bot.url("/"), shots);
     CHECK(status == 0);
     CHECK(std::filesystem::exists(shots + "/webchat-reply.png"));
-    CHECK(llm.request_count() == 2);
+    CHECK(llm.request_count() == 3);  // two turns, then the markdown and hostile reply
 }
 
 TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {

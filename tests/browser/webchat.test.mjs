@@ -73,6 +73,52 @@ try {
   const theirs = await stranger.locator(".msg").allTextContents();
   assert.equal(theirs.length, 1, "only the greeting: " + JSON.stringify(theirs));
 
+  // Replies render as markdown, and nothing in one runs or loads: the fake LLM echoes the
+  // message, so this HTML, these javascript: links and images come back as the LLM's reply.
+  const loads = [];
+  page.on("request", (request) => loads.push(request.url()));
+  const hostile = [
+    "**bold** and `code` and [safe](https://example.com/page)",
+    "",
+    "- one",
+    "- two",
+    "",
+    "| a | b |",
+    "|---|---|",
+    "| 1 | 2 |",
+    "",
+    '<img src="/pixel.png" onerror="window.__ran = 1"> <script>window.__ran = 2</script>',
+    "[click](javascript:window.__ran=3) ![tracker](/tracker.png) ![remote](http://127.0.0.1:9/remote.png)",
+    '<iframe src="/frame"></iframe> <a href="javascript:window.__ran=4">x</a> <svg onload="window.__ran=5">',
+  ].join("\n");
+  await page.fill("#input", hostile);
+  await page.press("#input", "Enter");
+  await page.waitForFunction(() => {
+    const bubbles = document.querySelectorAll(".msg.assistant:not(.greeting)");
+    const last = bubbles[bubbles.length - 1];
+    return last && last.classList.contains("md") && last.textContent.includes("svg onload");
+  }, null, { timeout: 15000 });
+  await sleep(500);  // time for anything that would load or run
+  const rendered = page.locator(".msg.assistant.md").last();
+  assert.equal(await rendered.locator("strong").textContent(), "bold");
+  assert.equal(await rendered.locator("code").textContent(), "code");
+  assert.deepEqual(await rendered.locator("li").allTextContents(), ["one", "two"]);
+  assert.deepEqual(await rendered.locator("td").allTextContents(), ["1", "2"]);
+  assert.equal(await page.locator("#messages :is(img, script, iframe, svg, object, embed)").count(), 0);
+  assert.equal(await page.evaluate(() => window.__ran), undefined, "a reply ran script");
+  const anchors = await page.locator("#messages a").evaluateAll((all) =>
+    all.map((a) => ({ href: a.getAttribute("href"), rel: a.rel, text: a.textContent })));
+  assert.deepEqual(anchors, [
+    { href: "https://example.com/page", rel: "noopener noreferrer nofollow", text: "safe" },
+    { href: "http://127.0.0.1:9/remote.png", rel: "noopener noreferrer nofollow", text: "remote" },
+  ]);
+  const text = await rendered.textContent();
+  assert.ok(text.includes("<script>window.__ran = 2</script>"), "HTML shows as text: " + text);
+  assert.ok(text.includes("click (javascript:window.__ran=3)"), "a javascript: link is text: " + text);
+  const fetched = loads.filter((u) => /pixel|tracker|remote|frame|example\.com/.test(u));
+  assert.deepEqual(fetched, [], "a reply made the page load something");
+  await page.screenshot({ path: `${shots}/webchat-markdown.png` });
+
   assert.deepEqual(pageErrors, []);
   console.log("browser test passed; screenshots in " + shots);
 } catch (error) {

@@ -41,6 +41,29 @@ TEST_CASE("reply_parts cuts at max_parts and ends the last part with an ellipsis
           std::vector<std::string>{"…"});
 }
 
+TEST_CASE("reply_parts renders the markdown in the adapter's text format before splitting",
+          "[kit][markdown]") {
+    const std::string reply = "**Bold** and `code`\n\n- item";
+    CHECK(bot::reply_parts(reply, {}) == std::vector<std::string>{reply});
+    CHECK(bot::reply_parts(reply, {.text_format = bot::TextFormat::plain}) ==
+          std::vector<std::string>{"Bold and code\n\n• item"});
+    CHECK(bot::reply_parts(reply, {.text_format = bot::TextFormat::telegram_html}) ==
+          std::vector<std::string>{"<b>Bold</b> and <code>code</code>\n\n• item"});
+    // Split in the rendered form: the limit counts visible text, tags are reopened.
+    const Capabilities html{.max_text = {.max = 12, .unit = TextLimit::Unit::utf16_units},
+                            .text_format = bot::TextFormat::telegram_html};
+    CHECK(bot::reply_parts("**one two three four**", html) ==
+          std::vector<std::string>{"<b>one two</b>", "<b>three four</b>"});
+    // Cut at max_parts: the ellipsis follows the closed tags and the part still fits.
+    auto cut = bot::reply_parts("**aaaaaaaaaaaa bbbb**",
+                                {.max_text = {.max = 12, .unit = TextLimit::Unit::utf16_units},
+                                 .max_parts = 1,
+                                 .text_format = bot::TextFormat::telegram_html});
+    CHECK(cut == std::vector<std::string>{"<b>aaaaaaaaaaa</b>…"});
+    // Nothing visible: the user still gets the mark.
+    CHECK(bot::reply_parts("```\n```", html) == std::vector<std::string>{"…"});
+}
+
 TEST_CASE("delivery_key is a stable version 5 UUID per adapter, row and part", "[kit]") {
     auto key = bot::delivery_key("tg", 42, 1);
     REQUIRE(key.size() == 36);

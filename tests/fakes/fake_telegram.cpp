@@ -1,5 +1,6 @@
 #include "fakes/fake_telegram.hpp"
 
+#include "base/html_split.hpp"
 #include "base/json_text.hpp"
 #include "base/text_split.hpp"
 
@@ -122,10 +123,57 @@ json chat_id_value(const json& params) {
     return string_param(params, "chat_id");
 }
 
-// Empty when the text is acceptable, else the error description.
+// parse_mode HTML as Telegram reads it (core.telegram.org/bots/api#html-style): only its
+// tags, properly nested; every other <, > and & escaped. Empty when the markup is valid.
+std::string check_html(std::string_view text) {
+    static const std::vector<std::string_view> kTags{
+        "b",   "strong", "i",   "em", "u",          "ins",        "s",   "strike",
+        "del", "code",   "pre", "a",  "blockquote", "tg-spoiler", "span"};
+    std::vector<std::string> open;
+    for (std::size_t at = 0; at < text.size(); ++at) {
+        if (text[at] == '>') return "Bad Request: can't parse entities: unexpected '>'";
+        if (text[at] == '&') {
+            const auto end = text.find(';', at);
+            const auto entity = text.substr(at, end == std::string_view::npos ? 0 : end - at + 1);
+            if (!(entity == "&amp;" || entity == "&lt;" || entity == "&gt;" || entity == "&quot;" ||
+                  entity.starts_with("&#"))) {
+                return "Bad Request: can't parse entities: unescaped '&'";
+            }
+            continue;
+        }
+        if (text[at] != '<') continue;
+        const auto end = text.find('>', at);
+        if (end == std::string_view::npos) return "Bad Request: can't parse entities: unclosed tag";
+        std::string_view tag = text.substr(at + 1, end - at - 1);
+        at = end;
+        const bool closing = tag.starts_with('/');
+        if (closing) tag.remove_prefix(1);
+        const std::string name(tag.substr(0, tag.find(' ')));
+        if (std::find(kTags.begin(), kTags.end(), name) == kTags.end()) {
+            return "Bad Request: can't parse entities: Unsupported start tag \"" + name + "\"";
+        }
+        if (!closing) {
+            open.push_back(name);
+        } else if (open.empty() || open.back() != name) {
+            return "Bad Request: can't parse entities: Unmatched end tag \"" + name + "\"";
+        } else {
+            open.pop_back();
+        }
+    }
+    if (!open.empty()) return "Bad Request: can't parse entities: Can't find end tag";
+    return {};
+}
+
+// Empty when the text is acceptable, else the error description. Telegram counts the text
+// "after entities parsing": with parse_mode HTML, the visible text.
 std::string check_text(const json& params) {
     std::string text = string_param(params, "text");
     if (text.empty()) return "Bad Request: message text is empty";
+    if (string_param(params, "parse_mode") == "HTML") {
+        if (auto problem = check_html(text); !problem.empty()) return problem;
+        text = bot::html_to_text(text);
+        if (text.empty()) return "Bad Request: message text is empty";
+    }
     if (utf16_length(text) > kMaxMessageUnits) return "Bad Request: message is too long";
     return {};
 }
