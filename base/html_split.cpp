@@ -1,5 +1,7 @@
 #include "base/html_split.hpp"
 
+#include "base/text_split.hpp"
+
 #include <cstdint>
 #include <cstdlib>
 
@@ -14,25 +16,6 @@ struct Token {
     std::string visible;    // text: what it shows (one character or one decoded entity)
     std::string_view name;  // open, close: the tag's name
 };
-
-void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-    if (cp < 0x80) {
-        out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-}
 
 // The entity at the start of text ("&amp;"), decoded into out; its length, or 0 if none.
 std::size_t decode_entity(std::string_view text, std::string& out) {

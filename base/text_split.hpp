@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,5 +41,8 @@ std::size_t utf8_length(std::string_view text);
 
 // Largest n <= limit such that text[0, n) ends on a UTF-8 character boundary.
 std::size_t utf8_floor(std::string_view text, std::size_t limit);
+
+// Appends code point cp as UTF-8; NUL, surrogates and values past U+10FFFF as U+FFFD.
+void append_utf8(std::string& out, std::uint32_t cp);
 
 }  // namespace bot
