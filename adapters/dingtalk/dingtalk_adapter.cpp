@@ -347,12 +347,8 @@ private:
             log_.warn("dingtalk", "'", id_, "': skipped a robot message (", parsed.reason, ")");
             co_return http::Response::json_text(200, "{}");
         }
-        auto message = std::move(*parsed.message);
-        const auto chat = chat_of(message, id_);
-        const bool rewrite = remember_webhook(message);
         try {
-            co_await sink_.submit(to_inbound(message, id_), SubmitOptions{});
-            if (rewrite) co_await webhooks_.persist(chat.chat_id);
+            co_await store(*parsed.message);
         } catch (const std::exception& error) {
             log_.error("dingtalk", "'", id_, "': could not store a message: ", error.what());
             co_return http::Response::error(500, "not stored");
@@ -361,6 +357,14 @@ private:
     }
 
     // ---- both ---------------------------------------------------------------------------
+
+    // Stores a robot message and keeps its session webhook (durably when it changed); throws
+    // when the message could not be stored.
+    net::awaitable<void> store(const RobotMessage& message) {
+        const bool rewrite = remember_webhook(message);
+        co_await sink_.submit(to_inbound(message, id_), SubmitOptions{});
+        if (rewrite) co_await webhooks_.persist(chat_of(message, id_).chat_id);
+    }
 
     bool remember_webhook(const RobotMessage& message) {
         if (message.session_webhook.empty()) return false;
@@ -378,11 +382,9 @@ private:
     // order they arrived (KeyedOrder); `done` runs once stored (the ACK).
     net::awaitable<void> enqueue(RobotMessage message, std::function<void()> done) {
         std::string key = chat_of(message, id_).chat_id + '\n' + message.sender_id;
-        auto store = [this, message = std::move(message), done]() -> net::awaitable<void> {
+        auto work = [this, message = std::move(message), done]() -> net::awaitable<void> {
             try {
-                const bool rewrite = remember_webhook(message);
-                co_await sink_.submit(to_inbound(message, id_), SubmitOptions{});
-                if (rewrite) co_await webhooks_.persist(chat_of(message, id_).chat_id);
+                co_await store(message);
             } catch (const std::exception& error) {
                 // Robot messages are not redelivered (dt-protocol l.357-376): logged, lost.
                 log_.error("dingtalk", "'", id_,
@@ -390,7 +392,7 @@ private:
             }
             done();
         };
-        if (!co_await ordered_.add(std::move(key), std::move(store))) {
+        if (!co_await ordered_.add(std::move(key), std::move(work))) {
             log_.warn("dingtalk", "'", id_, "': a sender has ", kMaxQueuedPerSender,
                       " messages waiting to be stored; one more skipped");
             done();

@@ -195,7 +195,7 @@ public:
             [this](const ReconnectAttempt& attempt) { return session(attempt); });
         // Events still being stored hold this adapter: wait for them (briefly).
         auto deadline = Clock::now() + std::chrono::seconds(5);
-        while (inflight_ > 0 && Clock::now() < deadline)
+        while (ordered_.keys() > 0 && Clock::now() < deadline)
             co_await sleep_for(std::chrono::milliseconds(10));
     }
 
@@ -467,14 +467,12 @@ private:
                               ? parsed.message.chat_id + '\n' + parsed.message.sender_open_id
                               : std::string(frame.header("message_id"));  // in no order
         auto started = Clock::now();
-        ++inflight_;
         auto handle = [this, link, frame, is_event, started, payload = std::move(part.payload),
                        parsed = std::move(parsed)]() mutable -> net::awaitable<void> {
             co_await handle_data(link, std::move(frame), is_event, std::move(payload),
                                  std::move(parsed), started);
         };
         if (!co_await ordered_.add(std::move(key), std::move(handle))) {
-            --inflight_;
             log_.warn("feishu", "'", id_, "': a sender has ", kMaxQueuedPerSender,
                       " messages waiting to be stored; one more is left for Feishu to resend");
             respond(*link, std::move(frame), 500, started);
@@ -495,7 +493,6 @@ private:
             }
         }
         respond(*link, std::move(frame), code, started);
-        --inflight_;
     }
 
     // The response frame: the event's frame again (SeqID, LogID, service, headers) plus biz_rt,
@@ -522,7 +519,6 @@ private:
     std::optional<FeishuApi> api_;
     std::optional<CardStreams> cards_;
     KeyedOrder ordered_;
-    std::atomic<int> inflight_{0};
     AsyncEvent stopped_;
     ReconnectLoop reconnect_;
     ClientConfig config_;  // the session's (one session at a time)
