@@ -5,6 +5,7 @@
 #include "bot/command_word.hpp"
 #include "bot/config.hpp"
 #include "bot/outbox.hpp"
+#include "bot/prompt.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
 
@@ -327,19 +328,14 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
         used.turns = std::make_shared<const std::vector<storage::Turn>>(std::move(context.turns));
     }
     const auto& turns = *used.turns;
-    int budget = backend->context_tokens() - backend->reply_tokens();
-    int fixed = estimate_message_tokens(persona) + estimate_message_tokens(job.inbound.text);
-    std::size_t first = first_turn_within_budget(turns, fixed, budget);
+    MemoryNotes notes;  // the memory's additions (issue 24) are filled in here
+    const Prompt prompt(persona, notes, turns, job.inbound.text,
+                        backend->context_tokens() - backend->reply_tokens());
 
     llm::ChatRequest request;
     request.stream = job.stream_reply;
     request.max_tokens = backend->reply_tokens();
-    request.messages.reserve(turns.size() - first + 2);
-    request.messages.push_back({"system", persona});
-    for (std::size_t i = first; i < turns.size(); ++i) {
-        request.messages.push_back({turns[i].role, turns[i].content});
-    }
-    request.messages.push_back({"user", job.inbound.text});
+    request.messages = prompt.messages;
 
     auto tracker_key = ReplyTracker::key(job.inbound.chat.adapter_id, job.inbound.message_id);
     auto result = co_await backend->complete(
@@ -351,10 +347,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
                                   .prompt_tokens = result->prompt_tokens,
                                   .completion_tokens = result->completion_tokens};
         if (usage.prompt_tokens <= 0 && usage.completion_tokens <= 0) {
-            usage.prompt_tokens = fixed;
-            for (std::size_t i = first; i < turns.size(); ++i) {
-                usage.prompt_tokens += estimate_message_tokens(turns[i].content);
-            }
+            usage.prompt_tokens = prompt.estimated_tokens;
             usage.completion_tokens = estimate_tokens(result->text);
         }
         used.usage = std::move(usage);

@@ -1,0 +1,78 @@
+#include "bot/prompt.hpp"
+
+#include "bot/token_budget.hpp"
+
+#include <algorithm>
+
+namespace bot {
+
+namespace {
+
+// Appends a titled section of whole items while they fit in `allowance` tokens; returns the
+// tokens used. Items that do not fit are skipped, so a later shorter one may still go in.
+int append_section(std::string& out, std::string_view title, const std::vector<std::string>& items,
+                   std::string_view item_prefix, int allowance) {
+    if (items.empty()) return 0;
+    int used = estimate_tokens(title) + 2;
+    if (used >= allowance) return 0;
+    std::string section;
+    for (const auto& item : items) {
+        int cost = estimate_tokens(item) + 2;
+        if (used + cost > allowance) continue;
+        section += item_prefix;
+        section += item;
+        section += '\n';
+        used += cost;
+    }
+    if (section.empty()) return 0;
+    if (!out.empty()) out += '\n';
+    out += title;
+    out += '\n';
+    out += section;
+    return used;
+}
+
+}  // namespace
+
+Prompt::Prompt(std::string_view persona, const MemoryNotes& notes,
+               const std::vector<storage::Turn>& turns, std::string_view user_text, int budget,
+               const NoteCaps& caps) {
+    Prompt& prompt = *this;
+    int fixed = estimate_message_tokens(persona) + estimate_message_tokens(user_text);
+    int room = std::max(0, budget - fixed);
+    auto share = [room](int percent) { return room / 100 * percent + room % 100 * percent / 100; };
+
+    append_section(prompt.notes_text, "What you know about the user:", notes.facts, "- ",
+                   share(caps.facts_percent));
+    if (!notes.summary.empty() &&
+        estimate_tokens(notes.summary) + 8 <= share(caps.summary_percent)) {
+        if (!prompt.notes_text.empty()) prompt.notes_text += '\n';
+        prompt.notes_text += "Summary of your earlier conversation with the user:\n";
+        prompt.notes_text += notes.summary;
+        prompt.notes_text += '\n';
+    }
+    append_section(prompt.notes_text,
+                   "Earlier excerpts of your conversations with the user (older than the "
+                   "messages below; use them only if relevant):",
+                   notes.recalled, "> ", share(caps.recalled_percent));
+    append_section(prompt.notes_text,
+                   "Recent messages in this group chat (not addressed to you):", notes.group, "",
+                   share(caps.group_percent));
+    int notes_tokens = prompt.notes_text.empty() ? 0 : estimate_message_tokens(prompt.notes_text);
+
+    prompt.first_turn = first_turn_within_budget(turns, fixed + notes_tokens, budget);
+    prompt.estimated_tokens = fixed + notes_tokens;
+    for (std::size_t i = prompt.first_turn; i < turns.size(); ++i) {
+        prompt.estimated_tokens += estimate_message_tokens(turns[i].content);
+    }
+
+    prompt.messages.reserve(turns.size() - prompt.first_turn + 3);
+    prompt.messages.push_back({"system", persona});
+    if (!prompt.notes_text.empty()) prompt.messages.push_back({"system", prompt.notes_text});
+    for (std::size_t i = prompt.first_turn; i < turns.size(); ++i) {
+        prompt.messages.push_back({turns[i].role, turns[i].content});
+    }
+    prompt.messages.push_back({"user", user_text});
+}
+
+}  // namespace bot
