@@ -157,7 +157,10 @@ public:
         cards_.emplace(executor_, *api_, state_, log_, id_, CardOptions{.max_text = max_text()});
     }
 
-    Capabilities capabilities() const override { return {.max_text = max_text()}; }
+    // With the im:message.group_msg scope Feishu sends every group message, not only @-mentions.
+    Capabilities capabilities() const override {
+        return {.max_text = max_text(), .sees_group_chatter = true};
+    }
 
     net::awaitable<SendResult> send(Outbound message) override {
         if (streaming_card_ && message.part == 1 && !message.reply_to.empty()) {
