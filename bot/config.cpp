@@ -266,7 +266,9 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         seconds(server, "idle_timeout_s", config.server.idle_timeout, 3600);
     config.server.shutdown_grace =
         seconds(server, "shutdown_grace_s", config.server.shutdown_grace, 3600);
-    config.server.public_url = server.url("public_url", "");
+    // "" (the example's value) means unset, like an absent key.
+    if (!server.string("public_url", "").empty())
+        config.server.public_url = server.url("public_url", "");
     config.server.export_link_ttl =
         seconds(server, "export_link_s", config.server.export_link_ttl, 24 * 3600);
     server.done();

@@ -19,7 +19,7 @@ std::optional<GroupContextConfig> take_group_context(nlohmann::json& section,
     GroupContextConfig config;
     config.messages = static_cast<int>(reader.integer("messages", config.messages, 1, 200));
     config.max_age = std::chrono::seconds(
-        reader.integer("max_age_s", config.max_age.count(), 10, 7 * 24 * 3600));
+        reader.integer("max_age_s", config.max_age.count(), 1, 7 * 24 * 3600));
     auto store = reader.string("store", "memory");
     if (store != "memory" && store != "sqlite") {
         reader.problem("store", "must be \"memory\" (lost at restart) or \"sqlite\"");

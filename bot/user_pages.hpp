@@ -8,6 +8,7 @@
 // Tokens are 192 random bits; without server.public_url the commands say they are unavailable.
 #pragma once
 
+#include "base/async.hpp"
 #include "bot/http/router.hpp"
 #include "storage/store.hpp"
 

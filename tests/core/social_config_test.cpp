@@ -57,16 +57,17 @@ TEST_CASE("bad group_context and public_url are reported with their key path",
     auto list = problems(R"({
         "server": {"public_url": "ftp://x", "export_link_s": 0},
         "adapters": {"a": {"type": "onebot", "group_context": 5},
-                     "b": {"type": "onebot", "group_context": {"messages": 0, "max_age_s": 1,
+                     "b": {"type": "onebot", "group_context": {"messages": 0, "max_age_s": 0,
                                                               "store": "disk", "colour": 1}}}
     })");
     CHECK(has(list, "server.public_url: must be a URL: http://host or https://host"));
     CHECK(has(list, "server.export_link_s: must be between 1 and 86400"));
     CHECK(has(list, "adapters.a.group_context: must be an object ({\"messages\": N, \"max_age_s\": S})"));
     CHECK(has(list, "adapters.b.group_context.messages: must be between 1 and 200"));
-    CHECK(has(list, "adapters.b.group_context.max_age_s: must be between 10 and 604800"));
+    CHECK(has(list, "adapters.b.group_context.max_age_s: must be between 1 and 604800"));
     CHECK(has(list, "adapters.b.group_context.store: must be \"memory\" (lost at restart) or \"sqlite\""));
     CHECK(has(list, "adapters.b.group_context.colour: unknown key"));
     auto config = parse(R"({"server": {"public_url": "https://bot.example.com/"}})");
     CHECK(config.server.public_url == "https://bot.example.com");
+    CHECK(parse(R"({"server": {"public_url": ""}})").server.public_url.empty());  // unset
 }
