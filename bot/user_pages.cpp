@@ -109,6 +109,7 @@ std::string share_page(const storage::SharedConversation& shared) {
 <style>
   body { margin: 0; font: 16px/1.5 system-ui, sans-serif; background: #f4f5f7; color: #1d2129; }
   main { max-width: 46rem; margin: 0 auto; padding: 1rem; }
+  h1 { font-size: 1.3rem; }
   .meta { color: #6b7280; font-size: .85rem; }
   .turn { margin: .6rem 0; padding: .6rem .8rem; border-radius: .8rem; background: #fff;
           white-space: pre-wrap; overflow-wrap: anywhere; }
