@@ -323,10 +323,9 @@ App::App(Config config, Logger& log, AppOptions options)
             .group_context = p.group_context.get(),
             .user_pages = p.user_pages.get()},
         std::move(user_backends));
-    p.dispatcher =
-        std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
-                                     static_cast<std::size_t>(p.config.bot.queue_limit),
-                                     p.group_context.get());
+    p.dispatcher = std::make_unique<Dispatcher>(
+        executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
+        static_cast<std::size_t>(p.config.bot.queue_limit), p.group_context.get());
     add_health_routes(p.router, p.ready);
     ConfigErrors errors;
     p.adapters =

@@ -368,9 +368,11 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
             errors.add("adapters." + id + ".type", "required (a string naming the platform)");
             continue;
         }
-        AdapterConfig adapter{
-            .id = id, .type = type->get<std::string>(), .persona = {}, .group_context = {},
-            .section = section};
+        AdapterConfig adapter{.id = id,
+                              .type = type->get<std::string>(),
+                              .persona = {},
+                              .group_context = {},
+                              .section = section};
         if (auto persona = adapter.section.find("persona"); persona != adapter.section.end()) {
             std::string path = "adapters." + id + ".persona";
             if (!persona->is_string()) {

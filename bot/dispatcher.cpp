@@ -73,7 +73,8 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     Submission submission{
         .status = Submission::Status::accepted, .message_id = inbound.message_id, .watch = {}};
     if (!accepted.duplicate) {
-        if (group_context_ && inbound.chat.is_group) co_await group_context_->observe(inbound, true);
+        if (group_context_ && inbound.chat.is_group)
+            co_await group_context_->observe(inbound, true);
         ++in_flight_;
         tracker_.begin(tracker_key);
         if (options.wait.count() > 0) {

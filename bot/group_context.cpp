@@ -24,7 +24,8 @@ std::string cut(std::string_view text, std::size_t max_bytes) {
 
 // A name is one line: the model reads "Name: text".
 std::string one_line(std::string name) {
-    std::replace_if(name.begin(), name.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+    std::replace_if(
+        name.begin(), name.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
     return name;
 }
 
@@ -93,9 +94,8 @@ void GroupContext::remember(const std::string& adapter_id, const GroupContextCon
     }
     chat.bytes += line.text.size() + line.sender_name.size();
     chat.lines.push_back(std::move(line));
-    while (!chat.lines.empty() &&
-           (chat.lines.size() > static_cast<std::size_t>(config.messages) ||
-            chat.bytes > kMaxChatBytes)) {
+    while (!chat.lines.empty() && (chat.lines.size() > static_cast<std::size_t>(config.messages) ||
+                                   chat.bytes > kMaxChatBytes)) {
         chat.bytes -= chat.lines.front().text.size() + chat.lines.front().sender_name.size();
         chat.lines.pop_front();
     }
@@ -160,7 +160,8 @@ net::awaitable<void> GroupContext::purge() {
             for (auto chat = memory.chats.begin(); chat != memory.chats.end();) {
                 auto& lines = chat->second.lines;
                 while (!lines.empty() && lines.front().at_ms < before) {
-                    chat->second.bytes -= lines.front().text.size() + lines.front().sender_name.size();
+                    chat->second.bytes -=
+                        lines.front().text.size() + lines.front().sender_name.size();
                     lines.pop_front();
                 }
                 if (lines.empty()) {

@@ -286,7 +286,7 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
     } else if (command == "usage") {
         co_await answer_usage(job);
     } else if (options_.user_pages && UserPages::handles(command)) {
-        auto reply = co_await options_.user_pages->answer(key, command);
+        auto reply = co_await options_.user_pages->answer(key, command, job.inbound.chat.is_group);
         co_await finish(job, std::move(reply), false);
     } else if (command == "reset" || command == "new") {
         auto generation = cache_.generation();
@@ -297,7 +297,8 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
     } else if (command == "forget") {
         // Before and after: no cached context of this user survives, even one put meanwhile.
         cache_.forget_user(key.adapter_id, key.user_id);
-        if (options_.group_context) options_.group_context->forget_sender(key.adapter_id, key.user_id);
+        if (options_.group_context)
+            options_.group_context->forget_sender(key.adapter_id, key.user_id);
         if (options_.user_pages) options_.user_pages->forget(key.adapter_id, key.user_id);
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
         cache_.forget_user(key.adapter_id, key.user_id);

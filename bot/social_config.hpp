@@ -14,9 +14,9 @@
 namespace bot {
 
 struct GroupContextConfig {
-    int messages = 20;                          // newest messages kept (and shown) per chat
-    std::chrono::seconds max_age{3600};         // older ones are dropped, in memory and stored
-    bool stored = false;                        // "store": "sqlite": kept across restarts
+    int messages = 20;                   // newest messages kept (and shown) per chat
+    std::chrono::seconds max_age{3600};  // older ones are dropped, in memory and stored
+    bool stored = false;                 // "store": "sqlite": kept across restarts
     std::size_t max_chats = 2000;  // memory: least recently active chats go first (16 KiB each)
 };
 

@@ -143,14 +143,12 @@ UserPages::UserPages(storage::Store& store, http::Router& router, Logger& log,
                      UserPagesOptions options)
     : store_(store), log_(log), options_(std::move(options)) {
     if (!enabled()) return;
-    router.add("GET", std::string(kExportPrefix) + "*",
-               [this](http::Request& request, http::ResponseStream&) {
-                   return serve_export(request);
-               });
-    router.add("GET", std::string(kSharePrefix) + "*",
-               [this](http::Request& request, http::ResponseStream&) {
-                   return serve_share(request);
-               });
+    router.add(
+        "GET", std::string(kExportPrefix) + "*",
+        [this](http::Request& request, http::ResponseStream&) { return serve_export(request); });
+    router.add(
+        "GET", std::string(kSharePrefix) + "*",
+        [this](http::Request& request, http::ResponseStream&) { return serve_share(request); });
 }
 
 std::string UserPages::help_lines(const std::string& prefix) const {
@@ -178,10 +176,14 @@ std::string UserPages::new_export_link(const storage::ConversationKey& key) {
 }
 
 net::awaitable<std::string> UserPages::answer(const storage::ConversationKey& key,
-                                              std::string_view command) {
+                                              std::string_view command, bool in_group) {
     if (!enabled()) {
         co_return "Sorry, this is not available here: the bot has no public web address "
                   "configured (the operator can set server.public_url).";
+    }
+    if (command == "export" && in_group) {
+        co_return "Your data is yours alone: send " + options_.command_prefix +
+            "export to me in a private chat, and the link comes there.";
     }
     if (command == "export") {
         std::string url = options_.public_url + std::string(kExportPrefix) + new_export_link(key);
@@ -205,10 +207,10 @@ net::awaitable<std::string> UserPages::answer(const storage::ConversationKey& ke
     }
     std::string adapter_id = key.adapter_id, user_id = key.user_id;
     int revoked = co_await store_.erase_shares(std::move(adapter_id), std::move(user_id));
-    co_return revoked == 0 ? std::string("You have no shared links.")
-                           : "Done: " + std::to_string(revoked) +
-                                 (revoked == 1 ? " shared link no longer works."
-                                               : " shared links no longer work.");
+    co_return revoked == 0
+        ? std::string("You have no shared links.")
+        : "Done: " + std::to_string(revoked) +
+              (revoked == 1 ? " shared link no longer works." : " shared links no longer work.");
 }
 
 void UserPages::forget(const std::string& adapter_id, const std::string& user_id) {

@@ -47,9 +47,10 @@ public:
     static bool handles(std::string_view command) {
         return command == "export" || command == "share" || command == "unshare";
     }
-    // The reply to /export, /share or /unshare from the owner of key.
+    // The reply to /export, /share or /unshare from the owner of key. in_group: the reply is
+    // seen by the whole group, so /export gives no link there.
     net::awaitable<std::string> answer(const storage::ConversationKey& key,
-                                       std::string_view command);
+                                       std::string_view command, bool in_group);
     std::string help_lines(const std::string& prefix) const;
     // /forget: the user's export links (their shares go with Store::forget_user).
     void forget(const std::string& adapter_id, const std::string& user_id);

@@ -6,8 +6,8 @@
 #include "storage/forgotten_messages.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/migrations.hpp"
-#include "storage/sqlite_db.hpp"
 #include "storage/social_rows.hpp"
+#include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
 
 #include <boost/asio/async_result.hpp>
@@ -603,9 +603,8 @@ net::awaitable<std::vector<OutboxRow>> SqliteStore::undelivered() {
 net::awaitable<void> SqliteStore::add_group_message(std::string adapter_id, GroupMessage message,
                                                     int keep_per_chat,
                                                     std::int64_t purge_before_ms) {
-    return submit<void>(*writes_, [adapter_id = std::move(adapter_id),
-                                   message = std::move(message), keep_per_chat,
-                                   purge_before_ms](Database& db) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), message = std::move(message),
+                                   keep_per_chat, purge_before_ms](Database& db) {
         write_group_message(db, adapter_id, message, keep_per_chat, purge_before_ms);
     });
 }
@@ -629,29 +628,30 @@ net::awaitable<void> SqliteStore::purge_group_messages(std::string adapter_id,
 }
 
 net::awaitable<bool> SqliteStore::create_share(ShareRecord share) {
-    return submit<bool>(*writes_,
-                        [share = std::move(share)](Database& db) { return write_share(db, share); });
+    return submit<bool>(
+        *writes_, [share = std::move(share)](Database& db) { return write_share(db, share); });
 }
 
 net::awaitable<std::optional<SharedConversation>> SqliteStore::shared_conversation(
     std::string token_digest) {
     return submit<std::optional<SharedConversation>>(
-        *reads_,
-        [token_digest = std::move(token_digest)](Database& db) { return read_share(db, token_digest); });
+        *reads_, [token_digest = std::move(token_digest)](Database& db) {
+            return read_share(db, token_digest);
+        });
 }
 
 net::awaitable<int> SqliteStore::erase_shares(std::string adapter_id, std::string user_id) {
-    return submit<int>(*writes_, [adapter_id = std::move(adapter_id),
-                                  user_id = std::move(user_id)](Database& db) {
-        return storage::erase_shares(db, adapter_id, user_id);
-    });
+    return submit<int>(
+        *writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return storage::erase_shares(db, adapter_id, user_id);
+        });
 }
 
 net::awaitable<UserExport> SqliteStore::export_user(std::string adapter_id, std::string user_id) {
-    return submit<UserExport>(*reads_, [adapter_id = std::move(adapter_id),
-                                        user_id = std::move(user_id)](Database& db) {
-        return read_user_export(db, adapter_id, user_id);
-    });
+    return submit<UserExport>(
+        *reads_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return read_user_export(db, adapter_id, user_id);
+        });
 }
 
 }  // namespace bot::storage

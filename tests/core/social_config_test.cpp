@@ -52,8 +52,7 @@ TEST_CASE("group_context is off unless set, and read as a core key", "[config][s
     CHECK(config.server.export_link_ttl == std::chrono::seconds(900));
 }
 
-TEST_CASE("bad group_context and public_url are reported with their key path",
-          "[config][social]") {
+TEST_CASE("bad group_context and public_url are reported with their key path", "[config][social]") {
     auto list = problems(R"({
         "server": {"public_url": "ftp://x", "export_link_s": 0},
         "adapters": {"a": {"type": "onebot", "group_context": 5},
@@ -62,10 +61,13 @@ TEST_CASE("bad group_context and public_url are reported with their key path",
     })");
     CHECK(has(list, "server.public_url: must be a URL: http://host or https://host"));
     CHECK(has(list, "server.export_link_s: must be between 1 and 86400"));
-    CHECK(has(list, "adapters.a.group_context: must be an object ({\"messages\": N, \"max_age_s\": S})"));
+    CHECK(has(list,
+              "adapters.a.group_context: must be an object ({\"messages\": N, \"max_age_s\": S})"));
     CHECK(has(list, "adapters.b.group_context.messages: must be between 1 and 200"));
     CHECK(has(list, "adapters.b.group_context.max_age_s: must be between 1 and 604800"));
-    CHECK(has(list, "adapters.b.group_context.store: must be \"memory\" (lost at restart) or \"sqlite\""));
+    CHECK(
+        has(list,
+            "adapters.b.group_context.store: must be \"memory\" (lost at restart) or \"sqlite\""));
     CHECK(has(list, "adapters.b.group_context.colour: unknown key"));
     auto config = parse(R"({"server": {"public_url": "https://bot.example.com/"}})");
     CHECK(config.server.public_url == "https://bot.example.com");

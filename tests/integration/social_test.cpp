@@ -71,9 +71,8 @@ BotOptions with_group_adapter(json group_context) {
     BotOptions options;
     // The onebot type: its Capabilities allow group_context; it needs no connection to take
     // submissions straight into the core.
-    options.adapters["grp"] = {{"type", "onebot"},
-                               {"access_token", kOneBotToken},
-                               {"group_context", group_context}};
+    options.adapters["grp"] = {
+        {"type", "onebot"}, {"access_token", kOneBotToken}, {"group_context", group_context}};
     return options;
 }
 
@@ -135,7 +134,8 @@ TEST_CASE("group context on: the asking member's request carries what Alice just
     FakeOneBot qq(kSelf);
     REQUIRE(qq.connect(bot.app().port(), "/onebot/qq", kOneBotToken) == 101);
     qq.post(qq.group_message(kGroup, kAlice, 1, json::array({text("pineapple belongs on pizza")})));
-    qq.post(qq.group_message(kOtherGroup, kAlice, 2, json::array({text("secret of the other group")})));
+    qq.post(
+        qq.group_message(kOtherGroup, kAlice, 2, json::array({text("secret of the other group")})));
     // The adapter stores different senders' messages concurrently, each sender's in order:
     // Alice's answered question comes after her chatter (as Bob's question would, in a group).
     qq.post(qq.group_message(kGroup, kAlice, 3, json::array({at(kSelf), text(" right?")})));
@@ -155,7 +155,7 @@ TEST_CASE("group context on: the asking member's request carries what Alice just
     CHECK(rows(dir.path(), "SELECT count(*) FROM inbox WHERE text LIKE '%pineapple%'") == 0);
     CHECK(rows(dir.path(), "SELECT count(*) FROM messages WHERE content LIKE '%pineapple%'") == 0);
     CHECK(contains(request, "user20002001: right?"));  // another member's question counts
-    CHECK(llm.request_count() == 3);  // chatter never goes to the LLM
+    CHECK(llm.request_count() == 3);                   // chatter never goes to the LLM
 }
 
 TEST_CASE("group context is bounded by count and age and never crosses chats",
@@ -164,8 +164,9 @@ TEST_CASE("group context is bounded by count and age and never crosses chats",
     TempDir dir;
     for (const char* store : {"memory", "sqlite"}) {
         DYNAMIC_SECTION("store " << store) {
-            TestBot bot(llm, dir.path(),
-                        with_group_adapter({{"messages", 3}, {"max_age_s", 600}, {"store", store}}));
+            TestBot bot(
+                llm, dir.path(),
+                with_group_adapter({{"messages", 3}, {"max_age_s", 600}, {"store", store}}));
             for (int i = 1; i <= 5; ++i) {
                 bot.offer(group_message("g1", "alice", "line " + std::to_string(i), false));
             }
@@ -257,6 +258,19 @@ TEST_CASE("/export: a one-time link to only this user's data", "[integration][so
 
     CHECK(http_request("GET", link).status == 404);  // once
     CHECK(http_request("GET", bot.url("/export/" + std::string(48, 'a'))).status == 404);
+}
+
+TEST_CASE("/export in a group gives no link: the whole group would see it",
+          "[integration][social]") {
+    FakeLlm llm;
+    TempDir dir;
+    auto options = with_group_adapter({{"messages", 5}});
+    options.edit_config = [](json& config) { config["server"]["public_url"] = kPublicUrl; };
+    TestBot bot(llm, dir.path(), options);
+    auto reply = bot.submit(group_message("g1", "alice", "/export", true));
+    REQUIRE(reply.kind == bot::ReplyEvent::Kind::done);
+    CHECK(contains(reply.text, "private chat"));
+    CHECK_FALSE(contains(reply.text, "/export/"));
 }
 
 TEST_CASE("/export links expire, and /forget revokes them", "[integration][social]") {

@@ -22,20 +22,25 @@ void exchange(SqliteStore& store, const ConversationKey& key, const std::string&
                          .text = question,
                          .received_at_ms = 1700000000000};
     auto accepted = run(store.accept_inbound(std::move(record)));
-    Completion completion{.inbox_id = accepted.inbox_id,
-                          .key = key,
-                          .reply_to = id,
-                          .user_text = question,
-                          .reply = answer,
-                          .remember = true,
-                          .usage = TokenUsage{.day = "2026-12-07", .prompt_tokens = 3, .completion_tokens = 2}};
+    Completion completion{
+        .inbox_id = accepted.inbox_id,
+        .key = key,
+        .reply_to = id,
+        .user_text = question,
+        .reply = answer,
+        .remember = true,
+        .usage = TokenUsage{.day = "2026-12-07", .prompt_tokens = 3, .completion_tokens = 2}};
     run(store.complete(std::move(completion)));
 }
 
 GroupMessage line(const std::string& chat, const std::string& sender, const std::string& text,
                   std::int64_t at_ms) {
-    return {.chat_id = chat, .sender_id = sender, .sender_name = sender, .text = text,
-            .addressed = false, .at_ms = at_ms};
+    return {.chat_id = chat,
+            .sender_id = sender,
+            .sender_name = sender,
+            .text = text,
+            .addressed = false,
+            .at_ms = at_ms};
 }
 
 }  // namespace
@@ -45,14 +50,15 @@ TEST_CASE("group messages: the newest per chat, purged by age, scoped by adapter
     TempDir dir;
     SqliteStore store({.path = dir.file("bot.db")});
     for (int i = 1; i <= 5; ++i)
-        run(store.add_group_message("tg", line("g1", "alice", "a" + std::to_string(i), 1000 + i), 3, 0));
+        run(store.add_group_message("tg", line("g1", "alice", "a" + std::to_string(i), 1000 + i), 3,
+                                    0));
     run(store.add_group_message("tg", line("g2", "bob", "other chat", 1010), 3, 0));
     run(store.add_group_message("qq", line("g1", "carol", "other adapter", 1010), 3, 0));
     auto kept = run(store.group_messages("tg", "g1", 0, 10));
     REQUIRE(kept.size() == 3);
     CHECK(kept[0].text == "a3");  // oldest first
     CHECK(kept[2].text == "a5");
-    CHECK(run(store.group_messages("tg", "g1", 1005, 10)).size() == 1);  // not before
+    CHECK(run(store.group_messages("tg", "g1", 1005, 10)).size() == 1);      // not before
     CHECK(run(store.group_messages("tg", "g1", 0, 2)).back().text == "a5");  // the newest
     run(store.purge_group_messages("tg", 1005));
     CHECK(run(store.group_messages("tg", "g1", 0, 10)).size() == 1);
