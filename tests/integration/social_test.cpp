@@ -3,6 +3,7 @@
 // expires, only the asking user's data), /share and /unshare (a read-only, escaped, noindex
 // page), and /forget removing shares and export links.
 #include "fakes/fake_onebot.hpp"
+#include "fakes/fake_telegram.hpp"
 #include "integration/harness.hpp"
 #include "storage/sqlite_db.hpp"
 
@@ -156,6 +157,49 @@ TEST_CASE("group context on: the asking member's request carries what Alice just
     CHECK(rows(dir.path(), "SELECT count(*) FROM messages WHERE content LIKE '%pineapple%'") == 0);
     CHECK(contains(request, "user20002001: right?"));  // another member's question counts
     CHECK(llm.request_count() == 3);                   // chatter never goes to the LLM
+}
+
+TEST_CASE("telegram: group context names who said what, in that group only",
+          "[integration][social]") {
+    FakeLlm llm;
+    FakeTelegram telegram;
+    TempDir dir;
+    BotOptions options;
+    options.adapters["tg"] = {{"type", "telegram"},
+                              {"bot_token", telegram.token()},
+                              {"mode", "webhook"},
+                              {"api_base", telegram.api_base()},
+                              {"webhook_url", "https://bot.example.com/telegram/tg"},
+                              {"secret_token", "webhook-secret_123"},
+                              {"typing", false},
+                              {"streaming", "off"},
+                              {"group_context", {{"messages", 10}, {"max_age_s", 600}}}};
+    TestBot bot(llm, dir.path(), options);
+    auto post = [&](std::int64_t update_id, std::int64_t chat, std::int64_t from,
+                    const std::string& name, const std::string& words, bool mention) {
+        json message{{"message_id", update_id},
+                     {"date", 1700000000},
+                     {"chat", {{"id", chat}, {"type", "supergroup"}}},
+                     {"from", {{"id", from}, {"is_bot", false}, {"first_name", name}}},
+                     {"text", mention ? "@contact_test_bot " + words : words}};
+        if (mention)
+            message["entities"] =
+                json::array({{{"offset", 0}, {"length", 17}, {"type", "mention"}}});
+        json update{{"update_id", update_id}, {"message", message}};
+        // Acknowledged once stored (or kept as group context): the next one comes after.
+        return http_request("POST", bot.url("/telegram/tg"), update.dump(),
+                            {"Content-Type: application/json",
+                             "X-Telegram-Bot-Api-Secret-Token: webhook-secret_123"})
+            .status;
+    };
+    CHECK(post(1, -100, 41, "Alice", "the meeting moves to Friday", false) == 200);
+    CHECK(post(2, -200, 43, "Eve", "another group's plans", false) == 200);
+    CHECK(post(3, -100, 42, "Bob", "what do you think of what Alice just said?", true) == 200);
+    REQUIRE(telegram.wait_for("sendMessage", 1));
+    auto request = last_request_text(llm);
+    INFO(request);
+    CHECK(contains(request, "Alice: the meeting moves to Friday"));
+    CHECK_FALSE(contains(request, "another group"));
 }
 
 TEST_CASE("group context is bounded by count and age and never crosses chats",
