@@ -157,8 +157,11 @@ public:
         cards_.emplace(executor_, *api_, state_, log_, id_, CardOptions{.max_text = max_text()});
     }
 
+    // With the im:message.group_msg scope Feishu sends every group message, not only @-mentions.
     Capabilities capabilities() const override {
-        return {.max_text = max_text(), .text_format = TextFormat::feishu_markdown};
+        return {.max_text = max_text(),
+                .text_format = TextFormat::feishu_markdown,
+                .sees_group_chatter = true};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {
