@@ -10,6 +10,8 @@
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/store_adapter_state.hpp"
+#include "bot/embedding_worker.hpp"
+#include "llm/embeddings.hpp"
 #include "llm/openai_backend.hpp"
 #include "storage/sqlite_store.hpp"
 
@@ -185,6 +187,7 @@ struct App::Parts {
     std::unique_ptr<WebSocketClient> websockets;
     std::unique_ptr<llm::LlmBackend> backend;
     std::vector<std::unique_ptr<llm::LlmBackend>> user_backends;  // bot.user_models but the default
+    std::unique_ptr<llm::Embeddings> embeddings;  // memory.embeddings, when set
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
     std::unique_ptr<Outbox> outbox;
@@ -246,7 +249,9 @@ App::App(Config config, Logger& log, AppOptions options)
     p.store = std::make_unique<storage::SqliteStore>(
         storage::SqliteOptions{.path = p.config.storage.sqlite_path,
                                .synchronous_full = p.config.storage.synchronous_full,
-                               .readers = p.config.storage.readers});
+                               .readers = p.config.storage.readers,
+                               .recall_index = p.config.memory.recall.enabled,
+                               .recall_vectors = p.config.memory.embeddings.has_value()});
     p.http_client = make_http_client(executor, log);
     p.websockets = make_websocket_client(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
@@ -270,6 +275,22 @@ App::App(Config config, Logger& log, AppOptions options)
     for (const auto& adapter : p.config.adapters) {
         if (!adapter.persona.empty()) adapter_personas.emplace(adapter.id, adapter.persona);
     }
+    RecallOptions recall{.enabled = p.config.memory.recall.enabled,
+                         .excerpts = p.config.memory.recall.excerpts};
+    if (const auto& embeddings = p.config.memory.embeddings) {
+        log.add_secret(embeddings->api_key);
+        log.info("app", "recall ranks by embeddings: model ", embeddings->model, " at ",
+                 embeddings->base_url);
+        p.embeddings = std::make_unique<llm::OpenAiEmbeddings>(
+            llm::OpenAiEmbeddingsOptions{.base_url = embeddings->base_url,
+                                         .api_key = embeddings->api_key,
+                                         .model = embeddings->model},
+            *p.http_client, log);
+        recall.embeddings = p.embeddings.get();
+        recall.query_timeout = embeddings->query_timeout;
+        recall.min_similarity = embeddings->min_similarity;
+        recall.candidates = embeddings->candidates;
+    }
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
     p.pipeline = std::make_unique<Pipeline>(
@@ -282,7 +303,8 @@ App::App(Config config, Logger& log, AppOptions options)
             .max_input_chars = p.config.bot.max_input_chars,
             .history_turns = p.config.bot.history_turns,
             .no_provider_hint = kNoProviderHint,
-            .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20},
+            .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20,
+            .recall = recall},
         std::move(user_backends));
     p.dispatcher =
         std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
@@ -372,6 +394,13 @@ void App::start() {
         net::co_spawn(p.io->get_executor(), p.supervise(id, *adapter), net::detached);
     }
     net::co_spawn(p.io->get_executor(), p.flush_log_summaries(), net::detached);
+    if (p.embeddings) {
+        net::co_spawn(p.io->get_executor(),
+                      run_embedding_worker(*p.store, *p.embeddings, p.log,
+                                           EmbeddingWorkerOptions{.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.config.memory.embeddings->timeout)},
+                                           p.stopping),
+                      net::detached);
+    }
     p.ready = true;
 }
 
