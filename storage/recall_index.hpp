@@ -37,9 +37,6 @@ std::vector<PendingVector> read_pending_vectors(Database& db, int limit);
 void write_vectors(Database& db,
                    const std::vector<std::pair<std::int64_t, std::vector<float>>>& vectors);
 
-// The FTS5 MATCH expression for terms under salt ("" when there is none). Exposed for tests.
-std::string match_expression(std::string_view salt, const std::vector<std::string>& terms);
-
 // float32 little-endian BLOB codec of a vector (exposed for tests).
 std::string vector_blob(const std::vector<float>& vector);
 std::vector<float> blob_vector(std::string_view blob);

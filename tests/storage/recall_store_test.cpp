@@ -314,10 +314,12 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
     const char* words[] = {"cat", "dog", "garden", "travel", "work", "music", "book", "北京",
                            "猫咪", "上海", "咖啡", "电影", "weather", "dinner", "meeting", "code"};
     for (int i = 0; i < 10000; ++i) {
+        // Three common words (each in 1/16 to 3/16 of the turns) and two of 3,000 rarer ones.
         turns.emplace_back(private_chat("heavy"),
                            std::string("today ") + words[i % 16] + " and " + words[(i * 7) % 16] +
-                               " then " + words[(i * 3 + 1) % 16] + " number " +
-                               std::to_string(i));
+                               " then " + words[(i * 3 + 1) % 16] + " topic" +
+                               std::to_string(i * 7919 % 3000) + " item" +
+                               std::to_string(i * 104729 % 3001));
     }
     for (int user = 0; user < 999; ++user) {
         for (int i = 0; i < 20; ++i) {
@@ -332,13 +334,16 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
     store.close();
 
     Database db(path, Database::Mode::read_only);
+    // Common words only (the worst case: every term has 100+ postings) and mixed ones.
     const char* questions[] = {"how is my cat?", "我想去北京看电影", "any garden news",
-                               "what about the weather and dinner", "code review meeting"};
+                               "what about the weather and dinner", "code review meeting",
+                               "what happened with topic17 and item2024 at the meeting?",
+                               "remember topic1234?", "item77 and the garden"};
     constexpr int kRounds = 400;
     std::size_t hits = 0;
     const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < kRounds; ++i) {
-        RecallQuery query{.key = private_chat("heavy"), .text = questions[i % 5], .limit = 3};
+        RecallQuery query{.key = private_chat("heavy"), .text = questions[i % 8], .limit = 3};
         query.exclude_newest = 40;
         hits += read_recall(db, query).size();
     }
