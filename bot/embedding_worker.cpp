@@ -16,10 +16,14 @@ boost::asio::awaitable<void> run_embedding_worker(storage::Store& store, llm::Em
     std::chrono::milliseconds pause = kFirstPause;
     while (!stopping) {
         std::vector<storage::PendingVector> pending;
+        bool read = false;
         try {
             pending = co_await store.pending_vectors(options.batch);
+            read = true;
         } catch (const std::exception& error) {
             log.warn("embeddings", "cannot read the turns to embed: ", error.what());
+        }
+        if (!read) {
             co_await sleep_for(kLongestPause);
             continue;
         }
@@ -49,12 +53,14 @@ boost::asio::awaitable<void> run_embedding_worker(storage::Store& store, llm::Em
         for (std::size_t i = 0; i < pending.size(); ++i) {
             stored.emplace_back(pending[i].message_id, std::move((*vectors)[i]));
         }
+        bool stored_ok = false;
         try {
             co_await store.put_vectors(std::move(stored));
+            stored_ok = true;
         } catch (const std::exception& error) {
             log.warn("embeddings", "cannot store embeddings: ", error.what());
-            co_await sleep_for(pause);
         }
+        if (!stored_ok) co_await sleep_for(pause);
     }
 }
 

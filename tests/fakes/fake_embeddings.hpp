@@ -20,7 +20,7 @@ namespace bot::testing {
 
 class FakeEmbeddings {
 public:
-    static constexpr std::size_t kDimensions = 64;
+    static constexpr std::size_t kDimensions = 256;
     static std::vector<float> vector_of(std::string_view text,
                                         const std::map<std::string, std::string>& synonyms = {});
 
