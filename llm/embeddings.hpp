@@ -6,6 +6,7 @@
 
 #include "base/log.hpp"
 #include "bot/net/http_client.hpp"
+#include "llm/embeddings_codec.hpp"
 
 #include <boost/asio/awaitable.hpp>
 
@@ -17,8 +18,6 @@
 
 namespace bot::llm {
 namespace net = boost::asio;
-
-using Vector = std::vector<float>;
 
 class Embeddings {
 public:
@@ -35,14 +34,6 @@ public:
         co_return std::move(vectors->front());
     }
 };
-
-// Largest vector accepted; real models use 256 to 4096 dimensions.
-inline constexpr std::size_t kMaxEmbeddingDimensions = 16384;
-
-// The vectors of an /embeddings answer for `expected` inputs, ordered by their "index"
-// (position when absent); nullopt unless every field has its type, every index is given once,
-// all vectors have the same 1..kMaxEmbeddingDimensions finite numbers.
-std::optional<std::vector<Vector>> parse_embeddings(std::string_view body, std::size_t expected);
 
 struct OpenAiEmbeddingsOptions {
     std::string base_url;

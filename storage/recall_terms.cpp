@@ -68,6 +68,9 @@ char32_t next_code_point(std::string_view text, std::size_t& pos) {
         c = (c << 6) | (byte(pos + i) & 0x3F);
     }
     pos += length;
+    // Overlong forms and surrogates are not characters (and must not be written back out).
+    static constexpr char32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < kSmallest[length] || (c >= 0xD800 && c <= 0xDFFF)) return 0xFFFD;
     return c;
 }
 

@@ -70,6 +70,8 @@ TEST_CASE("Query terms: no repeats, the more telling first, capped", "[recall]")
 
 TEST_CASE("Invalid UTF-8, emoji and punctuation never make terms or crash", "[recall]") {
     CHECK(index_terms("\xff\xfe\xc3").empty());
+    // Overlong forms and surrogates are no characters.
+    CHECK(index_terms("\xc1\x81\xc1\x82 \xed\xa0\x80\xed\xa0\x81").empty());
     CHECK(index_terms("🐱🐱 ... !!! ——").empty());
     CHECK(index_terms("ab\xe7\x8c") == std::vector<std::string>{"ab"});
     CHECK(query_terms("").empty());
