@@ -3,6 +3,7 @@
 #include "adapters/registry.hpp"
 #include "base/log.hpp"
 #include "bot/dispatcher.hpp"
+#include "bot/embedding_worker.hpp"
 #include "bot/http/server.hpp"
 #include "bot/net/http_client.hpp"
 #include "bot/net/websocket_client.hpp"
@@ -10,7 +11,6 @@
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/store_adapter_state.hpp"
-#include "bot/embedding_worker.hpp"
 #include "llm/embeddings.hpp"
 #include "llm/openai_backend.hpp"
 #include "storage/sqlite_store.hpp"
@@ -187,7 +187,7 @@ struct App::Parts {
     std::unique_ptr<WebSocketClient> websockets;
     std::unique_ptr<llm::LlmBackend> backend;
     std::vector<std::unique_ptr<llm::LlmBackend>> user_backends;  // bot.user_models but the default
-    std::unique_ptr<llm::Embeddings> embeddings;  // memory.embeddings, when set
+    std::unique_ptr<llm::Embeddings> embeddings;                  // memory.embeddings, when set
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
     std::unique_ptr<Outbox> outbox;
@@ -395,10 +395,12 @@ void App::start() {
     }
     net::co_spawn(p.io->get_executor(), p.flush_log_summaries(), net::detached);
     if (p.embeddings) {
+        // Named, not a temporary in the call: see Dispatcher::submit.
+        EmbeddingWorkerOptions worker{.timeout =
+                                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              p.config.memory.embeddings->timeout)};
         net::co_spawn(p.io->get_executor(),
-                      run_embedding_worker(*p.store, *p.embeddings, p.log,
-                                           EmbeddingWorkerOptions{.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.config.memory.embeddings->timeout)},
-                                           p.stopping),
+                      run_embedding_worker(*p.store, *p.embeddings, p.log, worker, p.stopping),
                       net::detached);
     }
     p.ready = true;

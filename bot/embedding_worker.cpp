@@ -8,8 +8,9 @@
 
 namespace bot {
 
-boost::asio::awaitable<void> run_embedding_worker(storage::Store& store, llm::Embeddings& embeddings,
-                                                  Logger& log, EmbeddingWorkerOptions options,
+boost::asio::awaitable<void> run_embedding_worker(storage::Store& store,
+                                                  llm::Embeddings& embeddings, Logger& log,
+                                                  EmbeddingWorkerOptions options,
                                                   const std::atomic<bool>& stopping) {
     constexpr std::chrono::milliseconds kFirstPause{2000};
     constexpr std::chrono::milliseconds kLongestPause{300000};

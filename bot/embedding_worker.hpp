@@ -26,8 +26,9 @@ struct EmbeddingWorkerOptions {
 };
 
 // Runs until stopping is set (checked between batches; the io_context's end also ends it).
-boost::asio::awaitable<void> run_embedding_worker(storage::Store& store, llm::Embeddings& embeddings,
-                                                  Logger& log, EmbeddingWorkerOptions options,
+boost::asio::awaitable<void> run_embedding_worker(storage::Store& store,
+                                                  llm::Embeddings& embeddings, Logger& log,
+                                                  EmbeddingWorkerOptions options,
                                                   const std::atomic<bool>& stopping);
 
 }  // namespace bot

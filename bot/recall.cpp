@@ -26,9 +26,8 @@ std::string one_line(std::string_view text, std::size_t max_bytes) {
 }
 
 std::string day_of(std::int64_t at_ms) {
-    const std::chrono::sys_days day =
-        std::chrono::floor<std::chrono::days>(std::chrono::sys_time<std::chrono::milliseconds>(
-            std::chrono::milliseconds(at_ms)));
+    const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(
+        std::chrono::sys_time<std::chrono::milliseconds>(std::chrono::milliseconds(at_ms)));
     const std::chrono::year_month_day date{day};
     char text[16];
     std::snprintf(text, sizeof text, "%04d-%02u-%02u", static_cast<int>(date.year()),
@@ -44,12 +43,9 @@ std::string format_excerpt(const storage::RecalledTurn& turn) {
     return out;
 }
 
-boost::asio::awaitable<std::vector<std::string>> recall_excerpts(storage::Store& store,
-                                                                 const RecallOptions& options,
-                                                                 Logger& log,
-                                                                 storage::ConversationKey key,
-                                                                 std::string text,
-                                                                 int exclude_newest) {
+boost::asio::awaitable<std::vector<std::string>> recall_excerpts(
+    storage::Store& store, const RecallOptions& options, Logger& log, storage::ConversationKey key,
+    std::string text, int exclude_newest) {
     std::vector<std::string> excerpts;
     if (!options.enabled) co_return excerpts;
     storage::RecallQuery query{.key = std::move(key),
@@ -61,8 +57,8 @@ boost::asio::awaitable<std::vector<std::string>> recall_excerpts(storage::Store&
                                .min_similarity = options.min_similarity};
     if (options.embeddings) {
         // Bounded: a slow or failing provider leaves recall to the keywords.
-        if (auto vector = co_await options.embeddings->embed_one(query.text,
-                                                                  options.query_timeout)) {
+        if (auto vector =
+                co_await options.embeddings->embed_one(query.text, options.query_timeout)) {
             query.vector = std::move(*vector);
         }
     }

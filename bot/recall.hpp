@@ -33,11 +33,8 @@ std::string format_excerpt(const storage::RecalledTurn& turn);
 
 // The excerpts for a message; never throws (a failed recall is logged and recalls nothing).
 // exclude_newest: the turns already in the context (the active conversation's newest).
-boost::asio::awaitable<std::vector<std::string>> recall_excerpts(storage::Store& store,
-                                                                 const RecallOptions& options,
-                                                                 Logger& log,
-                                                                 storage::ConversationKey key,
-                                                                 std::string text,
-                                                                 int exclude_newest);
+boost::asio::awaitable<std::vector<std::string>> recall_excerpts(
+    storage::Store& store, const RecallOptions& options, Logger& log, storage::ConversationKey key,
+    std::string text, int exclude_newest);
 
 }  // namespace bot

@@ -21,8 +21,8 @@ void read_recall_config(ConfigReader& memory_section, Config::Memory& memory) {
         }
         embeddings.api_key = section.string("api_key", "");
         embeddings.model = section.required_string("model");
-        embeddings.query_timeout = std::chrono::milliseconds(section.integer(
-            "query_timeout_ms", embeddings.query_timeout.count(), 50, 60000));
+        embeddings.query_timeout = std::chrono::milliseconds(
+            section.integer("query_timeout_ms", embeddings.query_timeout.count(), 50, 60000));
         embeddings.timeout =
             std::chrono::seconds(section.integer("timeout_s", embeddings.timeout.count(), 1, 3600));
         embeddings.min_similarity = section.number("min_similarity", embeddings.min_similarity);

@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 namespace bot::llm {
 
 using json = nlohmann::json;

@@ -231,7 +231,8 @@ std::vector<PendingVector> read_pending_vectors(Database& db, int limit) {
     std::vector<PendingVector> out;
     auto query = db.prepare(
         "SELECT recall_vectors.message_id, messages.content FROM recall_vectors "
-        "INDEXED BY recall_vectors_pending JOIN messages ON messages.id = recall_vectors.message_id "
+        "INDEXED BY recall_vectors_pending JOIN messages ON messages.id = "
+        "recall_vectors.message_id "
         "WHERE recall_vectors.vector IS NULL ORDER BY recall_vectors.message_id LIMIT ?");
     query->bind_all(limit);
     while (query->step()) out.push_back({query->column_int64(0), query->column_text(1)});

@@ -20,7 +20,7 @@ bool in(char32_t c, char32_t first, char32_t last) {
 Kind kind_of(char32_t c) {
     if (c < 0x80) {
         return (in(c, '0', '9') || in(c, 'a', 'z') || in(c, 'A', 'Z')) ? Kind::word
-                                                                          : Kind::separator;
+                                                                       : Kind::separator;
     }
     // Han (with extensions and compatibility forms), kana, Hangul syllables, bopomofo,
     // halfwidth katakana: written without spaces between words.
@@ -52,9 +52,11 @@ char32_t folded(char32_t c) {
 char32_t next_code_point(std::string_view text, std::size_t& pos) {
     const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
     unsigned char lead = byte(pos);
-    int length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3
-                               : (lead >> 3) == 0x1E ? 4
-                                                     : 0;
+    int length = lead < 0x80           ? 1
+                 : (lead >> 5) == 0x6  ? 2
+                 : (lead >> 4) == 0xE  ? 3
+                 : (lead >> 3) == 0x1E ? 4
+                                       : 0;
     if (length == 0 || pos + length > text.size()) {
         ++pos;
         return 0xFFFD;
@@ -96,23 +98,23 @@ void append_utf8(std::string& out, char32_t c) {
 // a user's common words down; these are skipped so they cost neither index space nor query work.
 const std::unordered_set<std::string_view>& stop_words() {
     static const std::unordered_set<std::string_view> words{
-        "the", "and", "for", "are", "but", "not", "you", "your", "all", "any", "can", "had",
-        "her", "was", "one", "our", "out", "has", "him", "his", "how", "its", "let", "she",
-        "too", "use", "that", "with", "have", "this", "will", "what", "when", "where", "which",
-        "who", "why", "from", "they", "them", "then", "than", "there", "their", "been", "were",
-        "would", "could", "should", "about", "into", "just", "like", "some", "such", "also",
-        "very", "does", "did", "doing", "is", "am", "an", "as", "at", "be", "by", "do", "if",
-        "in", "it", "me", "my", "no", "of", "on", "or", "so", "to", "up", "us", "we", "yes",
-        "i'm", "please", "thanks", "thank", "ok", "okay", "hi", "hello", "here", "these", "those",
-        "der", "die", "das", "und", "les", "des", "est", "que", "una", "los", "las", "el", "la",
-        "le", "de", "et", "en", "un", "une", "y",
+        "the", "and", "for", "are", "but", "not", "you", "your", "all", "any", "can", "had", "her",
+        "was", "one", "our", "out", "has", "him", "his", "how", "its", "let", "she", "too", "use",
+        "that", "with", "have", "this", "will", "what", "when", "where", "which", "who", "why",
+        "from", "they", "them", "then", "than", "there", "their", "been", "were", "would", "could",
+        "should", "about", "into", "just", "like", "some", "such", "also", "very", "does", "did",
+        "doing", "is", "am", "an", "as", "at", "be", "by", "do", "if", "in", "it", "me", "my", "no",
+        "of", "on", "or", "so", "to", "up", "us", "we", "yes", "i'm", "please", "thanks", "thank",
+        "ok", "okay", "hi", "hello", "here", "these", "those", "der", "die", "das", "und", "les",
+        "des", "est", "que", "una", "los", "las", "el", "la", "le", "de", "et", "en", "un", "une",
+        "y",
         // CJK particles and pronouns, and the commonest pairs made of them.
-        "的", "了", "是", "我", "你", "他", "她", "它", "在", "吗", "呢", "啊", "吧", "么",
-        "着", "过", "和", "也", "都", "就", "很", "不", "这", "那", "个", "们", "什", "嗎",
-        "の", "に", "は", "を", "が", "で", "て", "と", "も", "た", "し", "か", "な", "い",
-        "我们", "你们", "他们", "什么", "一个", "这个", "那个", "没有", "可以", "就是", "不是",
-        "知道", "怎么", "现在", "时候", "因为", "所以", "但是", "如果", "我的", "你的", "自己",
-        "这样", "还是", "已经", "一下", "觉得", "请问", "谢谢", "です", "ます", "した", "して"};
+        "的", "了", "是", "我", "你", "他", "她", "它", "在", "吗", "呢", "啊", "吧", "么", "着",
+        "过", "和", "也", "都", "就", "很", "不", "这", "那", "个", "们", "什", "嗎", "の", "に",
+        "は", "を", "が", "で", "て", "と", "も", "た", "し", "か", "な", "い", "我们", "你们",
+        "他们", "什么", "一个", "这个", "那个", "没有", "可以", "就是", "不是", "知道", "怎么",
+        "现在", "时候", "因为", "所以", "但是", "如果", "我的", "你的", "自己", "这样", "还是",
+        "已经", "一下", "觉得", "请问", "谢谢", "です", "ます", "した", "して"};
     return words;
 }
 

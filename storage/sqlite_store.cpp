@@ -611,9 +611,8 @@ net::awaitable<std::vector<PendingVector>> SqliteStore::pending_vectors(int limi
 
 net::awaitable<void> SqliteStore::put_vectors(
     std::vector<std::pair<std::int64_t, std::vector<float>>> vectors) {
-    return submit<void>(*writes_, [vectors = std::move(vectors)](Database& db) {
-        write_vectors(db, vectors);
-    });
+    return submit<void>(
+        *writes_, [vectors = std::move(vectors)](Database& db) { write_vectors(db, vectors); });
 }
 
 net::awaitable<std::vector<PendingInbound>> SqliteStore::unanswered() {

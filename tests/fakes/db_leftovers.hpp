@@ -36,7 +36,8 @@ inline std::vector<Leftover> find_leftovers(const std::string& path,
     storage::Database db(path, storage::Database::Mode::read_only);
     std::vector<std::string> tables;
     {
-        auto query = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+        auto query =
+            db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
         while (query->step()) tables.push_back(query->column_text(0));
     }
     std::vector<Leftover> found;
@@ -49,11 +50,10 @@ inline std::vector<Leftover> find_leftovers(const std::string& path,
         }
         const auto condition = except.find(table);
         for (const auto& column : columns) {
-            const std::string sql = "SELECT count(*) FROM " + quoted_name(table) +
-                                    " WHERE instr(CAST(" + quoted_name(column) +
-                                    " AS BLOB), CAST(?1 AS BLOB)) > 0" +
-                                    (condition != except.end() ? " AND (" + condition->second + ")"
-                                                               : std::string());
+            const std::string sql =
+                "SELECT count(*) FROM " + quoted_name(table) + " WHERE instr(CAST(" +
+                quoted_name(column) + " AS BLOB), CAST(?1 AS BLOB)) > 0" +
+                (condition != except.end() ? " AND (" + condition->second + ")" : std::string());
             storage::Statement statement(db.handle(), sql, false);
             for (const auto& needle : needles) {
                 statement.bind_all(needle);

@@ -91,8 +91,7 @@ bool in_turns(const FakeLlm& llm, const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("An early turn pushed out of the window is recalled as an earlier excerpt",
-          "[recall]") {
+TEST_CASE("An early turn pushed out of the window is recalled as an earlier excerpt", "[recall]") {
     TempDir dir;
     FakeLlm llm;
     TestBot bot(llm, dir.path(), recall_options());
@@ -192,8 +191,7 @@ std::string user_name(int user) {
 
 }  // namespace
 
-TEST_CASE("1,000 users with the same words: no excerpt ever comes from another user",
-          "[recall]") {
+TEST_CASE("1,000 users with the same words: no excerpt ever comes from another user", "[recall]") {
     TempDir dir;
     const std::string path = (dir.path() / "bot.db").string();
     constexpr int kUsers = 1000;

@@ -12,8 +12,8 @@ TEST_CASE("An OpenAI /embeddings answer is read in index order", "[recall]") {
         1);
     REQUIRE(one);
     CHECK(one->at(0) == std::vector<float>{0.5f, -1.0f, 2e-3f});
-    const auto two =
-        parse_embeddings(R"({"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[3,4]}]})", 2);
+    const auto two = parse_embeddings(
+        R"({"data":[{"index":1,"embedding":[1,2]},{"index":0,"embedding":[3,4]}]})", 2);
     REQUIRE(two);
     CHECK(two->at(0) == std::vector<float>{3, 4});
     CHECK(two->at(1) == std::vector<float>{1, 2});
@@ -24,14 +24,14 @@ TEST_CASE("An OpenAI /embeddings answer is read in index order", "[recall]") {
 }
 
 TEST_CASE("Anything but a well-typed embedding list is refused", "[recall]") {
-    for (const char* body : {
-             "", "null", "[]", "{}", R"({"data":{}})", R"({"data":[]})",
-             R"({"data":[{"embedding":[1]}]} trailing)",
-             R"({"data":[{"embedding":"1,2"}]})", R"({"data":[{"embedding":[]}]})",
-             R"({"data":[{"embedding":[1,"2"]}]})", R"({"data":[{"embedding":[1,null]}]})",
-             R"({"data":[{"index":-1,"embedding":[1]}]})", R"({"data":[{"index":1,"embedding":[1]}]})",
-             R"({"data":[{"index":"0","embedding":[1]}]})", R"({"data":[{"embedding":[1e300]}]})",
-             R"({"data":[1]})", R"({"error":{"message":"no"}})"}) {
+    for (const char* body :
+         {"", "null", "[]", "{}", R"({"data":{}})", R"({"data":[]})",
+          R"({"data":[{"embedding":[1]}]} trailing)", R"({"data":[{"embedding":"1,2"}]})",
+          R"({"data":[{"embedding":[]}]})", R"({"data":[{"embedding":[1,"2"]}]})",
+          R"({"data":[{"embedding":[1,null]}]})", R"({"data":[{"index":-1,"embedding":[1]}]})",
+          R"({"data":[{"index":1,"embedding":[1]}]})",
+          R"({"data":[{"index":"0","embedding":[1]}]})", R"({"data":[{"embedding":[1e300]}]})",
+          R"({"data":[1]})", R"({"error":{"message":"no"}})"}) {
         INFO(body);
         CHECK_FALSE(parse_embeddings(body, 1));
     }

@@ -92,11 +92,8 @@ void exchange_all(Store& store, const std::vector<std::pair<ConversationKey, std
 
 std::vector<RecalledTurn> recall(Store& store, const ConversationKey& key, const std::string& text,
                                  int limit = 3, int exclude_newest = 0) {
-    return run(store.recall(RecallQuery{.key = key,
-                                        .text = text,
-                                        .limit = limit,
-                                        .exclude_newest = exclude_newest,
-                                        .vector = {}}));
+    return run(store.recall(RecallQuery{
+        .key = key, .text = text, .limit = limit, .exclude_newest = exclude_newest, .vector = {}}));
 }
 
 std::vector<std::string> texts(const std::vector<RecalledTurn>& turns) {
@@ -115,7 +112,8 @@ TEST_CASE("Recall finds a user's older turn by an English word and a Chinese two
     exchange(store, alice, "My cat is called Turing", "What a fine name for a cat!");
     exchange(store, alice, "我家猫咪叫图灵");
     exchange(store, alice, "我上个月去了北京");
-    for (int i = 0; i < 20; ++i) exchange(store, alice, "Filler message number " + std::to_string(i));
+    for (int i = 0; i < 20; ++i)
+        exchange(store, alice, "Filler message number " + std::to_string(i));
 
     auto found = recall(store, alice, "What is my cat's name?");
     REQUIRE(!found.empty());
@@ -227,7 +225,8 @@ TEST_CASE("forget_user leaves nothing of the user in any table or index", "[reca
     exchange(store, frank_group, "Zanzibarite says hello to the group");
     exchange(store, gina, "my parrot is quiet");
     std::vector<std::pair<std::int64_t, std::vector<float>>> vectors;
-    for (const auto& turn : run(store.pending_vectors(100))) vectors.push_back({turn.message_id, {1, 0}});
+    for (const auto& turn : run(store.pending_vectors(100)))
+        vectors.push_back({turn.message_id, {1, 0}});
     REQUIRE(vectors.size() == 4);
     run(store.put_vectors(vectors));
     const std::int64_t keep = exchange(store, frank, "/forget", "(confirmation)");
@@ -249,7 +248,8 @@ TEST_CASE("forget_user leaves nothing of the user in any table or index", "[reca
 
     // The index still works for others, and is consistent.
     SqliteStore reopened(recall_options(path, true));
-    CHECK(texts(recall(reopened, gina, "parrot")) == std::vector<std::string>{"my parrot is quiet"});
+    CHECK(texts(recall(reopened, gina, "parrot")) ==
+          std::vector<std::string>{"my parrot is quiet"});
     CHECK(recall(reopened, frank, "parrot").empty());
     reopened.close();
     Database db(path, Database::Mode::read_write_create);
@@ -311,21 +311,22 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
     const std::string path = dir.file("bot.db");
     SqliteStore store(recall_options(path));
     std::vector<std::pair<ConversationKey, std::string>> turns;
-    const char* words[] = {"cat", "dog", "garden", "travel", "work", "music", "book", "北京",
-                           "猫咪", "上海", "咖啡", "电影", "weather", "dinner", "meeting", "code"};
+    const char* words[] = {"cat",     "dog",    "garden",  "travel", "work", "music",
+                           "book",    "北京",   "猫咪",    "上海",   "咖啡", "电影",
+                           "weather", "dinner", "meeting", "code"};
     for (int i = 0; i < 10000; ++i) {
         // Three common words (each in 1/16 to 3/16 of the turns) and two of 3,000 rarer ones.
-        turns.emplace_back(private_chat("heavy"),
-                           std::string("today ") + words[i % 16] + " and " + words[(i * 7) % 16] +
-                               " then " + words[(i * 3 + 1) % 16] + " topic" +
-                               std::to_string(i * 7919 % 3000) + " item" +
-                               std::to_string(i * 104729 % 3001));
+        turns.emplace_back(private_chat("heavy"), std::string("today ") + words[i % 16] + " and " +
+                                                      words[(i * 7) % 16] + " then " +
+                                                      words[(i * 3 + 1) % 16] + " topic" +
+                                                      std::to_string(i * 7919 % 3000) + " item" +
+                                                      std::to_string(i * 104729 % 3001));
     }
     for (int user = 0; user < 999; ++user) {
         for (int i = 0; i < 20; ++i) {
-            turns.emplace_back(private_chat("light" + std::to_string(user)),
-                               std::string("my ") + words[(user + i) % 16] + " and " +
-                                   words[i % 16]);
+            turns.emplace_back(
+                private_chat("light" + std::to_string(user)),
+                std::string("my ") + words[(user + i) % 16] + " and " + words[i % 16]);
         }
     }
     const auto fill_start = std::chrono::steady_clock::now();
@@ -335,10 +336,11 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
 
     Database db(path, Database::Mode::read_only);
     // Common words only (the worst case: every term has 100+ postings) and mixed ones.
-    const char* questions[] = {"how is my cat?", "我想去北京看电影", "any garden news",
-                               "what about the weather and dinner", "code review meeting",
-                               "what happened with topic17 and item2024 at the meeting?",
-                               "remember topic1234?", "item77 and the garden"};
+    const char* questions[] = {
+        "how is my cat?",      "我想去北京看电影",
+        "any garden news",     "what about the weather and dinner",
+        "code review meeting", "what happened with topic17 and item2024 at the meeting?",
+        "remember topic1234?", "item77 and the garden"};
     constexpr int kRounds = 400;
     std::size_t hits = 0;
     const auto start = std::chrono::steady_clock::now();
@@ -348,10 +350,9 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
         hits += read_recall(db, query).size();
     }
     const auto took = std::chrono::steady_clock::now() - start;
-    const double per_query_us =
-        std::chrono::duration<double, std::micro>(took).count() / kRounds;
-    WARN("filled " << turns.size() << " turns in "
-                   << std::chrono::duration<double>(fill).count() << " s; recall: " << per_query_us
-                   << " us per message (10,000-turn user, " << hits << " excerpts)");
+    const double per_query_us = std::chrono::duration<double, std::micro>(took).count() / kRounds;
+    WARN("filled " << turns.size() << " turns in " << std::chrono::duration<double>(fill).count()
+                   << " s; recall: " << per_query_us << " us per message (10,000-turn user, "
+                   << hits << " excerpts)");
     CHECK(hits == kRounds * 3);
 }

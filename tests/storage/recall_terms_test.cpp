@@ -21,8 +21,8 @@ bool has(const std::vector<std::string>& terms, const std::string& term) {
 TEST_CASE("A CJK run is indexed as its characters and every overlapping pair", "[recall]") {
     const auto terms = index_terms("我家猫咪叫图灵");
     // 我 is a stop word; every pair stays (the index does not judge word boundaries).
-    const std::vector<std::string> expected{"家", "猫", "咪", "叫", "图", "灵", "我家",
-                                            "家猫", "猫咪", "咪叫", "叫图", "图灵"};
+    const std::vector<std::string> expected{"家",   "猫",   "咪",   "叫",   "图",   "灵",
+                                            "我家", "家猫", "猫咪", "咪叫", "叫图", "图灵"};
     CHECK(terms == expected);
 }
 
@@ -51,8 +51,7 @@ TEST_CASE("Latin words are lower-cased, fullwidth forms read as ASCII, stop word
     CHECK(index_terms("My cat is called Turing!") ==
           std::vector<std::string>{"cat", "called", "turing"});
     CHECK(index_terms("ＴＵＲＩＮＧ ２０２４") == std::vector<std::string>{"turing", "2024"});
-    CHECK(index_terms("Ärger über Straße") ==
-          std::vector<std::string>{"ärger", "über", "straße"});
+    CHECK(index_terms("Ärger über Straße") == std::vector<std::string>{"ärger", "über", "straße"});
     CHECK(index_terms("my cat's toy") == std::vector<std::string>{"cat", "toy"});
     // Mixed scripts split where the script changes.
     CHECK(index_terms("iPhone15很好用") ==
