@@ -49,14 +49,11 @@ boost::asio::awaitable<void> run_embedding_worker(storage::Store& store,
             continue;
         }
         pause = kFirstPause;
-        std::vector<std::pair<std::int64_t, std::vector<float>>> stored;
-        stored.reserve(pending.size());
-        for (std::size_t i = 0; i < pending.size(); ++i) {
-            stored.emplace_back(pending[i].message_id, std::move((*vectors)[i]));
-        }
+        for (std::size_t i = 0; i < pending.size(); ++i)
+            pending[i].vector = std::move((*vectors)[i]);
         bool stored_ok = false;
         try {
-            co_await store.put_vectors(std::move(stored));
+            co_await store.put_vectors(std::move(pending));
             stored_ok = true;
         } catch (const std::exception& error) {
             log.warn("embeddings", "cannot store embeddings: ", error.what());

@@ -235,17 +235,19 @@ std::vector<PendingVector> read_pending_vectors(Database& db, int limit) {
         "recall_vectors.message_id "
         "WHERE recall_vectors.vector IS NULL ORDER BY recall_vectors.message_id LIMIT ?");
     query->bind_all(limit);
-    while (query->step()) out.push_back({query->column_int64(0), query->column_text(1)});
+    while (query->step()) out.push_back({query->column_int64(0), query->column_text(1), {}});
     return out;
 }
 
-void write_vectors(Database& db,
-                   const std::vector<std::pair<std::int64_t, std::vector<float>>>& vectors) {
-    for (const auto& [message_id, vector] : vectors) {
-        const std::string blob = vector_blob(vector);
+void write_vectors(Database& db, const std::vector<PendingVector>& vectors) {
+    for (const PendingVector& turn : vectors) {
+        const std::string blob = vector_blob(turn.vector);
         const auto bytes = reinterpret_cast<const unsigned char*>(blob.data());
-        db.run("UPDATE recall_vectors SET vector = ? WHERE message_id = ? AND vector IS NULL",
-               Blob{{bytes, blob.size()}}, message_id);
+        // The text check: message ids can be reused once /forget deleted the newest rows.
+        db.run(
+            "UPDATE recall_vectors SET vector = ?1 WHERE message_id = ?2 AND vector IS NULL "
+            "AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND content = ?3)",
+            Blob{{bytes, blob.size()}}, turn.message_id, turn.text);
     }
 }
 

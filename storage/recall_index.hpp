@@ -34,8 +34,7 @@ std::vector<RecalledTurn> read_recall(Database& db, const RecallQuery& query);
 void erase_recall(Database& db, const std::string& adapter_id, const std::string& user_id);
 
 std::vector<PendingVector> read_pending_vectors(Database& db, int limit);
-void write_vectors(Database& db,
-                   const std::vector<std::pair<std::int64_t, std::vector<float>>>& vectors);
+void write_vectors(Database& db, const std::vector<PendingVector>& vectors);
 
 // float32 little-endian BLOB codec of a vector (exposed for tests).
 std::string vector_blob(const std::vector<float>& vector);

@@ -609,8 +609,7 @@ net::awaitable<std::vector<PendingVector>> SqliteStore::pending_vectors(int limi
         *reads_, [limit](Database& db) { return read_pending_vectors(db, limit); });
 }
 
-net::awaitable<void> SqliteStore::put_vectors(
-    std::vector<std::pair<std::int64_t, std::vector<float>>> vectors) {
+net::awaitable<void> SqliteStore::put_vectors(std::vector<PendingVector> vectors) {
     return submit<void>(
         *writes_, [vectors = std::move(vectors)](Database& db) { write_vectors(db, vectors); });
 }

@@ -90,8 +90,7 @@ public:
                                      std::string key) override;
     net::awaitable<std::vector<RecalledTurn>> recall(RecallQuery query) override;
     net::awaitable<std::vector<PendingVector>> pending_vectors(int limit) override;
-    net::awaitable<void> put_vectors(
-        std::vector<std::pair<std::int64_t, std::vector<float>>> vectors) override;
+    net::awaitable<void> put_vectors(std::vector<PendingVector> vectors) override;
     net::awaitable<std::vector<PendingInbound>> unanswered() override;
     net::awaitable<std::vector<OutboxRow>> undelivered() override;
 

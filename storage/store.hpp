@@ -157,10 +157,11 @@ struct RecalledTurn {
     double score = 0;  // higher is better
 };
 
-// A user turn whose embedding is still to be computed (memory.embeddings).
+// A user turn whose embedding is still to be computed (memory.embeddings), and then its vector.
 struct PendingVector {
     std::int64_t message_id = 0;
     std::string text;
+    std::vector<float> vector;  // filled by the embedding worker for put_vectors
 };
 
 struct ForgetResult {
@@ -246,9 +247,9 @@ public:
     // Up to limit user turns without an embedding yet, oldest first (the background worker's
     // durable to-do list).
     virtual net::awaitable<std::vector<PendingVector>> pending_vectors(int limit) = 0;
-    // Stores embeddings (message id -> vector); a turn deleted meanwhile is skipped.
-    virtual net::awaitable<void> put_vectors(
-        std::vector<std::pair<std::int64_t, std::vector<float>>> vectors) = 0;
+    // Stores the vectors of turns listed by pending_vectors. A turn deleted meanwhile (/forget)
+    // is skipped, also when a new turn has taken its id: its text must still be the same.
+    virtual net::awaitable<void> put_vectors(std::vector<PendingVector> vectors) = 0;
 
     // For start-up recovery, oldest first.
     virtual net::awaitable<std::vector<PendingInbound>> unanswered() = 0;

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -224,10 +225,9 @@ TEST_CASE("forget_user leaves nothing of the user in any table or index", "[reca
     exchange(store, frank, "我的鹦鹉叫喳喳");
     exchange(store, frank_group, "Zanzibarite says hello to the group");
     exchange(store, gina, "my parrot is quiet");
-    std::vector<std::pair<std::int64_t, std::vector<float>>> vectors;
-    for (const auto& turn : run(store.pending_vectors(100)))
-        vectors.push_back({turn.message_id, {1, 0}});
+    auto vectors = run(store.pending_vectors(100));
     REQUIRE(vectors.size() == 4);
+    for (auto& turn : vectors) turn.vector = {1, 0};
     run(store.put_vectors(vectors));
     const std::int64_t keep = exchange(store, frank, "/forget", "(confirmation)");
 
@@ -268,9 +268,16 @@ TEST_CASE("Vectors: pending turns are listed once stored, and ranking follows co
     REQUIRE(pending.size() == 3);
     CHECK(pending[0].text == "I adopted a kitten last week");
     // Made-up 3-dimensional embeddings: pets, weather, cars.
-    run(store.put_vectors({{pending[0].message_id, {1, 0, 0}},
-                           {pending[1].message_id, {0, 1, 0}},
-                           {pending[2].message_id, {0.1f, 0, 1}}}));
+    pending[0].vector = {1, 0, 0};
+    pending[1].vector = {0, 1, 0};
+    pending[2].vector = {0.1f, 0, 1};
+    // A turn whose id now holds another text (forgotten, id reused) keeps no stale vector.
+    auto stale = pending[1];
+    stale.text = "a forgotten text";
+    stale.vector = {9, 9, 9};
+    run(store.put_vectors({stale}));
+    CHECK(run(store.pending_vectors(10)).size() == 3);
+    run(store.put_vectors(pending));
     CHECK(run(store.pending_vectors(10)).empty());
 
     RecallQuery query{.key = hana, .text = "how is my feline friend?", .limit = 3};
@@ -355,4 +362,31 @@ TEST_CASE("Recall cost for a user with 10,000 turns among 1,000 users", "[.][rec
                    << " s; recall: " << per_query_us << " us per message (10,000-turn user, "
                    << hits << " excerpts)");
     CHECK(hits == kRounds * 3);
+}
+
+// What indexing adds to storing a turn (the writer's work, in the reply's transaction):
+// ./build/tests/test_storage "[recall-write-bench]"
+TEST_CASE("Storing turns with and without the recall index", "[.][recall-write-bench]") {
+    std::vector<std::pair<ConversationKey, std::string>> turns;
+    for (int i = 0; i < 20000; ++i) {
+        turns.emplace_back(
+            private_chat("user" + std::to_string(i % 1000)),
+            "I think the weather in Berlin is nice today, 北京今天天气很好 #" + std::to_string(i));
+    }
+    for (bool indexed : {false, true, false, true}) {
+        TempDir dir;
+        SqliteOptions options{.path = dir.file("bot.db")};
+        options.recall_index = indexed;
+        SqliteStore store(options);
+        const auto cpu_start = std::clock();
+        const auto start = std::chrono::steady_clock::now();
+        exchange_all(store, turns);
+        store.close();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double cpu = static_cast<double>(std::clock() - cpu_start) / CLOCKS_PER_SEC;
+        WARN((indexed ? "with" : "without")
+             << " the recall index: " << turns.size() << " exchanges in " << seconds
+             << " s, process CPU " << cpu / turns.size() * 1e6 << " us per exchange");
+    }
 }
