@@ -14,12 +14,19 @@ boost::asio::awaitable<void> run_embedding_worker(storage::Store& store,
                                                   const std::atomic<bool>& stopping) {
     constexpr std::chrono::milliseconds kFirstPause{2000};
     constexpr std::chrono::milliseconds kLongestPause{300000};
+    // A batch the provider refuses is tried again in halves, down to one turn; a single turn
+    // refused kGiveUpAfter times in a row gets an empty vector, which takes it off the list for
+    // good instead of blocking every later turn. An outage only waits (growing pauses).
+    constexpr int kGiveUpAfter = 3;
     std::chrono::milliseconds pause = kFirstPause;
+    int batch = options.batch;
+    std::int64_t failing_turn = 0;
+    int failures = 0;
     while (!stopping) {
         std::vector<storage::PendingVector> pending;
         bool read = false;
         try {
-            pending = co_await store.pending_vectors(options.batch);
+            pending = co_await store.pending_vectors(batch);
             read = true;
         } catch (const std::exception& error) {
             log.warn("embeddings", "cannot read the turns to embed: ", error.what());
@@ -42,15 +49,28 @@ boost::asio::awaitable<void> run_embedding_worker(storage::Store& store,
             }
             texts.push_back(turn.text.substr(0, end));
         }
-        auto vectors = co_await embeddings.embed(std::move(texts), options.timeout);
-        if (!vectors) {
+        auto result = co_await embeddings.embed(std::move(texts), options.timeout);
+        if (!result.vectors && result.refused && pending.size() == 1) {
+            failures = failing_turn == pending[0].message_id ? failures + 1 : 1;
+            failing_turn = pending[0].message_id;
+            if (failures >= kGiveUpAfter) {
+                log.warn("embeddings", "turn ", failing_turn, " left without an embedding after ",
+                         failures, " refusals");
+                result.vectors.emplace(1);  // stored empty: no match, never tried again
+                failures = 0;
+            }
+        }
+        if (!result.vectors) {
+            // Refused: find the turn the provider refuses by halving. An outage: wait.
+            if (result.refused) batch = std::max(1, static_cast<int>(pending.size()) / 2);
             co_await sleep_for(pause);  // the client logged why
             pause = std::min(pause * 2, kLongestPause);
             continue;
         }
+        batch = options.batch;
         pause = kFirstPause;
         for (std::size_t i = 0; i < pending.size(); ++i)
-            pending[i].vector = std::move((*vectors)[i]);
+            pending[i].vector = std::move((*result.vectors)[i]);
         bool stored_ok = false;
         try {
             co_await store.put_vectors(std::move(pending));

@@ -22,9 +22,9 @@ std::string OpenAiEmbeddings::scrub(std::string text) const {
     return text;
 }
 
-net::awaitable<std::optional<std::vector<Vector>>> OpenAiEmbeddings::embed(
-    std::vector<std::string> texts, std::chrono::milliseconds timeout) {
-    if (texts.empty()) co_return std::vector<Vector>{};
+net::awaitable<Embedded> OpenAiEmbeddings::embed(std::vector<std::string> texts,
+                                                 std::chrono::milliseconds timeout) {
+    if (texts.empty()) co_return Embedded{std::vector<Vector>{}, false};
     ClientRequest request;
     request.method = "POST";
     request.url = url_;
@@ -40,15 +40,17 @@ net::awaitable<std::optional<std::vector<Vector>>> OpenAiEmbeddings::embed(
     auto response = co_await http_.request(std::move(request));
     if (response.failure != ClientResponse::Failure::none) {
         logger_.warn("embeddings", "no embeddings: ", scrub(response.error));
-        co_return std::nullopt;
+        co_return Embedded{};
     }
     if (!response.ok()) {
         logger_.warn("embeddings", "no embeddings: HTTP ", response.status);
-        co_return std::nullopt;
+        const int status = response.status;
+        co_return Embedded{std::nullopt,
+                           status >= 400 && status < 500 && status != 408 && status != 429};
     }
     auto vectors = parse_embeddings(response.body, texts.size());
     if (!vectors) logger_.warn("embeddings", "no embeddings: the answer is not an embedding list");
-    co_return vectors;
+    co_return Embedded{std::move(vectors), false};
 }
 
 }  // namespace bot::llm

@@ -19,19 +19,26 @@
 namespace bot::llm {
 namespace net = boost::asio;
 
+struct Embedded {
+    std::optional<std::vector<Vector>> vectors;  // one per text, in order; nullopt: failed
+    // The provider refused the input (a 4xx other than 408 and 429): trying the same texts
+    // again will not help. Otherwise a failure is an outage (timeout, 5xx, 429, bad answer).
+    bool refused = false;
+};
+
 class Embeddings {
 public:
     virtual ~Embeddings() = default;
-    // One vector per text, in order; nullopt on any failure (logged), never throws.
-    virtual net::awaitable<std::optional<std::vector<Vector>>> embed(
-        std::vector<std::string> texts, std::chrono::milliseconds timeout) = 0;
+    // Failures are logged (no text, no key); never throws.
+    virtual net::awaitable<Embedded> embed(std::vector<std::string> texts,
+                                           std::chrono::milliseconds timeout) = 0;
 
     net::awaitable<std::optional<Vector>> embed_one(std::string text,
                                                     std::chrono::milliseconds timeout) {
         std::vector<std::string> texts{std::move(text)};
-        auto vectors = co_await embed(std::move(texts), timeout);
-        if (!vectors || vectors->size() != 1) co_return std::nullopt;
-        co_return std::move(vectors->front());
+        auto result = co_await embed(std::move(texts), timeout);
+        if (!result.vectors || result.vectors->size() != 1) co_return std::nullopt;
+        co_return std::move(result.vectors->front());
     }
 };
 
@@ -44,8 +51,8 @@ struct OpenAiEmbeddingsOptions {
 class OpenAiEmbeddings final : public Embeddings {
 public:
     OpenAiEmbeddings(OpenAiEmbeddingsOptions options, HttpClient& http, Logger& logger);
-    net::awaitable<std::optional<std::vector<Vector>>> embed(
-        std::vector<std::string> texts, std::chrono::milliseconds timeout) override;
+    net::awaitable<Embedded> embed(std::vector<std::string> texts,
+                                   std::chrono::milliseconds timeout) override;
 
 private:
     std::string scrub(std::string text) const;  // removes the API key wherever it appears

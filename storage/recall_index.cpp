@@ -116,7 +116,8 @@ void index_turn(Database& db, const ConversationKey& key, std::int64_t message_i
         }
         db.run("INSERT INTO recall_fts (rowid, terms) VALUES (?, ?)", message_id, document);
     }
-    if (vectors) {
+    // A blank turn has nothing to embed (and some providers refuse empty input).
+    if (vectors && text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
         db.run("INSERT INTO recall_vectors (owner_id, message_id, vector) VALUES (?, ?, NULL)",
                owner.id, message_id);
     }
