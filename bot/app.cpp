@@ -3,6 +3,7 @@
 #include "adapters/registry.hpp"
 #include "base/log.hpp"
 #include "bot/dispatcher.hpp"
+#include "bot/embedding_worker.hpp"
 #include "bot/group_context.hpp"
 #include "bot/http/server.hpp"
 #include "bot/net/http_client.hpp"
@@ -12,6 +13,7 @@
 #include "bot/reply_tracker.hpp"
 #include "bot/store_adapter_state.hpp"
 #include "bot/user_pages.hpp"
+#include "llm/embeddings.hpp"
 #include "llm/openai_backend.hpp"
 #include "storage/sqlite_store.hpp"
 
@@ -194,6 +196,7 @@ struct App::Parts {
     std::unique_ptr<WebSocketClient> websockets;
     std::unique_ptr<llm::LlmBackend> backend;
     std::vector<std::unique_ptr<llm::LlmBackend>> user_backends;  // bot.user_models but the default
+    std::unique_ptr<llm::Embeddings> embeddings;                  // memory.embeddings, when set
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
     std::unique_ptr<Outbox> outbox;
@@ -269,7 +272,9 @@ App::App(Config config, Logger& log, AppOptions options)
     p.store = std::make_unique<storage::SqliteStore>(
         storage::SqliteOptions{.path = p.config.storage.sqlite_path,
                                .synchronous_full = p.config.storage.synchronous_full,
-                               .readers = p.config.storage.readers});
+                               .readers = p.config.storage.readers,
+                               .recall_index = p.config.memory.recall.enabled,
+                               .recall_vectors = p.config.memory.embeddings.has_value()});
     p.http_client = make_http_client(executor, log);
     p.websockets = make_websocket_client(executor, log);
     if (const auto* provider = p.config.llm.find(p.config.llm.default_provider)) {
@@ -307,6 +312,22 @@ App::App(Config config, Logger& log, AppOptions options)
                          .export_ttl = p.config.server.export_link_ttl,
                          .max_export_links = 1000,
                          .command_prefix = p.config.bot.command_prefix});
+    RecallOptions recall{.enabled = p.config.memory.recall.enabled,
+                         .excerpts = p.config.memory.recall.excerpts};
+    if (const auto& embeddings = p.config.memory.embeddings) {
+        log.add_secret(embeddings->api_key);
+        log.info("app", "recall ranks by embeddings: model ", embeddings->model, " at ",
+                 embeddings->base_url);
+        p.embeddings = std::make_unique<llm::OpenAiEmbeddings>(
+            llm::OpenAiEmbeddingsOptions{.base_url = embeddings->base_url,
+                                         .api_key = embeddings->api_key,
+                                         .model = embeddings->model},
+            *p.http_client, log);
+        recall.embeddings = p.embeddings.get();
+        recall.query_timeout = embeddings->query_timeout;
+        recall.min_similarity = embeddings->min_similarity;
+        recall.candidates = embeddings->candidates;
+    }
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
     p.pipeline = std::make_unique<Pipeline>(
@@ -321,7 +342,9 @@ App::App(Config config, Logger& log, AppOptions options)
             .no_provider_hint = kNoProviderHint,
             .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20,
             .group_context = p.group_context.get(),
-            .user_pages = p.user_pages.get()},
+            .user_pages = p.user_pages.get(),
+
+            .recall = recall},
         std::move(user_backends));
     p.dispatcher = std::make_unique<Dispatcher>(
         executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
@@ -413,6 +436,15 @@ void App::start() {
     net::co_spawn(p.io->get_executor(), p.flush_log_summaries(), net::detached);
     if (p.group_context) {
         net::co_spawn(p.io->get_executor(), p.purge_group_context(), net::detached);
+    }
+    if (p.embeddings) {
+        // Named, not a temporary in the call: see Dispatcher::submit.
+        EmbeddingWorkerOptions worker{.timeout =
+                                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              p.config.memory.embeddings->timeout)};
+        net::co_spawn(p.io->get_executor(),
+                      run_embedding_worker(*p.store, *p.embeddings, p.log, worker, p.stopping),
+                      net::detached);
     }
     p.ready = true;
 }

@@ -343,6 +343,10 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         }
     }
 
+    auto memory = top.object("memory");
+    read_recall_config(memory, config.memory);  // h/recall
+    memory.done();
+
     auto log_section = top.object("log");
     config.log.level = log_section.string("level", "info");
     if (config.log.level != "debug" && config.log.level != "info" && config.log.level != "warn" &&

@@ -31,6 +31,26 @@ struct ProviderConfig {
     std::optional<double> temperature;
 };
 
+// memory.recall (h/recall): older turns of the user's own history that match a new message are
+// recalled into the context as earlier excerpts.
+struct RecallConfig {
+    bool enabled = true;
+    int excerpts = 3;  // at most this many per message
+};
+
+// memory.embeddings (h/recall): an OpenAI-compatible /embeddings provider; absent: none.
+struct EmbeddingsConfig {
+    std::string base_url;
+    std::string api_key;
+    std::string model;
+    // The new message's embedding is awaited this long on the reply path, then recall goes on
+    // with keywords only.
+    std::chrono::milliseconds query_timeout{1500};
+    std::chrono::seconds timeout{30};  // a background batch
+    double min_similarity = 0.3;  // a turn matching by vector only must be at least this similar
+    int candidates = 200;         // the user's newest vectors compared per message
+};
+
 struct AdapterConfig {
     std::string id;
     std::string type;
@@ -85,6 +105,10 @@ struct Config {
         std::vector<ProviderConfig> providers;
         const ProviderConfig* find(const std::string& name) const;
     } llm;
+    struct Memory {
+        RecallConfig recall;                         // h/recall
+        std::optional<EmbeddingsConfig> embeddings;  // h/recall
+    } memory;
     struct Log {
         std::string level = "info";
         int lines_per_minute = 20;  // of one shape; 0 = no throttling
@@ -100,6 +124,9 @@ inline constexpr const char* kDefaultChoice = "default";
 inline constexpr const char* kDefaultPersona =
     "You are a helpful, friendly assistant that people talk to in their messaging app. Answer "
     "in the language the user writes in. Be concise: this is a chat, not an essay.";
+
+// Reads memory.recall and memory.embeddings into memory (bot/recall_config.cpp).
+void read_recall_config(ConfigReader& memory_section, Config::Memory& memory);
 
 // Returns the value of an environment variable, or nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;

@@ -7,6 +7,7 @@
 #include "bot/group_context.hpp"
 #include "bot/outbox.hpp"
 #include "bot/prompt.hpp"
+#include "bot/recall.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
 #include "bot/user_pages.hpp"
@@ -340,6 +341,10 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     MemoryNotes notes;  // the memory's additions (issue 24) are filled in here
     if (options_.group_context && job.inbound.chat.is_group) {
         notes.group = co_await options_.group_context->lines_for(job.inbound);
+    }
+    if (options_.recall.enabled) {
+        notes.recalled = co_await recall_excerpts(store_, options_.recall, log_, key,
+                                                  job.inbound.text, static_cast<int>(turns.size()));
     }
     const Prompt prompt(persona, notes, turns, job.inbound.text,
                         backend->context_tokens() - backend->reply_tokens());

@@ -5,6 +5,7 @@
 
 #include "bot/adapter.hpp"
 #include "bot/context_cache.hpp"
+#include "bot/recall.hpp"
 #include "llm/llm_backend.hpp"
 #include "storage/store.hpp"
 
@@ -37,6 +38,7 @@ struct PipelineOptions {
     // /export, /share and /unshare commands.
     GroupContext* group_context = nullptr;
     UserPages* user_pages = nullptr;
+    RecallOptions recall;  // memory.recall and memory.embeddings (h/recall)
 };
 
 struct Job {

@@ -177,6 +177,33 @@ CREATE TABLE usage_daily (
     PRIMARY KEY (adapter_id, user_id, day)
 ) WITHOUT ROWID;
 )sql"},
+    Migration{11, R"sql(
+-- Recall (storage/recall_index.hpp): a user's older turns found again by their words. Each
+-- (adapter, chat, user) has a random salt; the index holds each term of the user's turns as a
+-- salted hash (no word, no id in clear), so every query is its owner's alone. /forget deletes
+-- the user's rows here in its transaction; /reset leaves them (recall spans conversations).
+CREATE TABLE recall_owners (
+    id          INTEGER PRIMARY KEY,
+    adapter_id  TEXT NOT NULL,
+    chat_id     TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    salt        BLOB NOT NULL,
+    UNIQUE (adapter_id, chat_id, user_id)
+);
+CREATE INDEX recall_owners_user ON recall_owners (adapter_id, user_id);
+-- rowid = messages.id of a user turn; terms = its hashed terms. detail=none: no positions
+-- (recall needs no phrases), the smallest index; bm25 still ranks.
+CREATE VIRTUAL TABLE recall_fts USING fts5 (terms, tokenize = 'ascii', detail = 'none');
+-- Embeddings of user turns (memory.embeddings), float32 little-endian; NULL: still to compute
+-- (the background worker's durable to-do list).
+CREATE TABLE recall_vectors (
+    owner_id    INTEGER NOT NULL,
+    message_id  INTEGER NOT NULL,
+    vector      BLOB,
+    PRIMARY KEY (owner_id, message_id)
+) WITHOUT ROWID;
+CREATE INDEX recall_vectors_pending ON recall_vectors (message_id) WHERE vector IS NULL;
+)sql"},
     Migration{12, R"sql(
 -- Issue 24, social. group_messages: recent group messages not addressed to the bot (and those
 -- that were), kept only when an adapter's group_context says "store": "sqlite"; rows beyond the

@@ -114,6 +114,10 @@ int Statement::column_int(int column) const {
     return sqlite3_column_int(statement_, column);
 }
 
+double Statement::column_double(int column) const {
+    return sqlite3_column_double(statement_, column);
+}
+
 std::string Statement::column_text(int column) const {
     // Ask for the text before its size: the conversion may change the size.
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));

@@ -74,6 +74,7 @@ public:
 
     std::int64_t column_int64(int column) const;
     int column_int(int column) const;
+    double column_double(int column) const;
     bool column_bool(int column) const { return column_int64(column) != 0; }
     std::string column_text(int column) const;  // NULL reads as ""
     bool column_is_null(int column) const;

@@ -6,6 +6,7 @@
 #include "storage/forgotten_messages.hpp"
 #include "storage/job_queue.hpp"
 #include "storage/migrations.hpp"
+#include "storage/recall_index.hpp"
 #include "storage/social_rows.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
@@ -155,7 +156,7 @@ Context read_context(Database& db, const ConversationKey& key, int max_turns) {
 }
 
 CompletionResult write_completion(Database& db, ActiveConversations& conversations,
-                                  const Completion& completion) {
+                                  const Completion& completion, const SqliteOptions& options) {
     const std::int64_t now = now_ms();
     const std::optional<ConversationRef> active = conversations.find(db, completion.key);
     // A conversation this reply starts is created only once the reply is known to be the first.
@@ -191,6 +192,12 @@ CompletionResult write_completion(Database& db, ActiveConversations& conversatio
         }
         append_exchange(db, conversation_id, completion.user_text, completion.reply,
                         completion.inbox_id, now);
+        // The rows of one multi-row INSERT take consecutive rowids: the user's turn is the one
+        // before the answer.
+        if (options.recall_index) {
+            index_turn(db, completion.key, db.last_insert_rowid() - 1, completion.user_text,
+                       options.recall_vectors);
+        }
     }
     // Only here, after the outbox row was new: a repeated completion is not counted twice.
     if (completion.usage) {
@@ -283,6 +290,7 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
     for (const std::string& message_id : deleted_ids)
         forgotten.add(db, adapter_id, message_id, now + keep_ids_for.count());
     ForgottenMessages::purge(db, now);
+    erase_recall(db, adapter_id, user_id);  // through the conversations: before they go
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
     erase_user_settings(db, adapter_id, user_id);
@@ -470,7 +478,7 @@ net::awaitable<Context> SqliteStore::load_context(ConversationKey key, int max_t
 net::awaitable<CompletionResult> SqliteStore::complete(Completion completion) {
     return submit<CompletionResult>(
         *writes_, [this, completion = std::move(completion)](Database& db) {
-            return write_completion(db, active_conversations_, completion);
+            return write_completion(db, active_conversations_, completion, options_);
         });
 }
 
@@ -589,6 +597,23 @@ net::awaitable<void> SqliteStore::erase_state(std::string adapter_id, std::strin
                                    key = std::move(key)](Database& db) {
         erase_state_row(db, adapter_id, kind, key);
     });
+}
+
+net::awaitable<std::vector<RecalledTurn>> SqliteStore::recall(RecallQuery query) {
+    return submit<std::vector<RecalledTurn>>(
+        *reads_, [this, query = std::move(query)](Database& db) {
+            return options_.recall_index ? read_recall(db, query) : std::vector<RecalledTurn>{};
+        });
+}
+
+net::awaitable<std::vector<PendingVector>> SqliteStore::pending_vectors(int limit) {
+    return submit<std::vector<PendingVector>>(
+        *reads_, [limit](Database& db) { return read_pending_vectors(db, limit); });
+}
+
+net::awaitable<void> SqliteStore::put_vectors(std::vector<PendingVector> vectors) {
+    return submit<void>(
+        *writes_, [vectors = std::move(vectors)](Database& db) { write_vectors(db, vectors); });
 }
 
 net::awaitable<std::vector<PendingInbound>> SqliteStore::unanswered() {

@@ -43,6 +43,11 @@ struct SqliteOptions {
     // How long the ids of the bot's own group messages are kept (remember_sent): a reply
     // quoting an older one needs an @mention again.
     std::chrono::milliseconds sent_ids_kept_for = std::chrono::days(30);
+    // memory.recall.enabled: user turns are indexed for recall as they are stored (in the same
+    // transaction); off, recall() finds nothing.
+    bool recall_index = false;
+    // memory.embeddings is set: indexed turns also wait for an embedding (pending_vectors).
+    bool recall_vectors = false;
 };
 
 class SqliteStore final : public Store {
@@ -98,6 +103,9 @@ public:
         std::string token_digest) override;
     net::awaitable<int> erase_shares(std::string adapter_id, std::string user_id) override;
     net::awaitable<UserExport> export_user(std::string adapter_id, std::string user_id) override;
+    net::awaitable<std::vector<RecalledTurn>> recall(RecallQuery query) override;
+    net::awaitable<std::vector<PendingVector>> pending_vectors(int limit) override;
+    net::awaitable<void> put_vectors(std::vector<PendingVector> vectors) override;
     net::awaitable<std::vector<PendingInbound>> unanswered() override;
     net::awaitable<std::vector<OutboxRow>> undelivered() override;
 

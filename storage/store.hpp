@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bot::storage {
@@ -182,6 +183,37 @@ struct UserExport {
     int shares = 0;                            // pages shared with /share and not revoked
 };
 
+// --- Recall (issue 24, h/recall): older turns of a user's own history that match a message. ---
+// Scoped to (adapter, chat, user): every conversation of that user in that chat, /reset or not,
+// never another chat (a private chat's turns must not surface in a group's answers) and never
+// another user.
+struct RecallQuery {
+    ConversationKey key;
+    std::string text;        // the new message
+    int limit = 3;           // excerpts wanted
+    int exclude_newest = 0;  // the active conversation's newest turns: already in the context
+    // The message's embedding (memory.embeddings), empty for keyword search only. Candidates
+    // are then the keyword matches and the user's newest vectors, ranked by cosine similarity.
+    std::vector<float> vector;
+    int vector_candidates = 200;  // the user's newest vectors compared
+    double min_similarity = 0.3;  // below it, a vector-only candidate is no match
+};
+
+struct RecalledTurn {
+    std::int64_t message_id = 0;  // the user's turn
+    std::string user_text;
+    std::string reply;  // the assistant's answer to it ("" if none)
+    std::int64_t at_ms = 0;
+    double score = 0;  // higher is better
+};
+
+// A user turn whose embedding is still to be computed (memory.embeddings), and then its vector.
+struct PendingVector {
+    std::int64_t message_id = 0;
+    std::string text;
+    std::vector<float> vector;  // filled by the embedding worker for put_vectors
+};
+
 struct ForgetResult {
     int conversations = 0;
     int messages = 0;
@@ -225,8 +257,8 @@ public:
     // starts a new one; returns the new conversation id.
     virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;
 
-    // Deletes every conversation, turn, inbox and outbox row, the settings and the usage counts
-    // of (adapter, user)
+    // Deletes every conversation, turn, inbox and outbox row, the settings, the usage counts and
+    // the recall index entries and embeddings of (adapter, user)
     // in all chats,
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
     // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
@@ -279,6 +311,17 @@ public:
     // Revokes every share of (adapter, user); returns how many. forget_user does it too.
     virtual net::awaitable<int> erase_shares(std::string adapter_id, std::string user_id) = 0;
     virtual net::awaitable<UserExport> export_user(std::string adapter_id, std::string user_id) = 0;
+
+    // --- Recall (issue 24, h/recall) ---
+    // The best matches of query.text among the user's older turns, best first (one read
+    // transaction). Empty when recall indexing is off (SqliteOptions::recall_index).
+    virtual net::awaitable<std::vector<RecalledTurn>> recall(RecallQuery query) = 0;
+    // Up to limit user turns without an embedding yet, oldest first (the background worker's
+    // durable to-do list).
+    virtual net::awaitable<std::vector<PendingVector>> pending_vectors(int limit) = 0;
+    // Stores the vectors of turns listed by pending_vectors. A turn deleted meanwhile (/forget)
+    // is skipped, also when a new turn has taken its id: its text must still be the same.
+    virtual net::awaitable<void> put_vectors(std::vector<PendingVector> vectors) = 0;
 
     // For start-up recovery, oldest first.
     virtual net::awaitable<std::vector<PendingInbound>> unanswered() = 0;

@@ -123,6 +123,9 @@ struct FakeLlm::Impl {
                    [this](http::Request& request, http::ResponseStream& stream) {
                        return handle(request, stream);
                    });
+        router.add("POST", "/v1/embeddings", [this](http::Request& request, http::ResponseStream&) {
+            return embeddings.handle(request);
+        });
         server.start();
         thread = std::thread([this] { io.run(); });
     }
@@ -304,6 +307,7 @@ struct FakeLlm::Impl {
     std::chrono::milliseconds hang_for{0};
     std::mt19937 random;
     std::size_t failures = 0;
+    FakeEmbeddings embeddings;  // POST /v1/embeddings
 };
 
 FakeLlm::FakeLlm() : impl_(std::make_unique<Impl>()) {}
@@ -367,6 +371,10 @@ std::size_t FakeLlm::request_count() const {
 
 std::size_t FakeLlm::peak_in_flight() const {
     return impl_->gauge->peak.load();
+}
+
+FakeEmbeddings& FakeLlm::embeddings() {
+    return impl_->embeddings;
 }
 
 std::string FakeLlm::last_header(const std::string& name) const {

@@ -3,6 +3,8 @@
 // message>"), streamed token by token when asked; failures and delays can be scripted.
 #pragma once
 
+#include "fakes/fake_embeddings.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -58,6 +60,8 @@ public:
     std::size_t peak_in_flight() const;
     // Headers of the last request (lower-case names).
     std::string last_header(const std::string& name) const;
+    // POST /v1/embeddings: deterministic vectors, failures and delays (fake_embeddings.hpp).
+    FakeEmbeddings& embeddings();
 
 private:
     struct Impl;

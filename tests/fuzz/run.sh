@@ -12,7 +12,8 @@ seconds=${FUZZ_SECONDS:-40}
 jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
-         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk markdown)
+         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk markdown
+         embeddings recall_terms)
 
 dictionary() {
     case $1 in
@@ -21,6 +22,7 @@ dictionary() {
         wechat_crypt) ;;  # base64 and ciphertext: tokens do not help
         feishu) ;;        # protobuf frames and JSON: neither dictionary fits both
         markdown) echo "$here/dict/markdown.dict" ;;
+        recall_terms) ;;  # any text a user writes
         *) echo "$here/dict/json.dict" ;;
     esac
 }
