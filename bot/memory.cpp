@@ -10,6 +10,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 
 #include <algorithm>
 #include <charconv>
@@ -93,15 +94,18 @@ void Memory::consider(const storage::ConversationKey& key, const std::string& co
 }
 
 void Memory::enqueue(Item item) {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || !started_ || queued_.contains(item.conversation_id)) return;
-    if (queue_.size() >= options_.queue_limit) return;  // the next message asks again
-    queued_.insert(item.conversation_id);
-    queue_.push_back(std::move(item));
-    if (running_) return;
-    running_ = true;
-    ++busy_;
-    net::co_spawn(executor_, drain(), net::detached);
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || !started_ || queued_.contains(item.conversation_id)) return;
+        if (queue_.size() >= options_.queue_limit) return;  // the next message asks again
+        queued_.insert(item.conversation_id);
+        queue_.push_back(std::move(item));
+        if (running_) return;
+        running_ = true;
+        ++busy_;
+    }
+    // Posted: co_spawn would start the worker inline, on the reply's own turn.
+    net::post(executor_, [this] { net::co_spawn(executor_, drain(), net::detached); });
 }
 
 net::awaitable<void> Memory::drain() {
@@ -287,6 +291,7 @@ net::awaitable<std::string> Memory::answer(const storage::ConversationKey& key,
                 co_return "My memory of you is full (" + std::to_string(max) +
                     " facts). Remove one with " + prefix + "memory forget N first.";
         }
+        co_return std::string();
     }
     std::string_view argument = rest;
     if (argument.empty()) {
