@@ -153,6 +153,7 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     // A version 2 file: full state indexes, the outbox and the inbox indexed by user, a
     // delivered message and a pending one.
     db.exec(
+        "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
         "DROP TABLE installation_secrets;"
@@ -197,6 +198,7 @@ TEST_CASE("Migration 5 indexes by user only the inbox rows answered without bein
     // A version 4 file: a remembered answer (its turns name it), an answer not remembered (a
     // command) and an unanswered message.
     db.exec(
+        "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
         "DROP TABLE installation_secrets;"
