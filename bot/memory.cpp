@@ -75,11 +75,37 @@ void Memory::stop() {
 
 net::awaitable<void> Memory::fill_facts(const storage::ConversationKey& key, MemoryNotes& notes) {
     if (!options_.facts) co_return;
+    const std::string user = key.adapter_id + '\n' + key.user_id;
+    std::uint64_t generation = 0;
+    {
+        std::lock_guard lock(facts_mutex_);
+        if (auto found = facts_cache_.find(user); found != facts_cache_.end()) {
+            notes.facts = *found->second;
+            co_return;
+        }
+        generation = facts_generation_;
+    }
     auto facts = co_await store_.facts(key.adapter_id, key.user_id);
+    auto list = std::make_shared<std::vector<std::string>>();
     for (auto& fact : facts)
-        if (fact.from_user) notes.facts.push_back(std::move(fact.text));
+        if (fact.from_user) list->push_back(std::move(fact.text));
     for (auto fact = facts.rbegin(); fact != facts.rend(); ++fact)
-        if (!fact->from_user) notes.facts.push_back(std::move(fact->text));
+        if (!fact->from_user) list->push_back(std::move(fact->text));
+    notes.facts = *list;
+    std::lock_guard lock(facts_mutex_);
+    if (generation != facts_generation_) co_return;  // a write since: this read may be stale
+    if (facts_cache_.size() >= kCachedUsers) facts_cache_.clear();
+    facts_cache_.insert_or_assign(user, std::move(list));
+}
+
+void Memory::facts_changed(const std::string& adapter_id, const std::string& user_id) {
+    std::lock_guard lock(facts_mutex_);
+    ++facts_generation_;
+    facts_cache_.erase(adapter_id + '\n' + user_id);
+}
+
+void Memory::forgot_user(const std::string& adapter_id, const std::string& user_id) {
+    facts_changed(adapter_id, user_id);
 }
 
 void Memory::consider(const storage::ConversationKey& key, const std::string& conversation_id,
@@ -246,6 +272,7 @@ net::awaitable<bool> Memory::summarise_once(std::int64_t row) {
         log_.debug("memory", "summary not stored: the conversation changed meanwhile");
         co_return !stopping_;
     }
+    if (options_.facts) facts_changed(key.adapter_id, key.user_id);
     cache_.summarised(key, input.job.conversation_id,
                       std::make_shared<const std::string>(std::move(reply->summary)), through);
     log_.debug("memory", "summarised ", input.turns.size(), " turns on '", key.adapter_id, "'");
@@ -282,7 +309,10 @@ net::awaitable<std::string> Memory::answer(const storage::ConversationKey& key,
             co_return "That is too long for me to remember (at most " +
                 std::to_string(options_.max_fact_chars) + " characters).";
         }
-        switch (co_await store_.remember_fact(key.adapter_id, key.user_id, std::move(fact), max)) {
+        const auto result =
+            co_await store_.remember_fact(key.adapter_id, key.user_id, std::move(fact), max);
+        facts_changed(key.adapter_id, key.user_id);
+        switch (result) {
             case storage::RememberResult::added:
                 co_return std::string("OK, I will remember that.");
             case storage::RememberResult::duplicate:
@@ -315,7 +345,9 @@ net::awaitable<std::string> Memory::answer(const storage::ConversationKey& key,
         co_return "Use " + prefix + "memory to see what I remember about you and " + prefix +
             "memory forget N to remove one of them.";
     }
-    if (!co_await store_.forget_fact(key.adapter_id, key.user_id, position)) {
+    const bool forgotten = co_await store_.forget_fact(key.adapter_id, key.user_id, position);
+    facts_changed(key.adapter_id, key.user_id);
+    if (!forgotten) {
         co_return "There is no fact " + std::to_string(position) + ". " + prefix +
             "memory lists them.";
     }

@@ -27,7 +27,9 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -66,8 +68,13 @@ public:
     // The worker or the sweep is between steps that use the store or the LLM.
     int busy() const { return busy_.load(); }
 
-    // The facts for the prompt (the user's own first, then the newest taken from chats).
+    // The facts for the prompt (the user's own first, then the newest taken from chats). Kept
+    // in memory per user after the first read (a store round trip per message otherwise);
+    // every write of facts drops the user's entry after it committed, and a read that started
+    // before a write is not kept.
     net::awaitable<void> fill_facts(const storage::ConversationKey& key, MemoryNotes& notes);
+    // After /forget of (adapter, user) committed.
+    void forgot_user(const std::string& adapter_id, const std::string& user_id);
     // After a prompt was built from `turns` unsummarised turns of which those from first_turn
     // fit: queues a summary when the rule above says so. Never waits.
     void consider(const storage::ConversationKey& key, const std::string& conversation_id,
@@ -96,6 +103,9 @@ private:
     std::vector<llm::ChatMessage> request_messages(const storage::SummaryInput& input,
                                                    std::string& system, std::string& user) const;
 
+    using FactList = std::shared_ptr<const std::vector<std::string>>;
+    void facts_changed(const std::string& adapter_id, const std::string& user_id);
+
     storage::Store& store_;
     ContextCache& cache_;
     Logger& log_;
@@ -108,6 +118,11 @@ private:
     bool running_ = false;
     bool started_ = false;
     std::atomic<bool> stopping_{false};
+
+    static constexpr std::size_t kCachedUsers = 20000;  // past it the cache starts over
+    std::mutex facts_mutex_;
+    std::unordered_map<std::string, FactList> facts_cache_;  // "adapter\nuser" -> prompt order
+    std::uint64_t facts_generation_ = 0;
     std::atomic<int> busy_{0};
 };
 

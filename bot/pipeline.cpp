@@ -299,6 +299,7 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         cache_.forget_user(key.adapter_id, key.user_id);
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
         cache_.forget_user(key.adapter_id, key.user_id);
+        memory_.forgot_user(key.adapter_id, key.user_id);
         log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ", removed.conversations,
                   " conversations, ", removed.messages, " turns, ", removed.inbox, " messages");
         co_await finish(job,
