@@ -141,14 +141,13 @@ void read_memory_summary_facts(ConfigReader& memory, Config& config) {
     s.provider = summary.string("provider", "");
     s.prompt = summary.string("prompt", "");
     if (s.prompt.size() > kMaxPersonaPromptBytes) {
-        summary.problem("prompt", "longer than " + std::to_string(kMaxPersonaPromptBytes) +
-                                      " bytes");
+        summary.problem("prompt",
+                        "longer than " + std::to_string(kMaxPersonaPromptBytes) + " bytes");
     }
     s.after_turns = static_cast<int>(summary.integer("after_turns", 0, 0, 100000));
     if (s.after_turns != 0 && (s.after_turns < 4 || s.after_turns > config.bot.history_turns)) {
-        summary.problem("after_turns",
-                        "must be 0 (bot.history_turns) or 4 to bot.history_turns (" +
-                            std::to_string(config.bot.history_turns) + ")");
+        summary.problem("after_turns", "must be 0 (bot.history_turns) or 4 to bot.history_turns (" +
+                                           std::to_string(config.bot.history_turns) + ")");
     }
     s.max_tokens = static_cast<int>(summary.integer("max_tokens", 800, 50, 100000));
     s.max_turns_per_request =
@@ -157,7 +156,8 @@ void read_memory_summary_facts(ConfigReader& memory, Config& config) {
     if (!s.provider.empty()) {
         const auto* provider = config.llm.find(s.provider);
         if (!provider) {
-            summary.problem("provider", "\"" + s.provider + "\" names no provider under llm.providers");
+            summary.problem("provider",
+                            "\"" + s.provider + "\" names no provider under llm.providers");
         } else if (s.enabled && needs_api_key(*provider)) {
             memory.errors().add("llm.providers." + s.provider + ".api_key",
                                 "required for the provider of memory.summary (set its "

@@ -90,7 +90,7 @@ struct Config {
     };
     struct MemoryFacts {
         bool enabled = true;
-        int max = 50;              // facts per user
+        int max = 50;                 // facts per user
         std::size_t max_chars = 300;  // of one fact
     };
     struct Memory {

@@ -28,9 +28,8 @@ std::size_t size_of(const ContextCache::Summary& summary) {
 // Drops the turns a summary up to message id `through` covers (ids grow with time; 0 is a turn
 // whose id is unknown, only ever a new one).
 void drop_summarised(std::vector<storage::Turn>& turns, std::int64_t through) {
-    std::erase_if(turns, [through](const storage::Turn& turn) {
-        return turn.id != 0 && turn.id <= through;
-    });
+    std::erase_if(
+        turns, [through](const storage::Turn& turn) { return turn.id != 0 && turn.id <= through; });
 }
 
 }  // namespace
@@ -73,8 +72,7 @@ void ContextCache::summarised(const storage::ConversationKey& key,
     // A copy: a message being answered may hold the old vector as its snapshot.
     auto turns = std::make_shared<std::vector<storage::Turn>>(*slot.turns);
     drop_summarised(*turns, through);
-    const std::size_t bytes =
-        size_of(*turns) + size_of(summary) + 3 * slot.key.size() + 256;
+    const std::size_t bytes = size_of(*turns) + size_of(summary) + 3 * slot.key.size() + 256;
     bytes_ = bytes_ - slot.bytes + bytes;
     slot.turns = std::move(turns);
     slot.summary = std::move(summary);

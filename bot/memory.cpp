@@ -163,8 +163,8 @@ net::awaitable<void> Memory::summarise(Item item) {
     std::int64_t row = item.row;
     if (row == 0) {
         // Recorded before the LLM is asked: a crash from here on leaves it for the sweep.
-        auto queued = co_await store_.queue_summary(item.key, item.conversation_id,
-                                                    item.keep_turns);
+        auto queued =
+            co_await store_.queue_summary(item.key, item.conversation_id, item.keep_turns);
         if (!queued) co_return;  // no longer the active conversation
         row = *queued;
     }
@@ -235,16 +235,16 @@ net::awaitable<bool> Memory::summarise_once(std::int64_t row) {
     if (result) {
         reply = parse_memory_reply(
             result->text,
-            MemoryReplyLimits{.max_summary_bytes =
-                                  static_cast<std::size_t>(options_.summary_tokens) * 4,
-                              .max_fact_chars = options_.max_fact_chars,
-                              .max_facts = options_.max_facts});
+            MemoryReplyLimits{
+                .max_summary_bytes = static_cast<std::size_t>(options_.summary_tokens) * 4,
+                .max_fact_chars = options_.max_fact_chars,
+                .max_facts = options_.max_facts});
     }
     if (!reply) {
         if (stopping_) co_return false;  // the shutdown cancelled it: the next start retries
         const int attempt = std::min(input.job.attempts, 6);
-        const auto wait = std::min<std::chrono::seconds>(options_.retry * (1 << attempt),
-                                                         std::chrono::hours(1));
+        const auto wait =
+            std::min<std::chrono::seconds>(options_.retry * (1 << attempt), std::chrono::hours(1));
         log_.warn("memory", "summary of a conversation on '", key.adapter_id, "' failed (",
                   result ? std::string("unusable answer") : result.error().detail,
                   "); retrying in ", wait.count(), " s");
@@ -254,7 +254,8 @@ net::awaitable<bool> Memory::summarise_once(std::int64_t row) {
     // Within its share of a reply's prompt, which would otherwise leave it out whole.
     for (int tokens = estimate_tokens(reply->summary); tokens > options_.summary_tokens;
          tokens = estimate_tokens(reply->summary)) {
-        const auto size = reply->summary.size() * static_cast<std::size_t>(options_.summary_tokens) /
+        const auto size = reply->summary.size() *
+                          static_cast<std::size_t>(options_.summary_tokens) /
                           static_cast<std::size_t>(tokens + 1);
         reply->summary.resize(utf8_floor(reply->summary, size));
     }

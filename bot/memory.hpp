@@ -25,9 +25,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
-#include <memory>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>

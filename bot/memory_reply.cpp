@@ -46,14 +46,14 @@ std::optional<MemoryReply> parse_memory_reply(std::string_view text,
         if (depth > kMaxDepth) too_deep = true;
         return depth <= kMaxDepth;
     };
-    const auto parsed =
-        nlohmann::json::parse(text.substr(open, close - open + 1), keep, /*allow_exceptions=*/false);
+    const auto parsed = nlohmann::json::parse(text.substr(open, close - open + 1), keep,
+                                              /*allow_exceptions=*/false);
     if (too_deep || !parsed.is_object()) return std::nullopt;
     const auto summary = parsed.find("summary");
     if (summary == parsed.end() || !summary->is_string()) return std::nullopt;
     MemoryReply reply;
-    reply.summary = cut_utf8(trimmed(summary->get_ref<const std::string&>()),
-                             limits.max_summary_bytes);
+    reply.summary =
+        cut_utf8(trimmed(summary->get_ref<const std::string&>()), limits.max_summary_bytes);
     if (reply.summary.empty()) return std::nullopt;
     const auto facts = parsed.find("facts");
     if (facts == parsed.end() || !facts->is_array()) return reply;  // facts are optional

@@ -396,9 +396,8 @@ net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool re
     auto stored = co_await store_.complete(std::move(completion));
     if (used && stored.appended) {
         if (used->conversation_id.empty() || used->conversation_id == stored.conversation_id) {
-            std::vector<storage::Turn> added{
-                {"user", inbound.text, stored.first_message_id},
-                {"assistant", reply, stored.first_message_id + 1}};
+            std::vector<storage::Turn> added{{"user", inbound.text, stored.first_message_id},
+                                             {"assistant", reply, stored.first_message_id + 1}};
             cache_.append(key, stored.conversation_id, std::move(used->turns), std::move(added),
                           used->generation, std::move(used->summary), used->through);
         } else {

@@ -32,7 +32,7 @@ struct PipelineOptions {
     int history_turns = 100;
     std::string no_provider_hint;  // shown to users when no LLM provider is configured
     std::size_t context_cache_bytes = 16 << 20;  // recent turns kept in memory; 0 = off
-    MemoryOptions memory;  // summaries and facts (issue 24)
+    MemoryOptions memory;                        // summaries and facts (issue 24)
 };
 
 struct Job {

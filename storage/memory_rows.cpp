@@ -59,12 +59,12 @@ std::vector<SummaryJob> read_due_summaries(Database& db, std::int64_t now_ms) {
     query->bind_all(now_ms);
     std::vector<SummaryJob> jobs;
     while (query->step()) {
-        jobs.push_back(SummaryJob{
-            .conversation = query->column_int64(0),
-            .key = {query->column_text(1), query->column_text(2), query->column_text(3)},
-            .conversation_id = query->column_text(4),
-            .keep_turns = query->column_int(5),
-            .attempts = query->column_int(6)});
+        jobs.push_back(
+            SummaryJob{.conversation = query->column_int64(0),
+                       .key = {query->column_text(1), query->column_text(2), query->column_text(3)},
+                       .conversation_id = query->column_text(4),
+                       .keep_turns = query->column_int(5),
+                       .attempts = query->column_int(6)});
     }
     return jobs;
 }
@@ -103,8 +103,8 @@ SummaryInput read_summary_input(Database& db, std::int64_t conversation, int max
         "ORDER BY id LIMIT ?");
     turns->bind_all(conversation, input.through, take);
     while (turns->step())
-        input.turns.push_back(Turn{turns->column_text(0), turns->column_text(1),
-                                   turns->column_int64(2)});
+        input.turns.push_back(
+            Turn{turns->column_text(0), turns->column_text(1), turns->column_int64(2)});
     return input;
 }
 
@@ -118,14 +118,16 @@ SummaryCommit write_summary(Database& db, const SummaryUpdate& update, std::int6
     // The compare-and-set: only over the pointer this summary was made from.
     const std::int64_t changed =
         update.expected_through == 0
-            ? db.run("INSERT INTO conversation_summaries (conversation_id, summary, "
-                     "through_message_id, updated_at) VALUES (?, ?, ?, ?) "
-                     "ON CONFLICT (conversation_id) DO NOTHING",
-                     update.conversation, update.summary, update.through, now_ms)
-            : db.run("UPDATE conversation_summaries SET summary = ?, through_message_id = ?, "
-                     "updated_at = ? WHERE conversation_id = ? AND through_message_id = ?",
-                     update.summary, update.through, now_ms, update.conversation,
-                     update.expected_through);
+            ? db.run(
+                  "INSERT INTO conversation_summaries (conversation_id, summary, "
+                  "through_message_id, updated_at) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (conversation_id) DO NOTHING",
+                  update.conversation, update.summary, update.through, now_ms)
+            : db.run(
+                  "UPDATE conversation_summaries SET summary = ?, through_message_id = ?, "
+                  "updated_at = ? WHERE conversation_id = ? AND through_message_id = ?",
+                  update.summary, update.through, now_ms, update.conversation,
+                  update.expected_through);
     if (changed != 1) return result;
     result.stored = true;
     for (const auto& fact : update.facts)
@@ -181,9 +183,10 @@ RememberResult write_fact(Database& db, const std::string& adapter_id, const std
     if (known->step()) {
         // Said again by the user: it is theirs now, kept even when room is needed.
         if (from_user)
-            db.run("UPDATE user_facts SET from_user = 1 WHERE adapter_id = ? AND user_id = ? "
-                   "AND normalized = ?",
-                   adapter_id, user_id, normalized);
+            db.run(
+                "UPDATE user_facts SET from_user = 1 WHERE adapter_id = ? AND user_id = ? "
+                "AND normalized = ?",
+                adapter_id, user_id, normalized);
         return RememberResult::duplicate;
     }
     auto count = db.prepare("SELECT count(*) FROM user_facts WHERE adapter_id = ? AND user_id = ?");
@@ -207,9 +210,10 @@ RememberResult write_fact(Database& db, const std::string& adapter_id, const std
 bool erase_fact(Database& db, const std::string& adapter_id, const std::string& user_id,
                 int position) {
     if (position < 1) return false;
-    return db.run("DELETE FROM user_facts WHERE id = (SELECT id FROM user_facts WHERE "
-                  "adapter_id = ? AND user_id = ? ORDER BY id LIMIT 1 OFFSET ?)",
-                  adapter_id, user_id, position - 1) == 1;
+    return db.run(
+               "DELETE FROM user_facts WHERE id = (SELECT id FROM user_facts WHERE "
+               "adapter_id = ? AND user_id = ? ORDER BY id LIMIT 1 OFFSET ?)",
+               adapter_id, user_id, position - 1) == 1;
 }
 
 void erase_user_memory(Database& db, const std::string& adapter_id, const std::string& user_id) {

@@ -557,8 +557,7 @@ net::awaitable<std::vector<SummaryJob>> SqliteStore::due_summaries(std::int64_t 
         *reads_, [now](Database& db) { return read_due_summaries(db, now); });
 }
 
-net::awaitable<SummaryInput> SqliteStore::summary_input(std::int64_t conversation,
-                                                        int max_turns) {
+net::awaitable<SummaryInput> SqliteStore::summary_input(std::int64_t conversation, int max_turns) {
     return submit<SummaryInput>(*reads_, [conversation, max_turns](Database& db) {
         return read_summary_input(db, conversation, max_turns);
     });
@@ -601,10 +600,9 @@ net::awaitable<RememberResult> SqliteStore::remember_fact(std::string adapter_id
 
 net::awaitable<bool> SqliteStore::forget_fact(std::string adapter_id, std::string user_id,
                                               int position) {
-    return submit<bool>(*writes_, [adapter_id = std::move(adapter_id),
-                                   user_id = std::move(user_id), position](Database& db) {
-        return erase_fact(db, adapter_id, user_id, position);
-    });
+    return submit<bool>(
+        *writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id), position](
+                      Database& db) { return erase_fact(db, adapter_id, user_id, position); });
 }
 
 net::awaitable<UserSettings> SqliteStore::user_settings(std::string adapter_id,

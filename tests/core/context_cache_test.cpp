@@ -106,8 +106,8 @@ namespace {
 std::vector<Turn> numbered(int first_id, int n) {
     std::vector<Turn> out;
     for (int i = 0; i < n; ++i)
-        out.push_back({i % 2 ? "assistant" : "user", "t" + std::to_string(first_id + i),
-                       first_id + i});
+        out.push_back(
+            {i % 2 ? "assistant" : "user", "t" + std::to_string(first_id + i), first_id + i});
     return out;
 }
 }  // namespace

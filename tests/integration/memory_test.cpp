@@ -31,7 +31,8 @@ std::string summary_input_of(const json& request) {
 // Everything a reply request holds besides the new message, as one text.
 std::string context_of(const json& request) {
     std::string all;
-    for (const auto& message : request.at("messages")) all += message.at("content").get<std::string>() + "\n";
+    for (const auto& message : request.at("messages"))
+        all += message.at("content").get<std::string>() + "\n";
     return all;
 }
 
@@ -57,8 +58,8 @@ void summarise_cats(FakeLlm& llm, bool with_facts) {
         const bool turing = contains(input, "Turing");
         json answer{{"summary", turing ? "The user's cat is called Turing. They chat a lot."
                                        : "They chat a lot."}};
-        answer["facts"] = with_facts && turing ? json::array({"The user's cat is called Turing"})
-                                               : json::array();
+        answer["facts"] =
+            with_facts && turing ? json::array({"The user's cat is called Turing"}) : json::array();
         return "```json\n" + answer.dump() + "\n```";
     });
 }
@@ -103,26 +104,29 @@ TEST_CASE("memory: an early fact is still in the request 300 messages later", "[
         reply_of(bot, "alice", text);
     }
     // The last summary is made in the background: wait for it, as a user would come back.
-    REQUIRE(eventually([&] { return query_int(dir.path(), "SELECT count(*) FROM summary_jobs") == 0; }));
+    REQUIRE(eventually(
+        [&] { return query_int(dir.path(), "SELECT count(*) FROM summary_jobs") == 0; }));
     reply_of(bot, "alice", "[m300] what is my cat called?");
 
     const json last = reply_requests(llm).back();
     CHECK(contains(context_of(last), "[m300]"));
     CHECK(contains(context_of(last), "The user's cat is called Turing"));
     CHECK_FALSE(contains(context_of(last), marker(3)));  // from the summary, not the turn
-    CHECK(last.at("messages").size() <= 2 + 20 + 1);   // persona, notes, turns, question
+    CHECK(last.at("messages").size() <= 2 + 20 + 1);     // persona, notes, turns, question
 
     // Every old message was folded into exactly one summary request; none twice.
     const auto summaries = summary_requests(llm);
     CHECK(summaries.size() >= 10);
     for (int i = 1; i < 270; ++i) {
         int seen = 0;
-        for (const auto& request : summaries) seen += contains(summary_input_of(request), marker(i) + " ");
+        for (const auto& request : summaries)
+            seen += contains(summary_input_of(request), marker(i) + " ");
         INFO("message " << i);
         CHECK(seen == 1);
     }
     // Each summary folds in the previous one.
-    CHECK(contains(summary_input_of(summaries.back()), "Summary so far:\nThe user's cat is called Turing"));
+    CHECK(contains(summary_input_of(summaries.back()),
+                   "Summary so far:\nThe user's cat is called Turing"));
 }
 
 TEST_CASE("memory: a slow summariser does not slow replies", "[memory]") {
@@ -144,13 +148,11 @@ TEST_CASE("memory: a slow summariser does not slow replies", "[memory]") {
     CHECK(query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 0);
     llm.hold_routed(false);
     // Then alice's summary is stored, and bob's (queued behind it: one worker) follows.
-    REQUIRE(eventually([&] {
-        return query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 2;
-    }));
+    REQUIRE(eventually(
+        [&] { return query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 2; }));
 }
 
-TEST_CASE("memory: a summary interrupted by a crash is made at the next start, once",
-          "[memory]") {
+TEST_CASE("memory: a summary interrupted by a crash is made at the next start, once", "[memory]") {
     TempDir dir;
     FakeLlm llm;
     summarise_cats(llm, true);
@@ -207,21 +209,18 @@ TEST_CASE("memory: a summary interrupted by a crash is made at the next start, o
     }
 }
 
-TEST_CASE("memory: a failed summary is retried with backoff, the reply unaffected",
-          "[memory]") {
+TEST_CASE("memory: a failed summary is retried with backoff, the reply unaffected", "[memory]") {
     TempDir dir;
     FakeLlm llm;
     summarise_cats(llm, true);
     llm.fail_routed(2);  // one attempt (the client retries once)
     TestBot bot(llm, dir.path(), memory_options(8));
     for (int i = 1; i <= 6; ++i) reply_of(bot, "alice", marker(i) + " hello");
-    REQUIRE(eventually([&] {
-        return query_int(dir.path(), "SELECT attempts FROM summary_jobs") == 1;
-    }));
+    REQUIRE(eventually(
+        [&] { return query_int(dir.path(), "SELECT attempts FROM summary_jobs") == 1; }));
     // The sweep retries after retry_s (1 s here).
-    REQUIRE(eventually([&] {
-        return query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 1;
-    }));
+    REQUIRE(eventually(
+        [&] { return query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 1; }));
     CHECK(contains(bot.log_text(), "retrying in"));
 }
 
@@ -247,7 +246,8 @@ TEST_CASE("memory: /remember, /memory, /memory forget N, dedupe and the cap", "[
 
     reply_of(bot, "alice", "what should I drink?");
     const std::string context = context_of(reply_requests(llm).back());
-    CHECK(contains(context, "What you know about the user:\n- I like green tea\n- I have two kids"));
+    CHECK(
+        contains(context, "What you know about the user:\n- I like green tea\n- I have two kids"));
     CHECK_FALSE(contains(context, "Lyon"));
     CHECK_FALSE(contains(context_of(reply_requests(llm).back()), "/remember"));  // not turns
 }
@@ -276,14 +276,13 @@ TEST_CASE("memory: in a group each member has their own facts", "[memory]") {
     TestBot bot(llm, dir.path(), options);
     auto say = [&](const std::string& user, const std::string& text) {
         static int n = 0;
-        auto event = bot.submit(bot::Inbound{.chat = {.adapter_id = "fake",
-                                                      .chat_id = "group-1",
-                                                      .is_group = true},
-                                             .sender_id = user,
-                                             .sender_name = user,
-                                             .message_id = "g" + std::to_string(++n),
-                                             .text = text,
-                                             .mentions_me = true});
+        auto event = bot.submit(
+            bot::Inbound{.chat = {.adapter_id = "fake", .chat_id = "group-1", .is_group = true},
+                         .sender_id = user,
+                         .sender_name = user,
+                         .message_id = "g" + std::to_string(++n),
+                         .text = text,
+                         .mentions_me = true});
         return event.text;
     };
     CHECK(say("alice", "/remember I am Alice, a pilot") == "OK, I will remember that.");
@@ -323,11 +322,13 @@ TEST_CASE("memory: /forget removes the user's summaries, jobs and facts", "[memo
 
     reply_of(bot, "alice", "/forget");
     CHECK(query_int(dir.path(), "SELECT count(*) FROM user_facts WHERE user_id = 'alice'") == 0);
-    CHECK(query_int(dir.path(), "SELECT count(*) FROM conversation_summaries s JOIN conversations c "
-                                "ON c.id = s.conversation_id WHERE c.user_id = 'alice'") == 0);
+    CHECK(query_int(dir.path(),
+                    "SELECT count(*) FROM conversation_summaries s JOIN conversations c "
+                    "ON c.id = s.conversation_id WHERE c.user_id = 'alice'") == 0);
     CHECK(query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 1);  // bob's
-    CHECK(query_int(dir.path(), "SELECT count(*) FROM summary_jobs WHERE conversation_id NOT IN "
-                                "(SELECT id FROM conversations WHERE user_id = 'bob')") == 0);
+    CHECK(query_int(dir.path(),
+                    "SELECT count(*) FROM summary_jobs WHERE conversation_id NOT IN "
+                    "(SELECT id FROM conversations WHERE user_id = 'bob')") == 0);
     CHECK(query_int(dir.path(), "SELECT count(*) FROM user_facts WHERE user_id = 'bob'") == 1);
     reply_of(bot, "alice", "who am I?");
     context = context_of(reply_requests(llm).back());

@@ -155,8 +155,7 @@ TEST_CASE("summary jobs survive a reopen, back off, and end with their conversat
 TEST_CASE("facts: dedupe, cap (the user's own stay), numbering, per user", "[storage][memory]") {
     TempDir dir;
     SqliteStore store({.path = dir.file("memory.db")});
-    CHECK(run(store.remember_fact("tg", "alice", "My cat is  Turing", 3)) ==
-          RememberResult::added);
+    CHECK(run(store.remember_fact("tg", "alice", "My cat is  Turing", 3)) == RememberResult::added);
     CHECK(run(store.remember_fact("tg", "alice", "my cat is turing!", 3)) ==
           RememberResult::duplicate);
     CHECK(run(store.remember_fact("tg", "bob", "My cat is Turing", 3)) == RememberResult::added);
@@ -222,8 +221,9 @@ TEST_CASE("/forget deletes the user's facts, summaries and summary jobs, nobody 
     CHECK(count_rows(dir, "SELECT count(*) FROM user_facts WHERE user_id = 'alice'") == 0);
     CHECK(count_rows(dir, "SELECT count(*) FROM user_facts WHERE user_id = 'bob'") == 1);
     CHECK(count_rows(dir, "SELECT count(*) FROM conversation_summaries") == 1);
-    CHECK(count_rows(dir, "SELECT count(*) FROM conversation_summaries WHERE summary LIKE "
-                          "'%alice%'") == 0);
+    CHECK(count_rows(dir,
+                     "SELECT count(*) FROM conversation_summaries WHERE summary LIKE "
+                     "'%alice%'") == 0);
     CHECK(count_rows(dir, "SELECT count(*) FROM summary_jobs") == 1);
     // A summary of a forgotten conversation that was being made when /forget ran: refused,
     // and its facts do not come back.
