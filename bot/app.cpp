@@ -78,6 +78,7 @@ MemoryOptions memory_options(const Config& config, llm::LlmBackend* default_back
     }
     memory.max_turns_per_request = summary.max_turns_per_request;
     memory.retry = summary.retry;
+    memory.workers = summary.workers;
     memory.facts = config.memory.facts.enabled;
     memory.max_facts = config.memory.facts.max;
     memory.max_fact_chars = config.memory.facts.max_chars;

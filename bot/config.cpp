@@ -152,6 +152,7 @@ void read_memory_summary_facts(ConfigReader& memory, Config& config) {
     s.max_tokens = static_cast<int>(summary.integer("max_tokens", 800, 50, 100000));
     s.max_turns_per_request =
         static_cast<int>(summary.integer("max_turns_per_request", 200, 2, 100000));
+    s.workers = static_cast<int>(summary.integer("workers", 1, 1, 64));
     s.retry = seconds(summary, "retry_s", s.retry, 86400);
     if (!s.provider.empty()) {
         const auto* provider = config.llm.find(s.provider);

@@ -86,6 +86,7 @@ struct Config {
         int after_turns = 0;   // summarise once this many turns are unsummarised; 0: history_turns
         int max_tokens = 800;  // of one summary
         int max_turns_per_request = 200;
+        int workers = 1;  // summaries made at the same time
         std::chrono::seconds retry{60};  // first wait after a failed summary; doubles, up to 1 h
     };
     struct MemoryFacts {

@@ -126,8 +126,8 @@ void Memory::enqueue(Item item) {
         if (queue_.size() >= options_.queue_limit) return;  // the next message asks again
         queued_.insert(item.conversation_id);
         queue_.push_back(std::move(item));
-        if (running_) return;
-        running_ = true;
+        if (workers_ >= options_.workers) return;  // one of them takes it
+        ++workers_;
         ++busy_;
     }
     // Posted: co_spawn would start the worker inline, on the reply's own turn.
@@ -142,7 +142,7 @@ net::awaitable<void> Memory::drain() {
             if (queue_.empty() || stopping_) {
                 queue_.clear();
                 queued_.clear();
-                running_ = false;
+                --workers_;
                 --busy_;
                 co_return;
             }

@@ -3,7 +3,8 @@
 // them (/remember, /memory, /memory forget N).
 //
 // Summaries are made off the reply path: the pipeline only calls consider() after building a
-// prompt, which queues the conversation (bounded, deduplicated) for ONE background worker that
+// prompt, which queues the conversation (bounded, deduplicated) for a background worker (one by
+// default, memory.summary.workers; never two on one conversation) that
 // asks the summary provider to fold the oldest unsummarised turns into the summary (and, in the
 // same call, to list durable facts), then stores summary, pointer and facts in one transaction
 // with a compare-and-set on the previous pointer. The job is recorded in SQLite before the LLM
@@ -47,7 +48,8 @@ struct MemoryOptions {
     int summary_tokens = 800;    // what one summary may take (also capped by the prompt's share)
     int max_turns_per_request = 200;
     std::chrono::seconds retry{60};
-    std::size_t queue_limit = 1000;  // conversations waiting for the worker; more are dropped
+    int workers = 1;                 // summaries made at the same time
+    std::size_t queue_limit = 1000;  // conversations waiting for a worker; more are dropped
     // memory.facts
     bool facts = true;
     int max_facts = 50;
@@ -115,7 +117,7 @@ private:
     std::mutex mutex_;
     std::deque<Item> queue_;
     std::unordered_set<std::string> queued_;  // conversation ids queued or being summarised
-    bool running_ = false;
+    int workers_ = 0;
     bool started_ = false;
     std::atomic<bool> stopping_{false};
 

@@ -35,7 +35,9 @@ std::optional<MemoryReply> parse_memory_reply(std::string_view text,
     if (text.empty()) return std::nullopt;
     const auto open = text.find('{');
     if (open == std::string_view::npos) {
-        return MemoryReply{.summary = cut_utf8(text, limits.max_summary_bytes), .facts = {}};
+        MemoryReply plain{.summary = cut_utf8(text, limits.max_summary_bytes), .facts = {}};
+        if (plain.summary.empty()) return std::nullopt;  // (not UTF-8: nothing left at a boundary)
+        return plain;
     }
     const auto close = text.rfind('}');
     if (close == std::string_view::npos || close < open) return std::nullopt;

@@ -309,6 +309,7 @@ TEST_CASE("memory.summary and memory.facts: defaults, values and errors", "[conf
     CHECK(defaults.memory.summary.provider.empty());  // llm.default
     CHECK(defaults.memory.summary.after_turns == 0);  // bot.history_turns
     CHECK(defaults.memory.summary.retry == std::chrono::seconds(60));
+    CHECK(defaults.memory.summary.workers == 1);
     CHECK(defaults.memory.facts.enabled);
     CHECK(defaults.memory.facts.max == 50);
     CHECK(defaults.memory.facts.max_chars == 300);
@@ -319,7 +320,8 @@ TEST_CASE("memory.summary and memory.facts: defaults, values and errors", "[conf
             "big": {"base_url": "http://127.0.0.1:1/v1", "model": "b"},
             "small": {"base_url": "http://127.0.0.1:2/v1", "model": "s"}}},
         "memory": {"summary": {"provider": "small", "prompt": "Summarise.", "after_turns": 20,
-                               "max_tokens": 300, "max_turns_per_request": 50, "retry_s": 5},
+                               "max_tokens": 300, "max_turns_per_request": 50, "retry_s": 5,
+                               "workers": 3},
                    "facts": {"enabled": false, "max": 10, "max_chars": 100}}
     })",
                                env({}));
@@ -329,6 +331,7 @@ TEST_CASE("memory.summary and memory.facts: defaults, values and errors", "[conf
     CHECK(config.memory.summary.max_tokens == 300);
     CHECK(config.memory.summary.max_turns_per_request == 50);
     CHECK(config.memory.summary.retry == std::chrono::seconds(5));
+    CHECK(config.memory.summary.workers == 3);
     CHECK_FALSE(config.memory.facts.enabled);
     CHECK(config.memory.facts.max == 10);
     CHECK(config.memory.facts.max_chars == 100);

@@ -144,7 +144,9 @@ TEST_CASE("memory: a slow summariser does not slow replies", "[memory]") {
         CHECK(reply_of(bot, "alice", text) == "echo: " + text);
         CHECK(reply_of(bot, "bob", "hi " + std::to_string(k)) == "echo: hi " + std::to_string(k));
     }
-    CHECK(llm.held() == 1);  // still the one summary: no second one for the same conversation
+    // Still the one summary: none twice for a conversation, and bob's waits for the one
+    // worker (memory.summary.workers: 1 by default).
+    CHECK(llm.held() == 1);
     CHECK(query_int(dir.path(), "SELECT count(*) FROM conversation_summaries") == 0);
     llm.hold_routed(false);
     // Then alice's summary is stored, and bob's (queued behind it: one worker) follows.
