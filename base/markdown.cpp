@@ -399,10 +399,51 @@ std::string render(std::string_view markdown_text, TextFormat format) {
             return render_plain(parse(well_formed_utf8(markdown_text)));
         case TextFormat::telegram_html:
             return render_telegram_html(parse(well_formed_utf8(markdown_text)));
+        case TextFormat::feishu_markdown:
+        case TextFormat::slack_mrkdwn:
+        case TextFormat::discord_markdown:
+            return render_dialect(parse(well_formed_utf8(markdown_text)), dialect_of(format));
         case TextFormat::markdown:
             break;
     }
     return std::string(markdown_text);
+}
+
+std::vector<std::string> split_markdown(std::string_view text, TextLimit limit) {
+    // Room for a part's reopened fence ("```" + a short info string + "\n") and its closing
+    // "\n```"; ASCII, so one unit each in every TextLimit unit.
+    constexpr std::size_t kMaxInfo = 16;
+    constexpr std::size_t kFenceRoom = 3 + kMaxInfo + 1 + 4;
+    if (limit.max <= 4 * kFenceRoom || text.find("```") == std::string_view::npos) {
+        return split_text(text, limit);
+    }
+    auto parts = split_text(text, {.max = limit.max - kFenceRoom, .unit = limit.unit});
+    std::string open_fence;  // the fence line a code block opened with; empty outside one
+    for (auto& part : parts) {
+        std::size_t line_start = 0;
+        if (!open_fence.empty()) {
+            part.insert(0, open_fence + "\n");
+            line_start = open_fence.size() + 1;
+        }
+        while (line_start < part.size()) {
+            auto line_end = part.find('\n', line_start);
+            if (line_end == std::string::npos) line_end = part.size();
+            std::string_view line(part.data() + line_start, line_end - line_start);
+            // A fence line: "```" after indentation and quote marks.
+            auto start = line.find_first_not_of(" >");
+            if (start != std::string_view::npos && line.substr(start).starts_with("```")) {
+                if (open_fence.empty()) {
+                    auto fence = line.substr(start);
+                    open_fence = fence.size() <= 3 + kMaxInfo ? std::string(fence) : "```";
+                } else {
+                    open_fence.clear();
+                }
+            }
+            line_start = line_end + 1;
+        }
+        if (!open_fence.empty()) part += "\n```";
+    }
+    return parts;
 }
 
 }  // namespace bot::markdown

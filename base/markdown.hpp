@@ -4,6 +4,7 @@
 #pragma once
 
 #include "base/text_format.hpp"
+#include "base/text_split.hpp"
 
 #include <cstdint>
 #include <string>
@@ -60,8 +61,24 @@ std::string render_plain(const Document& document);
 // escaped; only http, https and tg links become <a>, others are shown as "text (url)".
 std::string render_telegram_html(const Document& document);
 
+// A markdown dialect of a platform that shows styles from marks in the text (Feishu, Discord,
+// Slack): the LLM's markdown normalised to what the platform renders. Headings it lacks become
+// bold lines, tables "a | b" rows, images links; only http(s) urls are linked.
+struct Dialect {
+    std::string_view bold, italic, strike;
+    bool headings = false;           // "# " headings (levels 1-3); else bold lines
+    bool backslash_escapes = false;  // markdown's special characters in text get a backslash
+    bool slack = false;              // <url|text> links, & < > as entities, "• " bullets
+};
+const Dialect& dialect_of(TextFormat format);
+std::string render_dialect(const Document& document, const Dialect& dialect);
+
 // The reply as the platform shows it: markdown is returned unchanged; the others are rendered
 // from well-formed UTF-8 (any other byte becomes U+FFFD).
 std::string render(std::string_view markdown_text, TextFormat format);
+
+// split_text for markdown: a code block cut between parts is closed at the end of one part
+// and opened again (with its info string) at the start of the next, so every part renders.
+std::vector<std::string> split_markdown(std::string_view text, TextLimit limit);
 
 }  // namespace bot::markdown

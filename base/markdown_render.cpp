@@ -1,7 +1,8 @@
-// The renderers of base/markdown.hpp: plain text and Telegram's HTML.
+// The renderers of base/markdown.hpp: plain text, Telegram's HTML and the markdown dialects.
 #include "base/markdown.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 
 namespace bot::markdown {
 
@@ -215,6 +216,161 @@ std::string html_inline(const std::vector<Run>& runs, const Document& document) 
     return out;
 }
 
+bool link_scheme_is(std::string_view url, std::initializer_list<std::string_view> schemes) {
+    for (std::string_view scheme : schemes) {
+        if (url.size() <= scheme.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < scheme.size() && same; ++i) {
+            const char c = url[i];
+            same = ((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c) == scheme[i];
+        }
+        if (same) return true;
+    }
+    return false;
+}
+
+void percent_encode(std::string& url, std::string_view unsafe) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char c : url) {
+        if (unsafe.find(c) == std::string_view::npos) {
+            out += c;
+            continue;
+        }
+        out += '%';
+        out += kHex[(static_cast<unsigned char>(c) >> 4) & 0xF];
+        out += kHex[static_cast<unsigned char>(c) & 0xF];
+    }
+    url = std::move(out);
+}
+
+// A markdown dialect's inline text: styles as markers, links in the dialect's form.
+class DialectWriter {
+public:
+    DialectWriter(const Dialect& dialect, const Document& document)
+        : dialect_(dialect), document_(document) {}
+
+    std::string inline_text(const std::vector<Run>& runs) const {
+        std::string out;
+        for_each_segment(runs, [&](auto begin, auto end, int link) {
+            const Link* target =
+                link > 0 && static_cast<std::size_t>(link) <= document_.links.size()
+                    ? &document_.links[static_cast<std::size_t>(link) - 1]
+                    : nullptr;
+            const bool linkable = target && link_scheme_is(target->url, {"http://", "https://"});
+            const std::string text = joined_text(begin, end);
+            if (linkable && dialect_.slack) {
+                // Slack's <url|text>: the text is plain; a '|' or '>' in the url would end it.
+                std::string url = target->url;
+                percent_encode(url, "|> ");
+                out += "<" + url;
+                if (!text.empty() && !text_is_url(text, target->url)) out += "|" + escape(text);
+                out += ">";
+                return;
+            }
+            if (linkable && (text.empty() || text_is_url(text, target->url))) {
+                out += target->url;  // a bare url: every dialect links it by itself
+                return;
+            }
+            if (linkable) out += "[";
+            styled(out, begin, end);
+            if (linkable) {
+                std::string url = target->url;
+                percent_encode(url, "() <>");
+                out += "](" + url + ")";
+            } else if (target && !target->url.empty() && !text_is_url(text, target->url)) {
+                // Never a link to javascript:, data: or a relative path: shown, not linked.
+                out += text.empty() ? escape(target->url) : " (" + escape(target->url) + ")";
+            }
+        });
+        return out;
+    }
+
+    std::string escape(std::string_view text) const {
+        std::string out;
+        out.reserve(text.size());
+        for (char c : text) {
+            if (dialect_.slack && (c == '&' || c == '<' || c == '>')) {
+                out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : "&gt;";
+            } else if (c == '`' && !dialect_.backslash_escapes) {
+                // A literal backtick could open code, or at a line's start a code block, that
+                // the text never meant: a look-alike instead (U+02CB).
+                out += "ˋ";
+            } else if (dialect_.backslash_escapes &&
+                       std::string_view("\\*_~`[]|<>#").find(c) != std::string_view::npos) {
+                out += '\\';
+                out += c;
+            } else {
+                out += c;
+            }
+        }
+        return out;
+    }
+
+private:
+    std::string_view marker(std::uint8_t style) const {
+        switch (style) {
+            case Run::bold:
+                return dialect_.bold;
+            case Run::italic:
+                return dialect_.italic;
+            case Run::strike:
+                return dialect_.strike;
+            default:
+                return "`";
+        }
+    }
+
+    // Styles as nested markers, changed at run boundaries as StyleTags does. Markers never
+    // touch whitespace on their inner side (CommonMark and Slack ignore "** bold**"): a run's
+    // leading spaces go before the markers it opens, trailing ones after those that close.
+    template <typename It>
+    void styled(std::string& out, It begin, It end) const {
+        std::vector<std::uint8_t> open;
+        auto close_to = [&](std::size_t keep) {
+            std::size_t spaces = 0;
+            while (spaces < out.size() && out[out.size() - 1 - spaces] == ' ') ++spaces;
+            out.resize(out.size() - spaces);
+            while (open.size() > keep) {
+                out += marker(open.back());
+                open.pop_back();
+            }
+            out.append(spaces, ' ');
+        };
+        for (auto it = begin; it != end; ++it) {
+            std::string_view text = it->text;
+            if (text.empty()) continue;
+            // Inside code no other style applies and nothing is escaped.
+            const std::uint8_t wanted =
+                (it->style & Run::code) ? std::uint8_t{Run::code} : it->style;
+            std::size_t keep = 0;
+            while (keep < open.size() && (wanted & open[keep])) ++keep;
+            if (keep < open.size()) close_to(keep);
+            const auto lead = std::min(text.find_first_not_of(' '), text.size());
+            out.append(text.substr(0, lead));
+            text.remove_prefix(lead);
+            if (text.empty()) continue;
+            for (std::uint8_t style : {Run::bold, Run::italic, Run::strike, Run::code}) {
+                if ((wanted & style) && std::find(open.begin(), open.end(), style) == open.end()) {
+                    out += marker(style);
+                    open.push_back(style);
+                }
+            }
+            if (wanted & Run::code) {
+                // A backtick inside code becomes a look-alike: a longer fence is not known to
+                // every dialect (Slack).
+                for (char c : text) out += c == '`' ? '\'' : c;
+            } else {
+                out += escape(text);
+            }
+        }
+        close_to(0);
+    }
+
+    const Dialect& dialect_;
+    const Document& document_;
+};
+
 }  // namespace
 
 std::string render_plain(const Document& document) {
@@ -309,6 +465,92 @@ std::string render_telegram_html(const Document& document) {
     }
     if (quoting) out += "</blockquote>";
     return out;
+}
+
+std::string render_dialect(const Document& document, const Dialect& dialect) {
+    const DialectWriter writer(dialect, document);
+    const std::string bold(dialect.bold);
+    std::string out;
+    const Block* previous = nullptr;
+    for (const Block& block : document.blocks) {
+        std::string text;
+        std::string first, rest;
+        const std::string lead =
+            indent(block.list_depth - (block.kind == Block::Kind::list_item ? 1 : 0));
+        first = rest = lead;
+        switch (block.kind) {
+            case Block::Kind::paragraph:
+                text = writer.inline_text(block.runs);
+                break;
+            case Block::Kind::heading:
+                text = writer.inline_text(block.runs);
+                if (dialect.headings && block.heading_level <= 3) {
+                    first += std::string(static_cast<std::size_t>(block.heading_level), '#') + " ";
+                } else if (!text.empty()) {
+                    text = bold + text + bold;
+                }
+                break;
+            case Block::Kind::list_item: {
+                // Slack has no list syntax: its bullet is a character, numbers are text.
+                std::string marker = block.ordered   ? std::to_string(block.ordinal) + ". "
+                                     : dialect.slack ? "• "
+                                                     : "- ";
+                if (block.task == 1) marker += "☐ ";
+                if (block.task == 2) marker += "☑ ";
+                text = writer.inline_text(block.runs);
+                first = lead + marker;
+                rest = lead + std::string(display_width(marker), ' ');
+                break;
+            }
+            case Block::Kind::code: {
+                std::string code = trim_newlines(block.code);
+                // A fence inside the code would end the block early.
+                for (auto at = code.find("```"); at != std::string::npos;
+                     at = code.find("```", at + 3)) {
+                    code.replace(at, 3, "'''");
+                }
+                text = "```\n" + (dialect.slack ? writer.escape(code) : code) + "\n```";
+                break;
+            }
+            case Block::Kind::table_row:
+                // None of the dialects has tables: a row per line, the head's cells bold.
+                for (std::size_t i = 0; i < block.cells.size(); ++i) {
+                    if (i > 0) text += " | ";
+                    std::string cell = writer.inline_text(block.cells[i]);
+                    text += block.header && !cell.empty() ? bold + cell + bold : cell;
+                }
+                break;
+            case Block::Kind::rule:
+                text = kRule;
+                break;
+        }
+        std::string quote;
+        for (int i = 0; i < block.quote_depth; ++i) quote += "> ";
+        if (previous) out += separator(*previous, block);
+        out += prefix_lines(text, quote + first, quote + rest);
+        previous = &block;
+    }
+    return out;
+}
+
+const Dialect& dialect_of(TextFormat format) {
+    // Feishu's post "md" element and card markdown: **bold**, *italic*, ~~strike~~, [t](url),
+    // lists, code blocks, quotes; posts show no headings and neither shows tables. Backslash
+    // escapes are not documented there, so none are written.
+    static constexpr Dialect kFeishu{.bold = "**", .italic = "*", .strike = "~~"};
+    // Discord's message markdown: also # headings (levels 1-3) and backslash escapes.
+    static constexpr Dialect kDiscord{
+        .bold = "**", .italic = "*", .strike = "~~", .headings = true, .backslash_escapes = true};
+    // Slack's mrkdwn: *bold*, _italic_, ~strike~, <url|text>, & < > escaped; no headings, lists.
+    static constexpr Dialect kSlack{.bold = "*", .italic = "_", .strike = "~", .slack = true};
+    switch (format) {
+        case TextFormat::slack_mrkdwn:
+            return kSlack;
+        case TextFormat::discord_markdown:
+            return kDiscord;
+        default:
+            return kFeishu;
+    }
 }
 
 }  // namespace bot::markdown

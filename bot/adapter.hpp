@@ -80,6 +80,10 @@ struct Capabilities {
     // The form the outbox renders the reply's markdown into before sizing it (markdown: as the
     // LLM wrote it). The stored reply and the conversation keep the markdown.
     TextFormat text_format = TextFormat::markdown;
+    // The platform hands the adapter group messages not addressed to the bot (submitted with
+    // mentions_me false), so adapters.<id>.group_context can keep them (the core does). False
+    // where the platform delivers only @-mentions (QQ, WeCom bot, DingTalk).
+    bool sees_group_chatter = false;
 };
 
 struct SendError {
@@ -199,6 +203,8 @@ struct AdapterDeps {
     // The core's command prefix (bot.command_prefix): platforms without command entities tell
     // a group command for the bot by it (a "/reset" in a QQ group addresses the bot).
     std::string command_prefix = "/";
+    // server.public_url is set: /share and /export work (the web chat shows a share button).
+    bool user_pages = false;
 };
 
 class Adapter {

@@ -3,6 +3,7 @@
 #include "adapters/registry.hpp"
 #include "base/log.hpp"
 #include "bot/dispatcher.hpp"
+#include "bot/group_context.hpp"
 #include "bot/http/server.hpp"
 #include "bot/net/http_client.hpp"
 #include "bot/net/websocket_client.hpp"
@@ -10,6 +11,7 @@
 #include "bot/pipeline.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/store_adapter_state.hpp"
+#include "bot/user_pages.hpp"
 #include "llm/openai_backend.hpp"
 #include "storage/sqlite_store.hpp"
 
@@ -164,7 +166,14 @@ AdapterMap build_adapters(const Config& config, const AdapterServices& services,
                                             .state = services.state_for(spec.id),
                                             .data_dir = services.data_dir,
                                             .validate_only = services.validate_only,
-                                            .command_prefix = config.bot.command_prefix});
+                                            .command_prefix = config.bot.command_prefix,
+                                            .user_pages = !config.server.public_url.empty()});
+            if (spec.group_context && !adapter->capabilities().sees_group_chatter) {
+                errors.add(path + ".group_context",
+                           "the " + spec.type +
+                               " platform delivers only messages addressed to the bot, so there "
+                               "is no group context to keep");
+            }
             if (errors.list().size() == before) adapters.emplace(spec.id, std::move(adapter));
         } catch (const std::exception& e) {
             errors.add(path, e.what());
@@ -220,6 +229,8 @@ struct App::Parts {
     std::unique_ptr<ReplyTracker> tracker;
     AdapterMap adapters;
     std::unique_ptr<Outbox> outbox;
+    std::unique_ptr<GroupContext> group_context;  // issue 24: adapters' group_context
+    std::unique_ptr<UserPages> user_pages;        // issue 24: /export, /share
     std::unique_ptr<Pipeline> pipeline;
     std::unique_ptr<Dispatcher> dispatcher;
     http::Router router;
@@ -256,6 +267,18 @@ struct App::Parts {
             co_await sleep_for(delay);
             if (stopping) co_return;
             delay = std::min(delay * 2, std::chrono::seconds(60));
+        }
+    }
+
+    // Group context past its adapters' max_age_s goes even from quiet groups.
+    net::awaitable<void> purge_group_context() {
+        for (;;) {
+            co_await sleep_for(std::chrono::seconds(60));
+            try {
+                co_await group_context->purge();
+            } catch (const std::exception& e) {
+                log.warn("app", "purging group context failed: ", e.what());
+            }
         }
     }
 
@@ -309,6 +332,20 @@ App::App(Config config, Logger& log, AppOptions options)
     if (p.config.memory.summary.enabled && !memory.summary_backend) {
         log.warn("app", "memory.summary is on but has no provider: no summaries are made");
     }
+    std::map<std::string, GroupContextConfig> group_contexts;
+    for (const auto& adapter : p.config.adapters) {
+        if (adapter.group_context) group_contexts.emplace(adapter.id, *adapter.group_context);
+    }
+    if (!group_contexts.empty()) {
+        p.group_context = std::make_unique<GroupContext>(*p.store, log, std::move(group_contexts),
+                                                         p.config.bot.command_prefix);
+    }
+    p.user_pages = std::make_unique<UserPages>(
+        *p.store, p.router, log,
+        UserPagesOptions{.public_url = p.config.server.public_url,
+                         .export_ttl = p.config.server.export_link_ttl,
+                         .max_export_links = 1000,
+                         .command_prefix = p.config.bot.command_prefix});
     p.tracker = std::make_unique<ReplyTracker>(executor);
     p.outbox = std::make_unique<Outbox>(*p.store, p.adapters, log, OutboxOptions{});
     p.pipeline = std::make_unique<Pipeline>(
@@ -322,11 +359,13 @@ App::App(Config config, Logger& log, AppOptions options)
             .history_turns = p.config.bot.history_turns,
             .no_provider_hint = kNoProviderHint,
             .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20,
-            .memory = std::move(memory)},
+            .memory = std::move(memory),
+            .group_context = p.group_context.get(),
+            .user_pages = p.user_pages.get()},
         std::move(user_backends));
-    p.dispatcher =
-        std::make_unique<Dispatcher>(executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
-                                     static_cast<std::size_t>(p.config.bot.queue_limit));
+    p.dispatcher = std::make_unique<Dispatcher>(
+        executor, *p.store, *p.pipeline, *p.outbox, *p.tracker, log,
+        static_cast<std::size_t>(p.config.bot.queue_limit), p.group_context.get());
     add_health_routes(p.router, p.ready);
     ConfigErrors errors;
     p.adapters =
@@ -413,6 +452,9 @@ void App::start() {
         net::co_spawn(p.io->get_executor(), p.supervise(id, *adapter), net::detached);
     }
     net::co_spawn(p.io->get_executor(), p.flush_log_summaries(), net::detached);
+    if (p.group_context) {
+        net::co_spawn(p.io->get_executor(), p.purge_group_context(), net::detached);
+    }
     p.ready = true;
 }
 

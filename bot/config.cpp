@@ -308,6 +308,11 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
         seconds(server, "idle_timeout_s", config.server.idle_timeout, 3600);
     config.server.shutdown_grace =
         seconds(server, "shutdown_grace_s", config.server.shutdown_grace, 3600);
+    // "" (the example's value) means unset, like an absent key.
+    if (!server.string("public_url", "").empty())
+        config.server.public_url = server.url("public_url", "");
+    config.server.export_link_ttl =
+        seconds(server, "export_link_s", config.server.export_link_ttl, 24 * 3600);
     server.done();
 
     auto storage = top.object("storage");
@@ -409,8 +414,11 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
             errors.add("adapters." + id + ".type", "required (a string naming the platform)");
             continue;
         }
-        AdapterConfig adapter{
-            .id = id, .type = type->get<std::string>(), .persona = {}, .section = section};
+        AdapterConfig adapter{.id = id,
+                              .type = type->get<std::string>(),
+                              .persona = {},
+                              .group_context = {},
+                              .section = section};
         if (auto persona = adapter.section.find("persona"); persona != adapter.section.end()) {
             std::string path = "adapters." + id + ".persona";
             if (!persona->is_string()) {
@@ -423,6 +431,7 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
             }
             adapter.section.erase(persona);
         }
+        adapter.group_context = take_group_context(adapter.section, "adapters." + id, errors);
         config.adapters.push_back(std::move(adapter));
     }
     top.done();

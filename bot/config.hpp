@@ -4,6 +4,7 @@
 #pragma once
 
 #include "base/config_reader.hpp"
+#include "bot/social_config.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -36,6 +37,8 @@ struct AdapterConfig {
     // adapters.<id>.persona: a name under bot.personas, or empty for bot.persona. A core key:
     // read here and removed from section, so every adapter type accepts it.
     std::string persona;
+    // adapters.<id>.group_context (a core key like persona): absent = off.
+    std::optional<GroupContextConfig> group_context;
     nlohmann::json section;  // the whole adapters.<id> object, "type" included
 };
 
@@ -55,6 +58,10 @@ struct Config {
         std::chrono::seconds read_timeout{30};
         std::chrono::seconds idle_timeout{60};
         std::chrono::seconds shutdown_grace{10};
+        // Where users reach this server ("https://bot.example.com"), for /export links and
+        // /share pages; empty: those commands are unavailable.
+        std::string public_url;
+        std::chrono::seconds export_link_ttl{900};  // server.export_link_s
     } server;
     struct Storage {
         std::string sqlite_path = "data/contactbot.db";

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "base/random_id.hpp"
+#include "bot/group_context.hpp"
 #include "bot/outbox.hpp"
 #include "bot/reply_tracker.hpp"
 
@@ -25,8 +26,10 @@ std::int64_t epoch_ms(std::chrono::system_clock::time_point at) {
 }  // namespace
 
 Dispatcher::Dispatcher(net::any_io_executor executor, storage::Store& store, Pipeline& pipeline,
-                       Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit)
+                       Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit,
+                       GroupContext* group_context)
     : executor_(std::move(executor)),
+      group_context_(group_context),
       store_(store),
       pipeline_(pipeline),
       outbox_(outbox),
@@ -42,12 +45,14 @@ std::string Dispatcher::queue_key(const storage::ConversationKey& key) {
 
 net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions options) {
     // Group policy: strangers talking among themselves are none of the bot's business (and
-    // their words are not stored). A reply quoting one of the bot's own messages in this chat
-    // is addressed to it, as an @mention is.
+    // their words are not stored), unless the adapter keeps group context: then the message
+    // joins the chat's recent lines (bounded; never the inbox or the LLM). A reply quoting one
+    // of the bot's own messages in this chat is addressed to it, as an @mention is.
     if (inbound.chat.is_group && !inbound.mentions_me) {
         if (inbound.quotes_message_id.empty() ||
             !co_await store_.was_sent(inbound.chat.adapter_id, inbound.chat.chat_id,
                                       inbound.quotes_message_id)) {
+            if (group_context_) co_await group_context_->observe(inbound, false);
             co_return Submission{
                 .status = Submission::Status::ignored, .message_id = {}, .watch = {}};
         }
@@ -68,6 +73,8 @@ net::awaitable<Submission> Dispatcher::submit(Inbound inbound, SubmitOptions opt
     Submission submission{
         .status = Submission::Status::accepted, .message_id = inbound.message_id, .watch = {}};
     if (!accepted.duplicate) {
+        if (group_context_ && inbound.chat.is_group)
+            co_await group_context_->observe(inbound, true);
         ++in_flight_;
         tracker_.begin(tracker_key);
         if (options.wait.count() > 0) {

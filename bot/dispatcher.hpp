@@ -17,6 +17,7 @@
 
 namespace bot {
 
+class GroupContext;
 class Logger;
 class Outbox;
 class ReplyTracker;
@@ -24,7 +25,8 @@ class ReplyTracker;
 class Dispatcher final : public InboundSink {
 public:
     Dispatcher(net::any_io_executor executor, storage::Store& store, Pipeline& pipeline,
-               Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit);
+               Outbox& outbox, ReplyTracker& tracker, Logger& log, std::size_t queue_limit,
+               GroupContext* group_context = nullptr);
 
     net::awaitable<Submission> submit(Inbound inbound, SubmitOptions options) override;
     net::awaitable<std::vector<HistoryEntry>> history(ChatRef chat, std::string user_id,
@@ -49,6 +51,7 @@ private:
     net::awaitable<void> run_job(Job job, bool busy);
 
     net::any_io_executor executor_;
+    GroupContext* group_context_;  // null: no adapter keeps group context
     storage::Store& store_;
     Pipeline& pipeline_;
     Outbox& outbox_;

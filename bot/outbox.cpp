@@ -31,7 +31,10 @@ std::vector<std::string> reply_parts(std::string_view text, const Capabilities& 
     const std::string rendered = markdown::render(text, capabilities.text_format);
     const bool html = capabilities.text_format == TextFormat::telegram_html;
     const TextLimit limit = capabilities.max_text;
-    auto parts = html ? split_html(rendered, limit) : split_text(rendered, limit);
+    const bool plain = capabilities.text_format == TextFormat::plain;
+    auto parts = html    ? split_html(rendered, limit)
+                 : plain ? split_text(rendered, limit)
+                         : markdown::split_markdown(rendered, limit);
     if (parts.empty()) parts.emplace_back(kEllipsis);  // never deliver nothing: the user waits
     const auto most = static_cast<std::size_t>(std::max(capabilities.max_parts, 0));
     if (most == 0 || parts.size() <= most) return parts;

@@ -4,10 +4,12 @@
 #include "base/text_split.hpp"
 #include "bot/command_word.hpp"
 #include "bot/config.hpp"
+#include "bot/group_context.hpp"
 #include "bot/outbox.hpp"
 #include "bot/prompt.hpp"
 #include "bot/reply_tracker.hpp"
 #include "bot/token_budget.hpp"
+#include "bot/user_pages.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -131,6 +133,7 @@ std::string Pipeline::help_text() const {
         text += p + "model - show or choose the AI model (" + p + "model NAME)\n";
     }
     text += memory_.help_lines(p);
+    if (options_.user_pages) text += options_.user_pages->help_lines(p);
     return text + "Anything else you write goes to the AI.";
 }
 
@@ -288,6 +291,9 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         co_await finish(job, std::move(reply), false);
     } else if (command == "usage") {
         co_await answer_usage(job);
+    } else if (options_.user_pages && UserPages::handles(command)) {
+        auto reply = co_await options_.user_pages->answer(key, command, job.inbound.chat.is_group);
+        co_await finish(job, std::move(reply), false);
     } else if (command == "reset" || command == "new") {
         auto generation = cache_.generation();
         auto conversation_id = co_await store_.reset_conversation(key);
@@ -297,6 +303,9 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
     } else if (command == "forget") {
         // Before and after: no cached context of this user survives, even one put meanwhile.
         cache_.forget_user(key.adapter_id, key.user_id);
+        if (options_.group_context)
+            options_.group_context->forget_sender(key.adapter_id, key.user_id);
+        if (options_.user_pages) options_.user_pages->forget(key.adapter_id, key.user_id);
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
         cache_.forget_user(key.adapter_id, key.user_id);
         memory_.forgot_user(key.adapter_id, key.user_id);
@@ -343,6 +352,9 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     MemoryNotes notes;  // the memory's additions (issue 24) are filled in here
     co_await memory_.fill_facts(key, notes);
     if (used.summary) notes.summary = *used.summary;
+    if (options_.group_context && job.inbound.chat.is_group) {
+        notes.group = co_await options_.group_context->lines_for(job.inbound);
+    }
     const Prompt prompt(persona, notes, turns, job.inbound.text,
                         backend->context_tokens() - backend->reply_tokens());
     memory_.consider(key, used.conversation_id, turns.size(), prompt.first_turn);

@@ -17,8 +17,10 @@
 
 namespace bot {
 
+class GroupContext;
 class Logger;
 class Outbox;
+class UserPages;
 class ReplyTracker;
 
 struct PipelineOptions {
@@ -33,6 +35,10 @@ struct PipelineOptions {
     std::string no_provider_hint;  // shown to users when no LLM provider is configured
     std::size_t context_cache_bytes = 16 << 20;  // recent turns kept in memory; 0 = off
     MemoryOptions memory;                        // summaries and facts (issue 24)
+    // issue 24, h/social (owned by App; null: off): group messages for notes.group, and the
+    // /export, /share and /unshare commands.
+    GroupContext* group_context = nullptr;
+    UserPages* user_pages = nullptr;
 };
 
 struct Job {

@@ -32,6 +32,21 @@ int append_section(std::string& out, std::string_view title, const std::vector<s
     return used;
 }
 
+// The newest items (the last ones) that fit in allowance tokens together with title, in their
+// order: for group messages the newest matter most, yet the model reads them oldest first.
+std::vector<std::string> newest_that_fit(std::string_view title,
+                                         const std::vector<std::string>& items, int allowance) {
+    int used = estimate_tokens(title) + 2;
+    auto first = items.end();
+    while (first != items.begin()) {
+        int cost = estimate_tokens(*std::prev(first)) + 2;
+        if (used + cost > allowance) break;
+        used += cost;
+        --first;
+    }
+    return {first, items.end()};
+}
+
 }  // namespace
 
 Prompt::Prompt(std::string_view persona, const MemoryNotes& notes,
@@ -55,8 +70,11 @@ Prompt::Prompt(std::string_view persona, const MemoryNotes& notes,
                    "Earlier excerpts of your conversations with the user (older than the "
                    "messages below; use them only if relevant):",
                    notes.recalled, "> ", share(caps.recalled_percent));
-    append_section(prompt.notes_text,
-                   "Recent messages in this group chat (not addressed to you):", notes.group, "",
+    constexpr std::string_view kGroupTitle =
+        "Recent messages in this group chat, oldest first (the user's own messages to you are "
+        "in the conversation below):";
+    append_section(prompt.notes_text, kGroupTitle,
+                   newest_that_fit(kGroupTitle, notes.group, share(caps.group_percent)), "",
                    share(caps.group_percent));
     int notes_tokens = prompt.notes_text.empty() ? 0 : estimate_message_tokens(prompt.notes_text);
 

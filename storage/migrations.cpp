@@ -212,6 +212,37 @@ CREATE TABLE user_facts (
     UNIQUE (adapter_id, user_id, normalized)
 );
 )sql"},
+    Migration{12, R"sql(
+-- Issue 24, social. group_messages: recent group messages not addressed to the bot (and those
+-- that were), kept only when an adapter's group_context says "store": "sqlite"; rows beyond the
+-- chat's newest N or older than max_age_s are deleted. /forget deletes the user's own lines.
+CREATE TABLE group_messages (
+    id           INTEGER PRIMARY KEY,
+    adapter_id   TEXT NOT NULL,
+    chat_id      TEXT NOT NULL,
+    sender_id    TEXT NOT NULL,
+    sender_name  TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    addressed    INTEGER NOT NULL,
+    seen_at      INTEGER NOT NULL
+);
+CREATE INDEX group_messages_chat ON group_messages (adapter_id, chat_id, id);
+CREATE INDEX group_messages_age ON group_messages (adapter_id, seen_at);
+CREATE INDEX group_messages_sender ON group_messages (adapter_id, sender_id);
+-- /share pages: the SHA-256 of the token (hex; the URL's token is never stored), the shared
+-- conversation and its newest turn then (a snapshot). /unshare and /forget delete the rows;
+-- deleting the conversation deletes them too.
+CREATE TABLE shares (
+    token_digest     TEXT PRIMARY KEY,
+    adapter_id       TEXT NOT NULL,
+    user_id          TEXT NOT NULL,
+    conversation_id  INTEGER NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+    last_message_id  INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX shares_user ON shares (adapter_id, user_id);
+CREATE INDEX shares_conversation ON shares (conversation_id);
+)sql"},
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "storage/job_queue.hpp"
 #include "storage/memory_rows.hpp"
 #include "storage/migrations.hpp"
+#include "storage/social_rows.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
 
@@ -295,6 +296,7 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
     erase_user_settings(db, adapter_id, user_id);
     erase_usage(db, adapter_id, user_id);
+    erase_social(db, adapter_id, user_id);
 
     // Scoped to the same user, so a wrong keep id can never erase someone else's message.
     db.run(
@@ -669,6 +671,61 @@ net::awaitable<std::vector<PendingInbound>> SqliteStore::unanswered() {
 
 net::awaitable<std::vector<OutboxRow>> SqliteStore::undelivered() {
     return submit<std::vector<OutboxRow>>(*reads_, read_undelivered);
+}
+
+// --- issue 24, h/social: thin wrappers over storage/social_rows.cpp ---
+net::awaitable<void> SqliteStore::add_group_message(std::string adapter_id, GroupMessage message,
+                                                    int keep_per_chat,
+                                                    std::int64_t purge_before_ms) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), message = std::move(message),
+                                   keep_per_chat, purge_before_ms](Database& db) {
+        write_group_message(db, adapter_id, message, keep_per_chat, purge_before_ms);
+    });
+}
+
+net::awaitable<std::vector<GroupMessage>> SqliteStore::group_messages(std::string adapter_id,
+                                                                      std::string chat_id,
+                                                                      std::int64_t not_before_ms,
+                                                                      int limit) {
+    return submit<std::vector<GroupMessage>>(
+        *reads_, [adapter_id = std::move(adapter_id), chat_id = std::move(chat_id), not_before_ms,
+                  limit](Database& db) {
+            return read_group_messages(db, adapter_id, chat_id, not_before_ms, limit);
+        });
+}
+
+net::awaitable<void> SqliteStore::purge_group_messages(std::string adapter_id,
+                                                       std::int64_t before_ms) {
+    return submit<void>(*writes_, [adapter_id = std::move(adapter_id), before_ms](Database& db) {
+        storage::purge_group_messages(db, adapter_id, before_ms);
+    });
+}
+
+net::awaitable<bool> SqliteStore::create_share(ShareRecord share) {
+    return submit<bool>(
+        *writes_, [share = std::move(share)](Database& db) { return write_share(db, share); });
+}
+
+net::awaitable<std::optional<SharedConversation>> SqliteStore::shared_conversation(
+    std::string token_digest) {
+    return submit<std::optional<SharedConversation>>(
+        *reads_, [token_digest = std::move(token_digest)](Database& db) {
+            return read_share(db, token_digest);
+        });
+}
+
+net::awaitable<int> SqliteStore::erase_shares(std::string adapter_id, std::string user_id) {
+    return submit<int>(
+        *writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return storage::erase_shares(db, adapter_id, user_id);
+        });
+}
+
+net::awaitable<UserExport> SqliteStore::export_user(std::string adapter_id, std::string user_id) {
+    return submit<UserExport>(
+        *reads_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return read_user_export(db, adapter_id, user_id);
+        });
 }
 
 }  // namespace bot::storage

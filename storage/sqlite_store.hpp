@@ -98,6 +98,21 @@ public:
                                                        std::int64_t after_version) override;
     net::awaitable<void> erase_state(std::string adapter_id, std::string kind,
                                      std::string key) override;
+    // issue 24, h/social (storage/social_rows.cpp)
+    net::awaitable<void> add_group_message(std::string adapter_id, GroupMessage message,
+                                           int keep_per_chat,
+                                           std::int64_t purge_before_ms) override;
+    net::awaitable<std::vector<GroupMessage>> group_messages(std::string adapter_id,
+                                                             std::string chat_id,
+                                                             std::int64_t not_before_ms,
+                                                             int limit) override;
+    net::awaitable<void> purge_group_messages(std::string adapter_id,
+                                              std::int64_t before_ms) override;
+    net::awaitable<bool> create_share(ShareRecord share) override;
+    net::awaitable<std::optional<SharedConversation>> shared_conversation(
+        std::string token_digest) override;
+    net::awaitable<int> erase_shares(std::string adapter_id, std::string user_id) override;
+    net::awaitable<UserExport> export_user(std::string adapter_id, std::string user_id) override;
     net::awaitable<std::vector<PendingInbound>> unanswered() override;
     net::awaitable<std::vector<OutboxRow>> undelivered() override;
 

@@ -181,6 +181,57 @@ struct Fact {
     bool from_user = false;  // /remember, not taken from the conversation
 };
 enum class RememberResult { added, duplicate, full };
+// --- issue 24, h/social: group context, shares, export -------------------------------------
+// A group message seen by the bot (adapters.<id>.group_context with "store": "sqlite").
+struct GroupMessage {
+    std::string chat_id;
+    std::string sender_id;
+    std::string sender_name;
+    std::string text;
+    bool addressed = false;  // to the bot: also a turn of the sender's own conversation
+    std::int64_t at_ms = 0;  // when the bot saw it
+};
+
+// A /share: the token's digest (never the token) and the conversation shared, up to its newest
+// turn at the time (a snapshot by reference: later turns are not shown).
+struct ShareRecord {
+    std::string token_digest;
+    ConversationKey key;
+    std::int64_t created_at_ms = 0;
+};
+struct SharedConversation {
+    std::vector<Turn> turns;  // oldest first
+    std::int64_t created_at_ms = 0;
+};
+
+// Everything stored about one (adapter, user), for /export. Other branches add their tables'
+// rows here (summaries, facts) and to the JSON in bot/user_pages.cpp.
+struct ExportedTurn {
+    std::string role;
+    std::string content;
+    std::int64_t at_ms = 0;
+};
+struct ExportedConversation {
+    std::string id;  // the public id
+    std::string chat_id;
+    bool active = false;
+    std::int64_t created_at_ms = 0;
+    std::int64_t ended_at_ms = 0;  // 0: still active
+    std::vector<ExportedTurn> turns;
+    std::string summary;  // h/summary: the rolling summary of its older turns, if any
+};
+struct UsageDay {
+    std::string day;
+    UsageCounts counts;
+};
+struct UserExport {
+    std::vector<ExportedConversation> conversations;
+    UserSettings settings;
+    std::vector<UsageDay> usage;
+    std::vector<GroupMessage> group_messages;  // the user's own lines kept as group context
+    int shares = 0;                            // pages shared with /share and not revoked
+    std::vector<Fact> facts;                   // h/summary: what the bot remembers (/memory)
+};
 
 struct ForgetResult {
     int conversations = 0;
@@ -287,6 +338,28 @@ public:
                                                                std::int64_t after_version) = 0;
     virtual net::awaitable<void> erase_state(std::string adapter_id, std::string kind,
                                              std::string key) = 0;
+
+    // --- issue 24, h/social ------------------------------------------------------------------
+    // Adds a group message, keeps the chat's newest keep_per_chat and deletes the adapter's
+    // older than purge_before_ms. forget_user deletes the user's own (by sender).
+    virtual net::awaitable<void> add_group_message(std::string adapter_id, GroupMessage message,
+                                                   int keep_per_chat,
+                                                   std::int64_t purge_before_ms) = 0;
+    // The chat's newest `limit` messages seen at or after not_before_ms, oldest first.
+    virtual net::awaitable<std::vector<GroupMessage>> group_messages(std::string adapter_id,
+                                                                     std::string chat_id,
+                                                                     std::int64_t not_before_ms,
+                                                                     int limit) = 0;
+    // Deletes the adapter's group messages older than before_ms (the retention).
+    virtual net::awaitable<void> purge_group_messages(std::string adapter_id,
+                                                      std::int64_t before_ms) = 0;
+    // Shares the key's active conversation up to its newest turn; false when it has no turns.
+    virtual net::awaitable<bool> create_share(ShareRecord share) = 0;
+    virtual net::awaitable<std::optional<SharedConversation>> shared_conversation(
+        std::string token_digest) = 0;
+    // Revokes every share of (adapter, user); returns how many. forget_user does it too.
+    virtual net::awaitable<int> erase_shares(std::string adapter_id, std::string user_id) = 0;
+    virtual net::awaitable<UserExport> export_user(std::string adapter_id, std::string user_id) = 0;
 
     // For start-up recovery, oldest first.
     virtual net::awaitable<std::vector<PendingInbound>> unanswered() = 0;

@@ -27,11 +27,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-// One part of a reply, in characters: a card's markdown element refuses content past ~30,000
-// characters (code 230099; node-sdk rolls over to a new card there, longconn-protocols.md
-// §1.6) and a text message's body is limited to 150 KB (im-v1 message create doc); 10,000
-// characters stay well inside both, also for 4-byte characters and JSON escapes.
-constexpr std::size_t kMaxTextChars = 10'000;
+// One part of a reply, in UTF-8 bytes: a post message's content is limited to 30 KB and a
+// card's markdown element refuses content past ~30,000 characters (code 230099; node-sdk rolls
+// over to a new card there, longconn-protocols.md §1.6). 10,000 bytes stay well inside both,
+// also after the JSON escapes of a post's content (a JSON string inside JSON).
+constexpr std::size_t kMaxTextBytes = 10'000;
 // Events are small JSON documents; an encrypted one is base64 of it (4/3 larger).
 constexpr std::size_t kBodyLimit = 256 * 1024;
 // The webhook's X-Lark-Request-Timestamp window. Feishu retries a push it saw fail for up to
@@ -157,7 +157,12 @@ public:
         cards_.emplace(executor_, *api_, state_, log_, id_, CardOptions{.max_text = max_text()});
     }
 
-    Capabilities capabilities() const override { return {.max_text = max_text()}; }
+    // With the im:message.group_msg scope Feishu sends every group message, not only @-mentions.
+    Capabilities capabilities() const override {
+        return {.max_text = max_text(),
+                .text_format = TextFormat::feishu_markdown,
+                .sees_group_chatter = true};
+    }
 
     net::awaitable<SendResult> send(Outbound message) override {
         if (streaming_card_ && message.part == 1 && !message.reply_to.empty()) {
@@ -180,7 +185,7 @@ public:
                                                   message.delivery_key);
         }
         co_return co_await api_->reply(message.reply_to,
-                                       text_reply_body(message.text, message.delivery_key));
+                                       post_reply_body(message.text, message.delivery_key));
     }
 
     net::awaitable<void> run() override {
@@ -206,7 +211,7 @@ public:
 
 private:
     TextLimit max_text() const {
-        return {.max = kMaxTextChars, .unit = TextLimit::Unit::code_points};
+        return {.max = kMaxTextBytes, .unit = TextLimit::Unit::utf8_bytes};
     }
 
     // The final text into the card, then streaming_mode off; the card's message id.

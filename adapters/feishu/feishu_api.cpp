@@ -106,7 +106,7 @@ net::awaitable<SendResult> FeishuApi::reply(const std::string& message_id, std::
 net::awaitable<SendResult> FeishuApi::send_to_chat(const std::string& chat_id,
                                                    std::string_view text, std::string_view uuid) {
     nlohmann::json body{
-        {"receive_id", chat_id}, {"msg_type", "text"}, {"content", dump_json({{"text", text}})}};
+        {"receive_id", chat_id}, {"msg_type", "post"}, {"content", post_content(text)}};
     if (!uuid.empty()) body["uuid"] = uuid;
     auto answer =
         co_await call("POST", "/open-apis/im/v1/messages?receive_id_type=chat_id", dump_json(body));

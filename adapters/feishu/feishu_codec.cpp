@@ -459,8 +459,17 @@ std::string parse_bot_open_id(std::string_view body) {
 
 // --- request bodies ----------------------------------------------------------------------
 
-std::string text_reply_body(std::string_view text, std::string_view uuid) {
-    json body{{"msg_type", "text"}, {"content", dump_json({{"text", text}})}};
+std::string post_content(std::string_view markdown) {
+    // One "md" element renders the markdown (bold, italic, strike, links, lists, code blocks,
+    // quotes): im-v1 message-content-description create_json, "富文本 post", tag md.
+    json element{{"tag", "md"}, {"text", markdown}};
+    json paragraph = json::array({element});
+    json content{{"zh_cn", {{"title", ""}, {"content", json::array({paragraph})}}}};
+    return dump_json(content);
+}
+
+std::string post_reply_body(std::string_view markdown, std::string_view uuid) {
+    json body{{"msg_type", "post"}, {"content", post_content(markdown)}};
     if (!uuid.empty()) body["uuid"] = uuid;
     return dump_json(body);
 }

@@ -116,9 +116,12 @@ std::string parse_bot_open_id(std::string_view body);
 
 // --- request bodies ----------------------------------------------------------------------
 
-// POST /im/v1/messages/:id/reply (and /im/v1/messages): msg_type text, content {"text":...};
+// A post message's content: the reply's markdown (TextFormat::feishu_markdown) in one "md"
+// element, under zh_cn.
+std::string post_content(std::string_view markdown);
+// POST /im/v1/messages/:id/reply (and /im/v1/messages): msg_type post, content post_content;
 // uuid dedupes a retried send for an hour (reply.md).
-std::string text_reply_body(std::string_view text, std::string_view uuid);
+std::string post_reply_body(std::string_view markdown, std::string_view uuid);
 std::string card_reply_body(std::string_view card_id, std::string_view uuid);
 // POST /cardkit/v1/cards: a streaming card with one markdown element.
 std::string create_card_body(std::string_view element_id, std::string_view placeholder);

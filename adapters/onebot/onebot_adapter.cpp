@@ -135,7 +135,8 @@ public:
     Capabilities capabilities() const override {
         // QQ's text segments show markdown symbols as typed: replies arrive as plain text.
         return {.max_text = {.max = max_text_chars_, .unit = TextLimit::Unit::code_points},
-                .text_format = TextFormat::plain};
+                .text_format = TextFormat::plain,
+                .sees_group_chatter = true};  // OneBot reports every group message
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

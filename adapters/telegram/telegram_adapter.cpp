@@ -141,7 +141,10 @@ public:
     Capabilities capabilities() const override {
         // Replies arrive rendered in Telegram's HTML (the outbox renders the markdown).
         return {.max_text = {.max = 4096, .unit = TextLimit::Unit::utf16_units},
-                .text_format = TextFormat::telegram_html};
+                .text_format = TextFormat::telegram_html,
+                // With privacy mode off (BotFather /setprivacy) or as an admin, the bot gets
+                // every group message; the codec marks those not addressed to it.
+                .sees_group_chatter = true};
     }
 
     net::awaitable<SendResult> send(Outbound message) override {

@@ -76,6 +76,8 @@ public:
         per_address_.emplace(per_address, kAddressBurst, kTrackedClients);
 
         routes_ = &deps.routes;
+        // The share button sends the core's /share, which answers with the page's link.
+        if (deps.user_pages) share_command_ = deps.command_prefix + "share";
         deps.routes.add(
             "GET", page_path,
             [this](http::Request&, http::ResponseStream&) -> net::awaitable<http::Response> {
@@ -117,6 +119,7 @@ private:
                                 {"wsPath", ws_path_},
                                 {"maxMessageChars", max_message_chars_},
                                 {"links", std::move(links)}};
+        if (!share_command_.empty()) settings["shareCommand"] = share_command_;
         std::string json = settings.dump(-1, ' ', true);  // ASCII: safe in any page encoding
         http::replace_all(json, "</", "<\\/");            // cannot close the script element
         std::string page = kPageTemplate;
@@ -311,6 +314,7 @@ private:
     Logger& log_;
     std::string ws_path_;
     std::string title_;
+    std::string share_command_;  // empty: no share button (no server.public_url)
     std::string greeting_;
     std::vector<std::string> allowed_origins_;
     std::size_t max_message_chars_ = 4000;

@@ -376,10 +376,13 @@ TEST_CASE("feishu classify: one mapping of every answer", "[feishu]") {
 }
 
 TEST_CASE("feishu bodies: replies, cards, tokens, bot info", "[feishu]") {
-    auto text = json::parse(text_reply_body("a \"quoted\" 飞书\n", "uuid-1"));
-    CHECK(text["msg_type"] == "text");
-    CHECK(json::parse(text["content"].get<std::string>())["text"] == "a \"quoted\" 飞书\n");
-    CHECK(text["uuid"] == "uuid-1");
+    auto post = json::parse(post_reply_body("a **\"quoted\"** 飞书\n", "uuid-1"));
+    CHECK(post["msg_type"] == "post");
+    CHECK(json::parse(post["content"].get<std::string>()) ==
+          json{{"zh_cn",
+                {{"title", ""},
+                 {"content", {{{{"tag", "md"}, {"text", "a **\"quoted\"** 飞书\n"}}}}}}}});
+    CHECK(post["uuid"] == "uuid-1");
     auto card = json::parse(card_reply_body("7355", "u"));
     CHECK(card["msg_type"] == "interactive");
     CHECK(json::parse(card["content"].get<std::string>()) ==

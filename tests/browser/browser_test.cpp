@@ -17,8 +17,13 @@ namespace {
 
 // Runs tests/browser/<script> on the page at url with Node.js (playwright-core driving
 // Chromium); screenshots go to shots. Returns the exit status.
+// CONTACTBOT_BROWSER_DIR: run the scripts from another directory than this checkout's
+// tests/browser (one that has node_modules, for a worktree without them).
 int run_node(const std::string& script, const std::string& url, const std::string& shots) {
-    const std::filesystem::path source = CONTACTBOT_SOURCE_DIR;
+    const char* scripts = std::getenv("CONTACTBOT_BROWSER_DIR");
+    const std::filesystem::path source =
+        scripts ? std::filesystem::path(scripts).parent_path().parent_path()
+                : std::filesystem::path(CONTACTBOT_SOURCE_DIR);
     const char* chromium = std::getenv("CHROMIUM_PATH");
     INFO("needs node, Chromium and tests/browser/node_modules: run deploy/install-deps.sh");
     REQUIRE(std::filesystem::exists(chromium ? chromium : "/usr/bin/chromium"));
@@ -88,4 +93,17 @@ TEST_CASE("the WeChat binding page works in a real browser", "[browser]") {
     REQUIRE(fake.wait_for_sends(1));
     CHECK(fake.sent_messages().at(0).at("item_list").at(0).at("text_item").at("text") ==
           "echo: hello from WeChat");
+}
+
+TEST_CASE("the web chat's share button links to a read-only page", "[browser][social]") {
+    TempDir dir;
+    FakeLlm llm;
+    BotOptions options;
+    options.edit_config = [](nlohmann::json& config) {
+        config["server"]["public_url"] = "https://bot.example.test";
+    };
+    TestBot bot(llm, dir.path(), options);
+    std::string shots = std::string(CONTACTBOT_BINARY_DIR) + "/browser-screenshots";
+    CHECK(run_node("share.test.mjs", bot.url("/"), shots) == 0);
+    CHECK(std::filesystem::exists(shots + "/shared-page.png"));
 }

@@ -71,3 +71,16 @@ TEST_CASE("notes and turns together stay within the budget", "[prompt]") {
     CHECK(bot::estimate_tokens(prompt.notes_text) <= budget * 35 / 100 + 20);
     CHECK(prompt.messages.size() - 3 >= 10);
 }
+
+TEST_CASE("group lines over their cap keep the newest, still oldest first", "[prompt][social]") {
+    bot::MemoryNotes notes;
+    for (int i = 0; i < 200; ++i)
+        notes.group.push_back("member" + std::to_string(i) + ": " + std::string(60, 'x'));
+    std::vector<bot::storage::Turn> turns;
+    const bot::Prompt prompt("persona", notes, turns, "what did they say?", 2000);
+    const auto& text = prompt.notes_text;
+    CHECK(text.find("member199: ") != std::string::npos);  // the newest is kept
+    CHECK(text.find("member0: ") == std::string::npos);    // the oldest made room
+    CHECK(text.find("member198: ") < text.find("member199: "));
+    CHECK(bot::estimate_tokens(text) <= 2000 * 15 / 100 + 10);
+}

@@ -206,6 +206,24 @@ struct FakeFeishu::Impl {
             text = content["text"].get<std::string>();
             if (recording) sent_texts.push_back(text);
             observer = reply_observer;
+        } else if (type == "post") {
+            // {"zh_cn":{"title":"","content":[[{"tag":"md","text":...}]]}}: the md texts.
+            const json* paragraphs = nullptr;
+            if (content.is_object() && content.contains("zh_cn") && content["zh_cn"].is_object() &&
+                content["zh_cn"].contains("content") && content["zh_cn"]["content"].is_array())
+                paragraphs = &content["zh_cn"]["content"];
+            if (!paragraphs) return feishu_error(230001, "invalid post content");
+            for (const auto& paragraph : *paragraphs) {
+                if (!paragraph.is_array()) return feishu_error(230001, "invalid post content");
+                for (const auto& element : paragraph) {
+                    if (!element.is_object() || element.value("tag", "") != "md" ||
+                        !element.contains("text") || !element["text"].is_string())
+                        return feishu_error(230001, "invalid post element");
+                    text += element["text"].get<std::string>();
+                }
+            }
+            if (recording) sent_texts.push_back(text);
+            observer = reply_observer;
         } else if (type == "interactive") {
             auto card_id = content.value("data", json::object()).value("card_id", "");
             auto it = cards.find(card_id);

@@ -38,6 +38,20 @@ bool balanced(std::string_view html) {
     return stack.empty();
 }
 
+// Lines that open or close a code block, as split_markdown counts them.
+std::size_t fence_lines(std::string_view text) {
+    std::size_t count = 0;
+    while (!text.empty()) {
+        auto end = text.find('\n');
+        auto line = text.substr(0, end);
+        auto start = line.find_first_not_of(" >");
+        if (start != std::string_view::npos && line.substr(start).starts_with("```")) ++count;
+        if (end == std::string_view::npos) break;
+        text.remove_prefix(end + 1);
+    }
+    return count;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -59,6 +73,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (std::size_t i = 0; i < parts.size(); ++i) {
         fuzz::require(balanced(parts[i]), "a part of the HTML is not balanced");
         fuzz::require(bot::html_to_text(parts[i]) == expected[i], "a part's visible text differs");
+    }
+
+    // The dialects, split with their code blocks closed and reopened: every part within the
+    // limit (a larger one: below ~100 units split_markdown leaves fences to split_text, as no
+    // platform's limit is that small) and with its fence lines paired.
+    const bot::TextLimit wider{.max = limit.max * 16 + 97, .unit = limit.unit};
+    for (auto format : {bot::TextFormat::feishu_markdown, bot::TextFormat::slack_mrkdwn,
+                        bot::TextFormat::discord_markdown}) {
+        const std::string rendered = bot::markdown::render(text, format);
+        for (const auto& part : bot::markdown::split_markdown(rendered, wider)) {
+            fuzz::require(bot::text_length(part, wider.unit) <= wider.max,
+                          "a markdown part is longer than the limit");
+            fuzz::require(fence_lines(part) % 2 == 0, "a markdown part leaves a code block open");
+        }
     }
     return 0;
 }

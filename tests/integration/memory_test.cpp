@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <regex>
 #include <set>
 
 using namespace bot::testing;
@@ -298,11 +299,17 @@ TEST_CASE("memory: in a group each member has their own facts", "[memory]") {
     CHECK_FALSE(contains(context, "Bob"));
 }
 
-TEST_CASE("memory: /forget removes the user's summaries, jobs and facts", "[memory]") {
+TEST_CASE("memory: /export shows, /forget removes the user's summaries, jobs and facts",
+          "[memory]") {
     TempDir dir;
     FakeLlm llm;
     summarise_cats(llm, true);
-    TestBot bot(llm, dir.path(), memory_options(8));
+    auto options = memory_options(8);
+    options.edit_config = [edit = options.edit_config](json& config) {
+        edit(config);
+        config["server"]["public_url"] = "https://bot.example.test";
+    };
+    TestBot bot(llm, dir.path(), options);
     reply_of(bot, "alice", "my cat is called Turing");
     reply_of(bot, "bob", "my cat is called Turing");
     reply_of(bot, "alice", "/remember I like tea");
@@ -315,6 +322,21 @@ TEST_CASE("memory: /forget removes the user's summaries, jobs and facts", "[memo
                query_int(dir.path(), "SELECT count(*) FROM summary_jobs") == 0;
     }));
     REQUIRE(query_int(dir.path(), "SELECT count(*) FROM user_facts WHERE user_id = 'alice'") == 2);
+    // /export has them (h/social's export, with the summary and facts added).
+    {
+        std::smatch match;
+        const std::string reply = reply_of(bot, "alice", "/export");
+        REQUIRE(std::regex_search(reply, match,
+                                  std::regex("https://bot\\.example\\.test(/export/[0-9a-f]+)")));
+        auto download = http_request("GET", bot.url(match[1].str()));
+        REQUIRE(download.status == 200);
+        const auto data = json::parse(download.body);
+        CHECK(data.at("facts").size() == 2);
+        CHECK(data.at("facts").at(0).at("text") == "I like tea");
+        CHECK(data.at("facts").at(0).at("from_user") == true);
+        CHECK(contains(data.at("conversations").at(0).at("summary"), "Turing"));
+        CHECK_FALSE(contains(download.body, "bob"));
+    }
     // /reset: the facts stay (they are the user's); the new conversation has no summary.
     reply_of(bot, "alice", "/reset");
     reply_of(bot, "alice", "hello again");

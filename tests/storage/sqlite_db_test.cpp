@@ -154,6 +154,7 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     // delivered message and a pending one.
     db.exec(
         "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"
+        "DROP TABLE shares; DROP TABLE group_messages; "  // migration 12
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
         "DROP TABLE installation_secrets;"
@@ -199,6 +200,7 @@ TEST_CASE("Migration 5 indexes by user only the inbox rows answered without bein
     // command) and an unanswered message.
     db.exec(
         "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"
+        "DROP TABLE shares; DROP TABLE group_messages; "  // migration 12
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
         "DROP TABLE installation_secrets;"
