@@ -57,6 +57,38 @@ std::unique_ptr<llm::LlmBackend> make_backend(const ProviderConfig& provider, Ht
         http, log);
 }
 
+// memory.summary and memory.facts as the pipeline's Memory takes them. The summary provider is
+// the default backend (shared, with its limits) unless another one is named (made by `make`).
+MemoryOptions memory_options(const Config& config, llm::LlmBackend* default_backend,
+                             const std::function<llm::LlmBackend*(const ProviderConfig&)>& make) {
+    const auto& summary = config.memory.summary;
+    MemoryOptions memory;
+    if (summary.enabled) {
+        const std::string& name =
+            summary.provider.empty() ? config.llm.default_provider : summary.provider;
+        if (default_backend && name == config.llm.default_provider) {
+            memory.summary_backend = default_backend;
+        } else if (const auto* provider = config.llm.find(name)) {
+            memory.summary_backend = make(*provider);
+        }
+    }
+    memory.summary_prompt = summary.prompt;
+    memory.after_turns = summary.after_turns > 0 ? summary.after_turns : config.bot.history_turns;
+    memory.summary_tokens = summary.max_tokens;
+    // A summary longer than its share of a reply's prompt (NoteCaps: 20 %) would be left out.
+    if (default_backend) {
+        const int room = default_backend->context_tokens() - default_backend->reply_tokens();
+        memory.summary_tokens = std::max(50, std::min(memory.summary_tokens, room * 15 / 100));
+    }
+    memory.max_turns_per_request = summary.max_turns_per_request;
+    memory.retry = summary.retry;
+    memory.workers = summary.workers;
+    memory.facts = config.memory.facts.enabled;
+    memory.max_facts = config.memory.facts.max;
+    memory.max_fact_chars = config.memory.facts.max_chars;
+    return memory;
+}
+
 // Used while validating: adapters only mount routes and read config then.
 class NullSink final : public InboundSink {
 public:
@@ -298,6 +330,13 @@ App::App(Config config, Logger& log, AppOptions options)
     for (const auto& adapter : p.config.adapters) {
         if (!adapter.persona.empty()) adapter_personas.emplace(adapter.id, adapter.persona);
     }
+    MemoryOptions memory = memory_options(p.config, p.backend.get(), [&](const ProviderConfig& c) {
+        p.user_backends.push_back(make_backend(c, *p.http_client, log));
+        return p.user_backends.back().get();
+    });
+    if (p.config.memory.summary.enabled && !memory.summary_backend) {
+        log.warn("app", "memory.summary is on but has no provider: no summaries are made");
+    }
     std::map<std::string, GroupContextConfig> group_contexts;
     for (const auto& adapter : p.config.adapters) {
         if (adapter.group_context) group_contexts.emplace(adapter.id, *adapter.group_context);
@@ -341,6 +380,7 @@ App::App(Config config, Logger& log, AppOptions options)
             .history_turns = p.config.bot.history_turns,
             .no_provider_hint = kNoProviderHint,
             .context_cache_bytes = static_cast<std::size_t>(p.config.bot.context_cache_mb) << 20,
+            .memory = std::move(memory),
             .group_context = p.group_context.get(),
             .user_pages = p.user_pages.get(),
 
@@ -411,6 +451,7 @@ void App::start() {
     // Recovery reads what the previous run left before any new message can arrive, so a new
     // message is never mistaken for a left-over one (and answered twice).
     net::co_spawn(p.io->get_executor(), p.dispatcher->recover(), net::use_future).get();
+    p.pipeline->memory().start(p.io->get_executor());  // also summaries a crash interrupted
     if (p.options.listen) {
         p.server = std::make_unique<http::Server>(
             p.io->get_executor(), p.router, p.log,
@@ -506,7 +547,8 @@ void App::shutdown() {
         // and its caller's coroutine alive forever (each holds the other).
         p.http_client->shutdown_and_wait(std::chrono::seconds(2));
         auto unwind = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        while (p.dispatcher->in_flight() > 0 && std::chrono::steady_clock::now() < unwind) {
+        while ((p.dispatcher->in_flight() > 0 || p.pipeline->memory().busy() > 0) &&
+               std::chrono::steady_clock::now() < unwind) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
         // The answers those jobs' callers get (an HTTP API call waiting for its reply hears

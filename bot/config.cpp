@@ -133,6 +133,48 @@ std::chrono::seconds seconds(ConfigReader& reader, std::string_view key,
     return std::chrono::seconds(reader.integer(key, fallback.count(), 1, max));
 }
 
+// memory.summary and memory.facts (h/summary). After llm: the provider must exist.
+void read_memory_summary_facts(ConfigReader& memory, Config& config) {
+    auto summary = memory.object("summary");
+    auto& s = config.memory.summary;
+    s.enabled = summary.boolean("enabled", true);
+    s.provider = summary.string("provider", "");
+    s.prompt = summary.string("prompt", "");
+    if (s.prompt.size() > kMaxPersonaPromptBytes) {
+        summary.problem("prompt",
+                        "longer than " + std::to_string(kMaxPersonaPromptBytes) + " bytes");
+    }
+    s.after_turns = static_cast<int>(summary.integer("after_turns", 0, 0, 100000));
+    if (s.after_turns != 0 && (s.after_turns < 4 || s.after_turns > config.bot.history_turns)) {
+        summary.problem("after_turns", "must be 0 (bot.history_turns) or 4 to bot.history_turns (" +
+                                           std::to_string(config.bot.history_turns) + ")");
+    }
+    s.max_tokens = static_cast<int>(summary.integer("max_tokens", 800, 50, 100000));
+    s.max_turns_per_request =
+        static_cast<int>(summary.integer("max_turns_per_request", 200, 2, 100000));
+    s.workers = static_cast<int>(summary.integer("workers", 1, 1, 64));
+    s.retry = seconds(summary, "retry_s", s.retry, 86400);
+    if (!s.provider.empty()) {
+        const auto* provider = config.llm.find(s.provider);
+        if (!provider) {
+            summary.problem("provider",
+                            "\"" + s.provider + "\" names no provider under llm.providers");
+        } else if (s.enabled && needs_api_key(*provider)) {
+            memory.errors().add("llm.providers." + s.provider + ".api_key",
+                                "required for the provider of memory.summary (set its "
+                                "environment variable)");
+        }
+    }
+    summary.done();
+
+    auto facts = memory.object("facts");
+    config.memory.facts.enabled = facts.boolean("enabled", true);
+    config.memory.facts.max = static_cast<int>(facts.integer("max", 50, 1, 1000));
+    config.memory.facts.max_chars =
+        static_cast<std::size_t>(facts.integer("max_chars", 300, 10, 4000));
+    facts.done();
+}
+
 ProviderConfig read_provider(ConfigReader section, const std::string& name) {
     ProviderConfig p;
     p.name = name;
@@ -345,6 +387,7 @@ Config parse_config(std::string_view text, const EnvLookup& env, ConfigErrors& e
 
     auto memory = top.object("memory");
     read_recall_config(memory, config.memory);  // h/recall
+    read_memory_summary_facts(memory, config);  // h/summary
     memory.done();
 
     auto log_section = top.object("log");

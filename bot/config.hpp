@@ -105,7 +105,25 @@ struct Config {
         std::vector<ProviderConfig> providers;
         const ProviderConfig* find(const std::string& name) const;
     } llm;
+    // memory.summary and memory.facts (issue 24, h/summary): see bot/memory.hpp.
+    struct MemorySummary {
+        bool enabled = true;
+        std::string provider;  // empty: llm.default
+        std::string prompt;    // empty: the built-in one (kDefaultSummaryPrompt)
+        int after_turns = 0;   // summarise once this many turns are unsummarised; 0: history_turns
+        int max_tokens = 800;  // of one summary
+        int max_turns_per_request = 200;
+        int workers = 1;                 // summaries made at the same time
+        std::chrono::seconds retry{60};  // first wait after a failed summary; doubles, up to 1 h
+    };
+    struct MemoryFacts {
+        bool enabled = true;
+        int max = 50;                 // facts per user
+        std::size_t max_chars = 300;  // of one fact
+    };
     struct Memory {
+        MemorySummary summary;                       // h/summary
+        MemoryFacts facts;                           // h/summary
         RecallConfig recall;                         // h/recall
         std::optional<EmbeddingsConfig> embeddings;  // h/recall
     } memory;
@@ -120,6 +138,12 @@ inline constexpr std::size_t kMaxPersonaNameChars = 32;
 inline constexpr std::size_t kMaxPersonaPromptBytes = 16000;
 // What a user writes to go back to the default persona or model ("/persona default").
 inline constexpr const char* kDefaultChoice = "default";
+
+inline constexpr const char* kDefaultSummaryPrompt =
+    "You keep the memory of a chat assistant. Fold the new messages into the summary so far: "
+    "keep what will matter later (who the user is, names, preferences, plans, decisions, open "
+    "questions, promises made), drop small talk and anything already obsolete. Write it in the "
+    "language of the conversation, in the third person, as briefly as possible.";
 
 inline constexpr const char* kDefaultPersona =
     "You are a helpful, friendly assistant that people talk to in their messaging app. Answer "

@@ -7,6 +7,12 @@
 // it used plus those turns. The one change from outside a conversation's order is /forget, which
 // deletes a user's conversations in every chat; it bumps a generation first, and a put that
 // started before it is dropped. Bounded in bytes, least recently used first out.
+//
+// An entry also carries the conversation's rolling summary and the id of the newest message it
+// folds in (the pointer); its turns are those after the pointer. The summariser moves the
+// pointer from outside the conversation's order, so the newest pointer wins: summarised()
+// trims a cached entry to it, and a put with an older pointer (its context read before the
+// summary was stored) takes the slot's newer summary and drops the turns it covers.
 #pragma once
 
 #include "storage/store.hpp"
@@ -25,9 +31,12 @@ namespace bot {
 class ContextCache {
 public:
     using Turns = std::shared_ptr<const std::vector<storage::Turn>>;
+    using Summary = std::shared_ptr<const std::string>;  // shared: not copied per message
     struct Entry {
         std::string conversation_id;
-        Turns turns;  // oldest first, at most max_turns
+        Turns turns;  // oldest first, at most max_turns, all after `through`
+        Summary summary;
+        std::int64_t through = 0;  // message id the summary ends at (0: none)
     };
 
     // max_bytes = 0 disables the cache.
@@ -38,12 +47,18 @@ public:
     std::optional<Entry> get(const storage::ConversationKey& key);
     // The conversation's context after a message, unless a /forget ran since `generation`.
     void put(const storage::ConversationKey& key, std::string conversation_id,
-             std::vector<storage::Turn> turns, std::uint64_t generation);
+             std::vector<storage::Turn> turns, std::uint64_t generation, Summary summary = {},
+             std::int64_t through = 0);
     // The same as put(key, id, *used + added, generation), but a long conversation's turns are
     // moved rather than copied when `used` is the snapshot get() returned and nobody else holds
     // it any more, which is the rule: one message at a time per conversation.
     void append(const storage::ConversationKey& key, std::string conversation_id, Turns used,
-                std::vector<storage::Turn> added, std::uint64_t generation);
+                std::vector<storage::Turn> added, std::uint64_t generation, Summary summary = {},
+                std::int64_t through = 0);
+    // The summariser stored `summary` up to message id `through`: a cached entry of that
+    // conversation with an older pointer takes it and drops the turns it covers.
+    void summarised(const storage::ConversationKey& key, const std::string& conversation_id,
+                    Summary summary, std::int64_t through);
     void erase(const storage::ConversationKey& key);
     // Around /forget of (adapter, user): before the store deletes, and after it committed.
     void forget_user(const std::string& adapter_id, const std::string& user_id);
@@ -58,12 +73,14 @@ private:
         std::string conversation_id;
         // Not const here: append() may take a snapshot apart once it is the only owner.
         std::shared_ptr<std::vector<storage::Turn>> turns;
+        Summary summary;
+        std::int64_t through = 0;
         std::size_t bytes = 0;
     };
     // put() under the slot key it and append() computed: trims, replaces, evicts.
     void insert(const storage::ConversationKey& key, std::string slot_key,
                 std::string conversation_id, std::vector<storage::Turn> turns,
-                std::uint64_t generation);
+                std::uint64_t generation, Summary summary, std::int64_t through);
     void evict_locked();
     void erase_locked(std::list<Slot>::iterator slot);
 

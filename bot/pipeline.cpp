@@ -118,7 +118,8 @@ Pipeline::Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker
       log_(log),
       options_(std::move(options)),
       user_backends_(std::move(user_backends)),
-      cache_(options_.context_cache_bytes, static_cast<std::size_t>(options_.history_turns)) {}
+      cache_(options_.context_cache_bytes, static_cast<std::size_t>(options_.history_turns)),
+      memory_(store_, cache_, log_, options_.memory) {}
 
 std::string Pipeline::help_text() const {
     const auto& p = options_.command_prefix;
@@ -132,6 +133,7 @@ std::string Pipeline::help_text() const {
     if (!user_backends_.empty()) {
         text += p + "model - show or choose the AI model (" + p + "model NAME)\n";
     }
+    text += memory_.help_lines(p);
     if (options_.user_pages) text += options_.user_pages->help_lines(p);
     return text + "Anything else you write goes to the AI.";
 }
@@ -284,6 +286,10 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         co_await answer_persona(job, argument);
     } else if (command == "model" && !user_backends_.empty()) {
         co_await answer_model(job, argument);
+    } else if ((command == "remember" || command == "memory") && memory_.facts_enabled()) {
+        std::string reply = co_await memory_.answer(
+            key, command, command_rest(job.inbound.text, command), options_.command_prefix);
+        co_await finish(job, std::move(reply), false);
     } else if (command == "usage") {
         co_await answer_usage(job);
     } else if (options_.user_pages && UserPages::handles(command)) {
@@ -303,6 +309,7 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         if (options_.user_pages) options_.user_pages->forget(key.adapter_id, key.user_id);
         auto removed = co_await store_.forget_user(key.adapter_id, key.user_id, job.inbox_id);
         cache_.forget_user(key.adapter_id, key.user_id);
+        memory_.forgot_user(key.adapter_id, key.user_id);
         log_.info("pipeline", "forgot user data on '", key.adapter_id, "': ", removed.conversations,
                   " conversations, ", removed.messages, " turns, ", removed.inbox, " messages");
         co_await finish(job,
@@ -332,13 +339,20 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     if (auto cached = cache_.get(key)) {
         used.conversation_id = std::move(cached->conversation_id);
         used.turns = std::move(cached->turns);
+        used.summary = std::move(cached->summary);
+        used.through = cached->through;
     } else {
         auto context = co_await store_.load_context(key, options_.history_turns);
         used.conversation_id = std::move(context.conversation_id);
         used.turns = std::make_shared<const std::vector<storage::Turn>>(std::move(context.turns));
+        if (!context.summary.empty())
+            used.summary = std::make_shared<const std::string>(std::move(context.summary));
+        used.through = context.summarized_through;
     }
     const auto& turns = *used.turns;
     MemoryNotes notes;  // the memory's additions (issue 24) are filled in here
+    co_await memory_.fill_facts(key, notes);
+    if (used.summary) notes.summary = *used.summary;
     if (options_.group_context && job.inbound.chat.is_group) {
         notes.group = co_await options_.group_context->lines_for(job.inbound);
     }
@@ -348,6 +362,7 @@ net::awaitable<void> Pipeline::answer_with_llm(const Job& job) {
     }
     const Prompt prompt(persona, notes, turns, job.inbound.text,
                         backend->context_tokens() - backend->reply_tokens());
+    memory_.consider(key, used.conversation_id, turns.size(), prompt.first_turn);
 
     llm::ChatRequest request;
     request.stream = job.stream_reply;
@@ -398,9 +413,10 @@ net::awaitable<void> Pipeline::finish(const Job& job, std::string reply, bool re
     auto stored = co_await store_.complete(std::move(completion));
     if (used && stored.appended) {
         if (used->conversation_id.empty() || used->conversation_id == stored.conversation_id) {
-            std::vector<storage::Turn> added{{"user", inbound.text}, {"assistant", reply}};
+            std::vector<storage::Turn> added{{"user", inbound.text, stored.first_message_id},
+                                             {"assistant", reply, stored.first_message_id + 1}};
             cache_.append(key, stored.conversation_id, std::move(used->turns), std::move(added),
-                          used->generation);
+                          used->generation, std::move(used->summary), used->through);
         } else {
             cache_.erase(key);  // the conversation changed under us (a /forget elsewhere)
         }

@@ -5,6 +5,7 @@
 
 #include "bot/adapter.hpp"
 #include "bot/context_cache.hpp"
+#include "bot/memory.hpp"
 #include "bot/recall.hpp"
 #include "llm/llm_backend.hpp"
 #include "storage/store.hpp"
@@ -34,6 +35,7 @@ struct PipelineOptions {
     int history_turns = 100;
     std::string no_provider_hint;  // shown to users when no LLM provider is configured
     std::size_t context_cache_bytes = 16 << 20;  // recent turns kept in memory; 0 = off
+    MemoryOptions memory;                        // summaries and facts (issue 24)
     // issue 24, h/social (owned by App; null: off): group messages for notes.group, and the
     // /export, /share and /unshare commands.
     GroupContext* group_context = nullptr;
@@ -68,7 +70,12 @@ public:
 
     // After stop(), a message whose LLM call fails is left unanswered for the next start
     // instead of getting an apology (the failure is most likely the shutdown itself).
-    void stop() { stopping_ = true; }
+    void stop() {
+        stopping_ = true;
+        memory_.stop();
+    }
+
+    Memory& memory() { return memory_; }
 
 private:
     // The context a reply was written with, to extend in the cache once its turns are stored.
@@ -77,6 +84,8 @@ private:
         ContextCache::Turns turns;
         std::uint64_t generation = 0;
         std::optional<storage::TokenUsage> usage;  // counted with the reply
+        ContextCache::Summary summary;             // the rolling summary the turns follow
+        std::int64_t through = 0;
     };
 
     // What applies to a user's next turn: their choices, or the defaults.
@@ -110,6 +119,7 @@ private:
     PipelineOptions options_;
     std::map<std::string, llm::LlmBackend*> user_backends_;
     ContextCache cache_;
+    Memory memory_;
     std::atomic<bool> stopping_{false};
 };
 

@@ -70,6 +70,7 @@ nlohmann::json export_json(const storage::UserExport& data, const std::string& a
                                  {"active", conversation.active},
                                  {"created_at_ms", conversation.created_at_ms},
                                  {"ended_at_ms", conversation.ended_at_ms},
+                                 {"summary", conversation.summary},
                                  {"turns", std::move(turns)}});
     }
     nlohmann::json usage = nlohmann::json::array();
@@ -78,6 +79,10 @@ nlohmann::json export_json(const storage::UserExport& data, const std::string& a
                          {"messages", day.counts.messages},
                          {"prompt_tokens", day.counts.prompt_tokens},
                          {"completion_tokens", day.counts.completion_tokens}});
+    }
+    nlohmann::json facts = nlohmann::json::array();
+    for (const auto& fact : data.facts) {
+        facts.push_back({{"text", fact.text}, {"from_user", fact.from_user}});
     }
     nlohmann::json group = nlohmann::json::array();
     for (const auto& line : data.group_messages) {
@@ -93,6 +98,7 @@ nlohmann::json export_json(const storage::UserExport& data, const std::string& a
             {"conversations", std::move(conversations)},
             {"settings", {{"persona", data.settings.persona}, {"model", data.settings.model}}},
             {"usage", std::move(usage)},
+            {"facts", std::move(facts)},
             {"group_messages", std::move(group)},
             {"shared_pages", data.shares}};
 }

@@ -177,6 +177,41 @@ CREATE TABLE usage_daily (
     PRIMARY KEY (adapter_id, user_id, day)
 ) WITHOUT ROWID;
 )sql"},
+    Migration{10, R"sql(
+-- Memory (issue 24): the rolling summary of a conversation's older turns, the durable "to do" of
+-- summaries still to make, and durable facts per user. See storage/memory_rows.hpp.
+-- The summary of a conversation folds in every turn up to through_message_id (messages.id);
+-- the context is this summary plus the turns after it. Replaced by compare-and-set on the
+-- pointer, so no turn is summarised twice or skipped. Goes with its conversation.
+CREATE TABLE conversation_summaries (
+    conversation_id     INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    summary             TEXT NOT NULL,
+    through_message_id  INTEGER NOT NULL,
+    updated_at          INTEGER NOT NULL
+);
+-- A summary to make (or retry): written before the LLM is asked, deleted in the transaction
+-- that stores the summary, so a crash or a failure leaves it to be found again.
+CREATE TABLE summary_jobs (
+    conversation_id  INTEGER PRIMARY KEY REFERENCES conversations (id) ON DELETE CASCADE,
+    keep_turns       INTEGER NOT NULL,  -- the newest turns left out of the summary
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    not_before       INTEGER NOT NULL,  -- unix ms: backoff after a failure
+    created_at       INTEGER NOT NULL
+);
+CREATE INDEX summary_jobs_due ON summary_jobs (not_before);
+-- What the bot knows about a user (/remember, /memory, and taken from conversations), per
+-- adapter and user: in a group the member. normalized is the dedupe key. /forget deletes them.
+CREATE TABLE user_facts (
+    id          INTEGER PRIMARY KEY,
+    adapter_id  TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    normalized  TEXT NOT NULL,
+    from_user   INTEGER NOT NULL,  -- 1: /remember; 0: taken from the conversation
+    created_at  INTEGER NOT NULL,
+    UNIQUE (adapter_id, user_id, normalized)
+);
+)sql"},
     Migration{11, R"sql(
 -- Recall (storage/recall_index.hpp): a user's older turns found again by their words. Each
 -- (adapter, chat, user) has a random salt; the index holds each term of the user's turns as a

@@ -1,5 +1,6 @@
 #include "storage/social_rows.hpp"
 
+#include "storage/memory_rows.hpp"
 #include "storage/sqlite_db.hpp"
 #include "storage/state_rows.hpp"
 
@@ -121,6 +122,12 @@ UserExport read_user_export(Database& db, const std::string& adapter_id,
         }
         turns->reset();
     }
+    for (std::size_t i = 0; i < rowids.size(); ++i) {  // h/summary
+        Context summary;
+        read_summary(db, rowids[i], summary);
+        out.conversations[i].summary = std::move(summary.summary);
+    }
+    out.facts = read_facts(db, adapter_id, user_id);
     out.settings = read_user_settings(db, adapter_id, user_id);
     auto usage = db.prepare(
         "SELECT day, messages, prompt_tokens, completion_tokens FROM usage_daily "

@@ -5,6 +5,7 @@
 #include "storage/active_conversations.hpp"
 #include "storage/forgotten_messages.hpp"
 #include "storage/job_queue.hpp"
+#include "storage/memory_rows.hpp"
 #include "storage/migrations.hpp"
 #include "storage/recall_index.hpp"
 #include "storage/social_rows.hpp"
@@ -146,11 +147,15 @@ Context read_context(Database& db, const ConversationKey& key, int max_turns) {
     const auto conversation = query_active_conversation(db, key);
     if (!conversation) return context;
     context.conversation_id = conversation->public_id;
+    // The turns after the rolling summary (memory_rows.hpp), which stands for the older ones.
+    read_summary(db, conversation->id, context);
     auto newest = db.prepare(
-        "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?");
-    newest->bind_all(conversation->id, std::max(max_turns, 0));
+        "SELECT role, content, id FROM messages WHERE conversation_id = ? AND id > ? "
+        "ORDER BY id DESC LIMIT ?");
+    newest->bind_all(conversation->id, context.summarized_through, std::max(max_turns, 0));
     while (newest->step())
-        context.turns.push_back(Turn{newest->column_text(0), newest->column_text(1)});
+        context.turns.push_back(
+            Turn{newest->column_text(0), newest->column_text(1), newest->column_int64(2)});
     std::reverse(context.turns.begin(), context.turns.end());
     return context;
 }
@@ -183,6 +188,7 @@ CompletionResult write_completion(Database& db, ActiveConversations& conversatio
     }
     const std::int64_t outbox_id = db.last_insert_rowid();
 
+    std::int64_t first_message_id = 0;
     if (completion.remember) {
         std::int64_t conversation_id = active ? active->id : 0;
         if (starts_conversation) {
@@ -192,10 +198,10 @@ CompletionResult write_completion(Database& db, ActiveConversations& conversatio
         }
         append_exchange(db, conversation_id, completion.user_text, completion.reply,
                         completion.inbox_id, now);
-        // The rows of one multi-row INSERT take consecutive rowids: the user's turn is the one
-        // before the answer.
+        // One statement: the two rows got consecutive ids, the assistant's last.
+        first_message_id = db.last_insert_rowid() - 1;
         if (options.recall_index) {
-            index_turn(db, completion.key, db.last_insert_rowid() - 1, completion.user_text,
+            index_turn(db, completion.key, first_message_id, completion.user_text,
                        options.recall_vectors);
         }
     }
@@ -205,7 +211,7 @@ CompletionResult write_completion(Database& db, ActiveConversations& conversatio
     }
     db.run("UPDATE inbox SET state = 1, remembered = ?, updated_at = ? WHERE id = ? AND state = 0",
            completion.remember, now, completion.inbox_id);
-    return {outbox_id, public_id, completion.remember};
+    return {outbox_id, public_id, completion.remember, first_message_id};
 }
 
 std::optional<StoredReply> read_reply(Database& db, std::int64_t inbox_id) {
@@ -290,7 +296,8 @@ ForgetResult write_forget(Database& db, ActiveConversations& conversations,
     for (const std::string& message_id : deleted_ids)
         forgotten.add(db, adapter_id, message_id, now + keep_ids_for.count());
     ForgottenMessages::purge(db, now);
-    erase_recall(db, adapter_id, user_id);  // through the conversations: before they go
+    erase_user_memory(db, adapter_id, user_id);  // before the conversations it refers to
+    erase_recall(db, adapter_id, user_id);       // through the conversations: before they go
     result.conversations = static_cast<int>(db.run(
         "DELETE FROM conversations WHERE adapter_id = ? AND user_id = ?", adapter_id, user_id));
     erase_user_settings(db, adapter_id, user_id);
@@ -539,6 +546,71 @@ net::awaitable<ForgetResult> SqliteStore::forget_user(std::string adapter_id, st
         return write_forget(db, active_conversations_, *forgotten_, options_.forgotten_ids_kept_for,
                             adapter_id, user_id, keep_inbox_id);
     });
+}
+
+// --- Memory (h/summary) ---
+
+net::awaitable<std::optional<std::int64_t>> SqliteStore::queue_summary(ConversationKey key,
+                                                                       std::string conversation_id,
+                                                                       int keep_turns) {
+    return submit<std::optional<std::int64_t>>(
+        *writes_, [key = std::move(key), conversation_id = std::move(conversation_id),
+                   keep_turns](Database& db) {
+            return write_summary_job(db, key, conversation_id, keep_turns, now_ms());
+        });
+}
+
+net::awaitable<std::vector<SummaryJob>> SqliteStore::due_summaries(std::int64_t now) {
+    return submit<std::vector<SummaryJob>>(
+        *reads_, [now](Database& db) { return read_due_summaries(db, now); });
+}
+
+net::awaitable<SummaryInput> SqliteStore::summary_input(std::int64_t conversation, int max_turns) {
+    return submit<SummaryInput>(*reads_, [conversation, max_turns](Database& db) {
+        return read_summary_input(db, conversation, max_turns);
+    });
+}
+
+net::awaitable<SummaryCommit> SqliteStore::commit_summary(SummaryUpdate update) {
+    return submit<SummaryCommit>(*writes_, [update = std::move(update)](Database& db) {
+        return write_summary(db, update, now_ms());
+    });
+}
+
+net::awaitable<void> SqliteStore::summary_failed(std::int64_t conversation,
+                                                 std::int64_t not_before_ms) {
+    return submit<void>(*writes_, [conversation, not_before_ms](Database& db) {
+        write_summary_failed(db, conversation, not_before_ms);
+    });
+}
+
+net::awaitable<void> SqliteStore::drop_summary_job(std::int64_t conversation) {
+    return submit<void>(*writes_,
+                        [conversation](Database& db) { erase_summary_job(db, conversation); });
+}
+
+net::awaitable<std::vector<Fact>> SqliteStore::facts(std::string adapter_id, std::string user_id) {
+    return submit<std::vector<Fact>>(
+        *reads_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id)](Database& db) {
+            return read_facts(db, adapter_id, user_id);
+        });
+}
+
+net::awaitable<RememberResult> SqliteStore::remember_fact(std::string adapter_id,
+                                                          std::string user_id, std::string text,
+                                                          int max_facts) {
+    return submit<RememberResult>(
+        *writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id),
+                   text = std::move(text), max_facts](Database& db) {
+            return write_fact(db, adapter_id, user_id, text, true, max_facts, now_ms());
+        });
+}
+
+net::awaitable<bool> SqliteStore::forget_fact(std::string adapter_id, std::string user_id,
+                                              int position) {
+    return submit<bool>(
+        *writes_, [adapter_id = std::move(adapter_id), user_id = std::move(user_id), position](
+                      Database& db) { return erase_fact(db, adapter_id, user_id, position); });
 }
 
 net::awaitable<UserSettings> SqliteStore::user_settings(std::string adapter_id,

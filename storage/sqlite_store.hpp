@@ -74,6 +74,21 @@ public:
     net::awaitable<std::string> reset_conversation(ConversationKey key) override;
     net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                              std::int64_t keep_inbox_id) override;
+    // Memory (h/summary): SQL in storage/memory_rows.cpp.
+    net::awaitable<std::optional<std::int64_t>> queue_summary(ConversationKey key,
+                                                              std::string conversation_id,
+                                                              int keep_turns) override;
+    net::awaitable<std::vector<SummaryJob>> due_summaries(std::int64_t now_ms) override;
+    net::awaitable<SummaryInput> summary_input(std::int64_t conversation, int max_turns) override;
+    net::awaitable<SummaryCommit> commit_summary(SummaryUpdate update) override;
+    net::awaitable<void> summary_failed(std::int64_t conversation,
+                                        std::int64_t not_before_ms) override;
+    net::awaitable<void> drop_summary_job(std::int64_t conversation) override;
+    net::awaitable<std::vector<Fact>> facts(std::string adapter_id, std::string user_id) override;
+    net::awaitable<RememberResult> remember_fact(std::string adapter_id, std::string user_id,
+                                                 std::string text, int max_facts) override;
+    net::awaitable<bool> forget_fact(std::string adapter_id, std::string user_id,
+                                     int position) override;
     net::awaitable<UserSettings> user_settings(std::string adapter_id,
                                                std::string user_id) override;
     net::awaitable<void> set_user_setting(std::string adapter_id, std::string user_id,

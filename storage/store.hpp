@@ -51,11 +51,15 @@ struct AcceptResult {
 struct Turn {
     std::string role;  // "user" | "assistant"
     std::string content;
+    std::int64_t id = 0;  // the stored message's id (ordered as the turns are); 0 if unknown
 };
 
 struct Context {
     std::string conversation_id;  // empty when the user has no active conversation yet
-    std::vector<Turn> turns;      // oldest first
+    std::vector<Turn> turns;      // oldest first, all after summarized_through
+    // The rolling summary of the turns up to message id summarized_through (0: none).
+    std::string summary;
+    std::int64_t summarized_through = 0;
 };
 
 // The tokens one LLM answer used, counted into its user's usage of day (UTC, "YYYY-MM-DD").
@@ -81,6 +85,7 @@ struct CompletionResult {
     std::int64_t outbox_id = 0;
     std::string conversation_id;  // the active conversation after this completion ("" if none)
     bool appended = false;        // the turns were added (false: remember off, or a repeat)
+    std::int64_t first_message_id = 0;  // when appended: the user turn's id (the reply's is +1)
 };
 
 struct StoredReply {
@@ -133,6 +138,50 @@ struct UsageReport {
     UsageCounts total;
 };
 
+// --- Memory: rolling summaries and facts (issue 24, h/summary; storage/memory_rows.hpp) ---
+
+// A summary to make, as stored (summary_jobs). conversation is the conversation's row id.
+struct SummaryJob {
+    std::int64_t conversation = 0;
+    ConversationKey key;
+    std::string conversation_id;  // public id
+    int keep_turns = 0;
+    int attempts = 0;
+};
+
+// What a summary is made from: the stored summary and the oldest turns after it, leaving out
+// the newest keep_turns (at most max_turns of them; more says that more are left after those).
+struct SummaryInput {
+    bool found = false;  // a job for an active conversation
+    SummaryJob job;
+    std::string summary;
+    std::int64_t through = 0;
+    std::vector<Turn> turns;
+    bool more = false;
+    std::int64_t not_before_ms = 0;
+};
+
+// Replaces the summary if it still ends at expected_through (compare-and-set) and adds the
+// facts found (deduplicated, at most max_facts per user), in one transaction.
+struct SummaryUpdate {
+    std::int64_t conversation = 0;
+    std::int64_t expected_through = 0;
+    std::int64_t through = 0;
+    std::string summary;
+    std::vector<std::string> facts;
+    int max_facts = 0;
+};
+struct SummaryCommit {
+    bool stored = false;  // false: the pointer moved or the conversation is gone
+    bool done = false;    // no turns beyond keep_turns are left: the job was deleted
+};
+
+struct Fact {
+    std::int64_t id = 0;
+    std::string text;
+    bool from_user = false;  // /remember, not taken from the conversation
+};
+enum class RememberResult { added, duplicate, full };
 // --- issue 24, h/social: group context, shares, export -------------------------------------
 // A group message seen by the bot (adapters.<id>.group_context with "store": "sqlite").
 struct GroupMessage {
@@ -170,6 +219,7 @@ struct ExportedConversation {
     std::int64_t created_at_ms = 0;
     std::int64_t ended_at_ms = 0;  // 0: still active
     std::vector<ExportedTurn> turns;
+    std::string summary;  // h/summary: the rolling summary of its older turns, if any
 };
 struct UsageDay {
     std::string day;
@@ -181,6 +231,7 @@ struct UserExport {
     std::vector<UsageDay> usage;
     std::vector<GroupMessage> group_messages;  // the user's own lines kept as group context
     int shares = 0;                            // pages shared with /share and not revoked
+    std::vector<Fact> facts;                   // h/summary: what the bot remembers (/memory)
 };
 
 // --- Recall (issue 24, h/recall): older turns of a user's own history that match a message. ---
@@ -257,13 +308,44 @@ public:
     // starts a new one; returns the new conversation id.
     virtual net::awaitable<std::string> reset_conversation(ConversationKey key) = 0;
 
-    // Deletes every conversation, turn, inbox and outbox row, the settings, the usage counts and
-    // the recall index entries and embeddings of (adapter, user)
+    // Deletes every conversation (with its summary and summary job), turn, inbox and outbox row,
+    // the facts, the settings, the usage counts and the recall index entries and embeddings of
+    // (adapter, user)
     // in all chats,
     // except the inbox row keep_inbox_id (the /forget request itself, with its text erased).
     // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
     virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                                      std::int64_t keep_inbox_id) = 0;
+
+    // --- Memory (issue 24, h/summary): rolling summaries and facts ---
+
+    // Records that the active conversation conversation_id of key needs a summary leaving out
+    // its newest keep_turns turns (kept if one is recorded already, with its backoff); returns
+    // its row id, or nullopt when that conversation is no longer active.
+    virtual net::awaitable<std::optional<std::int64_t>> queue_summary(ConversationKey key,
+                                                                      std::string conversation_id,
+                                                                      int keep_turns) = 0;
+    // Recorded jobs whose backoff ended by now_ms, oldest first (start-up and retries).
+    virtual net::awaitable<std::vector<SummaryJob>> due_summaries(std::int64_t now_ms) = 0;
+    virtual net::awaitable<SummaryInput> summary_input(std::int64_t conversation,
+                                                       int max_turns) = 0;
+    virtual net::awaitable<SummaryCommit> commit_summary(SummaryUpdate update) = 0;
+    // A failed attempt: counted, and not retried before not_before_ms.
+    virtual net::awaitable<void> summary_failed(std::int64_t conversation,
+                                                std::int64_t not_before_ms) = 0;
+    virtual net::awaitable<void> drop_summary_job(std::int64_t conversation) = 0;
+
+    // The user's facts, oldest first (the numbering /memory shows).
+    virtual net::awaitable<std::vector<Fact>> facts(std::string adapter_id,
+                                                    std::string user_id) = 0;
+    // Adds a fact unless its normalised text is known; past max_facts the oldest fact taken
+    // from the conversation makes room, and when all are the user's own it is full.
+    virtual net::awaitable<RememberResult> remember_fact(std::string adapter_id,
+                                                         std::string user_id, std::string text,
+                                                         int max_facts) = 0;
+    // Removes the position-th fact (1-based, as /memory numbers them); false if none.
+    virtual net::awaitable<bool> forget_fact(std::string adapter_id, std::string user_id,
+                                             int position) = 0;
 
     // A user's choices; a missing row reads as all defaults.
     virtual net::awaitable<UserSettings> user_settings(std::string adapter_id,

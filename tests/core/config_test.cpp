@@ -302,3 +302,62 @@ TEST_CASE("bad personas and user models are reported with their key path", "[con
     CHECK(problems(R"({"bot": {"user_models": "big"}})").at(0) ==
           "bot.user_models: must be an array of strings");
 }
+
+TEST_CASE("memory.summary and memory.facts: defaults, values and errors", "[config][memory]") {
+    auto defaults = parse_config("{}", env({}));
+    CHECK(defaults.memory.summary.enabled);
+    CHECK(defaults.memory.summary.provider.empty());  // llm.default
+    CHECK(defaults.memory.summary.after_turns == 0);  // bot.history_turns
+    CHECK(defaults.memory.summary.retry == std::chrono::seconds(60));
+    CHECK(defaults.memory.summary.workers == 1);
+    CHECK(defaults.memory.facts.enabled);
+    CHECK(defaults.memory.facts.max == 50);
+    CHECK(defaults.memory.facts.max_chars == 300);
+
+    auto config = parse_config(R"({
+        "bot": {"history_turns": 40},
+        "llm": {"default": "big", "providers": {
+            "big": {"base_url": "http://127.0.0.1:1/v1", "model": "b"},
+            "small": {"base_url": "http://127.0.0.1:2/v1", "model": "s"}}},
+        "memory": {"summary": {"provider": "small", "prompt": "Summarise.", "after_turns": 20,
+                               "max_tokens": 300, "max_turns_per_request": 50, "retry_s": 5,
+                               "workers": 3},
+                   "facts": {"enabled": false, "max": 10, "max_chars": 100}}
+    })",
+                               env({}));
+    CHECK(config.memory.summary.provider == "small");
+    CHECK(config.memory.summary.prompt == "Summarise.");
+    CHECK(config.memory.summary.after_turns == 20);
+    CHECK(config.memory.summary.max_tokens == 300);
+    CHECK(config.memory.summary.max_turns_per_request == 50);
+    CHECK(config.memory.summary.retry == std::chrono::seconds(5));
+    CHECK(config.memory.summary.workers == 3);
+    CHECK_FALSE(config.memory.facts.enabled);
+    CHECK(config.memory.facts.max == 10);
+    CHECK(config.memory.facts.max_chars == 100);
+
+    auto list = problems(R"({
+        "bot": {"history_turns": 40},
+        "llm": {"providers": {"remote": {"base_url": "https://api.example.com/v1", "model": "r"}}},
+        "memory": {"summary": {"provider": "nowhere", "after_turns": 41, "retry_s": 0,
+                               "enabled": "yes", "colour": 1},
+                   "facts": {"max": 0},
+                   "remember_everything": 1}
+    })");
+    INFO(Catch::rangeToString(list));
+    auto has = [&](const std::string& start) {
+        return std::any_of(list.begin(), list.end(),
+                           [&](const std::string& line) { return line.starts_with(start); });
+    };
+    CHECK(has("memory.summary.provider: \"nowhere\" names no provider"));
+    CHECK(has("memory.summary.after_turns: must be 0 (bot.history_turns) or 4 to"));
+    CHECK(has("memory.summary.retry_s:"));
+    CHECK(has("memory.summary.enabled:"));
+    CHECK(has("memory.summary.colour:"));
+    CHECK(has("memory.facts.max:"));
+    CHECK(has("memory.remember_everything:"));  // unknown keys stay errors
+    CHECK(problems(R"({"llm": {"providers": {"remote": {"base_url": "https://api.example.com/v1",
+                      "model": "r"}}}, "memory": {"summary": {"provider": "remote"}}})") ==
+          std::vector<std::string>{"llm.providers.remote.api_key: required for the provider of "
+                                   "memory.summary (set its environment variable)"});
+}

@@ -101,3 +101,49 @@ TEST_CASE("append adds a message's turns to the context it was answered from", "
         CHECK_FALSE(cache.get(alice));
     }
 }
+
+namespace {
+std::vector<Turn> numbered(int first_id, int n) {
+    std::vector<Turn> out;
+    for (int i = 0; i < n; ++i)
+        out.push_back(
+            {i % 2 ? "assistant" : "user", "t" + std::to_string(first_id + i), first_id + i});
+    return out;
+}
+}  // namespace
+
+TEST_CASE("context cache: a stored summary trims the entry; the newest pointer wins",
+          "[cache][memory]") {
+    ContextCache cache(1 << 20, 100);
+    ConversationKey alice{"tg", "1", "alice"};
+    cache.put(alice, "c1", numbered(1, 10), cache.generation());
+    // A message being answered holds the pre-summary snapshot.
+    auto before = cache.get(alice);
+    REQUIRE(before);
+    auto s1 = std::make_shared<const std::string>("S1");
+    cache.summarised(alice, "c1", s1, 6);
+    auto after = cache.get(alice);
+    REQUIRE(after);
+    CHECK(*after->summary == "S1");
+    CHECK(after->through == 6);
+    REQUIRE(after->turns->size() == 4);
+    CHECK(after->turns->front().id == 7);
+    CHECK(before->turns->size() == 10);  // the snapshot itself is untouched
+
+    // That message's turns are appended from its old context: the slot's newer summary stays
+    // and the summarised turns do not come back.
+    cache.append(alice, "c1", before->turns, numbered(11, 2), cache.generation(), {}, 0);
+    auto appended = cache.get(alice);
+    REQUIRE(appended);
+    CHECK(appended->through == 6);
+    CHECK(*appended->summary == "S1");
+    REQUIRE(appended->turns->size() == 6);
+    CHECK(appended->turns->front().id == 7);
+    CHECK(appended->turns->back().id == 12);
+
+    // An older pointer, another conversation: ignored.
+    cache.summarised(alice, "c1", std::make_shared<const std::string>("old"), 4);
+    cache.summarised(alice, "c2", std::make_shared<const std::string>("other"), 100);
+    CHECK(*cache.get(alice)->summary == "S1");
+    CHECK(cache.get(alice)->turns->size() == 6);
+}

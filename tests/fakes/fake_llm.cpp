@@ -193,12 +193,26 @@ struct FakeLlm::Impl {
         }
         const RequestFacts facts = quick_facts(request.body);
         std::string text = "echo: " + facts.last_user;
-        if (record_this || make_reply) {
+        std::function<bool(const json&)> matches;
+        {
+            std::lock_guard lock(mutex);
+            matches = route_matches;
+        }
+        if (record_this || make_reply || matches) {
             json body = json::parse(request.body, nullptr, false);
-            if (make_reply && facts.valid) text = make_reply(body);
-            if (record_this) {
+            const bool routed = matches && facts.valid && matches(body);
+            if (record_this) {  // before a routed one is held: tests look at held requests
                 std::lock_guard lock(mutex);
-                recorded.push_back(std::move(body));
+                recorded.push_back(body);
+            }
+            if (routed) {
+                if (auto answer = co_await answer_routed(body)) {
+                    text = std::move(*answer);
+                } else {
+                    co_return http::Response::error(500, "fake LLM: routed failure");
+                }
+            } else if (make_reply && facts.valid) {
+                text = make_reply(body);
             }
         }
         if (scripted) co_await sleep_for(scripted->delay);
@@ -261,6 +275,32 @@ struct FakeLlm::Impl {
         co_return http::Response{};
     }
 
+    // A routed request: waits while held; nullopt when it is to fail.
+    net::awaitable<std::optional<std::string>> answer_routed(const json& body) {
+        std::function<std::string(const json&)> make;
+        {
+            std::lock_guard lock(mutex);
+            if (routed_failures > 0) {
+                --routed_failures;
+                co_return std::nullopt;
+            }
+            ++holding_now;
+        }
+        for (;;) {
+            {
+                std::lock_guard lock(mutex);
+                if (!holding) {
+                    --holding_now;
+                    ++routed_done;
+                    make = route_reply;
+                    break;
+                }
+            }
+            co_await sleep_for(std::chrono::milliseconds(5));
+        }
+        co_return make ? make(body) : std::string("routed");
+    }
+
     // The answer begun and then abandoned: half of a plain body, or the first half of a
     // stream's events, then the connection closes (CutOff).
     static net::awaitable<http::Response> cut_off(http::ResponseStream& stream,
@@ -303,6 +343,12 @@ struct FakeLlm::Impl {
     std::size_t count = 0;
     std::shared_ptr<Gauge> gauge = std::make_shared<Gauge>();
     std::function<std::string(const json&)> reply;
+    std::function<bool(const json&)> route_matches;
+    std::function<std::string(const json&)> route_reply;
+    bool holding = false;
+    std::size_t holding_now = 0;
+    int routed_failures = 0;
+    std::size_t routed_done = 0;
     double failure_fraction = 0;
     std::chrono::milliseconds hang_for{0};
     std::mt19937 random;
@@ -357,6 +403,33 @@ void FakeLlm::fail_randomly(double fraction, std::chrono::milliseconds hang, std
 std::size_t FakeLlm::failures_injected() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->failures;
+}
+
+void FakeLlm::route(std::function<bool(const json&)> matches,
+                    std::function<std::string(const json&)> make_reply) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->route_matches = std::move(matches);
+    impl_->route_reply = std::move(make_reply);
+}
+
+void FakeLlm::hold_routed(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->holding = on;
+}
+
+std::size_t FakeLlm::held() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->holding_now;
+}
+
+void FakeLlm::fail_routed(int count) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->routed_failures = count;
+}
+
+std::size_t FakeLlm::routed_answered() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->routed_done;
 }
 
 std::vector<json> FakeLlm::requests() const {

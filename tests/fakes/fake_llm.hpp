@@ -53,6 +53,19 @@ public:
     void fail_randomly(double fraction, std::chrono::milliseconds hang, std::uint32_t seed = 1);
     std::size_t failures_injected() const;
 
+    // A second kind of request (e.g. the memory's summary requests, told apart by `matches`)
+    // is answered by its own function, and can be held or failed on its own: a slow or failing
+    // summariser next to instant replies.
+    void route(std::function<bool(const nlohmann::json&)> matches,
+               std::function<std::string(const nlohmann::json&)> make_reply);
+    // While on, routed requests wait (held() counts them); off lets them all go.
+    void hold_routed(bool on);
+    std::size_t held() const;
+    // The next `count` routed requests are answered 500.
+    void fail_routed(int count);
+    // Routed requests answered (not held, not failed) so far.
+    std::size_t routed_answered() const;
+
     std::vector<nlohmann::json> requests() const;
     std::size_t request_count() const;
     // Most requests being answered at the same time so far (benches: how many LLM calls the

@@ -13,7 +13,7 @@ jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
          wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk markdown
-         embeddings recall_terms)
+         embeddings recall_terms memory_reply)
 
 dictionary() {
     case $1 in

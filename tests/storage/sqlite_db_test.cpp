@@ -153,7 +153,8 @@ TEST_CASE("Migrations 3 and 4 keep only pending rows indexed by state, on new an
     // A version 2 file: full state indexes, the outbox and the inbox indexed by user, a
     // delivered message and a pending one.
     db.exec(
-        "DROP TABLE recall_vectors; DROP TABLE recall_fts; DROP TABLE recall_owners;"  // 11
+        "DROP TABLE recall_vectors; DROP TABLE recall_fts; DROP TABLE recall_owners;"         // 11
+        "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"  // 10
         "DROP TABLE shares; DROP TABLE group_messages; "  // migration 12
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
@@ -199,7 +200,8 @@ TEST_CASE("Migration 5 indexes by user only the inbox rows answered without bein
     // A version 4 file: a remembered answer (its turns name it), an answer not remembered (a
     // command) and an unanswered message.
     db.exec(
-        "DROP TABLE recall_vectors; DROP TABLE recall_fts; DROP TABLE recall_owners;"  // 11
+        "DROP TABLE recall_vectors; DROP TABLE recall_fts; DROP TABLE recall_owners;"         // 11
+        "DROP TABLE user_facts; DROP TABLE summary_jobs; DROP TABLE conversation_summaries;"  // 10
         "DROP TABLE shares; DROP TABLE group_messages; "  // migration 12
         "DROP TABLE usage_daily; DROP TABLE user_settings; DROP TABLE sent_messages; DROP TABLE "
         "forgotten_messages;"
