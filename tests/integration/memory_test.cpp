@@ -68,8 +68,10 @@ void summarise_cats(FakeLlm& llm, bool with_facts) {
 BotOptions memory_options(int after_turns, bool facts = true, int max_facts = 50) {
     BotOptions options;
     options.edit_config = [=](json& config) {
+        // Recall off: these tests prove what the summary and the facts carry on their own.
         config["memory"] = {{"summary", {{"after_turns", after_turns}, {"retry_s", 1}}},
-                            {"facts", {{"enabled", facts}, {"max", max_facts}}}};
+                            {"facts", {{"enabled", facts}, {"max", max_facts}}},
+                            {"recall", {{"enabled", false}}}};
     };
     return options;
 }

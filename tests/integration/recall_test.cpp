@@ -34,11 +34,13 @@ T run(net::awaitable<T> operation) {
 
 constexpr const char* kExcerptsTitle = "Earlier excerpts of your conversations with the user";
 
-// A small window (the newest 6 turns), so a few messages push a turn out of it.
+// A small window (the newest 6 turns), so a few messages push a turn out of it. Summaries
+// off: their requests would interleave with the replies these tests read.
 BotOptions recall_options(int history_turns = 6) {
     BotOptions options;
     options.edit_config = [history_turns](json& config) {
         config["bot"]["history_turns"] = history_turns;
+        config["memory"]["summary"]["enabled"] = false;
     };
     return options;
 }
@@ -292,6 +294,7 @@ TEST_CASE("Embeddings: turns are embedded in the background and a vector match i
     const std::string url = llm.base_url();
     options.edit_config = [url](json& config) {
         config["bot"]["history_turns"] = 2;
+        config["memory"]["summary"]["enabled"] = false;
         config["memory"]["embeddings"] = {
             {"base_url", url}, {"model", "fake-embed"}, {"query_timeout_ms", 2000}};
     };
@@ -325,6 +328,7 @@ TEST_CASE("A failing or slow embeddings endpoint neither fails nor delays a repl
     const std::string url = llm.base_url();
     options.edit_config = [url](json& config) {
         config["bot"]["history_turns"] = 2;
+        config["memory"]["summary"]["enabled"] = false;
         config["memory"]["embeddings"] = {
             {"base_url", url}, {"model", "fake-embed"}, {"query_timeout_ms", 300}};
     };
