@@ -153,11 +153,9 @@ ParsedEvent read_event_callback(const object& body, const BotIdentity& me,
     in.mentions_me = mention;
     in.text = readable_text(string_field(*event, "text"), me.user_id);
     in.at = time_of(ref.ts);
-    if (in.text.empty()) {
-        const auto* files = event->if_contains("files");
-        in.unsupported =
-            files && files->is_array() && !files->get_array().empty() ? "file" : "empty message";
-    }
+    const auto* files = event->if_contains("files");
+    if (in.text.empty() && files && files->is_array() && !files->get_array().empty())
+        in.unsupported = "file";  // (a bare mention stays blank text: the core answers it)
     in.message_id = encode_message_id(ref);
     return parsed;
 }
