@@ -72,6 +72,8 @@ struct FakeSlack::Impl {
     mutable std::mutex mutex;
     mutable std::condition_variable changed;
     std::vector<Message> messages;
+    bool recording = true;
+    std::function<void(const Message&)> observer;
     std::size_t update_calls = 0;
     std::int64_t next_ts = 1;
     std::set<std::string> tickets;
@@ -134,12 +136,15 @@ struct FakeSlack::Impl {
             }
             message.mrkdwn = body.value("mrkdwn", false);
             std::string ts;
+            std::function<void(const Message&)> notify;
             {
                 std::lock_guard lock(mutex);
                 ts = "1700000000." + std::to_string(100000 + next_ts++);
                 message.ts = ts;
-                messages.push_back(message);
+                if (recording) messages.push_back(message);
+                notify = observer;
             }
+            if (notify) notify(message);
             changed.notify_all();
             return Reply::json({{"ok", true},
                                 {"channel", message.channel},
@@ -329,6 +334,16 @@ bool FakeSlack::wait_messages(std::size_t n, std::chrono::milliseconds timeout) 
 std::size_t FakeSlack::update_calls() const {
     std::lock_guard lock(impl_->mutex);
     return impl_->update_calls;
+}
+
+void FakeSlack::record(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->recording = on;
+}
+
+void FakeSlack::on_message(std::function<void(const Message&)> observer) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->observer = std::move(observer);
 }
 
 int FakeSlack::connections() const {

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ public:
     bool wait_messages(std::size_t n,
                        std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     std::size_t update_calls() const;
+    // false: posted messages are not kept (benches; chat.update then finds none).
+    void record(bool on);
+    // Called on the fake's thread for every chat.postMessage accepted; keep it short.
+    void on_message(std::function<void(const Message&)> observer);
 
     // ---- Socket Mode ----
     int connections() const;  // upgrades accepted so far

@@ -30,6 +30,11 @@ struct Setup {
                      {"streaming", "off"},     {"api_base", slack.api_base()}};
         section.update(extra);
         options.adapters["sl"] = section;
+        this->options = options;
+        bot = std::make_unique<TestBot>(llm, dir.path(), options);
+    }
+    void restart() {
+        bot.reset();
         bot = std::make_unique<TestBot>(llm, dir.path(), options);
     }
 
@@ -38,6 +43,7 @@ struct Setup {
     FakeLlm llm;
     FakeSlack slack;
     TempDir dir;
+    BotOptions options;
     std::unique_ptr<TestBot> bot;
 };
 
@@ -311,4 +317,51 @@ TEST_CASE("slack: a streamed reply grows by chat.update and ends with the full t
     auto updates = s.slack.api().requests(RecordingServer::to("POST", "/api/chat.update"));
     REQUIRE_FALSE(updates.empty());
     CHECK(updates.back().json["text"] == full);
+}
+
+TEST_CASE("slack socket: too_many_websockets closes this connection and reconnects later",
+          "[integration][slack]") {
+    Setup s;
+    REQUIRE(s.slack.wait_connections(1));
+    s.slack.disconnect("too_many_websockets", 30s);
+    // No second connection while the first is up: the bot closes it first.
+    REQUIRE(eventually([&] { return s.slack.closed(0); }, 5s));
+    CHECK(s.slack.connections() == 1);
+    REQUIRE(s.slack.wait_connections(2, 10s));  // after ReconnectLoop's backoff
+    CHECK(s.bot->log_text().find("too_many_websockets") != std::string::npos);
+    s.slack.push(FakeSlack::dm(kUser, "1700001100.000100", "still here"));
+    REQUIRE(s.slack.wait_messages(1));
+}
+
+TEST_CASE("slack: markdown answers arrive as mrkdwn", "[integration][slack]") {
+    Setup s;
+    s.llm.reply_with([](const json&) {
+        return std::string(
+            "## Plan\n**bold**, _it_, ~~gone~~ and [the docs](https://x.example/a)\n- one");
+    });
+    REQUIRE(s.slack.wait_connections(1));
+    s.slack.push(FakeSlack::dm(kUser, "1700001200.000100", "format?"));
+    REQUIRE(s.slack.wait_messages(1));
+    CHECK(s.slack.messages().at(0).text ==
+          "*Plan*\n\n*bold*, _it_, ~gone~ and <https://x.example/a|the docs>\n\n• one");
+}
+
+TEST_CASE("slack: a reply undelivered at shutdown goes out after the restart, in its thread",
+          "[integration][slack]") {
+    Setup s(json::object(), BotOptions{.shutdown_grace_s = 1});
+    REQUIRE(s.slack.wait_connections(1));
+    s.slack.api().fail_next("POST", "/api/chat.postMessage", Reply::status_only(503), 3);
+    s.slack.push(
+        FakeSlack::mention(kChannel, kUser, "1700001300.000200", "survive", "1700001300.000100"));
+    auto posts = RecordingServer::to("POST", "/api/chat.postMessage");
+    REQUIRE(s.slack.api().wait_for(1, posts));
+    CHECK(s.slack.messages().empty());
+    s.restart();
+    REQUIRE(s.slack.wait_messages(1, 20s));
+    auto sent = s.slack.messages();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].text == "echo: survive");
+    CHECK(sent[0].channel == kChannel);
+    CHECK(sent[0].thread_ts == "1700001300.000100");
+    CHECK(s.llm.request_count() == 1);
 }
