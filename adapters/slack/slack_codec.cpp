@@ -77,8 +77,11 @@ bool valid_channel(std::string_view channel) {
 }
 
 std::chrono::system_clock::time_point time_of(std::string_view ts) {
+    // Beyond 2100 (or before 1970) is not a real message time, and would overflow the
+    // clock's nanoseconds well before 2262.
+    constexpr std::int64_t kLatest = 4'102'444'800;
     auto seconds = to_int(ts.substr(0, ts.find('.')));
-    if (!seconds || *seconds <= 0) return std::chrono::system_clock::now();
+    if (!seconds || *seconds <= 0 || *seconds > kLatest) return std::chrono::system_clock::now();
     return std::chrono::system_clock::time_point(std::chrono::seconds(*seconds));
 }
 

@@ -176,6 +176,12 @@ TEST_CASE("slack: hostile events are skipped, never thrown", "[slack]") {
                                   K::unreadable,  // not a ts
                                   K::message,     // thread_ts an object: read as absent
                                   K::unreadable, K::unreadable, K::message});
+    // A ts far in the future (found by fuzz_slack: it overflowed the clock) reads as now.
+    auto future = json::parse(fixture("dm.json"));
+    future["event"]["ts"] = "13555171523.000005";
+    auto far = parse_event_callback(future.dump(), kMe, "sl");
+    REQUIRE(far.kind == ParsedEvent::Kind::message);
+    CHECK(far.inbound.at > std::chrono::system_clock::now() - std::chrono::hours(1));
     auto odd = parse_event_callback(cases.back().dump(), kMe, "sl");
     CHECK(odd.inbound.text == "<<>>&&&lt");  // ("<<>" reads as a link to "<<")
     for (std::string_view text : {"", "null", "[]", "{\"type\":5}", "{", "\x80\xff"})
