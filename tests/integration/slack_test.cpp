@@ -365,3 +365,35 @@ TEST_CASE("slack: a reply undelivered at shutdown goes out after the restart, in
     CHECK(sent[0].thread_ts == "1700001300.000100");
     CHECK(s.llm.request_count() == 1);
 }
+
+TEST_CASE("slack: a final update that fails is retried on the same message",
+          "[integration][slack]") {
+    // One preview (posted at the first delta after 500 ms), no growing update before the reply
+    // is done at ~900 ms: the scripted 503 meets the final chat.update (or, on a slow machine,
+    // a preview update, which then stops the previews): either way one message, final text.
+    Setup s(json{{"streaming", "update"}, {"stream_interval_ms", 500}});
+    std::string full = std::string(400, 'z') + " end";
+    s.llm.reply_with([&](const json&) { return full; });
+    s.llm.reply_delay(900ms);
+    s.slack.api().fail_next("POST", "/api/chat.update", Reply::status_only(503));
+    REQUIRE(s.slack.wait_connections(1));
+    s.slack.push(FakeSlack::dm(kUser, "1700001400.000100", "retry the end"));
+    REQUIRE(eventually(
+        [&] {
+            auto sent = s.slack.messages();
+            return sent.size() == 1 && sent[0].text == full;
+        },
+        15s));
+    std::this_thread::sleep_for(500ms);
+    CHECK(s.slack.messages().size() == 1);
+    CHECK(s.slack.api().count(RecordingServer::to("POST", "/api/chat.postMessage")) == 1);
+    CHECK(s.slack.api().count(RecordingServer::to("POST", "/api/chat.update")) >= 2);
+}
+
+TEST_CASE("slack: a wrong bot token is logged with the fix", "[integration][slack]") {
+    Setup s(json{{"bot_token", "xoxb-wrong-token-value"}});
+    REQUIRE(
+        eventually([&] { return s.bot->log_text().find("check bot_token") != std::string::npos; }));
+    CHECK(s.slack.connections() == 0);  // no socket without knowing who the bot is
+    CHECK(s.bot->log_text().find("xoxb-wrong-token-value") == std::string::npos);
+}
