@@ -50,6 +50,8 @@ std::string to_string(Path path) {
             return "feishu";
         case Path::dingtalk:
             return "dingtalk";
+        case Path::slack:
+            return "slack";
     }
     return "?";
 }
@@ -164,9 +166,10 @@ struct Load::Impl {
         next_k.assign(users, 0);
         seen.assign(users * static_cast<std::size_t>(plan.messages), 0);
         for (int u = 0; u < plan.users; ++u) ready.push_back(u);
-        // (OneBot's, Feishu's and DingTalk's events go over the fake platform's socket.)
+        // (OneBot's, Feishu's, DingTalk's and Slack's events go over the fake platform's
+        // socket.)
         const bool socket = plan.path == Path::onebot || plan.path == Path::feishu ||
-                            plan.path == Path::dingtalk;
+                            plan.path == Path::dingtalk || plan.path == Path::slack;
         const int http_connections = socket ? 0 : plan.connections;
         for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
@@ -358,6 +361,26 @@ struct Load::Impl {
             .append(R"("}})");
     }
 
+    // A DM as Slack's Socket Mode delivers it (an events_api envelope, as
+    // tests/fakes/fake_slack.cpp pushes them); the DM channel is "D<chat id>".
+    std::string slack_event(int user, int k) {
+        std::string chat = std::to_string(chat_id_of(user));
+        std::string n = std::to_string(next_update_id++);
+        return std::string(R"({"envelope_id":"env-)")
+            .append(n)
+            .append(R"(","type":"events_api","payload":{"type":"event_callback","event_id":"Ev)")
+            .append(n)
+            .append(R"(","event":{"type":"message","channel_type":"im","channel":"D)")
+            .append(chat)
+            .append(R"(","user":"U)")
+            .append(chat)
+            .append(R"(","ts":"1700000000.)")
+            .append(n)
+            .append(R"(","text":")")
+            .append(message_text(user, k))
+            .append(R"("}}})");
+    }
+
     // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
     // platform (on_send_message).
     net::awaitable<void> send_pushed(int user, int k, std::vector<std::uint32_t>& latencies) {
@@ -376,6 +399,8 @@ struct Load::Impl {
             accepted = plan.post_frame(feishu_event(user, k));
         } else if (plan.path == Path::dingtalk) {
             accepted = plan.post_frame(dingtalk_event(user, k));
+        } else if (plan.path == Path::slack) {
+            accepted = plan.post_frame(slack_event(user, k));
         } else {
             auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
             accepted = answer && answer->status / 100 == 2;
@@ -489,8 +514,8 @@ struct Load::Impl {
         }
         io.run();  // returns once every runner is done
         // Replies that come back through a fake platform: wait for stray duplicates.
-        if (plan.path == Path::telegram || plan.path == Path::onebot ||
-            plan.path == Path::feishu || plan.path == Path::dingtalk)
+        if (plan.path == Path::telegram || plan.path == Path::onebot || plan.path == Path::feishu ||
+            plan.path == Path::dingtalk || plan.path == Path::slack)
             std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);

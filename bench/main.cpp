@@ -7,10 +7,11 @@
 #include "bench/memory_return.hpp"
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
-#include "fakes/fake_feishu.hpp"
 #include "fakes/fake_dingtalk.hpp"
+#include "fakes/fake_feishu.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/fake_onebot.hpp"
+#include "fakes/fake_slack.hpp"
 #include "fakes/fake_telegram.hpp"
 
 #include <curl/curl.h>
@@ -128,6 +129,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         feishu.record(false);
         bot::testing::FakeDingtalk dingtalk(kDingtalkClientId, kSecretToken);
         dingtalk.record(false);
+        bot::testing::FakeSlack slack(kSlackBotToken, kSlackAppToken, kSecretToken);
+        slack.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -138,6 +141,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .telegram_token = telegram.token(),
                                        .feishu_domain = feishu.base_url(),
                                        .dingtalk_api_base = dingtalk.api_base(),
+                                       .slack_api_base = slack.api_base(),
                                        .llm_concurrency = spec.llm_concurrency,
                                        .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
@@ -156,9 +160,12 @@ Point run_point(const Settings& settings, const Spec& spec) {
             throw std::runtime_error("contactbot did not open Feishu's long connection");
         if (spec.path == Path::dingtalk && !dingtalk.wait_connections(1, std::chrono::seconds(30)))
             throw std::runtime_error("contactbot did not open the DingTalk Stream connection");
+        if (spec.path == Path::slack && !slack.wait_connections(1, std::chrono::seconds(30)))
+            throw std::runtime_error("contactbot did not open the Slack Socket Mode connection");
         auto post_frame = [&](std::string frame) {
             if (spec.path == Path::feishu) return feishu.push_payload(std::move(frame));
             if (spec.path == Path::dingtalk) return !dingtalk.push_data(frame).empty();
+            if (spec.path == Path::slack) return !slack.push_text(frame).empty();
             return qq.post_text(frame);
         };
 
@@ -204,6 +211,14 @@ Point run_point(const Settings& settings, const Spec& spec) {
             sink->on_send_message(chat, sent.text);
         });
 
+        // Replies go to the DM channel "D<chat id>" (Load::slack_event).
+        slack.on_message([sink = load.get()](const bot::testing::FakeSlack::Message& message) {
+            std::int64_t chat = 0;
+            std::from_chars(message.channel.data() + 1,
+                            message.channel.data() + message.channel.size(), chat);
+            sink->on_send_message(chat, message.text);
+        });
+
         {
             Sampler sampler(server.pid());
             auto before = read_proc_stats(server.pid());
@@ -226,6 +241,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
         qq.on_action(nullptr);
         feishu.on_reply(nullptr);
         dingtalk.on_sent(nullptr);
+        slack.on_message(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -249,6 +265,7 @@ std::vector<Path> paths_of(const std::string& path) {
     if (path == "feishu") return {Path::feishu};
     if (path == "telegram+onebot+feishu") return {Path::telegram, Path::onebot, Path::feishu};
     if (path == "dingtalk") return {Path::dingtalk};
+    if (path == "slack") return {Path::slack};
     if (path == "telegram+onebot+dingtalk") return {Path::telegram, Path::onebot, Path::dingtalk};
     if (path == "sockets") return {Path::telegram, Path::onebot, Path::feishu, Path::dingtalk};
     return {Path::telegram, Path::http_api};
@@ -293,10 +310,11 @@ int main(int argc, char** argv) {
     cli.add_option("--path", s.path,
                    "telegram (webhook), http_api, both, onebot (reverse websocket), "
                    "telegram+onebot, feishu (long connection), dingtalk (Stream mode), "
-                   "telegram+onebot+feishu, telegram+onebot+dingtalk, or sockets (all four)")
+                   "telegram+onebot+feishu, telegram+onebot+dingtalk, sockets (all four), or slack "
+                   "(Socket Mode)")
         ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot",
                                "feishu", "dingtalk", "telegram+onebot+feishu",
-                               "telegram+onebot+dingtalk", "sockets"}))
+                               "telegram+onebot+dingtalk", "sockets", "slack"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

@@ -54,6 +54,13 @@ std::string make_config(const ServerSettings& s) {
                                       {"client_secret", kSecretToken},
                                       {"api_base", s.dingtalk_api_base},
                                       {"webhook_base", s.dingtalk_api_base}};
+    } else if (s.path == Path::slack) {
+        // Socket Mode; whole replies, as Telegram's throughput points stream nothing either.
+        adapters[kSlackAdapter] = {{"type", "slack"},
+                                   {"bot_token", kSlackBotToken},
+                                   {"app_token", kSlackAppToken},
+                                   {"api_base", s.slack_api_base},
+                                   {"streaming", s.stream ? "update" : "off"}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

@@ -45,6 +45,10 @@ uncomment_block dingtalk > "$work/example-dingtalk.json"
 out=$(env -u CONTACTBOT_LLM DINGTALK_CLIENT_ID=dingappkey01 DINGTALK_CLIENT_SECRET=dummy-secret \
       "$bin" check-config --config "$work/example-dingtalk.json" 2>&1) || fail "example dingtalk block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example dingtalk block"
+uncomment_block slack > "$work/example-slack.json"
+out=$(env -u CONTACTBOT_LLM SLACK_BOT_TOKEN=xoxb-1-dummy SLACK_APP_TOKEN=xapp-1-dummy \
+      "$bin" check-config --config "$work/example-slack.json" 2>&1) || fail "example slack block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example slack block"
 
 cat > "$work/bad.json" <<'JSON'
 {
