@@ -134,8 +134,13 @@ net::awaitable<std::string> Gateway::identify_url() {
 net::awaitable<void> Gateway::session(bool* fatal) {
     if (*fatal) co_return;
     const bool resuming = !session_id_.empty() && seq_ > 0;
-    std::string url = resuming ? gateway_url(resume_url_.empty() ? cached_url_ : resume_url_)
-                               : co_await identify_url();
+    // (if/else, not ?: around a co_await: g++ 12 double-frees the string temporaries there)
+    std::string url;
+    if (resuming) {
+        url = gateway_url(resume_url_.empty() ? cached_url_ : resume_url_);
+    } else {
+        url = co_await identify_url();
+    }
     if (stopped_.is_set()) co_return;
     if (url.empty()) {
         forget_session();

@@ -45,6 +45,10 @@ uncomment_block dingtalk > "$work/example-dingtalk.json"
 out=$(env -u CONTACTBOT_LLM DINGTALK_CLIENT_ID=dingappkey01 DINGTALK_CLIENT_SECRET=dummy-secret \
       "$bin" check-config --config "$work/example-dingtalk.json" 2>&1) || fail "example dingtalk block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example dingtalk block"
+uncomment_block discord > "$work/example-discord.json"
+out=$(env -u CONTACTBOT_LLM DISCORD_BOT_TOKEN=dummy.discord-token \
+      "$bin" check-config --config "$work/example-discord.json" 2>&1) || fail "example discord block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example discord block"
 
 cat > "$work/bad.json" <<'JSON'
 {
