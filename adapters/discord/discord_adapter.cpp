@@ -41,7 +41,9 @@ public:
         config.string("type", "discord");
         token_ = config.required_string("bot_token");
         if (token_.find_first_of(" \t\r\n") != std::string::npos || token_.starts_with("Bot "))
-            config.problem("bot_token", "must be the bare token from the Developer Portal (Bot > Reset Token), without \"Bot \"");
+            config.problem("bot_token",
+                           "must be the bare token from the Developer Portal (Bot > Reset Token), "
+                           "without \"Bot \"");
         std::string api_base = config.url("api_base", "https://discord.com/api/v10");
         intents_ = config.integer("intents", kDefaultIntents, 0, (std::int64_t{1} << 26) - 1);
         prefix_ = config.string("prefix", "");
@@ -55,7 +57,8 @@ public:
         config.done();
         if (!config.errors().empty() || deps.validate_only) return;
         if ((intents_ & kMessageContent) == 0) {
-            log_.warn("discord", "'", id_, "': intents without MESSAGE_CONTENT (32768): guild "
+            log_.warn("discord", "'", id_,
+                      "': intents without MESSAGE_CONTENT (32768): guild "
                       "messages arrive without text unless they mention the bot");
         }
         log_.add_secret(token_);
@@ -97,9 +100,9 @@ public:
             }
         }
         // The first part answers the user's message; the rest follow it.
-        const std::string_view reply_to =
-            message.part == 1 && all_digits(message.reply_to) ? std::string_view(message.reply_to)
-                                                               : std::string_view();
+        const std::string_view reply_to = message.part == 1 && all_digits(message.reply_to)
+                                              ? std::string_view(message.reply_to)
+                                              : std::string_view();
         auto result = co_await api_->create_message(channel, message.text, reply_to);
         if (!result && result.error().kind == SendError::Kind::unauthorized)
             log_.error("discord", "'", id_, "': ", result.error().detail);
@@ -137,16 +140,18 @@ private:
     // On the gateway's read loop: decides, then hands the store to KeyedOrder (side by side
     // across senders, in order within one), so the loop keeps reading and beating.
     net::awaitable<void> on_message(const Message& message) {
-        AddressRules rules{.adapter_id = id_, .bot_user_id = gateway_->bot_user_id(),
-                           .prefix = prefix_};
+        AddressRules rules{
+            .adapter_id = id_, .bot_user_id = gateway_->bot_user_id(), .prefix = prefix_};
         auto addressed = to_inbound(message, rules);
         if (!addressed.accepted) {
             log_.debug("discord", "'", id_, "': skipped ", addressed.reason);
             co_return;
         }
         std::string key = addressed.inbound.chat.chat_id + '\n' + addressed.inbound.sender_id;
-        auto store = [this, inbound = std::move(addressed.inbound)]() mutable
-            -> net::awaitable<void> { co_await accept(std::move(inbound)); };
+        auto store = [this,
+                      inbound = std::move(addressed.inbound)]() mutable -> net::awaitable<void> {
+            co_await accept(std::move(inbound));
+        };
         if (!co_await ordered_.add(std::move(key), std::move(store))) {
             log_.warn("discord", "'", id_, "': a sender has ", kMaxQueuedPerSender,
                       " messages waiting to be stored; one more skipped");

@@ -35,8 +35,8 @@ std::string user_name(const json::object& user) {
 }
 
 bool all_digits(std::string_view text) {
-    return !text.empty() && std::all_of(text.begin(), text.end(),
-                                        [](char c) { return c >= '0' && c <= '9'; });
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::string attachment_kind(const json::object& attachment) {
@@ -279,9 +279,8 @@ Addressed to_inbound(const Message& message, const AddressRules& rules) {
         replace_all(text, "<@!" + mention.id + ">", "@" + mention.name);
     }
     Inbound& inbound = out.inbound;
-    inbound.chat = {.adapter_id = rules.adapter_id,
-                    .chat_id = message.channel_id,
-                    .is_group = in_guild};
+    inbound.chat = {
+        .adapter_id = rules.adapter_id, .chat_id = message.channel_id, .is_group = in_guild};
     inbound.sender_id = message.author_id;
     inbound.sender_name = message.author_name.empty() ? message.author_id : message.author_name;
     inbound.message_id = message.id;  // the same in a replay after a Resume: the core dedupes
@@ -309,9 +308,10 @@ std::string heartbeat_payload(std::optional<std::int64_t> seq) {
 
 std::string identify_payload(std::string_view token, std::int64_t intents) {
     // gateway.mdx lines 190-212 (minimal Identify), gateway-events.mdx lines 71-95.
-    nlohmann::json d{{"token", token},
-                     {"intents", intents},
-                     {"properties", {{"os", "linux"}, {"browser", "contactbot"}, {"device", "contactbot"}}}};
+    nlohmann::json d{
+        {"token", token},
+        {"intents", intents},
+        {"properties", {{"os", "linux"}, {"browser", "contactbot"}, {"device", "contactbot"}}}};
     return dump(nlohmann::json{{"op", op_identify}, {"d", std::move(d)}});
 }
 
@@ -380,7 +380,8 @@ std::optional<GatewayBot> parse_gateway_bot(std::string_view body) {
 }
 
 std::string create_message_body(std::string_view text, std::string_view reply_to) {
-    nlohmann::json body{{"content", text}, {"allowed_mentions", {{"parse", nlohmann::json::array()}}}};
+    nlohmann::json body{{"content", text},
+                        {"allowed_mentions", {{"parse", nlohmann::json::array()}}}};
     if (!reply_to.empty()) {
         body["message_reference"] = {{"message_id", reply_to}, {"fail_if_not_exists", false}};
     }
@@ -406,7 +407,8 @@ RateInfo rate_info(int status, const std::vector<http::Header>& headers, std::st
     info.reset_after_s = number_text(http::find_header(headers, "X-RateLimit-Reset-After"));
     if (status != 429) return info;
     info.scope = std::string(http::find_header(headers, "X-RateLimit-Scope")).substr(0, 16);
-    info.global = http::find_header(headers, "X-RateLimit-Global") == "true" || info.scope == "global";
+    info.global =
+        http::find_header(headers, "X-RateLimit-Global") == "true" || info.scope == "global";
     ScratchJson<1024> scratch;
     if (const auto* root = scratch.parse_object(body)) {
         info.retry_after_s = number_field(*root, "retry_after");
@@ -428,7 +430,8 @@ SendError classify(int status, std::string_view body, const RateInfo& rate) {
         }
     }
     std::string detail = "HTTP " + std::to_string(status);
-    if (code != 0) detail += " (" + std::to_string(code) + (message.empty() ? "" : " " + message) + ")";
+    if (code != 0)
+        detail += " (" + std::to_string(code) + (message.empty() ? "" : " " + message) + ")";
     if (status == 429) {
         // rate-limits.mdx lines 47-59: retry_after (float seconds), else Retry-After. Without
         // either, the outbox's floor of 1 s and its backoff.
@@ -439,8 +442,9 @@ SendError classify(int status, std::string_view body, const RateInfo& rate) {
                 .retry_after = std::chrono::seconds(whole)};
     }
     if (status == 401) {
-        return {.kind = SendError::Kind::unauthorized,
-                .detail = detail + ": Discord refused bot_token (reset it in the Developer Portal)"};
+        return {
+            .kind = SendError::Kind::unauthorized,
+            .detail = detail + ": Discord refused bot_token (reset it in the Developer Portal)"};
     }
     if (status == 403) {
         // opcodes-and-status-codes.mdx lines 259-271, 340.
@@ -456,7 +460,8 @@ SendError classify(int status, std::string_view body, const RateInfo& rate) {
         return {.kind = SendError::Kind::bad_request,
                 .detail = detail + ": the channel or message no longer exists (or the bot left)"};
     }
-    if (status >= 500 || status == 408) return {.kind = SendError::Kind::transient, .detail = detail};
+    if (status >= 500 || status == 408)
+        return {.kind = SendError::Kind::transient, .detail = detail};
     return {.kind = SendError::Kind::bad_request, .detail = detail};
 }
 

@@ -69,9 +69,9 @@ struct GatewayEvent {
         malformed,
     };
     Kind kind = Kind::malformed;
-    std::optional<std::int64_t> seq;  // "s" of a dispatch
-    std::string type;                 // "t"
-    std::string reason;               // malformed / other: why, for the debug log
+    std::optional<std::int64_t> seq;                  // "s" of a dispatch
+    std::string type;                                 // "t"
+    std::string reason;                               // malformed / other: why, for the debug log
     std::chrono::milliseconds heartbeat_interval{0};  // hello
     bool resumable = false;                           // invalid_session: d
     // ready

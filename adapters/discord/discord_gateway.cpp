@@ -165,8 +165,7 @@ net::awaitable<void> Gateway::session(bool* fatal) {
         throw std::runtime_error(std::string("connect: ") + error.what());
     }
     reconnect_.watch(connection);
-    log_.info("discord", "'", options_.id, "': gateway connected",
-              resuming ? " (resuming)" : "");
+    log_.info("discord", "'", options_.id, "': gateway connected", resuming ? " (resuming)" : "");
     auto link = std::make_shared<Link>(connection, executor_);
     Ending ending = Ending::resume;
     try {
@@ -249,7 +248,8 @@ net::awaitable<Gateway::Ending> Gateway::read(std::shared_ptr<Link> link, bool r
                     // A random 1-5 s before the new Identify, as the libraries do (discord.py,
                     // discord.js): an Identify refused for concurrency is not sent again at once.
                     co_await stopped_.wait_until(
-                        Clock::now() + random_between(std::chrono::seconds(1), std::chrono::seconds(5)));
+                        Clock::now() +
+                        random_between(std::chrono::seconds(1), std::chrono::seconds(5)));
                 }
                 connection.close(kResumableClose, "invalid session");
                 break;
@@ -259,8 +259,8 @@ net::awaitable<Gateway::Ending> Gateway::read(std::shared_ptr<Link> link, bool r
             case GatewayEvent::Kind::other:
                 break;
             case GatewayEvent::Kind::malformed:
-                log_.debug("discord", "'", options_.id, "': skipped a gateway payload: ",
-                           event.reason);
+                log_.debug("discord", "'", options_.id,
+                           "': skipped a gateway payload: ", event.reason);
                 break;
         }
     }

@@ -50,8 +50,7 @@ bool LiveReplies::take_budget() {
     return budget_.try_take("", TokenBuckets::Clock::now());
 }
 
-LiveReplies::Handle LiveReplies::expect(const std::string& channel,
-                                        const std::string& message_id) {
+LiveReplies::Handle LiveReplies::expect(const std::string& channel, const std::string& message_id) {
     auto reply = std::make_shared<Reply>();
     reply->channel = channel;
     reply->message_id = message_id;
@@ -113,10 +112,9 @@ net::awaitable<void> LiveReplies::stream(std::shared_ptr<Reply> reply, ReplyWatc
 
 net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
     const bool first = !reply.shown.load();
-    auto route = first ? DiscordApi::messages_route(reply.channel)
-                       : DiscordApi::edit_route(reply.channel);
-    if (api_.wait(route) > std::chrono::steady_clock::duration::zero() || !take_budget())
-        co_return;
+    auto route =
+        first ? DiscordApi::messages_route(reply.channel) : DiscordApi::edit_route(reply.channel);
+    if (api_.wait(route) > std::chrono::steady_clock::duration::zero() || !take_budget()) co_return;
     auto permit = co_await reply.turn.acquire();
     if (reply.finished || reply.given_up) co_return;
     std::string preview = preview_of(text);

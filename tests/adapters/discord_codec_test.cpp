@@ -66,8 +66,8 @@ TEST_CASE("discord: gateway control payloads", "[discord]") {
 }
 
 TEST_CASE("discord: malformed gateway payloads are skipped, never thrown", "[discord]") {
-    for (auto name : {"hello_bad_interval.json", "unknown_op.json", "op_string.json",
-                      "not_json.txt"}) {
+    for (auto name :
+         {"hello_bad_interval.json", "unknown_op.json", "op_string.json", "not_json.txt"}) {
         INFO(name);
         CHECK(parse(name).kind == GatewayEvent::Kind::malformed);
     }
@@ -150,8 +150,7 @@ TEST_CASE("discord: the prefix addresses the bot and is removed", "[discord]") {
     CHECK(dm.inbound.text == "hello there");
 }
 
-TEST_CASE("discord: bots, webhooks, the bot itself and system messages are skipped",
-          "[discord]") {
+TEST_CASE("discord: bots, webhooks, the bot itself and system messages are skipped", "[discord]") {
     for (auto name : {"from_bot.json", "own_message.json", "webhook.json", "system_join.json"}) {
         INFO(name);
         auto result = addressed(name);
@@ -179,7 +178,8 @@ TEST_CASE("discord: payloads the bot sends", "[discord]") {
     CHECK(identify["d"]["intents"] == 37376);  // 1<<9 | 1<<12 | 1<<15
     CHECK(identify["d"]["properties"]["browser"] == "contactbot");
     auto resume = json::parse(resume_payload("tok", "sess", 42));
-    CHECK(resume == json{{"op", 6}, {"d", {{"token", "tok"}, {"session_id", "sess"}, {"seq", 42}}}});
+    CHECK(resume ==
+          json{{"op", 6}, {"d", {{"token", "tok"}, {"session_id", "sess"}, {"seq", 42}}}});
 
     auto body = json::parse(create_message_body("hi @everyone", "123"));
     CHECK(body["content"] == "hi @everyone");
@@ -190,8 +190,10 @@ TEST_CASE("discord: payloads the bot sends", "[discord]") {
     CHECK(message_id_of(R"({"id":"77","content":"x"})") == "77");
     CHECK(message_id_of("nope").empty());
 
-    CHECK(gateway_url("wss://gateway.discord.gg") == "wss://gateway.discord.gg/?v=10&encoding=json");
-    CHECK(gateway_url("wss://gateway.discord.gg/") == "wss://gateway.discord.gg/?v=10&encoding=json");
+    CHECK(gateway_url("wss://gateway.discord.gg") ==
+          "wss://gateway.discord.gg/?v=10&encoding=json");
+    CHECK(gateway_url("wss://gateway.discord.gg/") ==
+          "wss://gateway.discord.gg/?v=10&encoding=json");
     CHECK(gateway_url("wss://x/?v=10&encoding=json") == "wss://x/?v=10&encoding=json");
     CHECK(gateway_url("https://x").empty());
     auto bot = parse_gateway_bot(
@@ -281,7 +283,10 @@ TEST_CASE("discord: rate limits per bucket and global", "[discord]") {
     RateLimits small(2);
     for (int i = 0; i < 5; ++i) {
         Route route{.key = "k" + std::to_string(i), .major = "c"};
-        small.update(route, RateInfo{.bucket = "b" + std::to_string(i), .remaining = 0, .reset_after_s = 5.0}, 200, now);
+        small.update(
+            route,
+            RateInfo{.bucket = "b" + std::to_string(i), .remaining = 0, .reset_after_s = 5.0}, 200,
+            now);
     }
     CHECK(small.wait(Route{.key = "k4", .major = "c"}, now) == RateLimits::Clock::duration::zero());
     CHECK(small.wait(Route{.key = "k0", .major = "c"}, now) > RateLimits::Clock::duration::zero());

@@ -153,7 +153,8 @@ struct FakeDiscord::Impl {
         // message.mdx line 1080: up to 2000 characters.
         if (content.empty()) return discord_error(400, 50006, "Cannot send an empty message");
         if (utf8_length(content) > 2000)
-            return discord_error(400, 50035, "Invalid Form Body (content: Must be 2000 or fewer in length.)");
+            return discord_error(400, 50035,
+                                 "Invalid Form Body (content: Must be 2000 or fewer in length.)");
         Sent message;
         message.channel = parts[0];
         message.content = content;
@@ -228,7 +229,8 @@ struct FakeDiscord::Impl {
                         interval = heartbeat_interval;
                     }
                     changed.notify_all();
-                    send(session, json{{"op", 10}, {"d", {{"heartbeat_interval", interval}}}}.dump());
+                    send(session,
+                         json{{"op", 10}, {"d", {{"heartbeat_interval", interval}}}}.dump());
                     read(session);
                 });
             });
@@ -319,7 +321,8 @@ struct FakeDiscord::Impl {
                 for (const auto& [seq, text] : dispatched)
                     if (seq > from && !text.empty()) replay.push_back(text);
                 std::int64_t seq = next_seq++;
-                replay.push_back(json{{"op", 0}, {"t", "RESUMED"}, {"s", seq}, {"d", json::object()}}.dump());
+                replay.push_back(
+                    json{{"op", 0}, {"t", "RESUMED"}, {"s", seq}, {"d", json::object()}}.dump());
                 session->live = true;
                 ++sessions_live;
             }

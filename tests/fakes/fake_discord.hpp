@@ -33,26 +33,27 @@ public:
 
     // --- gateway -----------------------------------------------------------------------------
     void set_heartbeat_interval(std::chrono::milliseconds interval);  // in the next Hellos
-    void set_acks(bool on);            // false: heartbeats are no longer ACKed (a zombie)
+    void set_acks(bool on);              // false: heartbeats are no longer ACKed (a zombie)
     void fail_identify(int close_code);  // the next Identify is answered by closing with it
     // On a Resume, also replay this many dispatches the bot had already seen.
     void set_replay_extra(int count);
     int connections() const;  // websocket connections accepted so far
-    bool wait_connections(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+    bool wait_connections(int n,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     int identifies() const;
     int resumes() const;
     std::size_t heartbeats() const;
     // Sessions that reached READY or RESUMED (the bot can be sent events).
     bool wait_sessions(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
-    std::vector<std::string> targets() const;  // path+query of every upgrade, in order
+    std::vector<std::string> targets() const;     // path+query of every upgrade, in order
     std::vector<int> client_close_codes() const;  // codes of the bot's own closes
     bool wait_client_closes(std::size_t n,
                             std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
     // A MESSAGE_CREATE with the next seq: sent now when a session is live, and kept for the
     // replay of a Resume either way. Returns its seq.
     std::int64_t dispatch_message(const nlohmann::json& message);
-    void drop();            // the current connection vanishes (no close frame)
-    void close(int code);   // the server closes the current connection with code
+    void drop();           // the current connection vanishes (no close frame)
+    void close(int code);  // the server closes the current connection with code
 
     // --- REST --------------------------------------------------------------------------------
     struct Sent {

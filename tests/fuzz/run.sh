@@ -12,7 +12,8 @@ seconds=${FUZZ_SECONDS:-40}
 jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
-         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk markdown)
+         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk discord
+         markdown)
 
 dictionary() {
     case $1 in
@@ -36,6 +37,7 @@ fixtures() {
         onebot) echo "$data/onebot" ;;
         feishu) echo "$data/feishu" ;;
         dingtalk) echo "$data/dingtalk" ;;
+        discord) echo "$data/discord" ;;
     esac
 }
 

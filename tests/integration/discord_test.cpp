@@ -55,7 +55,8 @@ TEST_CASE("discord: a DM is answered as a reply that pings nobody", "[integratio
     CHECK(discord.gateway_bot_requests() == 1);
     CHECK(discord.targets().at(0) == "/?v=10&encoding=json");
 
-    discord.dispatch_message(FakeDiscord::dm("1500000000000000001", kDmChannel, kUser, "hello there"));
+    discord.dispatch_message(
+        FakeDiscord::dm("1500000000000000001", kDmChannel, kUser, "hello there"));
     REQUIRE(eventually([&] { return discord.messages().size() == 1; }));
     auto sent = discord.messages().at(0);
     CHECK(sent.channel == kDmChannel);
@@ -75,8 +76,8 @@ TEST_CASE("discord: guild messages need a mention; bots are ignored", "[integrat
     REQUIRE(discord.wait_sessions(1));
 
     // Not addressed to the bot; from another bot (even with a mention); from the bot itself.
-    discord.dispatch_message(FakeDiscord::guild_message("1500000000000000010", kGuildChannel, kUser,
-                                                        "just chatting"));
+    discord.dispatch_message(
+        FakeDiscord::guild_message("1500000000000000010", kGuildChannel, kUser, "just chatting"));
     auto from_bot = FakeDiscord::guild_message("1500000000000000011", kGuildChannel, kOtherBot,
                                                std::string("<@") + FakeDiscord::kBotId + "> hi",
                                                mention_of_bot());
@@ -176,10 +177,8 @@ TEST_CASE("discord: a 429's retry_after is obeyed before the next call", "[integ
     TempDir dir;
     TestBot bot(llm, dir.path(), with_discord(discord));
     REQUIRE(discord.wait_sessions(1));
-    Reply limited = Reply::json({{"message", "You are being rate limited."},
-                                 {"retry_after", 1.6},
-                                 {"global", false}},
-                                429);
+    Reply limited = Reply::json(
+        {{"message", "You are being rate limited."}, {"retry_after", 1.6}, {"global", false}}, 429);
     limited.headers.push_back({"Retry-After", "2"});
     limited.headers.push_back({"X-RateLimit-Scope", "user"});
     limited.headers.push_back({"X-RateLimit-Bucket", "bucket-create"});
@@ -234,15 +233,18 @@ TEST_CASE("discord: streaming edits end with the full text", "[integration][disc
     llm.reply_with([&](const json&) { return answer; });
     llm.reply_delay(3500ms);
     TempDir dir;
-    TestBot bot(llm, dir.path(),
-                with_discord(discord, {{"streaming", true}, {"typing", true},
-                                       {"stream_interval_ms", 1000}}));
+    TestBot bot(
+        llm, dir.path(),
+        with_discord(discord,
+                     {{"streaming", true}, {"typing", true}, {"stream_interval_ms", 1000}}));
     REQUIRE(discord.wait_sessions(1));
     discord.dispatch_message(FakeDiscord::dm("1500000000000000060", kDmChannel, kUser, "stream"));
-    REQUIRE(eventually([&] {
-        auto sent = discord.messages();
-        return sent.size() == 1 && sent[0].content == answer;
-    }, 20s));
+    REQUIRE(eventually(
+        [&] {
+            auto sent = discord.messages();
+            return sent.size() == 1 && sent[0].content == answer;
+        },
+        20s));
     std::this_thread::sleep_for(500ms);
     auto sent = discord.messages();
     REQUIRE(sent.size() == 1);  // the preview became the answer
