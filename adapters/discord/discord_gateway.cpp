@@ -30,6 +30,9 @@ constexpr double kSendsPerMinute = 120;
 constexpr auto kRefusedWait = std::chrono::minutes(5);
 // Warn when this few session starts (Identify) are left for the day (gateway.mdx line 188).
 constexpr std::int64_t kLowSessionStarts = 50;
+// Hello comes first on every connection (gateway.mdx lines 120-135); a connection silent this
+// long is dead (no websocket pings watch it: the heartbeat does, once Hello gave its interval).
+constexpr auto kHelloTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -38,6 +41,7 @@ struct Gateway::Link {
     Link(std::shared_ptr<WebSocketConnection> socket, net::any_io_executor executor)
         : connection(std::move(socket)),
           closed(executor),
+          hello_or_closed(executor),
           budget(kSendsPerMinute, kSendsPerMinute, 1) {}
 
     // essential: heartbeats on schedule, Identify and Resume, which are few by construction;
@@ -52,9 +56,11 @@ struct Gateway::Link {
     }
 
     std::shared_ptr<WebSocketConnection> connection;
-    AsyncEvent closed;
+    AsyncEvent closed;           // the heartbeat's to wait on (an AsyncEvent has one waiter)
+    AsyncEvent hello_or_closed;  // await_hello's
     std::atomic<bool> acked{true};
     std::atomic<bool> zombie{false};
+    std::atomic<bool> hello{false};
     std::mutex mutex;
     TokenBuckets budget;
 };
@@ -167,14 +173,17 @@ net::awaitable<void> Gateway::session(bool* fatal) {
     reconnect_.watch(connection);
     log_.info("discord", "'", options_.id, "': gateway connected", resuming ? " (resuming)" : "");
     auto link = std::make_shared<Link>(connection, executor_);
+    net::co_spawn(executor_, await_hello(link), net::detached);
     Ending ending = Ending::resume;
     try {
         ending = co_await read(link, resuming);
     } catch (...) {
         link->closed.set();
+        link->hello_or_closed.set();
         throw;
     }
     link->closed.set();
+    link->hello_or_closed.set();
     if (stopped_.is_set()) co_return;
     switch (ending) {
         case Ending::stop:
@@ -203,6 +212,8 @@ net::awaitable<Gateway::Ending> Gateway::read(std::shared_ptr<Link> link, bool r
             case GatewayEvent::Kind::hello:
                 if (hello) break;
                 hello = true;
+                link->hello = true;
+                link->hello_or_closed.set();
                 net::co_spawn(executor_, heartbeat(link, event.heartbeat_interval), net::detached);
                 if (resuming) {
                     link->send(resume_payload(options_.token, session_id_, seq_), true);
@@ -289,6 +300,12 @@ net::awaitable<Gateway::Ending> Gateway::read(std::shared_ptr<Link> link, bool r
                   connection.close_reason(), "); resuming");
     }
     co_return Ending::resume;
+}
+
+net::awaitable<void> Gateway::await_hello(std::shared_ptr<Link> link) {
+    co_await link->hello_or_closed.wait_until(Clock::now() + kHelloTimeout);
+    if (!link->hello && link->connection->is_open())
+        link->connection->close(kResumableClose, "no Hello");
 }
 
 net::awaitable<void> Gateway::heartbeat(std::shared_ptr<Link> link,

@@ -51,6 +51,7 @@ private:
     net::awaitable<std::string> identify_url();
     net::awaitable<Ending> read(std::shared_ptr<Link> link, bool resuming);
     net::awaitable<void> heartbeat(std::shared_ptr<Link> link, std::chrono::milliseconds interval);
+    net::awaitable<void> await_hello(std::shared_ptr<Link> link);
     void forget_session();
     std::chrono::milliseconds random_between(std::chrono::milliseconds low,
                                              std::chrono::milliseconds high);

@@ -295,16 +295,15 @@ struct FakeDiscord::Impl {
                 std::int64_t seq = next_seq++;
                 payload = json{{"op", 0}, {"t", "READY"}, {"s", seq}, {"d", ready}}.dump();
                 dispatched.emplace_back(seq, std::string());  // READY is not replayed
+                // Queued before the session counts as live, so nothing a test dispatches
+                // once it waited for the session can overtake READY.
+                send(session, std::move(payload));
                 session->live = true;
                 ++sessions_live;
             }
         }
         changed.notify_all();
-        if (failure) {
-            server_close(session, failure);
-            return;
-        }
-        send(session, payload);
+        if (failure) server_close(session, failure);
     }
 
     void resume(const std::shared_ptr<Session>& session, const json& d) {
@@ -323,16 +322,13 @@ struct FakeDiscord::Impl {
                 std::int64_t seq = next_seq++;
                 replay.push_back(
                     json{{"op", 0}, {"t", "RESUMED"}, {"s", seq}, {"d", json::object()}}.dump());
+                for (auto& text : replay) send(session, std::move(text));  // before it is live
                 session->live = true;
                 ++sessions_live;
             }
         }
         changed.notify_all();
-        if (!valid) {
-            send(session, R"({"op":9,"d":false})");
-            return;
-        }
-        for (auto& text : replay) send(session, std::move(text));
+        if (!valid) send(session, R"({"op":9,"d":false})");
     }
 
     void server_close(const std::shared_ptr<Session>& session, int code) {
