@@ -281,12 +281,10 @@ TEST_CASE("discord: rate limits per bucket and global", "[discord]") {
 
     // Bounded: new buckets beyond the cap are not kept while all are counting.
     RateLimits small(2);
-    for (int i = 0; i < 5; ++i) {
-        Route route{.key = "k" + std::to_string(i), .major = "c"};
-        small.update(
-            route,
-            RateInfo{.bucket = "b" + std::to_string(i), .remaining = 0, .reset_after_s = 5.0}, 200,
-            now);
+    for (std::string digit : {"0", "1", "2", "3", "4"}) {
+        Route route{.key = "k" + digit, .major = "c"};
+        RateInfo info{.bucket = "b" + digit, .remaining = 0, .reset_after_s = 5.0};
+        small.update(route, info, 200, now);
     }
     CHECK(small.wait(Route{.key = "k4", .major = "c"}, now) == RateLimits::Clock::duration::zero());
     CHECK(small.wait(Route{.key = "k0", .major = "c"}, now) > RateLimits::Clock::duration::zero());
