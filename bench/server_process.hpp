@@ -23,6 +23,7 @@ inline constexpr const char* kOnebotAdapter = "qq";  // route /onebot/qq
 inline constexpr const char* kFeishuAdapter = "fs";
 inline constexpr const char* kDingtalkAdapter = "dt";
 inline constexpr const char* kDingtalkClientId = "dingbench01";
+inline constexpr const char* kDiscordAdapter = "dc";
 
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here
@@ -35,9 +36,10 @@ struct ServerSettings {
     std::string ilink_api_base;
     std::string feishu_domain;      // feishu: the fake's base URL
     std::string dingtalk_api_base;  // dingtalk: the fake's base URL (API and session webhooks)
-    int llm_concurrency = 0;    // llm max_concurrency; 0 = contactbot's default
-    bool stream = false;        // telegram: live replies ("streaming": "auto"), else "off"
-    std::string config_json;    // written instead of make_config's text when not empty
+    std::string discord_api_base;   // discord: the fake's api_base (".../api/v10")
+    int llm_concurrency = 0;        // llm max_concurrency; 0 = contactbot's default
+    bool stream = false;            // telegram: live replies ("streaming": "auto"), else "off"
+    std::string config_json;        // written instead of make_config's text when not empty
 };
 
 // A fresh directory per point (config, database, server log); kept when the point failed.

@@ -98,6 +98,8 @@ struct FakeDiscord::Impl {
     std::size_t typing = 0;
     std::size_t gateway_bot = 0;
     std::int64_t next_message = 1;
+    std::function<void(const std::string&, const std::string&)> reply_observer;
+    bool recording = true;
 
     bool authorized(const RecordedRequest& request) const {
         return request.header("Authorization") == std::string("Bot ") + kToken;
@@ -166,10 +168,15 @@ struct FakeDiscord::Impl {
                 return discord_error(400, 50035, "Invalid Form Body (message_reference)");
             message.reply_to = reference["message_id"];
         }
-        std::lock_guard lock(mutex);
-        message.id = std::to_string(1300000000000000000 + next_message++);
-        sent.push_back(message);
+        std::function<void(const std::string&, const std::string&)> observer;
+        {
+            std::lock_guard lock(mutex);
+            message.id = std::to_string(1300000000000000000 + next_message++);
+            if (recording) sent.push_back(message);
+            observer = reply_observer;
+        }
         changed.notify_all();
+        if (observer) observer(message.channel, message.content);
         return with_rate_headers(Reply::json(message_object(message)), "bucket-create");
     }
 
@@ -462,17 +469,45 @@ bool FakeDiscord::wait_client_closes(std::size_t n, std::chrono::milliseconds ti
 std::int64_t FakeDiscord::dispatch_message(const json& message) {
     std::shared_ptr<Session> session;
     std::string text;
-    std::int64_t seq;
+    std::int64_t seq = 0;
     {
         std::lock_guard lock(impl_->mutex);
         seq = impl_->next_seq++;
         text = json{{"op", 0}, {"t", "MESSAGE_CREATE"}, {"s", seq}, {"d", message}}.dump();
         impl_->dispatched.emplace_back(seq, text);
         session = impl_->open_session();
-        if (session && !session->live) session = nullptr;
+        if (session && session->live) impl_->send(session, std::move(text));  // in seq order
     }
-    if (session) impl_->send(session, std::move(text));
     return seq;
+}
+
+bool FakeDiscord::dispatch_raw(const std::string& message_json) {
+    std::shared_ptr<Session> session;
+    std::string text;
+    {
+        std::lock_guard lock(impl_->mutex);
+        session = impl_->open_session();
+        if (!session || !session->live) return false;
+        std::int64_t seq = impl_->next_seq++;
+        text = std::string(R"({"op":0,"t":"MESSAGE_CREATE","s":)")
+                   .append(std::to_string(seq))
+                   .append(R"(,"d":)")
+                   .append(message_json)
+                   .append("}");
+        if (impl_->recording) impl_->dispatched.emplace_back(seq, text);
+        impl_->send(session, std::move(text));  // under the lock: in seq order
+    }
+    return true;
+}
+
+void FakeDiscord::on_reply(std::function<void(const std::string&, const std::string&)> observer) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->reply_observer = std::move(observer);
+}
+
+void FakeDiscord::record(bool on) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->recording = on;
 }
 
 void FakeDiscord::drop() {

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,9 @@ public:
     // A MESSAGE_CREATE with the next seq: sent now when a session is live, and kept for the
     // replay of a Resume either way. Returns its seq.
     std::int64_t dispatch_message(const nlohmann::json& message);
+    // A MESSAGE_CREATE whose "d" is this JSON text, as is (benches); false when no session is
+    // live. Kept for replays only while recording.
+    bool dispatch_raw(const std::string& message_json);
     void drop();           // the current connection vanishes (no close frame)
     void close(int code);  // the server closes the current connection with code
 
@@ -67,6 +71,10 @@ public:
     std::vector<Sent> messages() const;
     std::size_t typing_count() const;
     std::size_t gateway_bot_requests() const;
+    // Called on the fake's thread for every message the bot creates (channel, content).
+    void on_reply(std::function<void(const std::string&, const std::string&)> observer);
+    // false: stop storing created messages and dispatches (benches; the observer goes on).
+    void record(bool on);
 
     // --- events ------------------------------------------------------------------------------
     static nlohmann::json user(const std::string& id, const std::string& name, bool bot = false);
