@@ -43,12 +43,7 @@ LiveReplies::LiveReplies(net::any_io_executor executor, DiscordApi& api, Logger&
       api_(api),
       log_(log),
       options_(options),
-      budget_(options.calls_per_second * 60, std::max(1.0, options.calls_per_second), 1) {}
-
-bool LiveReplies::take_budget() {
-    std::lock_guard lock(budget_mutex_);
-    return budget_.try_take("", TokenBuckets::Clock::now());
-}
+      budget_(options.calls_per_second) {}
 
 LiveReplies::Handle LiveReplies::expect(const std::string& channel, const std::string& message_id) {
     auto reply = std::make_shared<Reply>();
@@ -114,7 +109,8 @@ net::awaitable<void> LiveReplies::show(Reply& reply, const std::string& text) {
     const bool first = !reply.shown.load();
     auto route =
         first ? DiscordApi::messages_route(reply.channel) : DiscordApi::edit_route(reply.channel);
-    if (api_.wait(route) > std::chrono::steady_clock::duration::zero() || !take_budget()) co_return;
+    if (api_.wait(route) > std::chrono::steady_clock::duration::zero() || !budget_.try_take())
+        co_return;
     auto permit = co_await reply.turn.acquire();
     if (reply.finished || reply.given_up) co_return;
     std::string preview = preview_of(text);
@@ -141,7 +137,7 @@ net::awaitable<void> LiveReplies::keep_typing(std::shared_ptr<Reply> reply) {
          ++sent) {
         if (api_.wait(DiscordApi::typing_route(reply->channel)) <=
                 std::chrono::steady_clock::duration::zero() &&
-            take_budget()) {
+            budget_.try_take()) {
             // Under the turn: an indicator started after the final message would show
             // "typing" below the answer for 10 s.
             auto permit = co_await reply->turn.acquire();

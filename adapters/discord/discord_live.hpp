@@ -53,14 +53,12 @@ private:
     net::awaitable<void> stream(std::shared_ptr<Reply> reply, ReplyWatch watch);
     net::awaitable<void> keep_typing(std::shared_ptr<Reply> reply);
     net::awaitable<void> show(Reply& reply, const std::string& text);
-    bool take_budget();
 
     net::any_io_executor executor_;
     DiscordApi& api_;
     Logger& log_;
     LiveOptions options_;
-    std::mutex budget_mutex_;
-    TokenBuckets budget_;
+    CallBudget budget_;
     mutable std::mutex mutex_;
     StringMap<std::shared_ptr<Reply>> replies_;
 };
