@@ -510,6 +510,14 @@ void FakeDiscord::record(bool on) {
     impl_->recording = on;
 }
 
+bool FakeDiscord::send_payload(const json& payload) {
+    std::lock_guard lock(impl_->mutex);
+    auto session = impl_->open_session();
+    if (!session) return false;
+    impl_->send(session, payload.dump());
+    return true;
+}
+
 void FakeDiscord::drop() {
     std::shared_ptr<Session> session;
     {

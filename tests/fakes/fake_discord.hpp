@@ -56,6 +56,7 @@ public:
     // A MESSAGE_CREATE whose "d" is this JSON text, as is (benches); false when no session is
     // live. Kept for replays only while recording.
     bool dispatch_raw(const std::string& message_json);
+    bool send_payload(const nlohmann::json& payload);  // any payload on the current connection
     void drop();           // the current connection vanishes (no close frame)
     void close(int code);  // the server closes the current connection with code
 

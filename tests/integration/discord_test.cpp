@@ -157,6 +157,40 @@ TEST_CASE("discord: a zombie connection is closed and resumed", "[integration][d
     CHECK(bot.log_text().find("zombie") != std::string::npos);
 }
 
+TEST_CASE("discord: Reconnect resumes, Invalid Session and 4009 start a new session",
+          "[integration][discord]") {
+    FakeDiscord discord;
+    FakeLlm llm;
+    TempDir dir;
+    TestBot bot(llm, dir.path(), with_discord(discord));
+    REQUIRE(discord.wait_sessions(1));
+
+    // op 7: the bot closes (not with 1000/1001) and resumes.
+    REQUIRE(discord.send_payload({{"op", 7}, {"d", nullptr}}));
+    REQUIRE(discord.wait_client_closes(1));
+    CHECK(discord.client_close_codes().at(0) == 4000);
+    REQUIRE(discord.wait_sessions(2, 15s));
+    CHECK(discord.resumes() == 1);
+    CHECK(discord.identifies() == 1);
+
+    // op 9 with d false: a new session after 1-5 s, on the first URL.
+    REQUIRE(discord.send_payload({{"op", 9}, {"d", false}}));
+    REQUIRE(discord.wait_sessions(3, 20s));
+    CHECK(discord.identifies() == 2);
+    CHECK(discord.resumes() == 1);
+    CHECK(discord.targets().back() == "/?v=10&encoding=json");
+
+    // 4009 (session timed out) from the server: identify anew.
+    discord.close(4009);
+    REQUIRE(discord.wait_sessions(4, 20s));
+    CHECK(discord.identifies() == 3);
+    CHECK(discord.resumes() == 1);
+
+    // The session still answers.
+    discord.dispatch_message(FakeDiscord::dm("1500000000000000070", kDmChannel, kUser, "still?"));
+    REQUIRE(eventually([&] { return discord.messages().size() == 1; }));
+}
+
 TEST_CASE("discord: a disallowed intent (4014) stops reconnecting, with the fix logged",
           "[integration][discord]") {
     FakeDiscord discord;
