@@ -24,11 +24,6 @@ constexpr std::size_t kMaxQueuedPerSender = 64;
 // How long a reply is followed for typing and streamed edits (then the outbox still sends it).
 constexpr auto kFollowReplyFor = std::chrono::minutes(10);
 
-bool all_digits(std::string_view text) {
-    return !text.empty() && text.size() <= 20 &&
-           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 class DiscordAdapter final : public Adapter {
 public:
     explicit DiscordAdapter(AdapterDeps deps)
@@ -75,7 +70,7 @@ public:
 
     net::awaitable<SendResult> send(Outbound message) override {
         const std::string& channel = message.chat.chat_id;
-        if (!all_digits(channel)) {
+        if (!is_snowflake(channel)) {
             co_return SendError{.kind = SendError::Kind::bad_request,
                                 .detail = "not a Discord channel id: " + channel};
         }
@@ -100,7 +95,7 @@ public:
             }
         }
         // The first part answers the user's message; the rest follow it.
-        const std::string_view reply_to = message.part == 1 && all_digits(message.reply_to)
+        const std::string_view reply_to = message.part == 1 && is_snowflake(message.reply_to)
                                               ? std::string_view(message.reply_to)
                                               : std::string_view();
         auto result = co_await api_->create_message(channel, message.text, reply_to);

@@ -139,6 +139,10 @@ std::string dump(const nlohmann::json& value) {
 
 }  // namespace
 
+bool is_snowflake(std::string_view text) {
+    return text.size() <= 20 && all_digits(text);
+}
+
 GatewayEvent parse_gateway(std::string_view text) {
     GatewayEvent event;
     ScratchJson<8192> scratch;
@@ -228,8 +232,10 @@ GatewayEvent parse_gateway(std::string_view text) {
 
 Addressed to_inbound(const Message& message, const AddressRules& rules) {
     Addressed out;
-    if (message.id.empty() || message.channel_id.empty() || message.author_id.empty()) {
-        out.reason = "a message without id, channel or author";
+    // Ids go into REST paths ("/channels/{id}/messages"): digits only.
+    if (!is_snowflake(message.id) || !is_snowflake(message.channel_id) ||
+        !is_snowflake(message.author_id)) {
+        out.reason = "a message without a valid id, channel or author";
         return out;
     }
     if (!rules.bot_user_id.empty() && message.author_id == rules.bot_user_id) {
@@ -286,7 +292,7 @@ Addressed to_inbound(const Message& message, const AddressRules& rules) {
     inbound.message_id = message.id;  // the same in a replay after a Resume: the core dedupes
     inbound.text = std::move(text);
     inbound.mentions_me = in_guild && (mentioned || replies_to_bot || prefixed);
-    inbound.quotes_message_id = message.referenced_id;
+    if (is_snowflake(message.referenced_id)) inbound.quotes_message_id = message.referenced_id;
     if (inbound.text.empty()) {
         if (!message.attachment_kind.empty()) {
             inbound.unsupported = message.attachment_kind;

@@ -104,6 +104,9 @@ struct Addressed {
 // bots' messages and system messages are skipped. chat_id = channel id, sender = author.
 Addressed to_inbound(const Message& message, const AddressRules& rules);
 
+// A snowflake id as text: 1-20 digits (reference.mdx "Snowflakes": a 64-bit integer).
+bool is_snowflake(std::string_view text);
+
 // --- sending on the gateway -----------------------------------------------------------------
 std::string heartbeat_payload(std::optional<std::int64_t> seq);
 std::string identify_payload(std::string_view token, std::int64_t intents);

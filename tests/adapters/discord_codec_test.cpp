@@ -81,6 +81,13 @@ TEST_CASE("discord: malformed gateway payloads are skipped, never thrown", "[dis
     auto hostile = addressed("hostile_types.json");
     CHECK(!hostile.accepted);
     CHECK(!addressed("missing_author.json").accepted);
+    // Ids end up in REST paths: only digits pass.
+    auto event = parse("dm.json");
+    event.message.channel_id = "123/../../gateway";
+    CHECK(!to_inbound(event.message, kRules).accepted);
+    CHECK(is_snowflake("1400000000000000001"));
+    CHECK(!is_snowflake(""));
+    CHECK(!is_snowflake("123456789012345678901"));
 }
 
 TEST_CASE("discord: DMs are always for the bot", "[discord]") {

@@ -33,6 +33,11 @@ void check_message(const discord::Message& message, bool with_prefix) {
                       !inbound.sender_id.empty() && !inbound.sender_name.empty(),
                   "an accepted message without ids");
     fuzz::require(inbound.sender_id != rules.bot_user_id, "the bot's own message accepted");
+    fuzz::require(
+        discord::is_snowflake(inbound.message_id) && discord::is_snowflake(inbound.chat.chat_id) &&
+            discord::is_snowflake(inbound.sender_id) &&
+            (inbound.quotes_message_id.empty() || discord::is_snowflake(inbound.quotes_message_id)),
+        "an accepted id that is not a snowflake");
     fuzz::require(fuzz::valid_utf8(inbound.text), "text is not valid UTF-8");
     fuzz::require(!inbound.text.empty() || !inbound.unsupported.empty(),
                   "a message with neither text nor media");
