@@ -291,3 +291,27 @@ TEST_CASE("discord: streaming edits end with the full text", "[integration][disc
     CHECK(sent[0].edits.size() <= 6);  // ~3.5 s at one edit per second, plus the final
     CHECK(discord.typing_count() >= 1);
 }
+
+TEST_CASE("discord: 403 is permanent with the fix logged; 5xx is retried",
+          "[integration][discord]") {
+    FakeDiscord discord;
+    FakeLlm llm;
+    TempDir dir;
+    TestBot bot(llm, dir.path(), with_discord(discord));
+    REQUIRE(discord.wait_sessions(1));
+    const std::string path = std::string("/api/v10/channels/") + kDmChannel + "/messages";
+
+    discord.api().fail_next(
+        "POST", path, Reply::json({{"message", "Missing Permissions"}, {"code", 50013}}, 403));
+    discord.dispatch_message(FakeDiscord::dm("1500000000000000080", kDmChannel, kUser, "a"));
+    REQUIRE(eventually([&] { return bot.log_text().find("Send Messages") != std::string::npos; }));
+    std::this_thread::sleep_for(1500ms);  // longer than the outbox's first backoff
+    CHECK(discord.api().count(RecordingServer::to("POST", path)) == 1);  // not retried
+    CHECK(discord.messages().empty());
+
+    discord.api().fail_next("POST", path, Reply::status_only(502));
+    discord.dispatch_message(FakeDiscord::dm("1500000000000000081", kDmChannel, kUser, "b"));
+    REQUIRE(eventually([&] { return discord.messages().size() == 1; }));
+    CHECK(discord.messages().at(0).content == "echo: b");
+    CHECK(discord.api().count(RecordingServer::to("POST", path)) == 3);
+}
