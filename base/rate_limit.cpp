@@ -73,4 +73,18 @@ void TokenBuckets::take(const std::string& key, Clock::time_point now) {
     index_.emplace(key, std::prev(by_touch_.end()));
 }
 
+CallBudget::CallBudget(double per_second)
+    : per_second_(per_second), tokens_(std::max(1.0, per_second)), last_(Clock::now()) {}
+
+bool CallBudget::try_take(Clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    std::chrono::duration<double> elapsed = now - last_;
+    if (elapsed.count() > 0) last_ = now;
+    tokens_ = std::min(std::max(1.0, per_second_),
+                       tokens_ + std::max(0.0, elapsed.count()) * per_second_);
+    if (tokens_ < 1.0) return false;
+    tokens_ -= 1.0;
+    return true;
+}
+
 }  // namespace bot

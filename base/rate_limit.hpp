@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,6 +56,22 @@ private:
     Clock::duration refill_;  // from empty to full: an older bucket is full
     Buckets by_touch_;        // least recently touched first
     std::unordered_map<std::string, Buckets::iterator> index_;
+};
+
+// One budget of calls per second with a burst of one second's worth (at least one call), for
+// cosmetic calls an adapter skips rather than queues when over it (typing indicators, streamed
+// previews: telegram_live, discord_live). Thread-safe; try_take() never waits.
+class CallBudget {
+public:
+    using Clock = std::chrono::steady_clock;
+    explicit CallBudget(double per_second);
+    bool try_take(Clock::time_point now = Clock::now());
+
+private:
+    std::mutex mutex_;
+    double per_second_;
+    double tokens_;
+    Clock::time_point last_;
 };
 
 }  // namespace bot

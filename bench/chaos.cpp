@@ -37,11 +37,10 @@ std::string chaos_config(const ServerSettings& settings) {
     config["adapters"][kApiAdapter] = {
         {"type", "http_api"}, {"token", kApiToken}, {"reply_timeout_s", 60}};
     // Every generated page is one user on one address: the per-minute limit is not under test.
-    config["adapters"][kWebchatAdapter] = {
-        {"type", "webchat"},
-        {"messages_per_minute", 100000},
-        {"messages_per_minute_per_address", 1000000},
-        {"history_turns", 1000}};
+    config["adapters"][kWebchatAdapter] = {{"type", "webchat"},
+                                           {"messages_per_minute", 100000},
+                                           {"messages_per_minute_per_address", 1000000},
+                                           {"history_turns", 1000}};
     auto& provider = config["llm"]["providers"]["fake"];
     provider["timeout_s"] = kLlmTimeout.count();
     provider["retries"] = 2;

@@ -52,6 +52,8 @@ std::string to_string(Path path) {
             return "dingtalk";
         case Path::slack:
             return "slack";
+        case Path::discord:
+            return "discord";
     }
     return "?";
 }
@@ -169,7 +171,8 @@ struct Load::Impl {
         // (OneBot's, Feishu's, DingTalk's and Slack's events go over the fake platform's
         // socket.)
         const bool socket = plan.path == Path::onebot || plan.path == Path::feishu ||
-                            plan.path == Path::dingtalk || plan.path == Path::slack;
+                            plan.path == Path::dingtalk || plan.path == Path::slack ||
+                            plan.path == Path::discord;
         const int http_connections = socket ? 0 : plan.connections;
         for (int i = 0; i < http_connections; ++i) {
             connections.push_back(std::make_unique<Connection>(io.get_executor(), endpoint));
@@ -381,6 +384,23 @@ struct Load::Impl {
             .append(R"("}}})");
     }
 
+    // A DM as Discord's gateway dispatches it (MESSAGE_CREATE's d): the channel and the author
+    // are the user's chat id, so the fake's reply hook can tell whose reply it is.
+    std::string discord_event(int user, int k) {
+        std::string chat = std::to_string(chat_id_of(user));
+        return std::string(R"({"id":")")
+            .append(std::to_string(1'500'000'000'000'000'000 + next_update_id++))
+            .append(R"(","channel_id":")")
+            .append(chat)
+            .append(R"(","type":0,"content":")")
+            .append(message_text(user, k))
+            .append(R"(","author":{"id":")")
+            .append(chat)
+            .append(R"(","username":"u)")
+            .append(std::to_string(user))
+            .append(R"(","global_name":null},"mentions":[],"attachments":[]})");
+    }
+
     // Telegram's webhook or OneBot's socket: the reply comes back later through the fake
     // platform (on_send_message).
     net::awaitable<void> send_pushed(int user, int k, std::vector<std::uint32_t>& latencies) {
@@ -401,6 +421,8 @@ struct Load::Impl {
             accepted = plan.post_frame(dingtalk_event(user, k));
         } else if (plan.path == Path::slack) {
             accepted = plan.post_frame(slack_event(user, k));
+        } else if (plan.path == Path::discord) {
+            accepted = plan.post_frame(discord_event(user, k));
         } else {
             auto answer = co_await post(make_request(plan.webhook_path, telegram_update(user, k)));
             accepted = answer && answer->status / 100 == 2;
@@ -515,7 +537,7 @@ struct Load::Impl {
         io.run();  // returns once every runner is done
         // Replies that come back through a fake platform: wait for stray duplicates.
         if (plan.path == Path::telegram || plan.path == Path::onebot || plan.path == Path::feishu ||
-            plan.path == Path::dingtalk || plan.path == Path::slack)
+            plan.path == Path::dingtalk || plan.path == Path::slack || plan.path == Path::discord)
             std::this_thread::sleep_for(plan.settle);
 
         std::lock_guard lock(mutex);

@@ -21,7 +21,8 @@ namespace bench {
 // go to the messages' session webhooks (HTTP on the fake).
 // slack: the slack adapter in Socket Mode: it dials a fake Slack's websocket (events_api
 // envelopes with DMs), replies by chat.postMessage on the fake.
-enum class Path { http_api, telegram, ilink, onebot, feishu, dingtalk, slack };
+// discord: the discord adapter dials a fake Discord gateway; DMs in, replies by its REST API.
+enum class Path { http_api, telegram, ilink, onebot, feishu, dingtalk, slack, discord };
 
 std::string to_string(Path path);
 
@@ -41,8 +42,8 @@ struct LoadPlan {
     bool stream = false;       // http_api: ask for the reply as server-sent events
     std::chrono::seconds reply_timeout{60};  // a reply later than this counts as lost
     std::chrono::milliseconds settle{1000};  // telegram: wait for stray duplicates at the end
-    // onebot, feishu, dingtalk, slack: sends an event on the fake platform's socket (false: not
-    // sent).
+    // onebot, feishu, dingtalk, slack, discord: sends an event on the fake platform's socket
+    // (false: not sent).
     std::function<bool(std::string frame)> post_frame;
     // dingtalk: the fake's session webhook URL without the conversation ("...?session=s-").
     std::string dingtalk_webhook_base;

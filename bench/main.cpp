@@ -8,6 +8,7 @@
 #include "bench/report.hpp"
 #include "bench/server_process.hpp"
 #include "fakes/fake_dingtalk.hpp"
+#include "fakes/fake_discord.hpp"
 #include "fakes/fake_feishu.hpp"
 #include "fakes/fake_llm.hpp"
 #include "fakes/fake_onebot.hpp"
@@ -131,6 +132,8 @@ Point run_point(const Settings& settings, const Spec& spec) {
         dingtalk.record(false);
         bot::testing::FakeSlack slack(kSlackBotToken, kSlackAppToken, kSecretToken);
         slack.record(false);
+        bot::testing::FakeDiscord discord;
+        discord.record(false);
 
         ServerSettings server_settings{.dir = dir.path(),
                                        .port = free_port(),
@@ -142,6 +145,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .feishu_domain = feishu.base_url(),
                                        .dingtalk_api_base = dingtalk.api_base(),
                                        .slack_api_base = slack.api_base(),
+                                       .discord_api_base = discord.api_base(),
                                        .llm_concurrency = spec.llm_concurrency,
                                        .stream = spec.stream};
         ServerProcess server(settings.server, server_settings);
@@ -162,10 +166,13 @@ Point run_point(const Settings& settings, const Spec& spec) {
             throw std::runtime_error("contactbot did not open the DingTalk Stream connection");
         if (spec.path == Path::slack && !slack.wait_connections(1, std::chrono::seconds(30)))
             throw std::runtime_error("contactbot did not open the Slack Socket Mode connection");
+        if (spec.path == Path::discord && !discord.wait_sessions(1, std::chrono::seconds(30)))
+            throw std::runtime_error("contactbot did not identify on the Discord gateway");
         auto post_frame = [&](std::string frame) {
             if (spec.path == Path::feishu) return feishu.push_payload(std::move(frame));
             if (spec.path == Path::dingtalk) return !dingtalk.push_data(frame).empty();
             if (spec.path == Path::slack) return !slack.push_text(frame).empty();
+            if (spec.path == Path::discord) return discord.dispatch_raw(frame);
             return qq.post_text(frame);
         };
 
@@ -190,6 +197,12 @@ Point run_point(const Settings& settings, const Spec& spec) {
                 if (end == std::string::npos) return;
                 sink->on_send_message(std::stoll(message_id.substr(3, end - 3)), text);
             });
+        // Replies go to the DM channel, which is the user's chat id (Load::discord_event).
+        discord.on_reply([sink = load.get()](const std::string& channel, const std::string& text) {
+            std::int64_t chat = 0;
+            std::from_chars(channel.data(), channel.data() + channel.size(), chat);
+            sink->on_send_message(chat, text);
+        });
         telegram.on_call([sink = load.get()](const bot::testing::FakeTelegram::Call& call) {
             if (call.method != "sendMessage") return;
             sink->on_send_message(chat_id_param(call.params), call.params.value("text", ""));
@@ -242,6 +255,7 @@ Point run_point(const Settings& settings, const Spec& spec) {
         feishu.on_reply(nullptr);
         dingtalk.on_sent(nullptr);
         slack.on_message(nullptr);
+        discord.on_reply(nullptr);
     } catch (const std::exception& error) {
         point.failure = error.what();
         std::cerr << "bench:   FAILED: " << error.what() << "\n";
@@ -266,6 +280,7 @@ std::vector<Path> paths_of(const std::string& path) {
     if (path == "telegram+onebot+feishu") return {Path::telegram, Path::onebot, Path::feishu};
     if (path == "dingtalk") return {Path::dingtalk};
     if (path == "slack") return {Path::slack};
+    if (path == "discord") return {Path::discord};
     if (path == "telegram+onebot+dingtalk") return {Path::telegram, Path::onebot, Path::dingtalk};
     if (path == "sockets") return {Path::telegram, Path::onebot, Path::feishu, Path::dingtalk};
     return {Path::telegram, Path::http_api};
@@ -310,11 +325,11 @@ int main(int argc, char** argv) {
     cli.add_option("--path", s.path,
                    "telegram (webhook), http_api, both, onebot (reverse websocket), "
                    "telegram+onebot, feishu (long connection), dingtalk (Stream mode), "
-                   "telegram+onebot+feishu, telegram+onebot+dingtalk, sockets (all four), or slack "
-                   "(Socket Mode)")
+                   "telegram+onebot+feishu, telegram+onebot+dingtalk, sockets (all four), slack "
+                   "(Socket Mode) or discord (gateway)")
         ->check(CLI::IsMember({"telegram", "http_api", "both", "onebot", "telegram+onebot",
                                "feishu", "dingtalk", "telegram+onebot+feishu",
-                               "telegram+onebot+dingtalk", "sockets", "slack"}))
+                               "telegram+onebot+dingtalk", "sockets", "slack", "discord"}))
         ->capture_default_str();
     cli.add_option("--users", s.users, "scale points: users per point")
         ->delimiter(',')

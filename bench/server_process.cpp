@@ -61,6 +61,14 @@ std::string make_config(const ServerSettings& s) {
                                    {"app_token", kSlackAppToken},
                                    {"api_base", s.slack_api_base},
                                    {"streaming", s.stream ? "update" : "off"}};
+    } else if (s.path == Path::discord) {
+        // The fake's token (tests/fakes/fake_discord.hpp); no typing, and edits only for
+        // streamed points.
+        adapters[kDiscordAdapter] = {{"type", "discord"},
+                                     {"bot_token", "MTEwMDAw.fake-discord.bot-token-0123456789"},
+                                     {"api_base", s.discord_api_base},
+                                     {"typing", false},
+                                     {"streaming", s.stream}};
     } else if (s.path == Path::ilink) {
         adapters[kIlinkAdapter] = {
             {"type", "wechat_ilink"}, {"api_base", s.ilink_api_base}, {"typing", false}};

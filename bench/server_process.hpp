@@ -26,6 +26,7 @@ inline constexpr const char* kDingtalkClientId = "dingbench01";
 inline constexpr const char* kSlackAdapter = "sl";
 inline constexpr const char* kSlackBotToken = "xoxb-bench-0001";
 inline constexpr const char* kSlackAppToken = "xapp-1-bench-0001";
+inline constexpr const char* kDiscordAdapter = "dc";
 
 struct ServerSettings {
     std::filesystem::path dir;  // config, database and log go here
@@ -39,6 +40,7 @@ struct ServerSettings {
     std::string feishu_domain;      // feishu: the fake's base URL
     std::string dingtalk_api_base;  // dingtalk: the fake's base URL (API and session webhooks)
     std::string slack_api_base;     // slack: the fake's Web API (".../api")
+    std::string discord_api_base;   // discord: the fake's api_base (".../api/v10")
     int llm_concurrency = 0;        // llm max_concurrency; 0 = contactbot's default
     bool stream = false;            // telegram: live replies ("streaming": "auto"), else "off"
     std::string config_json;        // written instead of make_config's text when not empty

@@ -27,22 +27,6 @@ std::string preview_of(const std::string& text, std::string_view suffix) {
 
 }  // namespace
 
-CallBudget::CallBudget(double per_second)
-    : per_second_(per_second),
-      tokens_(std::max(1.0, per_second)),
-      last_(std::chrono::steady_clock::now()) {}
-
-bool CallBudget::try_take() {
-    std::lock_guard lock(mutex_);
-    auto now = std::chrono::steady_clock::now();
-    std::chrono::duration<double> elapsed = now - last_;
-    last_ = now;
-    tokens_ = std::min(std::max(1.0, per_second_), tokens_ + elapsed.count() * per_second_);
-    if (tokens_ < 1.0) return false;
-    tokens_ -= 1.0;
-    return true;
-}
-
 struct LiveReplies::Reply {
     ChatAddress chat;
     bool is_group = false;

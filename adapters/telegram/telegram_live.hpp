@@ -5,6 +5,7 @@
 // real messages.
 #pragma once
 
+#include "base/rate_limit.hpp"
 #include "base/string_map.hpp"
 #include "bot/adapter.hpp"
 #include "telegram/telegram_api.hpp"
@@ -25,19 +26,6 @@ struct LiveOptions {
     bool typing = true;
     std::chrono::milliseconds typing_after{300};  // fast replies need no typing indicator
     double calls_per_second = 30;                 // typing + stream updates, all chats together
-};
-
-// Calls per second with a burst of one second's worth; try_take() never waits.
-class CallBudget {
-public:
-    explicit CallBudget(double per_second);
-    bool try_take();
-
-private:
-    std::mutex mutex_;
-    double per_second_;
-    double tokens_;
-    std::chrono::steady_clock::time_point last_;
 };
 
 class LiveReplies {

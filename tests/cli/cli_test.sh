@@ -49,6 +49,10 @@ uncomment_block slack > "$work/example-slack.json"
 out=$(env -u CONTACTBOT_LLM SLACK_BOT_TOKEN=xoxb-1-dummy SLACK_APP_TOKEN=xapp-1-dummy \
       "$bin" check-config --config "$work/example-slack.json" 2>&1) || fail "example slack block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example slack block"
+uncomment_block discord > "$work/example-discord.json"
+out=$(env -u CONTACTBOT_LLM DISCORD_BOT_TOKEN=dummy.discord-token \
+      "$bin" check-config --config "$work/example-discord.json" 2>&1) || fail "example discord block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example discord block"
 
 cat > "$work/bad.json" <<'JSON'
 {

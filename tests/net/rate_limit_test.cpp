@@ -53,3 +53,19 @@ TEST_CASE("token buckets cannot be grown without bound", "[rate_limit]") {
         CHECK(buckets.ready("old", t0 + 5ms));  // evicted: a fresh bucket again
     }
 }
+
+TEST_CASE("a call budget allows a second's worth at once, then its rate", "[rate_limit]") {
+    auto t0 = bot::CallBudget::Clock::now() + 1s;  // after the budget's own start: full
+    bot::CallBudget budget(5);
+    for (int i = 0; i < 5; ++i) CHECK(budget.try_take(t0));
+    CHECK_FALSE(budget.try_take(t0));
+    CHECK_FALSE(budget.try_take(t0 + 100ms));  // half a call refilled
+    CHECK(budget.try_take(t0 + 250ms));
+    CHECK_FALSE(budget.try_take(t0 + 250ms));
+    CHECK_FALSE(budget.try_take(t0 + 200ms));  // a clock read earlier refills nothing
+    // Below one call per second the burst is still one call.
+    bot::CallBudget slow(0.5);
+    CHECK(slow.try_take(t0));
+    CHECK_FALSE(slow.try_take(t0 + 1s));
+    CHECK(slow.try_take(t0 + 2s));
+}
