@@ -123,9 +123,15 @@ Pipeline::Pipeline(storage::Store& store, llm::LlmBackend* backend, ReplyTracker
 
 std::string Pipeline::help_text() const {
     const auto& p = options_.command_prefix;
+    // With long-term memory on, /reset ends the conversation but not what I remember of you.
+    const bool remembers = options_.recall.enabled || options_.memory.facts;
     std::string text = "Commands:\n" + p + "help - show this help\n" + p +
-                       "reset - start a new conversation (I forget the context of this one)\n" + p +
-                       "forget - delete everything stored about you\n" + p +
+                       (remembers ? "reset - start a new conversation (what I remember of you "
+                                    "stays: " +
+                                        p + "forget deletes it)\n"
+                                  : "reset - start a new conversation (I forget the context of "
+                                    "this one)\n") +
+                       p + "forget - delete everything stored about you\n" + p +
                        "usage - how much you used the AI today and in total\n";
     if (!options_.personas.empty()) {
         text += p + "persona - show or choose how I talk (" + p + "persona NAME)\n";
@@ -299,8 +305,14 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
         auto generation = cache_.generation();
         auto conversation_id = co_await store_.reset_conversation(key);
         cache_.put(key, std::move(conversation_id), {}, generation);
-        co_await finish(job, "Started a new conversation. I no longer use what we said before.",
-                        false);
+        const bool remembers = options_.recall.enabled || options_.memory.facts;
+        std::string reply = remembers ? "Started a new conversation. What I remember of you stays "
+                                        "(earlier conversations may still come up when "
+                                        "relevant); " +
+                                            options_.command_prefix + "forget deletes it."
+                                      : "Started a new conversation. I no longer use what we "
+                                        "said before.";
+        co_await finish(job, std::move(reply), false);
     } else if (command == "forget") {
         // Before and after: no cached context of this user survives, even one put meanwhile.
         cache_.forget_user(key.adapter_id, key.user_id);
@@ -317,6 +329,9 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
                             std::to_string(removed.conversations) + " conversations, " +
                             std::to_string(removed.messages) + " messages).",
                         false);
+        // finish() returns once the confirmation is out (or failed for good): then the request's
+        // own rows go too. A crash in between leaves them, with the text already erased.
+        co_await store_.erase_forget_request(key.adapter_id, key.user_id, job.inbox_id);
     } else {
         co_await finish(job,
                         "Unknown command " + options_.command_prefix + std::string(command) +

@@ -38,8 +38,10 @@ std::string day_of(std::int64_t at_ms) {
 }  // namespace
 
 std::string format_excerpt(const storage::RecalledTurn& turn) {
-    std::string out = "[" + day_of(turn.at_ms) + "] User: " + one_line(turn.user_text, 600);
-    if (!turn.reply.empty()) out += " | You answered: " + one_line(turn.reply, 300);
+    // Appended piece by piece: g++ 12 misreads `"[" + std::string` as an overflow.
+    std::string out = "[";
+    out.append(day_of(turn.at_ms)).append("] User: ").append(one_line(turn.user_text, 600));
+    if (!turn.reply.empty()) out.append(" | You answered: ").append(one_line(turn.reply, 300));
     return out;
 }
 

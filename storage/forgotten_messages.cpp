@@ -76,4 +76,20 @@ void ForgottenMessages::purge(Database& db, std::int64_t now_ms) {
     db.run("DELETE FROM forgotten_messages WHERE expires_at <= ?", now_ms);
 }
 
+void erase_forget_request(Database& db, ForgottenMessages& forgotten, std::string_view adapter_id,
+                          std::string_view user_id, std::int64_t inbox_id,
+                          std::int64_t expires_at_ms) {
+    std::string message_id;
+    {
+        auto statement = db.prepare(
+            "DELETE FROM inbox WHERE id = ?1 AND adapter_id = ?2 AND user_id = ?3 "
+            "AND text = '[forgotten]' "
+            "AND NOT EXISTS (SELECT 1 FROM outbox WHERE inbox_id = ?1 AND state = 0) "
+            "RETURNING message_id");
+        statement->bind_all(inbox_id, adapter_id, user_id);
+        while (statement->step()) message_id = statement->column_text(0);
+    }
+    if (!message_id.empty()) forgotten.add(db, adapter_id, message_id, expires_at_ms);
+}
+
 }  // namespace bot::storage

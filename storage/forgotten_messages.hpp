@@ -44,4 +44,11 @@ private:
     std::int64_t latest_expiry_ms_ = 0;  // no entry is kept past it
 };
 
+// The /forget request (adapter, user, inbox_id) once its confirmation is no longer pending:
+// deletes its inbox row (its outbox row goes with it) and keeps its id until expires_at_ms.
+// Only a row that forget_user kept (its text erased) qualifies.
+void erase_forget_request(Database& db, ForgottenMessages& forgotten, std::string_view adapter_id,
+                          std::string_view user_id, std::int64_t inbox_id,
+                          std::int64_t expires_at_ms);
+
 }  // namespace bot::storage

@@ -74,6 +74,8 @@ public:
     net::awaitable<std::string> reset_conversation(ConversationKey key) override;
     net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                              std::int64_t keep_inbox_id) override;
+    net::awaitable<void> erase_forget_request(std::string adapter_id, std::string user_id,
+                                              std::int64_t inbox_id) override;
     // Memory (h/summary): SQL in storage/memory_rows.cpp.
     net::awaitable<std::optional<std::int64_t>> queue_summary(ConversationKey key,
                                                               std::string conversation_id,

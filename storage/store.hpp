@@ -316,6 +316,11 @@ public:
     // The deleted message ids stay recognisable, as keyed hashes only (see accept_inbound).
     virtual net::awaitable<ForgetResult> forget_user(std::string adapter_id, std::string user_id,
                                                      std::int64_t keep_inbox_id) = 0;
+    // Once the /forget request's confirmation is out (delivered, or failed for good), its own
+    // inbox and outbox rows go too, and its id is kept as a keyed hash like the others: nothing
+    // of the user is left. While the confirmation is pending, nothing happens.
+    virtual net::awaitable<void> erase_forget_request(std::string adapter_id, std::string user_id,
+                                                      std::int64_t inbox_id) = 0;
 
     // --- Memory (issue 24, h/summary): rolling summaries and facts ---
 
