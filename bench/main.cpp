@@ -54,6 +54,8 @@ struct Settings {
     int server_threads = 0;
     int reply_timeout_s = 60;
     bool stream = false;  // throughput: replies stream to the user (in flight always stream)
+    // "on": long-term memory as by default; "summaries": also a summary every 8 turns; "off": none
+    std::string memory = "on";
     bool quick = false;
     bool markdown = false;
     bool keep = false;
@@ -147,7 +149,9 @@ Point run_point(const Settings& settings, const Spec& spec) {
                                        .slack_api_base = slack.api_base(),
                                        .discord_api_base = discord.api_base(),
                                        .llm_concurrency = spec.llm_concurrency,
-                                       .stream = spec.stream};
+                                       .stream = spec.stream,
+                                       .memory = settings.memory != "off",
+                                       .summary_every_8_turns = settings.memory == "summaries"};
         ServerProcess server(settings.server, server_settings);
         server.wait_ready(std::chrono::seconds(30));
         std::cerr << "bench:   contactbot pid " << server.pid() << " on port "
@@ -357,6 +361,12 @@ int main(int argc, char** argv) {
     cli.add_option("--reply-timeout-s", s.reply_timeout_s, "a later reply counts as lost")
         ->capture_default_str();
     cli.add_option("--server", s.server, "the contactbot binary")->capture_default_str();
+    cli.add_option("--memory", s.memory,
+                   "on: long-term memory as by default (recall, facts; a summary after 50 "
+                   "exchanges); summaries: also a summary due every 8 turns; off: "
+                   "memory.summary, .facts and .recall disabled")
+        ->check(CLI::IsMember({"on", "summaries", "off"}))
+        ->capture_default_str();
     cli.add_flag("--stream", s.stream,
                  "throughput: users watch replies grow (Telegram live drafts, http_api SSE), so "
                  "the LLM streams; otherwise replies come whole (in flight always streams)");
@@ -412,8 +422,8 @@ int main(int argc, char** argv) {
                 all_ok = all_ok && points.back().ok();
             }
         }
-        std::cout << "Throughput (LLM delay " << s.llm_delay_ms << " ms; "
-                  << (s.stream ? "replies streamed to the user and from the LLM; " : "")
+        std::cout << "Throughput (LLM delay " << s.llm_delay_ms << " ms; memory " << s.memory
+                  << "; " << (s.stream ? "replies streamed to the user and from the LLM; " : "")
                   << "each user sends its next message after the previous reply)\n\n";
         print_throughput(std::cout, points, s.markdown);
         std::cout << "\n" << std::flush;

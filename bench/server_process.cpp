@@ -113,6 +113,13 @@ std::string make_config(const ServerSettings& s) {
     if (s.llm_concurrency > 0) {
         config["llm"]["providers"]["fake"]["max_concurrency"] = s.llm_concurrency;
     }
+    if (s.summary_every_8_turns) {
+        config["memory"] = {{"summary", {{"after_turns", 8}}}};
+    } else if (!s.memory) {
+        config["memory"] = {{"summary", {{"enabled", false}}},
+                            {"facts", {{"enabled", false}}},
+                            {"recall", {{"enabled", false}}}};
+    }
     return config.dump(2);
 }
 

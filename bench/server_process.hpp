@@ -43,7 +43,12 @@ struct ServerSettings {
     std::string discord_api_base;   // discord: the fake's api_base (".../api/v10")
     int llm_concurrency = 0;        // llm max_concurrency; 0 = contactbot's default
     bool stream = false;            // telegram: live replies ("streaming": "auto"), else "off"
-    std::string config_json;        // written instead of make_config's text when not empty
+    // Long-term memory (issue 24) as by default; false: all of it off.
+    bool memory = true;
+    // A summary due every 8 unsummarised turns, so that summaries run at these scales (20
+    // messages per user; by default the first comes after 50 exchanges).
+    bool summary_every_8_turns = false;
+    std::string config_json;  // written instead of make_config's text when not empty
 };
 
 // A fresh directory per point (config, database, server log); kept when the point failed.
