@@ -43,7 +43,10 @@ struct ReplyToken {
 class LineAdapter final : public Adapter {
 public:
     explicit LineAdapter(AdapterDeps deps)
-        : id_(deps.id), executor_(deps.executor), sink_(deps.sink), http_(deps.http),
+        : id_(deps.id),
+          executor_(deps.executor),
+          sink_(deps.sink),
+          http_(deps.http),
           log_(deps.log) {
         auto& config = deps.config;
         config.string("type", "line");
@@ -142,8 +145,7 @@ private:
                                event.reason, ")");
                 continue;
             }
-            if (event.redelivery)
-                log_.debug("line", "'", id_, "': redelivery of ", event.event_id);
+            if (event.redelivery) log_.debug("line", "'", id_, "': redelivery of ", event.event_id);
             try {
                 co_await accept(std::move(event));
             } catch (const std::exception& error) {
@@ -160,7 +162,8 @@ private:
         const bool unsupported = !event.inbound.unsupported.empty();
         // Known before the submit: the outbox may call send_all as soon as it is stored.
         // A copy of an event already here keeps the first one's token.
-        const bool kept = !event.reply_token.empty() && keep_token(event.event_id, event.reply_token);
+        const bool kept =
+            !event.reply_token.empty() && keep_token(event.event_id, event.reply_token);
         auto submission = co_await sink_.submit(std::move(event.inbound), SubmitOptions{});
         if (submission.status != Submission::Status::accepted) {
             if (kept) forget_token(event.event_id);

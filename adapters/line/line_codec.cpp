@@ -46,6 +46,9 @@ std::vector<TextSpan> self_mentions(const object& message) {
     for (const auto& item : *mentionees) {
         const object* mentionee = item.if_object();
         if (!mentionee || !bool_field(*mentionee, "isSelf")) continue;
+        // A position of the wrong type is not a position (int_field would read it as 0).
+        const auto* at = mentionee->if_contains("index");
+        if (!at || !(at->is_int64() || at->is_uint64())) continue;
         auto index = int_field(*mentionee, "index");
         auto length = int_field(*mentionee, "length");
         if (index < 0 || length <= 0) continue;
@@ -64,7 +67,8 @@ LineEvent read_event(const object& event, const std::string& adapter_id) {
     if (string_field(event, "mode") == "standby") return ignored("standby mode", event_id);
     const object* source = object_field(event, "source");
     const object* message = object_field(event, "message");
-    if (!source || !message) return unreadable("a message event without source or message", event_id);
+    if (!source || !message)
+        return unreadable("a message event without source or message", event_id);
 
     LineEvent parsed;
     parsed.kind = LineEvent::Kind::message;
@@ -212,8 +216,9 @@ ApiAnswer classify(int status, std::string_view body, std::string_view retry_aft
         // monthly limit."): the latter is not retried.
         if (message.find("monthly limit") != std::string::npos) {
             answer.failure.kind = Kind::quota_exhausted;
-            answer.operator_fix = "the channel's monthly message quota is used up: raise the plan "
-                                  "in LINE Official Account Manager";
+            answer.operator_fix =
+                "the channel's monthly message quota is used up: raise the plan "
+                "in LINE Official Account Manager";
         } else {
             answer.failure.kind = Kind::rate_limited;
             answer.failure.retry_after = seconds_of(retry_after, std::chrono::seconds(1));
