@@ -100,9 +100,16 @@ public:
         for (const auto& part : parts) texts.push_back(part.text);
 
         if (texts.size() <= kMaxMessagesPerCall) {
-            if (auto token = take_token(parts.front().reply_to); !token.empty()) {
-                auto answer = co_await call("/v2/bot/message/reply", reply_body(token, texts), {});
+            if (auto token = take_token(parts.front().reply_to); token) {
+                auto answer =
+                    co_await call("/v2/bot/message/reply", reply_body(token->token, texts), {});
                 if (answer.ok) co_return answer.last_sent_id;
+                // Refused before use (429, 5xx): the retry may still use it while fresh. (A
+                // timeout may hide a reply that went out; its retry then meets "Invalid
+                // reply token" and pushes: LINE's reply has no idempotency key.)
+                if (answer.failure.kind == Kind::rate_limited ||
+                    answer.failure.kind == Kind::transient)
+                    restore_token(parts.front().reply_to, std::move(*token));
                 if (!answer.invalid_reply_token) co_return failed(answer, "reply");
                 log_.debug("line", "'", id_, "': reply token no longer valid; pushing instead");
             }
@@ -203,13 +210,19 @@ private:
     }
 
     // The token once (one use), if still fresh.
-    std::string take_token(const std::string& event_id) {
+    std::optional<ReplyToken> take_token(const std::string& event_id) {
         std::lock_guard lock(mutex_);
         auto found = tokens_.find(event_id);
-        if (found == tokens_.end()) return {};
+        if (found == tokens_.end()) return std::nullopt;
         ReplyToken token = std::move(found->second);
         tokens_.erase(found);
-        return Clock::now() - token.received < kReplyTokenFresh ? token.token : std::string();
+        if (Clock::now() - token.received >= kReplyTokenFresh) return std::nullopt;
+        return token;
+    }
+
+    void restore_token(const std::string& event_id, ReplyToken token) {
+        std::lock_guard lock(mutex_);
+        if (tokens_.size() < kMaxTokens) tokens_.emplace(event_id, std::move(token));
     }
 
     SendError failed(const ApiAnswer& answer, const char* what) const {
