@@ -53,6 +53,10 @@ uncomment_block discord > "$work/example-discord.json"
 out=$(env -u CONTACTBOT_LLM DISCORD_BOT_TOKEN=dummy.discord-token \
       "$bin" check-config --config "$work/example-discord.json" 2>&1) || fail "example discord block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example discord block"
+uncomment_block line > "$work/example-line.json"
+out=$(env -u CONTACTBOT_LLM LINE_CHANNEL_SECRET=dummy-secret LINE_CHANNEL_ACCESS_TOKEN=dummy-token \
+      "$bin" check-config --config "$work/example-line.json" 2>&1) || fail "example line block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example line block"
 
 cat > "$work/bad.json" <<'JSON'
 {
