@@ -108,7 +108,8 @@ LineEvent read_event(const object& event, const std::string& adapter_id) {
         return parsed;
     }
     std::string text = string_field(*message, "text");
-    auto spans = self_mentions(*message);
+    // Mentions mean something only where several people talk.
+    auto spans = inbound.chat.is_group ? self_mentions(*message) : std::vector<TextSpan>{};
     if (!spans.empty()) {
         inbound.mentions_me = true;
         text = without_spans(text, spans, TextLimit::Unit::utf16_units);

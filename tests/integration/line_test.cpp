@@ -65,6 +65,8 @@ TEST_CASE("line: a 1:1 message is answered with its reply token and a loading an
     auto shown = s.line.api().requests(loading).at(0);
     CHECK(shown.json["chatId"] == kUser);
     CHECK(shown.status == 202);
+    // (Recorded once answered: waited for, not assumed from the delivery.)
+    REQUIRE(s.line.api().wait_for(1, RecordingServer::to("POST", "/v2/bot/message/reply")));
     auto reply = s.line.api().requests(RecordingServer::to("POST", "/v2/bot/message/reply"));
     REQUIRE(reply.size() == 1);
     CHECK(reply[0].header("Authorization") == std::string("Bearer ") + kAccessToken);
@@ -201,6 +203,7 @@ TEST_CASE("line: a redelivery without a token, or more than 5 parts, go by push"
             total += std::count(one.text.begin(), one.text.end(), 'a');
         }
         CHECK(total == 6 * 4900);
+        REQUIRE(s.line.api().wait_for(2, RecordingServer::to("POST", "/v2/bot/message/push")));
         auto pushes = s.line.api().requests(RecordingServer::to("POST", "/v2/bot/message/push"));
         REQUIRE(pushes.size() == 2);
         CHECK(pushes[0].json["messages"].size() == 5);
