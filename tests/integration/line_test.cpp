@@ -28,6 +28,11 @@ struct Setup {
                                       {"channel_secret", kSecret},
                                       {"channel_access_token", kAccessToken},
                                       {"api_base", line.api_base()}};
+        this->options = options;
+        bot = std::make_unique<TestBot>(llm, dir.path(), options);
+    }
+    void restart() {
+        bot.reset();
         bot = std::make_unique<TestBot>(llm, dir.path(), options);
     }
     std::string url() const { return bot->url("/line/ln"); }
@@ -35,6 +40,7 @@ struct Setup {
     FakeLlm llm;
     FakeLine line;
     TempDir dir;
+    BotOptions options;
     std::unique_ptr<TestBot> bot;
 };
 
@@ -266,4 +272,27 @@ TEST_CASE("line: a refused access token is not retried and the log says what to 
     std::this_thread::sleep_for(1500ms);
     CHECK(s.line.api().count(pushes) == 1);
     CHECK(s.line.delivered().empty());
+}
+
+TEST_CASE("line: a reply not yet pushed at a restart is pushed after it, with the same key",
+          "[integration][line]") {
+    Setup s;
+    auto pushes = RecordingServer::to("POST", "/v2/bot/message/push");
+    s.line.api().fail_next("POST", "/v2/bot/message/push", Reply::status_only(503), 3);
+    REQUIRE(s.line
+                .post(s.url(), FakeLine::body({FakeLine::event(
+                                   dm("01EV0000000000000000000014", "survive", ""))}))
+                .status == 200);
+    REQUIRE(s.line.api().wait_for(1, pushes));
+    s.restart();  // the reply token (none here) is gone; the outbox's part is not
+    REQUIRE(s.line.wait_delivered(1, 30s));
+    REQUIRE(s.line.api().wait_for(4, pushes));
+    auto calls = s.line.api().requests(pushes);
+    for (const auto& call : calls)
+        CHECK(call.header("X-Line-Retry-Key") == calls[0].header("X-Line-Retry-Key"));
+    std::this_thread::sleep_for(300ms);
+    auto sent = s.line.delivered();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].text == "echo: survive");
+    CHECK(sent[0].via == "push");
 }
