@@ -176,6 +176,7 @@ TEST_CASE("line: a stale reply token falls back to push with a retry key", "[int
     CHECK(sent.chat == kUser);
     CHECK(sent.text == "echo: late");
     CHECK(is_uuid(sent.retry_key));
+    REQUIRE(s.line.api().wait_for(1, RecordingServer::to("POST", "/v2/bot/message/reply")));
     CHECK(s.line.api().count(RecordingServer::to("POST", "/v2/bot/message/reply")) == 1);
 }
 
@@ -252,7 +253,7 @@ TEST_CASE("line: a 429 is waited out as Retry-After says", "[integration][line]"
     CHECK(s.line.delivered().at(0).text == "echo: busy?");
     // A refused call did not spend the token: the retry still replies with it.
     CHECK(s.line.delivered().at(0).via == "reply");
-    CHECK(s.line.api().count(RecordingServer::to("POST", "/v2/bot/message/reply")) == 2);
+    CHECK(s.line.api().wait_for(2, RecordingServer::to("POST", "/v2/bot/message/reply")));
 }
 
 TEST_CASE("line: a refused access token is not retried and the log says what to do",
