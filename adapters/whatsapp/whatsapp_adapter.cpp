@@ -22,8 +22,9 @@ namespace {
 
 using SystemClock = std::chrono::system_clock;
 
-// A text message's body holds at most 4,096 characters (support/error-codes, 100 "Invalid
-// parameter": "Message length exceeds 4096 characters").
+// A text message's body holds at most 4,096 characters: the issue's figure, confirmed only
+// by second-hand copies of Meta's error list (BAD_REQUEST "Message length exceeds 4,096
+// characters", help.salesforce.com mc_jb_whatsapp_errors), not on a Meta page.
 constexpr std::size_t kMaxText = 4096;
 constexpr std::size_t kBodyLimit = 1 << 20;  // the Nodejs-SDK drops bodies above 1 MB
 constexpr std::size_t kMaxUsers = 200'000;   // last-message times kept in memory
