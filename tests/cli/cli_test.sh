@@ -53,6 +53,15 @@ uncomment_block discord > "$work/example-discord.json"
 out=$(env -u CONTACTBOT_LLM DISCORD_BOT_TOKEN=dummy.discord-token \
       "$bin" check-config --config "$work/example-discord.json" 2>&1) || fail "example discord block rejected: $out"
 expect_contains "$out" "OK (3 adapters" "check-config example discord block"
+uncomment_block line > "$work/example-line.json"
+out=$(env -u CONTACTBOT_LLM LINE_CHANNEL_SECRET=dummy-secret LINE_CHANNEL_ACCESS_TOKEN=dummy-token \
+      "$bin" check-config --config "$work/example-line.json" 2>&1) || fail "example line block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example line block"
+uncomment_block whatsapp > "$work/example-whatsapp.json"
+out=$(env -u CONTACTBOT_LLM WHATSAPP_PHONE_NUMBER_ID=106540352242922 WHATSAPP_ACCESS_TOKEN=dummy-token \
+      WHATSAPP_APP_SECRET=dummy-secret WHATSAPP_VERIFY_TOKEN=dummy-verify \
+      "$bin" check-config --config "$work/example-whatsapp.json" 2>&1) || fail "example whatsapp block rejected: $out"
+expect_contains "$out" "OK (3 adapters" "check-config example whatsapp block"
 
 cat > "$work/bad.json" <<'JSON'
 {

@@ -12,7 +12,7 @@ seconds=${FUZZ_SECONDS:-40}
 jobs=${FUZZ_JOBS:-2}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/contactbot-fuzz.XXXXXX)}
 fuzzers=(http_request http_response sse openai_answer telegram_update telegram_answer
-         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk slack discord markdown
+         wechat_xml wechat_crypt wecom_bot ilink webchat config qq onebot feishu dingtalk slack discord line whatsapp markdown
          embeddings recall_terms memory_reply)
 
 dictionary() {
@@ -40,6 +40,8 @@ fixtures() {
         dingtalk) echo "$data/dingtalk" ;;
         slack) echo "$data/slack" ;;
         discord) echo "$data/discord" ;;
+        line) echo "$data/line" ;;
+        whatsapp) echo "$data/whatsapp" ;;
     esac
 }
 
