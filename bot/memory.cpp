@@ -265,7 +265,8 @@ net::awaitable<bool> Memory::summarise_once(std::int64_t row) {
                                   .through = through,
                                   .summary = reply->summary,
                                   .facts = {},
-                                  .max_facts = options_.max_facts};
+                                  .max_facts = options_.max_facts,
+                                  .public_id = input.job.conversation_id};
     if (options_.facts) update.facts = std::move(reply->facts);
     const storage::SummaryCommit commit = co_await store_.commit_summary(std::move(update));
     if (!commit.stored) {

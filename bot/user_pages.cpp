@@ -245,10 +245,13 @@ net::awaitable<http::Response> UserPages::serve_export(const http::Request& requ
     if (!link) co_return not_found();
     auto data = co_await store_.export_user(link->adapter_id, link->user_id);
     log_.info("pages", "export of a user on '", link->adapter_id, "' downloaded");
-    http::Response response{.status = 200,
-                            .content_type = "application/json; charset=utf-8",
-                            .body = export_json(data, link->adapter_id, link->user_id).dump(2),
-                            .headers = {}};
+    http::Response response{
+        .status = 200,
+        .content_type = "application/json; charset=utf-8",
+        // Stored chat text may be invalid UTF-8: replaced, not a throw.
+        .body = export_json(data, link->adapter_id, link->user_id)
+                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace),
+        .headers = {}};
     response.headers.push_back(
         {"Content-Disposition", "attachment; filename=\"contactbot-export.json\""});
     response.headers.push_back({"Cache-Control", "no-store"});

@@ -110,8 +110,10 @@ SummaryInput read_summary_input(Database& db, std::int64_t conversation, int max
 
 SummaryCommit write_summary(Database& db, const SummaryUpdate& update, std::int64_t now_ms) {
     SummaryCommit result;
-    auto owner = db.prepare("SELECT adapter_id, user_id FROM conversations WHERE id = ?");
-    owner->bind_all(update.conversation);
+    // The public id too: /forget may have freed the row id for another user's conversation.
+    auto owner =
+        db.prepare("SELECT adapter_id, user_id FROM conversations WHERE id = ? AND public_id = ?");
+    owner->bind_all(update.conversation, update.public_id);
     if (!owner->step()) return result;  // forgotten meanwhile: nothing of it may come back
     const std::string adapter_id = owner->column_text(0);
     const std::string user_id = owner->column_text(1);

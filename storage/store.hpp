@@ -170,6 +170,9 @@ struct SummaryUpdate {
     std::string summary;
     std::vector<std::string> facts;
     int max_facts = 0;
+    // The conversation's public id (SummaryJob::conversation_id): row ids are reused once /forget
+    // deleted the newest conversation, public ids never are.
+    std::string public_id;
 };
 struct SummaryCommit {
     bool stored = false;  // false: the pointer moved or the conversation is gone

@@ -304,6 +304,27 @@ TEST_CASE("/export: a one-time link to only this user's data", "[integration][so
     CHECK(http_request("GET", bot.url("/export/" + std::string(48, 'a'))).status == 404);
 }
 
+TEST_CASE("/export still downloads when stored text is not valid UTF-8", "[integration][social]") {
+    FakeLlm llm;
+    TempDir dir;
+    auto options = with_group_adapter({{"messages", 5}});
+    options.edit_config = [](json& config) { config["server"]["public_url"] = kPublicUrl; };
+    TestBot bot(llm, dir.path(), options);
+    // Platforms deliver bytes; the core stores them as they came (JSON bodies replace them).
+    auto hello = group_message("alice", "alice", "caf\xE9 au lait", true);
+    hello.chat.is_group = false;
+    REQUIRE(bot.submit(hello).kind == bot::ReplyEvent::Kind::done);
+    auto ask = group_message("alice", "alice", "/export", true);
+    ask.chat.is_group = false;
+    auto reply = bot.submit(ask);
+    REQUIRE(reply.kind == bot::ReplyEvent::Kind::done);
+    auto download = http_request("GET", local_link(bot, reply.text, "export"));
+    REQUIRE(download.status == 200);
+    auto data = json::parse(download.body);
+    const auto& turn = data.at("conversations").at(0).at("turns").at(0);
+    CHECK(turn.at("content") == "caf\xEF\xBF\xBD au lait");  // U+FFFD in its place
+}
+
 TEST_CASE("/export in a group gives no link: the whole group would see it",
           "[integration][social]") {
     FakeLlm llm;

@@ -77,7 +77,8 @@ TEST_CASE("summary: compare-and-set on the pointer; no turn twice, none skipped"
                         .through = input.turns.back().id,
                         .summary = "S1",
                         .facts = {"Likes tea"},
-                        .max_facts = 10};
+                        .max_facts = 10,
+                        .public_id = conversation};
     auto committed = run(store.commit_summary(first));
     CHECK(committed.stored);
     CHECK_FALSE(committed.done);
@@ -106,7 +107,8 @@ TEST_CASE("summary: compare-and-set on the pointer; no turn twice, none skipped"
                          .through = input.turns.back().id,
                          .summary = "S2",
                          .facts = {"likes tea.", "Has a cat"},
-                         .max_facts = 10};
+                         .max_facts = 10,
+                         .public_id = conversation};
     committed = run(store.commit_summary(second));
     CHECK(committed.stored);
     CHECK(committed.done);  // only the newest 4 are left: the job is gone
@@ -190,7 +192,8 @@ TEST_CASE("facts from conversations make room for newer ones, never for the user
                                       .through = input.turns.back().id,
                                       .summary = "S",
                                       .facts = {"old", "new"},
-                                      .max_facts = 2}))
+                                      .max_facts = 2,
+                                      .public_id = conversation}))
                 .stored);
     auto facts = run(store.facts("tg", "carol"));
     REQUIRE(facts.size() == 2);
@@ -212,7 +215,8 @@ TEST_CASE("/forget deletes the user's facts, summaries and summary jobs, nobody 
                                           .through = input.turns.back().id,
                                           .summary = "about " + user,
                                           .facts = {user + " fact"},
-                                          .max_facts = 5}))
+                                          .max_facts = 5,
+                                          .public_id = conversation}))
                     .stored);
         run(store.queue_summary(key, conversation, 2));  // a job still to do
     }
@@ -235,4 +239,32 @@ TEST_CASE("/forget deletes the user's facts, summaries and summary jobs, nobody 
                                           .max_facts = 5}))
                     .stored);
     CHECK(count_rows(dir, "SELECT count(*) FROM user_facts WHERE user_id = 'alice'") == 0);
+}
+
+TEST_CASE("a summary made before /forget never lands on a conversation that reuses its row id",
+          "[storage][memory]") {
+    TempDir dir;
+    SqliteStore store({.path = dir.file("memory.db")});
+    auto alice = chat_of("alice");
+    const std::string conversation = talk(store, alice, 4);
+    auto row = *run(store.queue_summary(alice, conversation, 2));
+    auto input = run(store.summary_input(row, 2));
+    REQUIRE(input.found);
+    // The summariser is waiting for the LLM; alice sends /forget, then bob starts talking.
+    run(store.forget_user("tg", "alice", 0));
+    auto bob = chat_of("bob");
+    const std::string bobs = talk(store, bob, 1);
+    // INTEGER PRIMARY KEY without AUTOINCREMENT: bob's conversation takes alice's freed row id.
+    REQUIRE(count_rows(dir, "SELECT id FROM conversations WHERE user_id = 'bob'") == row);
+    CHECK_FALSE(run(store.commit_summary({.conversation = row,
+                                          .expected_through = 0,
+                                          .through = input.turns.back().id,
+                                          .summary = "about alice",
+                                          .facts = {"alice's secret"},
+                                          .max_facts = 5,
+                                          .public_id = conversation}))
+                    .stored);
+    CHECK(count_rows(dir, "SELECT count(*) FROM conversation_summaries") == 0);
+    CHECK(count_rows(dir, "SELECT count(*) FROM user_facts") == 0);
+    CHECK(run(store.load_context(bob, 100)).summary.empty());
 }
