@@ -293,8 +293,16 @@ net::awaitable<void> Pipeline::answer_command(const Job& job, std::string_view c
     } else if (command == "model" && !user_backends_.empty()) {
         co_await answer_model(job, argument);
     } else if ((command == "remember" || command == "memory") && memory_.facts_enabled()) {
-        std::string reply = co_await memory_.answer(
-            key, command, command_rest(job.inbound.text, command), options_.command_prefix);
+        // The list holds what was said in private chats too: not for the whole group to read.
+        // Not `a ? b : co_await f()`: g++ 12 double-frees string temporaries there.
+        std::string reply;
+        if (command == "memory" && job.inbound.chat.is_group) {
+            reply = "What I remember of you is yours alone: send " + options_.command_prefix +
+                    "memory to me in a private chat.";
+        } else {
+            reply = co_await memory_.answer(key, command, command_rest(job.inbound.text, command),
+                                            options_.command_prefix);
+        }
         co_await finish(job, std::move(reply), false);
     } else if (command == "usage") {
         co_await answer_usage(job);

@@ -279,22 +279,26 @@ TEST_CASE("memory: in a group each member has their own facts", "[memory]") {
         app.add_adapter("fake", std::make_unique<FakeAdapter>());
     };
     TestBot bot(llm, dir.path(), options);
-    auto say = [&](const std::string& user, const std::string& text) {
+    auto say = [&](const std::string& user, const std::string& text, bool in_group = true) {
         static int n = 0;
-        auto event = bot.submit(
-            bot::Inbound{.chat = {.adapter_id = "fake", .chat_id = "group-1", .is_group = true},
-                         .sender_id = user,
-                         .sender_name = user,
-                         .message_id = "g" + std::to_string(++n),
-                         .text = text,
-                         .mentions_me = true});
+        auto event = bot.submit(bot::Inbound{.chat = {.adapter_id = "fake",
+                                                      .chat_id = in_group ? "group-1" : user,
+                                                      .is_group = in_group},
+                                             .sender_id = user,
+                                             .sender_name = user,
+                                             .message_id = "g" + std::to_string(++n),
+                                             .text = text,
+                                             .mentions_me = true});
         return event.text;
     };
     CHECK(say("alice", "/remember I am Alice, a pilot") == "OK, I will remember that.");
     CHECK(say("bob", "/remember I am Bob, a cook") == "OK, I will remember that.");
-    CHECK(contains(say("alice", "/memory"), "1. I am Alice, a pilot"));
-    CHECK_FALSE(contains(say("alice", "/memory"), "Bob"));
-    CHECK_FALSE(contains(say("bob", "/memory"), "Alice"));
+    // The list is not for the whole group to read; in a private chat each sees their own.
+    CHECK(contains(say("alice", "/memory"), "private chat"));
+    CHECK_FALSE(contains(say("alice", "/memory"), "pilot"));
+    CHECK(contains(say("alice", "/memory", false), "1. I am Alice, a pilot"));
+    CHECK_FALSE(contains(say("alice", "/memory", false), "Bob"));
+    CHECK_FALSE(contains(say("bob", "/memory", false), "Alice"));
     say("alice", "what do I do for a living?");
     const std::string context = context_of(reply_requests(llm).back());
     CHECK(contains(context, "I am Alice, a pilot"));
