@@ -67,18 +67,20 @@ int estimate_message_tokens(std::string_view content) {
     return estimate_tokens(content) + kTokensPerMessage;
 }
 
-std::size_t first_turn_within_budget(const std::vector<storage::Turn>& turns, int fixed_tokens,
-                                     int budget) {
-    int used = fixed_tokens;
-    std::size_t first = turns.size();
-    while (first > 0) {
-        int cost = estimate_message_tokens(turns[first - 1].content);
-        if (used + cost > budget) break;
-        used += cost;
-        --first;
+TurnsWithinBudget turns_within_budget(const std::vector<storage::Turn>& turns, int fixed_tokens,
+                                      int budget) {
+    TurnsWithinBudget fit{.first = turns.size(), .tokens = 0};
+    while (fit.first > 0) {
+        const int cost = estimate_message_tokens(turns[fit.first - 1].content);
+        if (fixed_tokens + fit.tokens + cost > budget) break;
+        fit.tokens += cost;
+        --fit.first;
     }
-    while (first < turns.size() && turns[first].role == "assistant") ++first;
-    return first;
+    while (fit.first < turns.size() && turns[fit.first].role == "assistant") {
+        fit.tokens -= estimate_message_tokens(turns[fit.first].content);
+        ++fit.first;
+    }
+    return fit;
 }
 
 }  // namespace bot

@@ -20,10 +20,18 @@ inline constexpr int kTokensPerMessage = 4;
 
 int estimate_message_tokens(std::string_view content);
 
-// Index of the oldest turn to send so that the fixed part (persona + new message) plus
-// turns[index..] fit in budget. Returns turns.size() when none fit. Never starts with an
-// assistant turn whose question was cut off.
-std::size_t first_turn_within_budget(const std::vector<storage::Turn>& turns, int fixed_tokens,
-                                     int budget);
+// The oldest turn to send so that the fixed part (persona + new message) plus turns[first..]
+// fit in budget (first == turns.size() when none fit), and what those turns cost: each turn is
+// estimated once. Never starts with an assistant turn whose question was cut off.
+struct TurnsWithinBudget {
+    std::size_t first = 0;
+    int tokens = 0;  // estimate_message_tokens of turns[first..]
+};
+TurnsWithinBudget turns_within_budget(const std::vector<storage::Turn>& turns, int fixed_tokens,
+                                      int budget);
+inline std::size_t first_turn_within_budget(const std::vector<storage::Turn>& turns,
+                                            int fixed_tokens, int budget) {
+    return turns_within_budget(turns, fixed_tokens, budget).first;
+}
 
 }  // namespace bot
