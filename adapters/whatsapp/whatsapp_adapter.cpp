@@ -161,8 +161,10 @@ private:
         const std::string from = message.inbound.chat.chat_id;
         const auto at = message.inbound.at;
         const bool readable = message.inbound.unsupported.empty();
-        auto submission = co_await sink_.submit(std::move(message.inbound), SubmitOptions{});
+        // Before the submit: once stored, the outbox may send the reply at once, and send()
+        // must see this message's time, not an older one that is outside the window.
         saw_message(from, at);
+        auto submission = co_await sink_.submit(std::move(message.inbound), SubmitOptions{});
         if (submission.status != Submission::Status::accepted) co_return;
         if (read_budget_.try_take()) mark_read(message.id, typing_ && readable);
     }
