@@ -71,9 +71,9 @@ Prompt::Prompt(std::string_view persona, const MemoryNotes& notes,
     constexpr std::string_view kGroupTitle =
         "Recent messages in this group chat, oldest first (the user's own messages to you are "
         "in the conversation below):";
+    const int group_allowance = share(caps.group_percent);
     append_section(notes_text, kGroupTitle,
-                   newest_that_fit(kGroupTitle, notes.group, share(caps.group_percent)), "",
-                   share(caps.group_percent));
+                   newest_that_fit(kGroupTitle, notes.group, group_allowance), "", group_allowance);
     int notes_tokens = notes_text.empty() ? 0 : estimate_message_tokens(notes_text);
 
     const auto fit = turns_within_budget(turns, fixed + notes_tokens, budget);
