@@ -76,4 +76,10 @@ inline const boost::json::object* object_field(const boost::json::object& object
     return found ? found->if_object() : nullptr;
 }
 
+inline const boost::json::array* array_field(const boost::json::object& object,
+                                             std::string_view key) {
+    const auto* found = object.if_contains(key);
+    return found ? found->if_array() : nullptr;
+}
+
 }  // namespace bot

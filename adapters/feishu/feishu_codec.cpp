@@ -18,11 +18,6 @@ using boost::json::array;
 using boost::json::object;
 using nlohmann::json;
 
-const array* array_field(const object& parent, std::string_view key) {
-    const auto* found = parent.if_contains(key);
-    return found ? found->if_array() : nullptr;
-}
-
 std::string trim(std::string_view text) {
     auto blank = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
     while (!text.empty() && blank(text.front())) text.remove_prefix(1);

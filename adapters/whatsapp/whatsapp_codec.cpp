@@ -14,11 +14,6 @@ namespace {
 
 using boost::json::object;
 
-const boost::json::array* array_field(const object& parent, std::string_view key) {
-    const auto* found = parent.if_contains(key);
-    return found ? found->if_array() : nullptr;
-}
-
 std::optional<std::int64_t> to_int(std::string_view text) {
     std::int64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
